@@ -1,0 +1,180 @@
+/*
+ * elmo.h: the public API of libelmo, ELMo (Peters et al., NAACL 2018) in C.
+ *
+ * A pre-trained bidirectional language model (biLM) in the bilm-tf / AllenNLP layout
+ * (options.json + weights.hdf5) turns every token of a sentence into L+1 vectors of width 2P:
+ *   layer 0      [tok ; tok]            context-free char-CNN token vector, duplicated
+ *   layer 1..L   [h_l fwd ; h_l bwd]    the LSTM layers of the forward and backward LM
+ * and ELMo = gamma * sum_j softmax(w)_j * layer_j (the scalar mix, trained downstream).
+ *
+ * Conventions
+ *   - Every fallible call returns an elmo_status; on failure elmo_last_error() gives a one-line
+ *     message (thread-local). The library never prints and never exits.
+ *   - Arrays are plain, row-major float32; the caller owns every buffer it passes in.
+ *   - A model is immutable after loading and can be shared by any number of threads; each
+ *     thread uses its own elmo_session (workspace + LSTM state store).
+ *   - Shape letters: B batch (sentences), n tokens of one sentence, L LSTM layers, P projection
+ *     size (token-vector size), H LSTM cell size, W characters per token.
+ */
+#ifndef ELMO_H
+#define ELMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ELMO_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status and errors                                                                          */
+
+typedef enum {
+    ELMO_OK = 0,
+    ELMO_ERR_ARG = 1,     /* invalid argument */
+    ELMO_ERR_IO = 2,      /* a file is missing, unreadable or unwritable */
+    ELMO_ERR_FORMAT = 3,  /* malformed content: JSON, HDF5, text, classifier file */
+    ELMO_ERR_SHAPE = 4,   /* a dataset's shape does not match the options */
+    ELMO_ERR_NOMEM = 5,   /* allocation failed, or a size beyond the library's limits */
+    ELMO_ERR_NUMERIC = 6, /* NaN or Inf in a loss or a gradient */
+    ELMO_ERR_STATE = 7    /* wrong use of a session (capacity exceeded, ...) */
+} elmo_status;
+
+/* Message of the last failing call made by this thread ("" if none). */
+const char *elmo_last_error(void);
+/* Short name of a status ("ok", "io", ...). */
+const char *elmo_status_name(elmo_status s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Options (options.json)                                                                     */
+
+#define ELMO_MAX_FILTER_BANKS 16
+#define ELMO_MAX_HIGHWAY 16
+#define ELMO_MAX_LAYERS 16
+enum { ELMO_ACT_RELU = 0, ELMO_ACT_TANH = 1 };
+
+typedef struct {
+    /* lstm */
+    int lstm_dim;             /* H */
+    int projection_dim;       /* P: token-vector size and per-direction output size */
+    int n_layers;             /* L */
+    float cell_clip;          /* clip c to [-v, v]; 0 = no clip */
+    float proj_clip;          /* clip projected h to [-v, v]; 0 = no clip */
+    int use_skip_connections; /* residual around LSTM layers >= 1 */
+    /* char_cnn */
+    int char_embed_dim;       /* E */
+    int n_banks;              /* number of filter banks */
+    int filter_width[ELMO_MAX_FILTER_BANKS];
+    int filter_count[ELMO_MAX_FILTER_BANKS];
+    int n_filters;            /* F = sum of filter_count */
+    int n_highway;
+    int n_characters;         /* 262 (inference) or 261 (training) */
+    int max_chars;            /* W, max_characters_per_token */
+    int activation;           /* ELMO_ACT_RELU or ELMO_ACT_TANH */
+    /* derived (bilm-tf rules) */
+    int has_cnn_proj;         /* F != P */
+    int has_lstm_proj;        /* P < H */
+} elmo_config;
+
+/* Parse options.json. */
+elmo_status elmo_config_load(const char *options_path, elmo_config *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model                                                                                      */
+
+typedef struct elmo_model elmo_model;
+
+/* Load options.json + weights.hdf5 (bilm-tf layout). Every dataset's shape is checked. */
+elmo_status elmo_model_load(const char *options_path, const char *weights_path, elmo_model **out);
+/* DIR/options.json + DIR/weights.hdf5. */
+elmo_status elmo_model_load_dir(const char *dir, elmo_model **out);
+void elmo_model_free(elmo_model *m);
+
+const elmo_config *elmo_model_config(const elmo_model *m);
+int elmo_model_n_output_layers(const elmo_model *m); /* L + 1 */
+int elmo_model_output_dim(const elmo_model *m);      /* 2P */
+int64_t elmo_model_n_params(const elmo_model *m);    /* values in the weight file */
+/* Forward FLOPs per token position (multiply-add = 2), char CNN included. */
+double elmo_model_flops_per_token(const elmo_model *m);
+/* Same, LSTMs only (what remains when token vectors are cached). */
+double elmo_model_lstm_flops_per_token(const elmo_model *m);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sessions: per-thread workspace and LSTM state store                                        */
+
+typedef struct elmo_session elmo_session;
+
+/* max_rows: state capacity (rows of a batch) when stateful; batches may be larger when
+ * stateless. threads: worker threads used by this session (1 or 2 are useful; 0 = default 1). */
+elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elmo_session **out);
+void elmo_session_free(elmo_session *s);
+
+/* Stateless (default): every sentence starts from zero state; results do not depend on the
+ * batch. Stateful: row b of a batch starts from the final state of row b of the previous
+ * batch (bilm-tf / AllenNLP semantics); rows beyond the batch keep their state. */
+void elmo_session_set_stateful(elmo_session *s, int stateful);
+void elmo_session_reset(elmo_session *s);              /* zero every row's state */
+elmo_status elmo_session_reset_row(elmo_session *s, int row);
+/* Bound of the token-vector cache in entries (0 disables it; default 65536). Exact. */
+void elmo_session_set_token_cache(elmo_session *s, size_t max_entries);
+/* Use the plain reference kernels instead of the fast path (for testing). */
+void elmo_session_set_reference(elmo_session *s, int on);
+
+/* Embed B sentences. tokens[b] holds n_tokens[b] NUL-terminated UTF-8 tokens (no <S>/</S>;
+ * they are added). out[b] receives (L+1, n_tokens[b], 2P) floats, layer-major.
+ * A sentence with 0 tokens is allowed (its output is empty; in stateful mode its row's state
+ * still advances over <S> </S>, as the reference does). */
+elmo_status elmo_embed(elmo_session *s, int B, const char *const *const *tokens,
+                       const int *n_tokens, float *const *out);
+
+/* Same with character ids: ids[b] holds (n_tokens[b], W) ids as made by elmo_char_ids. */
+elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
+                           const int *n_tokens, float *const *out);
+
+/* Context-free token vectors (layer 0 without duplication, shape (N, P)) of N tokens.
+ * The strings "<S>" and "</S>" get the sentence-boundary encodings. */
+elmo_status elmo_token_vectors(elmo_session *s, int N, const char *const *tokens, float *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Text: character ids and whitespace tokenization                                            */
+
+enum {
+    ELMO_CHAR_BOS = 257, /* inference ids (raw + 1); 0 = "no token here" */
+    ELMO_CHAR_EOS = 258,
+    ELMO_CHAR_BOW = 259,
+    ELMO_CHAR_EOW = 260,
+    ELMO_CHAR_PAD = 261
+};
+
+/* Inference character ids of one token of len bytes into ids[0..W-1]: BOW, the first W-2
+ * bytes (+1), EOW, then PAD. Tokens equal to "<S>" / "</S>" get the boundary encodings. */
+void elmo_char_ids(const char *token, size_t len, int W, int16_t *ids);
+
+/* Split text (len bytes, UTF-8) on runs of whitespace as Python's str.split() does (ASCII and
+ * Unicode spaces: U+0085, U+00A0, U+1680, U+2000-200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000, and U+001C-001F). Writes up to max (start, length) pairs; returns the token count
+ * (which may exceed max: call again with more room). */
+size_t elmo_split_whitespace(const char *text, size_t len, size_t *starts, size_t *lens,
+                             size_t max);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scalar mix (section 6 of the spec): ELMo = gamma * sum_j softmax(w)_j * norm(layer_j)     */
+
+/* layers (K, N, D) contiguous; mask (N) of 0/1 or NULL for all valid; w (K); out (N, D).
+ * With layer_norm, each layer is normalised with mean/variance over all masked positions and
+ * all D features (bilm-tf: eps 1e-12), at every position. */
+elmo_status elmo_scalar_mix(int K, int N, int D, const float *layers, const uint8_t *mask,
+                            const float *w, float gamma, int layer_norm, float *out);
+/* Gradients of elmo_scalar_mix given dout (N, D): dw (K) and *dgamma are accumulated (+=);
+ * dlayers (K, N, D) is accumulated when not NULL. */
+elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *layers,
+                                     const uint8_t *mask, const float *w, float gamma,
+                                     int layer_norm, const float *dout, float *dw,
+                                     float *dgamma, float *dlayers);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ELMO_H */

@@ -1,0 +1,65 @@
+/*
+ * util.h: internal helpers shared by every module: error reporting, checked and aligned
+ * allocation, an always-on assert, timers, a deterministic RNG, and atomic file writes.
+ */
+#ifndef ELMO_UTIL_H
+#define ELMO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "elmo.h"
+
+/* Record a one-line error message for elmo_last_error() and return the status. */
+elmo_status elmo_fail(elmo_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void elmo_clear_error(void);
+
+/* Invariant violated (a bug, not bad input): report file:line and abort, in every build. */
+#define ELMO_ASSERT(cond)                                                                     \
+    do {                                                                                      \
+        if (!(cond)) elmo_assert_fail(#cond, __FILE__, __LINE__);                             \
+    } while (0)
+void elmo_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+
+/* 64-byte aligned allocation; NULL (with the error set) on failure or on a size over the
+ * library's limit (ELMO_MAX_ALLOC bytes). Free with elmo_free. */
+#define ELMO_MAX_ALLOC ((size_t)64 << 30)
+void *elmo_alloc(size_t bytes);
+void *elmo_calloc(size_t n, size_t size);
+void elmo_free(void *p);
+/* n * size with overflow check; returns SIZE_MAX on overflow. */
+size_t elmo_mul_size(size_t n, size_t size);
+
+double elmo_now(void); /* monotonic seconds */
+
+/* xoshiro256** RNG: deterministic for a seed, state is plain data (checkpointable). */
+typedef struct { uint64_t s[4]; } elmo_rng;
+void elmo_rng_seed(elmo_rng *r, uint64_t seed);
+uint64_t elmo_rng_next(elmo_rng *r);
+double elmo_rng_uniform(elmo_rng *r);          /* [0, 1) */
+float elmo_rng_normal(elmo_rng *r);            /* N(0, 1) */
+uint64_t elmo_rng_below(elmo_rng *r, uint64_t n); /* [0, n) */
+
+/* Atomic output: write to "<path>.tmp.<pid>", then fsync and rename over path. */
+typedef struct {
+    char *path;
+    char *tmp;
+} elmo_atomic_file;
+elmo_status elmo_atomic_begin(elmo_atomic_file *a, const char *path);
+elmo_status elmo_atomic_commit(elmo_atomic_file *a); /* fsync + rename + fsync dir */
+void elmo_atomic_abort(elmo_atomic_file *a);         /* unlink the temporary */
+
+/* Growable byte string (always NUL-terminated when p != NULL). */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} elmo_strbuf;
+int elmo_strbuf_add(elmo_strbuf *b, const char *s, size_t len); /* -1 on allocation failure */
+int elmo_strbuf_printf(elmo_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void elmo_strbuf_free(elmo_strbuf *b);
+
+/* Path helpers. */
+char *elmo_path_join(const char *dir, const char *name); /* malloc'd */
+int elmo_file_exists(const char *path);
+
+#endif

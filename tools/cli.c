@@ -1,0 +1,203 @@
+/*
+ * cli.c: flag parsing, model resolution, errors and progress for the elmo tool.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "elmo %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_lib_error(const char *cmd, elmo_status s) {
+    const char *msg = elmo_last_error();
+    return cli_error(cmd, "%s", msg && *msg ? msg : elmo_status_name(s));
+}
+
+void cli_usage(const char *cmd, const char *usage, const cli_opt *opts) {
+    fprintf(stderr, "usage: elmo %s %s\n", cmd, usage);
+    for (const cli_opt *o = opts; o->name; o++) {
+        char dflt[64] = "";
+        switch (o->type) {
+        case OPT_STR:
+            if (*(const char **)o->ptr) snprintf(dflt, sizeof dflt, " [%s]", *(const char **)o->ptr);
+            break;
+        case OPT_INT: snprintf(dflt, sizeof dflt, " [%d]", *(int *)o->ptr); break;
+        case OPT_FLOAT: snprintf(dflt, sizeof dflt, " [%g]", *(double *)o->ptr); break;
+        default: break;
+        }
+        fprintf(stderr, "  %-22s %s%s\n", o->name, o->help ? o->help : "", dflt);
+    }
+}
+
+static int parse_number(const char *cmd, const cli_opt *o, const char *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x))
+        return cli_error(cmd, "option %s expects a number, got '%s'", o->name, v) + 1;
+    if (o->type == OPT_INT && x != floor(x))
+        return cli_error(cmd, "option %s expects an integer, got '%s'", o->name, v) + 1;
+    if ((o->lo != 0 || o->hi != 0) && (x < o->lo || x > o->hi))
+        return cli_error(cmd, "option %s must be in [%g, %g], got %s", o->name, o->lo, o->hi, v) + 1;
+    if (o->type == OPT_INT) *(int *)o->ptr = (int)x;
+    else *(double *)o->ptr = x;
+    return 0;
+}
+
+int cli_parse(const char *cmd, const char *usage, cli_opt *opts, int argc, char **argv,
+              const char **pos, int max_pos, int *n_pos) {
+    if (n_pos) *n_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_usage(cmd, usage, opts);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0 || strcmp(a, "-") == 0) {
+            if (!pos || !n_pos || *n_pos >= max_pos) {
+                cli_error(cmd, "unexpected argument '%s' (see elmo %s --help)", a, cmd);
+                return 2;
+            }
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        cli_opt *o = opts;
+        while (o->name && strcmp(o->name, a) != 0) o++;
+        if (!o->name) {
+            cli_error(cmd, "unknown option %s (see elmo %s --help)", a, cmd);
+            return 2;
+        }
+        if (o->type == OPT_BOOL) {
+            *(int *)o->ptr = 1;
+            continue;
+        }
+        if (o->type == OPT_LIST) {
+            cli_list *l = o->ptr;
+            l->items = (const char **)&argv[i + 1];
+            l->n = 0;
+            while (i + 1 < argc && (strncmp(argv[i + 1], "--", 2) != 0)) {
+                i++;
+                l->n++;
+            }
+            if (l->n == 0) {
+                cli_error(cmd, "option %s expects at least one value", a);
+                return 2;
+            }
+            continue;
+        }
+        if (i + 1 >= argc) {
+            cli_error(cmd, "option %s expects a value", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (o->type == OPT_STR) {
+            *(const char **)o->ptr = v;
+        } else if (parse_number(cmd, o, v)) {
+            return 2;
+        }
+    }
+    return 0;
+}
+
+const char *cli_default_model_dir(void) {
+    static const char *candidates[] = {
+#ifdef ELMO_INSTALLED_MODEL_DIR
+        ELMO_INSTALLED_MODEL_DIR,
+#endif
+#ifdef ELMO_SOURCE_MODEL_DIR
+        ELMO_SOURCE_MODEL_DIR,
+#endif
+        NULL};
+    const char *env = getenv("ELMO_MODEL");
+    if (env && *env) return env;
+    for (int i = 0; candidates[i]; i++) {
+        char *o = elmo_path_join(candidates[i], "weights.hdf5");
+        int ok = o && access(o, R_OK) == 0;
+        free(o);
+        if (ok) return candidates[i];
+    }
+    return NULL;
+}
+
+elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
+    elmo_model *model = NULL;
+    elmo_status s;
+    if (m->model_dir && (m->options || m->weights)) {
+        cli_error(cmd, "give either --model DIR or --options and --weights, not both");
+        return NULL;
+    }
+    if (m->options || m->weights) {
+        if (!m->options || !m->weights) {
+            cli_error(cmd, "--options and --weights go together");
+            return NULL;
+        }
+        s = elmo_model_load(m->options, m->weights, &model);
+    } else {
+        const char *dir = m->model_dir ? m->model_dir : cli_default_model_dir();
+        if (!dir) {
+            cli_error(cmd, "no model given and no default model found (use --model DIR or set "
+                           "ELMO_MODEL)");
+            return NULL;
+        }
+        s = elmo_model_load_dir(dir, &model);
+    }
+    if (s) {
+        cli_lib_error(cmd, s);
+        return NULL;
+    }
+    return model;
+}
+
+void progress_start(cli_progress *p, const char *what, uint64_t total) {
+    p->what = what;
+    p->t0 = p->last = elmo_now();
+    p->tty = isatty(2);
+    p->total = total;
+    p->log_every = 30.0;
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "?");
+        return;
+    }
+    int h = (int)(s / 3600), m = (int)(s / 60) % 60, sec = (int)s % 60;
+    if (h) snprintf(buf, n, "%dh%02dm", h, m);
+    else snprintf(buf, n, "%dm%02ds", m, sec);
+}
+
+void progress_update(cli_progress *p, uint64_t done, const char *tail) {
+    double now = elmo_now();
+    if (now - p->last < (p->tty ? 0.1 : p->log_every)) return;
+    p->last = now;
+    double el = now - p->t0;
+    char eta[32] = "?";
+    if (p->total && done > 0) fmt_eta(eta, sizeof eta, el * ((double)p->total / done - 1));
+    if (p->total)
+        fprintf(stderr, "%s%s: %5.1f%% %s, ETA %s%s", p->tty ? "\r" : "", p->what,
+                100.0 * done / p->total, tail ? tail : "", eta, p->tty ? "\033[K" : "\n");
+    else
+        fprintf(stderr, "%s%s: %s%s", p->tty ? "\r" : "", p->what, tail ? tail : "",
+                p->tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+void progress_end(cli_progress *p, const char *summary) {
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    if (summary) fprintf(stderr, "%s: %s\n", p->what, summary);
+}

@@ -1,0 +1,67 @@
+/*
+ * cli.h: what the elmo subcommands share: a declarative flag parser, model resolution,
+ * error exit, and the progress line.
+ */
+#ifndef ELMO_CLI_H
+#define ELMO_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elmo.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_LIST } opt_type;
+
+/* One flag: --name VALUE (or --name for OPT_BOOL). OPT_LIST collects every following
+ * non-flag argument (e.g. --input a.txt b.txt). */
+typedef struct {
+    const char *name;
+    opt_type type;
+    void *ptr;          /* const char **, int *, double *, int *, or cli_list * */
+    double lo, hi;      /* accepted range for OPT_INT / OPT_FLOAT */
+    const char *help;
+} cli_opt;
+
+typedef struct {
+    const char **items;
+    int n;
+} cli_list;
+
+/* Parse argv (after the subcommand name). Returns 0, or prints one line and returns 2 on a
+ * bad flag; with --help prints usage and returns 1. Positional arguments (not starting
+ * with --, or "-") go to *pos (up to max_pos). */
+int cli_parse(const char *cmd, const char *usage, cli_opt *opts, int argc, char **argv,
+              const char **pos, int max_pos, int *n_pos);
+void cli_usage(const char *cmd, const char *usage, const cli_opt *opts);
+
+/* Print "elmo CMD: message" (the library's last error when msg is NULL) and return 1. */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_lib_error(const char *cmd, elmo_status s);
+
+/* The model to use: --model DIR, or --options + --weights, or the default model. */
+typedef struct {
+    const char *model_dir, *options, *weights;
+} cli_model;
+#define CLI_MODEL_OPTS(m)                                                                    \
+    {"--model", OPT_STR, &(m).model_dir, 0, 0, "model directory (options.json, weights.hdf5)"}, \
+    {"--options", OPT_STR, &(m).options, 0, 0, "options.json (with --weights)"},               \
+    {"--weights", OPT_STR, &(m).weights, 0, 0, "weights.hdf5 (with --options)"}
+/* Load the model; on failure print the error and return NULL. */
+elmo_model *cli_load_model(const char *cmd, const cli_model *m);
+/* Default model directory (ELMO_MODEL env, installed share dir, source tree); NULL if none. */
+const char *cli_default_model_dir(void);
+
+/* Progress on stderr: a line rewritten in place when stderr is a terminal, otherwise a
+ * plain log line at most every `log_every` seconds. */
+typedef struct {
+    const char *what;
+    double t0, last, log_every;
+    int tty;
+    uint64_t total; /* 0 = unknown */
+} cli_progress;
+void progress_start(cli_progress *p, const char *what, uint64_t total);
+/* done out of total (bytes, lines...), plus a free-form tail ("1234 tokens/s") */
+void progress_update(cli_progress *p, uint64_t done, const char *tail);
+void progress_end(cli_progress *p, const char *summary);
+
+#endif

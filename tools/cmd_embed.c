@@ -1,0 +1,350 @@
+/*
+ * cmd_embed.c: `elmo embed`: sentences (one per line) to the AllenNLP `elmo` HDF5 format.
+ *
+ * Dataset "i" holds line i (0-based): (L+1, n, 2P) with --layers all, (n, 2P) with top or
+ * average; "sentence_to_index" maps each stripped line to its index (JSON, as json.dumps).
+ * Lines stream through in batches of --batch-size consecutive lines; with --stateful row k
+ * of a batch continues row k of the previous batch. The output appears only when complete
+ * (temporary file, then rename).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "h5io.h"
+#include "textio.h"
+#include "util.h"
+
+#define CMD "embed"
+
+/* ---- sentence_to_index: ordered map text -> last line index (Python dict semantics) */
+typedef struct {
+    uint64_t hash;
+    size_t off, len; /* text in the arena */
+    uint64_t index;  /* last line with this text */
+} s2i_entry;
+
+typedef struct {
+    s2i_entry *e;
+    size_t n, cap;
+    int64_t *slots; /* open addressing: entry index or -1 */
+    size_t nslots;
+    char *arena;
+    size_t used, acap;
+} s2i_map;
+
+static uint64_t fnv(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int s2i_grow(s2i_map *m) {
+    size_t ns = m->nslots ? m->nslots * 2 : 1024;
+    int64_t *sl = malloc(sizeof(int64_t) * ns);
+    if (!sl) return -1;
+    for (size_t i = 0; i < ns; i++) sl[i] = -1;
+    for (size_t k = 0; k < m->n; k++) {
+        size_t j = m->e[k].hash & (ns - 1);
+        while (sl[j] >= 0) j = (j + 1) & (ns - 1);
+        sl[j] = (int64_t)k;
+    }
+    free(m->slots);
+    m->slots = sl;
+    m->nslots = ns;
+    return 0;
+}
+
+static int s2i_put(s2i_map *m, const char *text, size_t len, uint64_t index) {
+    if ((m->n + 1) * 2 > m->nslots && s2i_grow(m)) return -1;
+    uint64_t h = fnv(text, len);
+    size_t j = h & (m->nslots - 1);
+    for (; m->slots[j] >= 0; j = (j + 1) & (m->nslots - 1)) {
+        s2i_entry *x = &m->e[m->slots[j]];
+        if (x->hash == h && x->len == len && memcmp(m->arena + x->off, text, len) == 0) {
+            x->index = index;
+            return 0;
+        }
+    }
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 1024;
+        s2i_entry *ne = realloc(m->e, sizeof *ne * nc);
+        if (!ne) return -1;
+        m->e = ne;
+        m->cap = nc;
+    }
+    while (m->used + len + 1 > m->acap) {
+        size_t nc = m->acap ? m->acap * 2 : 65536;
+        char *na = realloc(m->arena, nc);
+        if (!na) return -1;
+        m->arena = na;
+        m->acap = nc;
+    }
+    memcpy(m->arena + m->used, text, len);
+    m->e[m->n] = (s2i_entry){h, m->used, len, index};
+    m->used += len;
+    m->slots[j] = (int64_t)m->n++;
+    return 0;
+}
+
+/* {"text": "index", ...} with json.dumps' default separators; NULL when out of memory */
+static char *s2i_json(const s2i_map *m) {
+    elmo_strbuf b = {0};
+    int bad = elmo_strbuf_add(&b, "{", 1);
+    for (size_t k = 0; k < m->n && !bad; k++) {
+        const s2i_entry *x = &m->e[k];
+        bad = (k && elmo_strbuf_add(&b, ", ", 2)) || elmo_strbuf_add(&b, "\"", 1) ||
+              elmo_json_escape(&b, m->arena + x->off, x->len) ||
+              elmo_strbuf_printf(&b, "\": \"%llu\"", (unsigned long long)x->index);
+    }
+    if (bad || elmo_strbuf_add(&b, "}", 1)) {
+        elmo_strbuf_free(&b);
+        return NULL;
+    }
+    return b.p;
+}
+
+static void s2i_free(s2i_map *m) {
+    free(m->e);
+    free(m->slots);
+    free(m->arena);
+}
+
+/* ---- the batch being assembled */
+typedef struct {
+    int B, cap;
+    int *n;              /* tokens per line */
+    size_t *id_off;      /* first id row of each line */
+    int16_t *ids;        /* all lines' char ids (rows of W) */
+    size_t rows, rcap;
+    const int16_t **rowp;
+    float **out;         /* per line (L+1, n, 2P) */
+    float *outmem;
+    size_t ocap;
+    uint64_t first_line; /* 0-based index of the batch's first line */
+} batch;
+
+enum { LAYERS_ALL, LAYERS_TOP, LAYERS_AVERAGE };
+
+int cmd_embed(int argc, char **argv) {
+    cli_model mo = {0};
+    const char *input = NULL, *output = NULL, *layers = "all";
+    int batch_size = 64, stateful = 0, threads = 2, forget = 0, max_tokens = 100000;
+    cli_opt opts[] = {
+        CLI_MODEL_OPTS(mo),
+        {"--input", OPT_STR, &input, 0, 0, "sentences, one per line, tokens separated by spaces (- = stdin)"},
+        {"--output", OPT_STR, &output, 0, 0, "HDF5 file to write"},
+        {"--layers", OPT_STR, &layers, 0, 0, "all | top | average"},
+        {"--batch-size", OPT_INT, &batch_size, 1, 65536, "lines per batch"},
+        {"--stateful", OPT_BOOL, &stateful, 0, 0, "carry LSTM states per batch row across batches"},
+        {"--threads", OPT_INT, &threads, 1, 256, "threads"},
+        {"--max-tokens", OPT_INT, &max_tokens, 1, 10000000, "refuse lines with more tokens"},
+        {"--forget-sentences", OPT_BOOL, &forget, 0, 0, "do not write sentence_to_index"},
+        {0}};
+    int r = cli_parse(CMD, "--input FILE --output OUT.hdf5 [options]", opts, argc, argv, NULL, 0, NULL);
+    if (r) return r == 1 ? 0 : r;
+    if (!input) return cli_error(CMD, "missing --input (use - for stdin)");
+    if (!output) return cli_error(CMD, "missing --output");
+    int mode;
+    if (strcmp(layers, "all") == 0) mode = LAYERS_ALL;
+    else if (strcmp(layers, "top") == 0) mode = LAYERS_TOP;
+    else if (strcmp(layers, "average") == 0) mode = LAYERS_AVERAGE;
+    else return cli_error(CMD, "--layers must be all, top or average, got '%s'", layers);
+
+    elmo_model *model = cli_load_model(CMD, &mo);
+    if (!model) return 1;
+    const elmo_config *c = elmo_model_config(model);
+    int W = c->max_chars, K = elmo_model_n_output_layers(model), D = elmo_model_output_dim(model);
+    elmo_session *sess = NULL;
+    elmo_line_reader rd;
+    int rd_open = 0, rc = 1;
+    elmo_h5_writer *wr = NULL;
+    s2i_map map = {0};
+    batch bt = {0};
+    size_t *tst = NULL, *tln = NULL, tcap = 0;
+    float *avg = NULL;
+    elmo_status s = elmo_session_new(model, batch_size, threads, &sess);
+    if (s) goto lib_fail;
+    elmo_session_set_stateful(sess, stateful);
+    if ((s = elmo_line_reader_open(&rd, input, (size_t)64 << 20))) goto lib_fail;
+    rd_open = 1;
+    /* open the output before any long work: a bad path fails now */
+    if ((s = elmo_h5_writer_open(output, 1, &wr))) goto lib_fail;
+
+    bt.cap = batch_size;
+    bt.n = malloc(sizeof(int) * batch_size);
+    bt.id_off = malloc(sizeof(size_t) * batch_size);
+    bt.rowp = malloc(sizeof(*bt.rowp) * batch_size);
+    bt.out = malloc(sizeof(float *) * batch_size);
+    if (!bt.n || !bt.id_off || !bt.rowp || !bt.out) {
+        cli_error(CMD, "out of memory");
+        goto done;
+    }
+    cli_progress pg;
+    progress_start(&pg, "embed", rd.size);
+    uint64_t n_lines = 0, n_tokens = 0;
+    int eof = 0;
+    while (!eof) {
+        /* read up to batch_size lines */
+        bt.B = 0;
+        bt.rows = 0;
+        bt.first_line = n_lines;
+        while (bt.B < batch_size) {
+            int got = elmo_line_reader_next(&rd);
+            if (got < 0) {
+                s = (elmo_status)-got;
+                goto lib_fail;
+            }
+            if (got == 0) {
+                eof = 1;
+                break;
+            }
+            size_t vl = elmo_utf8_valid_prefix(rd.line, rd.len);
+            if (vl != rd.len) {
+                cli_error(CMD, "%s:%llu: invalid UTF-8 at byte %zu", rd.name,
+                          (unsigned long long)rd.lineno, vl + 1);
+                goto done;
+            }
+            size_t slen;
+            const char *text = elmo_strip(rd.line, rd.len, &slen);
+            size_t nt = elmo_split_whitespace(text, slen, tst, tln, tcap);
+            if (nt > (size_t)max_tokens) {
+                cli_error(CMD, "%s:%llu: %zu tokens, more than --max-tokens %d", rd.name,
+                          (unsigned long long)rd.lineno, nt, max_tokens);
+                goto done;
+            }
+            if (nt > tcap) {
+                size_t nc = nt * 2;
+                size_t *a = realloc(tst, sizeof(size_t) * nc), *b2;
+                if (a) tst = a;
+                b2 = realloc(tln, sizeof(size_t) * nc);
+                if (b2) tln = b2;
+                if (!a || !b2) {
+                    cli_error(CMD, "out of memory");
+                    goto done;
+                }
+                tcap = nc;
+                elmo_split_whitespace(text, slen, tst, tln, tcap);
+            }
+            if (bt.rows + nt > bt.rcap) {
+                size_t nc = (bt.rows + nt) * 2 + 256;
+                int16_t *ni = realloc(bt.ids, sizeof(int16_t) * nc * W);
+                if (!ni) {
+                    cli_error(CMD, "out of memory");
+                    goto done;
+                }
+                bt.ids = ni;
+                bt.rcap = nc;
+            }
+            for (size_t t = 0; t < nt; t++)
+                elmo_char_ids(text + tst[t], tln[t], W, bt.ids + (bt.rows + t) * W);
+            bt.n[bt.B] = (int)nt;
+            bt.id_off[bt.B] = bt.rows;
+            bt.rows += nt;
+            if (!forget && s2i_put(&map, text, slen, n_lines)) {
+                cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
+                goto done;
+            }
+            bt.B++;
+            n_lines++;
+        }
+        if (bt.B == 0) break;
+        /* output buffers */
+        size_t need = 0;
+        for (int b = 0; b < bt.B; b++) need += (size_t)K * bt.n[b] * D;
+        if (need > bt.ocap) {
+            float *no = realloc(bt.outmem, sizeof(float) * need);
+            float *na = realloc(avg, sizeof(float) * need);
+            if (no) bt.outmem = no;
+            if (na) avg = na;
+            if (!no || !na) {
+                cli_error(CMD, "out of memory");
+                goto done;
+            }
+            bt.ocap = need;
+        }
+        size_t off = 0;
+        for (int b = 0; b < bt.B; b++) {
+            bt.rowp[b] = bt.ids + bt.id_off[b] * W;
+            bt.out[b] = bt.outmem + off;
+            off += (size_t)K * bt.n[b] * D;
+        }
+        if ((s = elmo_embed_ids(sess, bt.B, bt.rowp, bt.n, bt.out))) goto lib_fail;
+        for (int b = 0; b < bt.B; b++) {
+            char name[32];
+            snprintf(name, sizeof name, "%llu", (unsigned long long)(bt.first_line + b));
+            uint64_t n = (uint64_t)bt.n[b];
+            n_tokens += n;
+            if (mode == LAYERS_ALL) {
+                uint64_t dims[3] = {(uint64_t)K, n, (uint64_t)D};
+                s = elmo_h5_writer_put(wr, name, 3, dims, bt.out[b]);
+            } else {
+                uint64_t dims[2] = {n, (uint64_t)D};
+                const float *src = bt.out[b] + (size_t)(K - 1) * n * D;
+                if (mode == LAYERS_AVERAGE) {
+                    size_t nd = (size_t)n * D;
+                    for (size_t k = 0; k < nd; k++) {
+                        float acc = 0;
+                        for (int l = 0; l < K; l++) acc += bt.out[b][(size_t)l * nd + k];
+                        avg[k] = acc / (float)K;
+                    }
+                    src = avg;
+                }
+                s = elmo_h5_writer_put(wr, name, 2, dims, src);
+            }
+            if (s) goto lib_fail;
+        }
+        char tail[96];
+        double el = elmo_now() - pg.t0;
+        snprintf(tail, sizeof tail, "%llu lines, %.0f tokens/s", (unsigned long long)n_lines,
+                 el > 0 ? n_tokens / el : 0.0);
+        progress_update(&pg, rd.size ? rd.bytes : n_lines, tail);
+    }
+    if (n_lines == 0) {
+        cli_error(CMD, "%s: no lines to embed (empty input)", rd.name);
+        goto done;
+    }
+    if (!forget) {
+        char *json = s2i_json(&map);
+        if (!json) {
+            cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
+            goto done;
+        }
+        s = elmo_h5_writer_put_string(wr, "sentence_to_index", json);
+        free(json);
+        if (s) goto lib_fail;
+    }
+    s = elmo_h5_writer_commit(wr);
+    wr = NULL;
+    if (s) goto lib_fail;
+    {
+        char sum[160];
+        double el = elmo_now() - pg.t0;
+        snprintf(sum, sizeof sum, "%llu lines, %llu tokens in %.2f s (%.0f tokens/s) -> %s",
+                 (unsigned long long)n_lines, (unsigned long long)n_tokens, el,
+                 el > 0 ? n_tokens / el : 0.0, output);
+        progress_end(&pg, sum);
+    }
+    rc = 0;
+    goto done;
+lib_fail:
+    cli_lib_error(CMD, s);
+done:
+    if (wr) elmo_h5_writer_abort(wr);
+    if (rd_open) elmo_line_reader_close(&rd);
+    elmo_session_free(sess);
+    elmo_model_free(model);
+    s2i_free(&map);
+    free(bt.n);
+    free(bt.id_off);
+    free(bt.rowp);
+    free(bt.out);
+    free(bt.outmem);
+    free(bt.ids);
+    free(avg);
+    free(tst);
+    free(tln);
+    return rc;
+}

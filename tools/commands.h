@@ -1,0 +1,8 @@
+/* commands.h: the elmo subcommands (one file each in tools/). argv starts after the name. */
+#ifndef ELMO_COMMANDS_H
+#define ELMO_COMMANDS_H
+
+int cmd_embed(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

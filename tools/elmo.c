@@ -1,0 +1,46 @@
+/*
+ * elmo.c: the command-line tool. Dispatches to one subcommand per lifecycle stage; data goes
+ * to stdout or files, logs and progress to stderr.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "elmo.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"embed", cmd_embed, "embed sentences (one per line) into an HDF5 file"},
+    {"info", cmd_info, "print a model's architecture, parameter count and FLOPs per token"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(void) {
+    fprintf(stderr,
+            "elmo %s: ELMo contextual word vectors in C\n\n"
+            "usage: elmo COMMAND [options]   (elmo COMMAND --help for its options)\n\n",
+            ELMO_VERSION);
+    for (const command *c = commands; c->name; c++) fprintf(stderr, "  %-12s %s\n", c->name, c->help);
+    fprintf(stderr, "\nexample:\n  echo 'I deposited cash at the bank .' | elmo embed --input - "
+                    "--output out.hdf5\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("elmo %s\n", ELMO_VERSION);
+        return 0;
+    }
+    for (const command *c = commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->fn(argc - 2, argv + 2);
+    fprintf(stderr, "elmo: unknown command '%s' (see elmo --help)\n", argv[1]);
+    return 2;
+}
