@@ -127,6 +127,48 @@ elmo_status elmo_h5_read(const char *path, const char *dataset, float **data, in
     return s;
 }
 
+elmo_status elmo_h5_read_string(const char *path, const char *dataset, char **out) {
+    hid_t f;
+    elmo_status s = open_ro(path, &f);
+    if (s) return s;
+    *out = NULL;
+    hid_t ds = H5Lexists(f, dataset, H5P_DEFAULT) > 0 ? H5Dopen2(f, dataset, H5P_DEFAULT) : -1;
+    if (ds < 0) {
+        H5Fclose(f);
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: dataset %s is missing", path, dataset);
+    }
+    hid_t ft = H5Dget_type(ds);
+    if (H5Tget_class(ft) != H5T_STRING) s = elmo_fail(ELMO_ERR_FORMAT, "%s: %s is not a string", path, dataset);
+    else if (H5Tis_variable_str(ft) > 0) {
+        hid_t space = H5Dget_space(ds);
+        hssize_t n = H5Sget_simple_extent_npoints(space);
+        char **vals = n > 0 ? calloc((size_t)n, sizeof(char *)) : NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        if (!vals || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0)
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: cannot read %s", path, dataset);
+        else {
+            *out = strdup(vals[0] ? vals[0] : "");
+            H5Dvlen_reclaim(mt, space, H5P_DEFAULT, vals);
+        }
+        free(vals);
+        H5Tclose(mt);
+        H5Sclose(space);
+    } else {
+        size_t sz = H5Tget_size(ft);
+        char *b = calloc(1, sz + 1);
+        if (!b || H5Dread(ds, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0) {
+            free(b);
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: cannot read %s", path, dataset);
+        } else *out = b;
+    }
+    H5Tclose(ft);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return s;
+}
+
 /* ---- writing */
 
 struct elmo_h5_writer {

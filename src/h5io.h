@@ -22,6 +22,9 @@ elmo_status elmo_weights_write(const char *path, const elmo_config *c, const elm
 elmo_status elmo_h5_read(const char *path, const char *dataset, float **data, int *rank,
                          uint64_t dims[4]);
 
+/* Read element 0 of a string dataset (variable or fixed length) into a malloc'd string. */
+elmo_status elmo_h5_read_string(const char *path, const char *dataset, char **out);
+
 /* AllenNLP `elmo` command output: one float32 dataset per sentence, named by its index, and
  * the sentence_to_index JSON string. Written to a temporary name, renamed on close. */
 typedef struct elmo_h5_writer elmo_h5_writer;

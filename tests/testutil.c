@@ -48,9 +48,9 @@ const char *tmpdir(void) {
 }
 
 const char *tmpfile_path(const char *name) {
-    static char bufs[8][512];
+    static char bufs[256][512]; /* rotating: callers may hold many paths at once */
     static int k;
-    char *b = bufs[k++ & 7];
+    char *b = bufs[k++ & 255];
     snprintf(b, 512, "%s/%s", tmpdir(), name);
     return b;
 }

@@ -1,0 +1,287 @@
+/*
+ * test_cli_embed.c: the `elmo embed` contract and every bad-input case of issue 2: exit
+ * status, a one-line message naming the problem, and no output file left behind.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "h5io.h"
+#include "testutil.h"
+#include "util.h"
+
+static char g_args[8192];
+#define FIX_MODEL "--options '%s' --weights '%s'"
+static const char *fopt(void) { return fixture("allennlp-elmo/options.json"); }
+static const char *fwts(void) { return fixture("allennlp-elmo/lm_weights.hdf5"); }
+
+/* No file in the temporary directory whose name starts with out.hdf5 (temporaries too). */
+static void assert_no_output(const char *base) {
+    DIR *d = opendir(tmpdir());
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, base, strlen(base)) == 0) fail_msg("left behind: %s", e->d_name);
+    closedir(d);
+}
+
+/* Run embed expecting failure with a message containing `want`. */
+static void expect_error(const char *args, const char *want, const char *out_base) {
+    char *err = NULL;
+    int rc = run_elmo(args, NULL, &err);
+    if (rc == 0 || !err || !strstr(err, want))
+        fail_msg("expected failure with '%s', got exit %d and: %s", want, rc, err ? err : "(none)");
+    /* exactly one line */
+    char *nl = strchr(err, '\n');
+    assert_true(nl && nl[1] == 0);
+    assert_true(rc == 1 || rc == 2);
+    free(err);
+    if (out_base) assert_no_output(out_base);
+}
+
+static void embed_args(const char *input, const char *out, const char *extra) {
+    snprintf(g_args, sizeof g_args, "embed " FIX_MODEL " --input '%s' --output '%s' %s", fopt(),
+             fwts(), input, out, extra ? extra : "");
+}
+
+static void test_missing_files(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *in = tmpfile_path("in.txt");
+    write_file(in, "hello world\n", 12);
+    const char *out = tmpfile_path("out_missing.hdf5");
+    snprintf(g_args, sizeof g_args, "embed --options /nonexistent/o.json --weights '%s' --input '%s' --output '%s'",
+             fwts(), in, out);
+    expect_error(g_args, "/nonexistent/o.json: cannot open", "out_missing");
+    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights /nonexistent/w.hdf5 --input '%s' --output '%s'",
+             fopt(), in, out);
+    expect_error(g_args, "/nonexistent/w.hdf5: cannot open", "out_missing");
+    embed_args("/nonexistent/in.txt", out, NULL);
+    expect_error(g_args, "/nonexistent/in.txt: cannot open", "out_missing");
+    snprintf(g_args, sizeof g_args, "embed --model /nonexistent/dir --input '%s' --output '%s'", in, out);
+    expect_error(g_args, "/nonexistent/dir/options.json: cannot open", "out_missing");
+    /* unwritable output location */
+    embed_args(in, "/nonexistent/dir/out.hdf5", NULL);
+    expect_error(g_args, "/nonexistent/dir/out.hdf5", NULL);
+    /* unreadable (a directory) */
+    embed_args(tmpdir(), out, NULL);
+    expect_error(g_args, "is a directory", "out_missing");
+    /* flags */
+    embed_args(in, out, "--layers middle");
+    expect_error(g_args, "--layers must be all, top or average", "out_missing");
+    embed_args(in, out, "--batch-size 0");
+    expect_error(g_args, "--batch-size must be in", "out_missing");
+    embed_args(in, out, "--bogus");
+    expect_error(g_args, "unknown option --bogus", "out_missing");
+}
+
+static void test_bad_options_json(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *in = tmpfile_path("in.txt");
+    write_file(in, "hello world\n", 12);
+    const char *out = tmpfile_path("out_json.hdf5");
+    struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"lstm\": {\"dim\": 64,", "malformed JSON"},
+        {"[1, 2]", "must be a JSON object"},
+        {"{\"lstm\": {\"dim\": 64}}", "missing object \"char_cnn\""},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+         "\"filters\": [[1, 4]], \"activation\": \"gelu\"}}",
+         "activation must be"},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": \"x\"}, \"char_cnn\": {}}", "lstm.projection_dim must be an integer"},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+         "\"filters\": [[1, 4], [2]]}}",
+         "filters[1] must be [width, count]"},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16, \"cell_clip\": -1}, \"char_cnn\": {}}", "cell_clip must be a non-negative"},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+         "\"filters\": [[1, 4]], \"n_characters\": 300}}",
+         "n_characters must be an integer in [261, 262]"},
+    };
+    const char *op = tmpfile_path("bad_options.json");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_file(op, cases[i].json, strlen(cases[i].json));
+        snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
+                 op, fwts(), in, out);
+        expect_error(g_args, cases[i].want, "out_json");
+    }
+}
+
+static void copy_file(const char *from, const char *to, long limit) {
+    size_t n;
+    char *d = read_text(from, &n);
+    assert_non_null(d);
+    write_file(to, d, limit >= 0 && (size_t)limit < n ? (size_t)limit : n);
+    free(d);
+}
+
+static void test_bad_weights(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *in = tmpfile_path("in.txt");
+    write_file(in, "hello world\n", 12);
+    const char *out = tmpfile_path("out_w.hdf5");
+    /* truncated HDF5 */
+    const char *tw = tmpfile_path("truncated.hdf5");
+    copy_file(fwts(), tw, 200000);
+    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
+             fopt(), tw, in, out);
+    expect_error(g_args, "truncated.hdf5", "out_w");
+    /* not HDF5 at all */
+    const char *junk = tmpfile_path("junk.hdf5");
+    write_file(junk, "this is not hdf5\n", 17);
+    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
+             fopt(), junk, in, out);
+    expect_error(g_args, "not a readable HDF5 file", "out_w");
+    /* mis-shaped: the options say H = 32 but the file has H = 64 */
+    const char *o32 = tmpfile_path("o32.json");
+    const char *j32 =
+        "{\"lstm\": {\"dim\": 32, \"projection_dim\": 16, \"n_layers\": 2, \"cell_clip\": 3, "
+        "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        "\"filters\": [[1, 4], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 2, "
+        "\"n_characters\": 262, \"max_characters_per_token\": 50, \"activation\": \"relu\"}}";
+    write_file(o32, j32, strlen(j32));
+    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
+             o32, fwts(), in, out);
+    expect_error(g_args,
+                 "dataset RNN_0/RNN/MultiRNNCell/Cell0/LSTMCell/W_0 has shape (32, 256), the options "
+                 "require (32, 128)",
+                 "out_w");
+    /* missing dataset: three highway layers asked, two in the file */
+    const char *o3 = tmpfile_path("o3.json");
+    const char *j3 =
+        "{\"lstm\": {\"dim\": 64, \"projection_dim\": 16, \"n_layers\": 2, \"cell_clip\": 3, "
+        "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        "\"filters\": [[1, 4], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 3, "
+        "\"n_characters\": 262, \"max_characters_per_token\": 50, \"activation\": \"relu\"}}";
+    write_file(o3, j3, strlen(j3));
+    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
+             o3, fwts(), in, out);
+    expect_error(g_args, "dataset CNN_high_2/W_carry is missing", "out_w");
+}
+
+static void test_bad_input_text(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *out = tmpfile_path("out_t.hdf5");
+    const char *in = tmpfile_path("bad.txt");
+    write_file(in, "", 0);
+    embed_args(in, out, NULL);
+    expect_error(g_args, "no lines to embed", "out_t");
+    write_file(in, "fine line\nbad \xff\xfe bytes\n", 24);
+    embed_args(in, out, NULL);
+    expect_error(g_args, "bad.txt:2: invalid UTF-8", "out_t");
+    write_file(in, "a b c d\n", 8);
+    embed_args(in, out, "--max-tokens 3");
+    expect_error(g_args, "bad.txt:1: 4 tokens, more than --max-tokens 3", "out_t");
+}
+
+/* Read dataset name of path; returns its dims. */
+static float *get(const char *path, const char *name, int *rank, uint64_t *dims) {
+    float *d = NULL;
+    elmo_status s = elmo_h5_read(path, name, &d, rank, dims);
+    if (s) fail_msg("%s", elmo_last_error());
+    return d;
+}
+
+static void test_good_inputs(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    /* empty lines, CRLF, a token over 50 bytes, a 3000-token line, Unicode spaces */
+    const char *in = tmpfile_path("good.txt");
+    const char *in_lf = tmpfile_path("good_lf.txt");
+    char *big = malloc(3000 * 6 + 64);
+    size_t n = 0;
+    for (int i = 0; i < 3000; i++) n += (size_t)sprintf(big + n, "w%d ", i % 97);
+    elmo_strbuf crlf = {0}, lf = {0};
+    const char *lines[] = {"The first line .", "", "x\xc2\xa0y \xe3\x80\x80 z",
+                           "averyveryveryveryveryveryveryveryveryverylongtokenindeed_over_fifty_bytes",
+                           "  padded   spaces  ", "The first line ."};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        elmo_strbuf_add(&crlf, lines[i], strlen(lines[i]));
+        elmo_strbuf_add(&crlf, "\r\n", 2);
+        elmo_strbuf_add(&lf, lines[i], strlen(lines[i]));
+        elmo_strbuf_add(&lf, "\n", 1);
+    }
+    elmo_strbuf_add(&crlf, big, n);
+    elmo_strbuf_add(&lf, big, n);
+    write_file(in, crlf.p, crlf.n);
+    write_file(in_lf, lf.p, lf.n);
+    const char *out = tmpfile_path("good.hdf5"), *out_lf = tmpfile_path("good_lf.hdf5");
+    char *err = NULL;
+    embed_args(in, out, "--batch-size 4");
+    int rc = run_elmo(g_args, NULL, &err);
+    if (rc) fail_msg("exit %d: %s", rc, err);
+    free(err);
+    embed_args(in_lf, out_lf, "--batch-size 2 --layers all");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    int counts[] = {4, 0, 3, 1, 2, 4, 3000};
+    for (int i = 0; i < 7; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "%d", i);
+        int r1, r2;
+        uint64_t d1[4], d2[4];
+        float *a = get(out, name, &r1, d1), *b = get(out_lf, name, &r2, d2);
+        assert_int_equal(r1, 3);
+        assert_int_equal(d1[0], 3);
+        assert_int_equal(d1[1], counts[i]);
+        assert_int_equal(d1[2], 32);
+        assert_int_equal(d2[1], counts[i]);
+        /* stateless: batch size and line ends do not matter */
+        assert_true(allclose(a, b, 3 * (size_t)counts[i] * 32, 1e-5, 0).ok);
+        for (size_t k = 0; k < 3 * (size_t)counts[i] * 32; k++) assert_true(a[k] == a[k]);
+        free(a);
+        free(b);
+    }
+    char *s2i = NULL;
+    assert_int_equal(elmo_h5_read_string(out, "sentence_to_index", &s2i), ELMO_OK);
+    /* json.dumps: first occurrence order, last index wins, \u escapes, ", " and ": " */
+    const char *want_prefix = "{\"The first line .\": \"5\", \"\": \"1\", \"x\\u00a0y \\u3000 z\": \"2\", ";
+    if (strncmp(s2i, want_prefix, strlen(want_prefix)) != 0) fail_msg("sentence_to_index: %.200s", s2i);
+    assert_non_null(strstr(s2i, "\"padded   spaces\": \"4\""));
+    free(s2i);
+    /* --layers top and average */
+    const char *out_top = tmpfile_path("top.hdf5"), *out_avg = tmpfile_path("avg.hdf5");
+    embed_args(in, out_top, "--layers top");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    embed_args(in, out_avg, "--layers average --threads 1");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    int r;
+    uint64_t d[4];
+    float *all = get(out, "0", &r, d), *top = get(out_top, "0", &r, d);
+    assert_int_equal(r, 2);
+    assert_int_equal(d[0], 4);
+    assert_int_equal(d[1], 32);
+    assert_true(allclose(top, all + 2 * 4 * 32, 4 * 32, 1e-6, 0).ok);
+    float *avg = get(out_avg, "0", &r, d);
+    for (int k = 0; k < 4 * 32; k++)
+        assert_float_equal(avg[k], (all[k] + all[128 + k] + all[256 + k]) / 3, 1e-5);
+    free(all);
+    free(top);
+    free(avg);
+    /* stdin */
+    snprintf(g_args, sizeof g_args, "embed " FIX_MODEL " --input - --output '%s'", fopt(), fwts(),
+             tmpfile_path("stdin.hdf5"));
+    assert_int_equal(run_elmo(g_args, in_lf, NULL), 0);
+    float *st = get(tmpfile_path("stdin.hdf5"), "6", &r, d);
+    assert_int_equal(d[1], 3000);
+    free(st);
+    elmo_strbuf_free(&crlf);
+    elmo_strbuf_free(&lf);
+    free(big);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_missing_files),
+        cmocka_unit_test(test_bad_options_json),
+        cmocka_unit_test(test_bad_weights),
+        cmocka_unit_test(test_bad_input_text),
+        cmocka_unit_test(test_good_inputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
