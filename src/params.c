@@ -8,13 +8,13 @@
 
 #include "util.h"
 
-/* Walk the layout: with mem == NULL only count. */
-static size_t layout(const elmo_config *c, elmo_params *p, float *mem) {
+void elmo_layout_make(const elmo_config *c, elmo_layout *o) {
+    memset(o, 0xff, sizeof *o); /* absent parts: ELMO_ABSENT */
     size_t off = 0;
     int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim;
 #define TAKE(field, count)                                                                    \
     do {                                                                                      \
-        if (p) p->field = mem + off;                                                          \
+        o->field = off;                                                                       \
         off += (size_t)(count);                                                               \
         off = (off + 15) & ~(size_t)15; /* keep every view 64-byte aligned */                 \
     } while (0)
@@ -33,24 +33,32 @@ static size_t layout(const elmo_config *c, elmo_params *p, float *mem) {
         TAKE(proj_w, (size_t)F * P);
         TAKE(proj_b, P);
     }
-    for (int d = 0; d < 2; d++)
+    o->cnn_end = off; /* the char CNN, highway and projection: shared by both directions */
+    for (int d = 0; d < 2; d++) {
+        o->dir_begin[d] = off;
         for (int l = 0; l < c->n_layers; l++) {
             TAKE(lstm_w[d][l], (size_t)2 * P * 4 * H);
             TAKE(lstm_b[d][l], (size_t)4 * H);
             if (c->has_lstm_proj) TAKE(lstm_p[d][l], (size_t)H * P);
         }
+        o->dir_end[d] = off;
+    }
 #undef TAKE
-    return off;
+    o->n = off;
 }
 
 size_t elmo_params_count(const elmo_config *c) {
     /* sizes are bounded by the option parser (dims <= 2^20); products fit in size_t */
-    return layout(c, NULL, NULL);
+    elmo_layout o;
+    elmo_layout_make(c, &o);
+    return o.n;
 }
 
 void elmo_params_bind(const elmo_config *c, elmo_params *p, float *mem) {
-    memset(p, 0, sizeof *p);
-    p->n = layout(c, p, mem);
+    elmo_layout o;
+    elmo_layout_make(c, &o);
+    ELMO_BIND_VIEWS(p, &o, mem);
+    p->n = o.n;
     p->mem = mem;
 }
 

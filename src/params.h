@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "elmo.h"
 
@@ -34,6 +35,53 @@ typedef struct {
     float *mem; /* the block every view points into */
     size_t n;   /* floats in the block */
 } elmo_params;
+
+/* Offsets of every view in the block (ELMO_ABSENT for parts the config does not have). */
+#define ELMO_ABSENT ((size_t)-1)
+typedef struct {
+    size_t char_embed;
+    size_t conv_w[ELMO_MAX_FILTER_BANKS], conv_b[ELMO_MAX_FILTER_BANKS];
+    size_t hw_wc[ELMO_MAX_HIGHWAY], hw_bc[ELMO_MAX_HIGHWAY];
+    size_t hw_wt[ELMO_MAX_HIGHWAY], hw_bt[ELMO_MAX_HIGHWAY];
+    size_t proj_w, proj_b;
+    size_t lstm_w[2][ELMO_MAX_LAYERS], lstm_b[2][ELMO_MAX_LAYERS], lstm_p[2][ELMO_MAX_LAYERS];
+    size_t cnn_end;                 /* [0, cnn_end): token encoder, shared by both directions */
+    size_t dir_begin[2], dir_end[2]; /* the LSTM stack of each direction */
+    size_t n;
+} elmo_layout;
+void elmo_layout_make(const elmo_config *c, elmo_layout *o);
+
+/* Point every view of a struct with elmo_params' field names at mem + offset (any element
+ * type: used for float parameters and for the double-precision gradient checks). */
+#define ELMO_BIND_VIEWS(p, o, mem)                                                            \
+    do {                                                                                      \
+        memset((p), 0, sizeof *(p));                                                          \
+        (p)->char_embed = (mem) + (o)->char_embed;                                            \
+        for (int i_ = 0; i_ < ELMO_MAX_FILTER_BANKS; i_++)                                    \
+            if ((o)->conv_w[i_] != ELMO_ABSENT) {                                             \
+                (p)->conv_w[i_] = (mem) + (o)->conv_w[i_];                                    \
+                (p)->conv_b[i_] = (mem) + (o)->conv_b[i_];                                    \
+            }                                                                                 \
+        for (int i_ = 0; i_ < ELMO_MAX_HIGHWAY; i_++)                                         \
+            if ((o)->hw_wc[i_] != ELMO_ABSENT) {                                              \
+                (p)->hw_wc[i_] = (mem) + (o)->hw_wc[i_];                                      \
+                (p)->hw_bc[i_] = (mem) + (o)->hw_bc[i_];                                      \
+                (p)->hw_wt[i_] = (mem) + (o)->hw_wt[i_];                                      \
+                (p)->hw_bt[i_] = (mem) + (o)->hw_bt[i_];                                      \
+            }                                                                                 \
+        if ((o)->proj_w != ELMO_ABSENT) {                                                     \
+            (p)->proj_w = (mem) + (o)->proj_w;                                                \
+            (p)->proj_b = (mem) + (o)->proj_b;                                                \
+        }                                                                                     \
+        for (int d_ = 0; d_ < 2; d_++)                                                        \
+            for (int l_ = 0; l_ < ELMO_MAX_LAYERS; l_++)                                      \
+                if ((o)->lstm_w[d_][l_] != ELMO_ABSENT) {                                     \
+                    (p)->lstm_w[d_][l_] = (mem) + (o)->lstm_w[d_][l_];                        \
+                    (p)->lstm_b[d_][l_] = (mem) + (o)->lstm_b[d_][l_];                        \
+                    if ((o)->lstm_p[d_][l_] != ELMO_ABSENT)                                   \
+                        (p)->lstm_p[d_][l_] = (mem) + (o)->lstm_p[d_][l_];                    \
+                }                                                                             \
+    } while (0)
 
 /* Number of floats the layout needs for this config (SIZE_MAX if absurdly large). */
 size_t elmo_params_count(const elmo_config *c);
