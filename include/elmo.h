@@ -101,6 +101,13 @@ double elmo_model_flops_per_token(const elmo_model *m);
 /* Same, LSTMs only (what remains when token vectors are cached). */
 double elmo_model_lstm_flops_per_token(const elmo_model *m);
 
+/* Optional reduced-precision mode, OFF by default: the LSTMs' recurrent and projection
+ * weights are also kept as IEEE float16 (products accumulate in float32) and used for the
+ * recurrent steps of small batches, where those weights stream from memory at every time
+ * step. Faster single-sentence latency for large models, at a measured cost in accuracy
+ * (see the README, "Performance"). Call before embedding, not while sessions are running. */
+elmo_status elmo_model_set_recurrent_fp16(elmo_model *m, int on);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions: per-thread workspace and LSTM state store                                        */
 
@@ -173,6 +180,63 @@ elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *layers,
                                      const uint8_t *mask, const float *w, float gamma,
                                      int layer_norm, const float *dout, float *dw,
                                      float *dgamma, float *dlayers);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Training a biLM (bilm-tf's algorithm, spec section 8)                                      */
+
+typedef struct {
+    int64_t step, total_steps;
+    uint64_t tokens;          /* tokens per direction consumed so far */
+    double tokens_per_s;      /* since the start of this run */
+    double train_ppl;         /* exp(mean of the two directions' losses) of the last step */
+    double fw_ppl, bw_ppl;
+    double grad_norm;         /* before clipping */
+    double elapsed_s, eta_s;
+    int checkpoint;           /* a checkpoint was written at this step */
+} elmo_train_progress;
+
+typedef struct {
+    const char *options_path;  /* architecture; bilm-tf training keys give defaults */
+    const char *vocab_path;    /* bilm-tf vocabulary (<S>, </S>, <UNK>, then by count) */
+    const char *const *train_files; /* shards, one tokenized sentence per line */
+    int n_train_files;
+    const char *save_dir;      /* gets options.json, vocab.txt, weights.hdf5, softmax.hdf5,
+                                  checkpoint.bin, metrics.jsonl */
+    int epochs;                /* 0: options' n_epochs, else 10 */
+    int64_t max_steps;         /* > 0: stop after this many steps (instead of epochs) */
+    int batch_size;            /* rows B; 0: options' batch_size, else 128 */
+    int unroll_steps;          /* T; 0: options' unroll_steps, else 20 */
+    int negatives;             /* sampled softmax candidates; 0: options', else 8192 */
+    int full_softmax;          /* use the full softmax whatever the vocabulary size */
+    double lr;                 /* Adagrad learning rate; < 0: 0.2 */
+    double dropout;            /* < 0: options' dropout, else 0.1 */
+    double clip_norm;          /* global gradient norm; < 0: options' all_clip_norm_val, else 10 */
+    uint64_t seed;
+    int threads;               /* 1 or 2 (the two directions run in parallel) */
+    int resume;                /* continue from save_dir/checkpoint.bin */
+    const char *init_from;     /* start from a trained model directory (domain adaptation) */
+    int64_t checkpoint_every;  /* steps between checkpoints; 0: 1000 */
+    int64_t log_every;         /* steps between progress reports / metrics lines; 0: 20 */
+    size_t chunk_lines;        /* sentences shuffled together in memory; 0: 200000 */
+    volatile int *stop;        /* when it becomes non-zero: checkpoint and return */
+    void (*on_progress)(const elmo_train_progress *p, void *user);
+    void *user;
+} elmo_train_config;
+
+void elmo_train_config_init(elmo_train_config *c);
+elmo_status elmo_train(const elmo_train_config *c);
+
+/* Held-out perplexity of a trained model directory (options.json, vocab.txt, weights.hdf5,
+ * softmax.hdf5) with the full softmax. Every sentence is scored on its own from zero state:
+ * the forward LM predicts w1..wn </S> after <S>, the backward LM wn..w1 <S> after </S>. */
+typedef struct {
+    double fw_ppl, bw_ppl;  /* exp(mean cross-entropy) of each direction */
+    double mean_ppl;        /* exp of the mean of the two directions' cross-entropies */
+    uint64_t n_sentences, n_predictions; /* predictions per direction */
+    uint64_t n_words, n_oov;             /* words of the text, and those not in the vocabulary */
+} elmo_ppl_result;
+elmo_status elmo_perplexity(const char *model_dir, const char *input_path, int threads,
+                            elmo_ppl_result *out);
 
 #ifdef __cplusplus
 }

@@ -4,5 +4,9 @@
 
 int cmd_embed(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_ngram(int argc, char **argv);
 
 #endif

@@ -16,7 +16,11 @@ typedef struct {
 
 static const command commands[] = {
     {"embed", cmd_embed, "embed sentences (one per line) into an HDF5 file"},
+    {"vocab", cmd_vocab, "build a vocabulary (bilm-tf format) from tokenized text"},
+    {"train", cmd_train, "train a biLM (bilm-tf's algorithm); --resume, --init-from"},
+    {"perplexity", cmd_perplexity, "held-out perplexity of a trained biLM (full softmax)"},
     {"info", cmd_info, "print a model's architecture, parameter count and FLOPs per token"},
+    {"ngram", cmd_ngram, "Kneser-Ney n-gram baseline: forward/backward perplexity of a test file"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,159 @@
+/*
+ * cmd_train.c: `elmo train` (bilm-tf's training algorithm) and `elmo vocab`.
+ */
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "util.h"
+#include "vocab.h"
+
+static volatile int g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. */
+static int expand(const char *cmd, const cli_list *in, glob_t *g) {
+    memset(g, 0, sizeof *g);
+    for (int i = 0; i < in->n; i++) {
+        int r = glob(in->items[i], i ? GLOB_APPEND : 0, NULL, g);
+        if (r == GLOB_NOMATCH) return cli_error(cmd, "%s: no such file", in->items[i]);
+        if (r) return cli_error(cmd, "%s: cannot expand the pattern", in->items[i]);
+    }
+    return 0;
+}
+
+static void fmt_time(char *b, size_t n, double s) {
+    if (!(s >= 0) || s > 1e8) snprintf(b, n, "?");
+    else if (s >= 3600) snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+static void on_progress(const elmo_train_progress *p, void *user) {
+    int tty = *(int *)user;
+    char eta[32], el[32];
+    fmt_time(eta, sizeof eta, p->eta_s);
+    fmt_time(el, sizeof el, p->elapsed_s);
+    fprintf(stderr, "%sstep %lld/%lld (%.1f%%) | %.0f tokens/s | train ppl %.2f (fw %.2f, bw %.2f) | %s elapsed, ETA %s%s%s",
+            tty ? "\r" : "", (long long)p->step, (long long)p->total_steps,
+            100.0 * p->step / p->total_steps, p->tokens_per_s, p->train_ppl, p->fw_ppl, p->bw_ppl, el,
+            eta, p->checkpoint ? " | checkpoint" : "", tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *cmd = "train";
+    elmo_train_config c;
+    elmo_train_config_init(&c);
+    cli_list train = {0};
+    int epochs = 0, max_steps = 0, batch = 0, unroll = 0, neg = 0, seed = 1, threads = 2;
+    int resume = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
+    double lr = -1, dropout = -1, clip = -1;
+    cli_opt opts[] = {
+        {"--options", OPT_STR, &c.options_path, 0, 0, "options.json (architecture; bilm-tf training keys as defaults)"},
+        {"--vocab", OPT_STR, &c.vocab_path, 0, 0, "vocabulary (elmo vocab)"},
+        {"--train", OPT_LIST, &train, 0, 0, "training files or glob patterns ('data/*.txt')"},
+        {"--save-dir", OPT_STR, &c.save_dir, 0, 0, "output directory"},
+        {"--epochs", OPT_INT, &epochs, 1, 1000000, "passes over the data (default: options' n_epochs or 10)"},
+        {"--max-steps", OPT_INT, &max_steps, 1, 2000000000, "stop after this many steps instead"},
+        {"--batch-size", OPT_INT, &batch, 1, 65536, "rows per batch (default: options' or 128)"},
+        {"--unroll-steps", OPT_INT, &unroll, 1, 10000, "truncated BPTT length (default 20)"},
+        {"--negatives", OPT_INT, &neg, 1, 100000000, "sampled softmax candidates (default 8192)"},
+        {"--full-softmax", OPT_BOOL, &full, 0, 0, "full softmax instead of sampled"},
+        {"--lr", OPT_FLOAT, &lr, 1e-9, 1e3, "Adagrad learning rate (default 0.2)"},
+        {"--dropout", OPT_FLOAT, &dropout, 0, 0.99, "dropout (default 0.1)"},
+        {"--clip-norm", OPT_FLOAT, &clip, 1e-9, 1e9, "global gradient-norm clip (default 10)"},
+        {"--seed", OPT_INT, &seed, 0, 2147483647, "random seed"},
+        {"--threads", OPT_INT, &threads, 1, 2, "threads (the two directions run in parallel)"},
+        {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
+        {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a trained model DIR on new text"},
+        {"--checkpoint-every", OPT_INT, &ckpt, 1, 2000000000, "steps between checkpoints"},
+        {"--log-every", OPT_INT, &log_every, 1, 2000000000, "steps between log lines"},
+        {"--shuffle-lines", OPT_INT, &chunk, 1, 100000000, "sentences shuffled together in memory"},
+        {0}};
+    int r = cli_parse(cmd, "--options O.json --vocab vocab.txt --train 'GLOB' --save-dir DIR [options]",
+                      opts, argc, argv, NULL, 0, NULL);
+    if (r) return r == 1 ? 0 : r;
+    if (!c.vocab_path) return cli_error(cmd, "missing --vocab");
+    if (!train.n) return cli_error(cmd, "missing --train");
+    if (!c.save_dir) return cli_error(cmd, "missing --save-dir");
+    if (!c.options_path && !c.init_from && !resume) return cli_error(cmd, "missing --options");
+    glob_t g;
+    if (expand(cmd, &train, &g)) {
+        globfree(&g);
+        return 1;
+    }
+    c.train_files = (const char *const *)g.gl_pathv;
+    c.n_train_files = (int)g.gl_pathc;
+    c.epochs = epochs;
+    c.max_steps = max_steps;
+    c.batch_size = batch;
+    c.unroll_steps = unroll;
+    c.negatives = neg;
+    c.full_softmax = full;
+    c.lr = lr;
+    c.dropout = dropout;
+    c.clip_norm = clip;
+    c.seed = (uint64_t)seed;
+    c.threads = threads;
+    c.resume = resume;
+    c.checkpoint_every = ckpt;
+    c.log_every = log_every;
+    c.chunk_lines = (size_t)chunk;
+    int tty = isatty(2);
+    c.on_progress = on_progress;
+    c.user = &tty;
+    c.stop = &g_stop;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    fprintf(stderr, "train: %d file(s), save dir %s%s\n", c.n_train_files, c.save_dir,
+            resume ? " (resuming)" : "");
+    elmo_status s = elmo_train(&c);
+    if (tty) fputc('\n', stderr);
+    globfree(&g);
+    if (s) return cli_lib_error(cmd, s);
+    if (g_stop) fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
+    return 0;
+}
+
+int cmd_vocab(int argc, char **argv) {
+    const char *cmd = "vocab";
+    cli_list in = {0};
+    const char *out = NULL;
+    int min_count = 1, max_size = 0;
+    cli_opt opts[] = {
+        {"--input", OPT_LIST, &in, 0, 0, "tokenized text files or globs"},
+        {"--output", OPT_STR, &out, 0, 0, "vocabulary file to write"},
+        {"--min-count", OPT_INT, &min_count, 1, 2000000000, "keep words seen at least this often"},
+        {"--max-size", OPT_INT, &max_size, 0, 2000000000, "at most this many lines (0 = no limit)"},
+        {0}};
+    int r = cli_parse(cmd, "--input FILE... --output vocab.txt [--min-count N] [--max-size N]", opts,
+                      argc, argv, NULL, 0, NULL);
+    if (r) return r == 1 ? 0 : r;
+    if (!in.n) return cli_error(cmd, "missing --input");
+    if (!out) return cli_error(cmd, "missing --output");
+    if (max_size && max_size < 3) return cli_error(cmd, "--max-size must be at least 3 (<S>, </S>, <UNK>)");
+    glob_t g;
+    if (expand(cmd, &in, &g)) {
+        globfree(&g);
+        return 1;
+    }
+    uint64_t distinct, tokens, kept;
+    double cov;
+    elmo_status s = elmo_vocab_build((const char *const *)g.gl_pathv, (int)g.gl_pathc,
+                                     (uint64_t)min_count, (uint64_t)max_size, out, &distinct,
+                                     &tokens, &kept, &cov);
+    globfree(&g);
+    if (s) return cli_lib_error(cmd, s);
+    fprintf(stderr, "vocab: %llu tokens, %llu distinct words; wrote %llu entries to %s (coverage %.2f%%)\n",
+            (unsigned long long)tokens, (unsigned long long)distinct, (unsigned long long)kept, out,
+            100 * cov);
+    return 0;
+}
