@@ -604,7 +604,7 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     for (int d = 0; d < 2; d++) {
         if ((s = elmo_stream_new(cfg->train_files, cfg->n_train_files, t.v, d, W, t.B,
                                  cfg->seed * 2654435761ULL + 17 + d, cfg->chunk_lines ? cfg->chunk_lines : 200000,
-                                 &t.st[d])))
+                                 1, &t.st[d])))
             goto done;
         elmo_rng_seed(&t.rdrop[d], cfg->seed * 31 + 101 + d);
         elmo_rng_seed(&t.rsamp[d], cfg->seed * 37 + 211 + d);

@@ -23,6 +23,7 @@ struct elmo_stream {
     const elmo_vocab *v;
     int reverse, W, B;
     size_t chunk_lines;
+    int shuffle;           /* 0: shards and sentences in file order (tests) */
     elmo_rng rng;          /* shard order and the seed of each chunk's shuffle */
     int *perm, pos;        /* current shard = shards[perm[pos]] */
     uint64_t passes;
@@ -63,7 +64,7 @@ static void shuffle_int(elmo_rng *r, int *a, int n) {
 
 elmo_status elmo_stream_new(const char *const *shards, int n_shards, const elmo_vocab *v,
                             int reverse, int W, int B, uint64_t seed, size_t chunk_lines,
-                            elmo_stream **out) {
+                            int shuffle, elmo_stream **out) {
     *out = NULL;
     if (n_shards < 1) return elmo_fail(ELMO_ERR_ARG, "no training files");
     elmo_stream *s = calloc(1, sizeof *s);
@@ -86,9 +87,10 @@ elmo_status elmo_stream_new(const char *const *shards, int n_shards, const elmo_
     s->W = W;
     s->B = B;
     s->chunk_lines = chunk_lines ? chunk_lines : 1;
+    s->shuffle = shuffle;
     elmo_rng_seed(&s->rng, seed);
     for (int i = 0; i < n_shards; i++) s->perm[i] = i;
-    shuffle_int(&s->rng, s->perm, n_shards);
+    if (shuffle) shuffle_int(&s->rng, s->perm, n_shards);
     s->pos = -1; /* no shard open yet */
     s->chunk_eof = 1;
     *out = s;
@@ -171,7 +173,7 @@ static elmo_status read_chunk(elmo_stream *s) {
     }
     for (size_t i = 0; i < s->n_sent; i++) s->order[i] = i;
     elmo_rng r = s->chunk_rng;
-    shuffle(&r, s->order, s->n_sent);
+    if (s->shuffle) shuffle(&r, s->order, s->n_sent);
     return ELMO_OK;
 }
 
@@ -182,7 +184,7 @@ static elmo_status next_chunk(elmo_stream *s) {
         if (s->chunk_eof) {
             if (++s->pos >= s->n_shards) {
                 s->passes++;
-                shuffle_int(&s->rng, s->perm, s->n_shards);
+                if (s->shuffle) shuffle_int(&s->rng, s->perm, s->n_shards);
                 s->pos = 0;
             }
             if (dry++ > s->n_shards)

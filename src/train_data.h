@@ -26,10 +26,11 @@
 
 typedef struct elmo_stream elmo_stream;
 
-/* shards: the files (sorted by the caller); reverse: backward LM; W chars per token. */
+/* shards: the files (sorted by the caller); reverse: backward LM; W chars per token;
+ * shuffle = 0 keeps the file order (for tests). */
 elmo_status elmo_stream_new(const char *const *shards, int n_shards, const elmo_vocab *v,
                             int reverse, int W, int B, uint64_t seed, size_t chunk_lines,
-                            elmo_stream **out);
+                            int shuffle, elmo_stream **out);
 void elmo_stream_free(elmo_stream *s);
 
 /* Fill ids (T, B, W) and targets (T, B) for the next batch. */

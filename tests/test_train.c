@@ -1,0 +1,246 @@
+/*
+ * test_train.c: biLM training end to end.
+ *  - the packer reproduces bilm-tf's worked example (spec 8.2);
+ *  - a tiny model trains on the bilm-tf fixture corpus: its perplexity falls far below the
+ *    vocabulary size, and the exported model loads in `elmo embed` with finite outputs;
+ *  - SIGKILL during training, then --resume: the final parameters are bit-identical to an
+ *    uninterrupted run with the same seed (with 1 and with 2 threads);
+ *  - bad settings and a checkpoint from another vocabulary are refused clearly.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "h5io.h"
+#include "testutil.h"
+#include "train_data.h"
+#include "vocab.h"
+
+static const char *tiny_opts =
+    "{\"lstm\": {\"dim\": 16, \"projection_dim\": 8, \"n_layers\": 2, \"cell_clip\": 3, "
+    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+    "\"filters\": [[1, 8], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 1, "
+    "\"n_characters\": 261, \"max_characters_per_token\": 10, \"activation\": \"tanh\"}, "
+    "\"dropout\": 0.1, \"all_clip_norm_val\": 1.0, \"n_negative_samples_batch\": 16}";
+
+static const char *opts_path(void) {
+    const char *p = tmpfile_path("tiny_options.json");
+    write_file(p, tiny_opts, strlen(tiny_opts));
+    return p;
+}
+
+/* Spec 8.2 worked example: vocab <S> </S> <UNK> the . Āt; sentences "the unknown .", "th .",
+ * "the"; 2 rows x 3 steps, W = 5, no shuffling. */
+static void test_packing(void **state) {
+    (void)state;
+    const char *vp = tmpfile_path("pack_vocab.txt"), *dp = tmpfile_path("pack_data.txt");
+    const char *voc = "<S>\n</S>\n<UNK>\nthe\n.\n\xc4\x80t\n";
+    const char *data = "the unknown .\nth .\nthe\n";
+    write_file(vp, voc, strlen(voc));
+    write_file(dp, data, strlen(data));
+    elmo_vocab *v;
+    assert_int_equal(elmo_vocab_load(vp, &v), ELMO_OK);
+    const char *files[] = {dp};
+    int32_t want_fw_in[2][2][3] = {{{0, 3, 2}, {0, 2, 4}}, {{4, 0, 3}, {0, 3, 2}}};
+    int32_t want_fw_tg[2][2][3] = {{{3, 2, 4}, {2, 4, 1}}, {{1, 3, 1}, {3, 2, 4}}};
+    int32_t want_bw_in[2][3] = {{1, 4, 2}, {1, 4, 2}};
+    int32_t want_bw_tg[2][3] = {{4, 2, 3}, {4, 2, 0}};
+    for (int d = 0; d < 2; d++) {
+        elmo_stream *s;
+        assert_int_equal(elmo_stream_new(files, 1, v, d, 5, 2, 1, 100, 0, &s), ELMO_OK);
+        int16_t ids[3 * 2 * 5];
+        int32_t tg[3 * 2];
+        for (int batch = 0; batch < (d ? 1 : 2); batch++) {
+            assert_int_equal(elmo_stream_next_batch(s, 3, ids, tg), ELMO_OK);
+            for (int b = 0; b < 2; b++)
+                for (int t = 0; t < 3; t++) {
+                    int32_t win = d ? want_bw_in[b][t] : want_fw_in[batch][b][t];
+                    int32_t wtg = d ? want_bw_tg[b][t] : want_fw_tg[batch][b][t];
+                    assert_int_equal(tg[t * 2 + b], wtg);
+                    /* the input's char ids spell the input word (or its boundary) */
+                    const char *word = elmo_vocab_word(v, (uint32_t)win);
+                    int16_t exp[5];
+                    elmo_char_ids(word, strlen(word), 5, exp);
+                    if (win == 2) { /* <UNK> inputs keep their own spelling: "unknown", "th" */
+                        int c1 = ids[(t * 2 + b) * 5 + 1];
+                        assert_true(c1 == 'u' + 1 || c1 == 't' + 1);
+                        continue;
+                    }
+                    assert_memory_equal(ids + (t * 2 + b) * 5, exp, sizeof exp);
+                }
+        }
+        elmo_stream_free(s);
+    }
+    elmo_vocab_free(v);
+}
+
+static int train(const char *dir, const char *extra, char **err) {
+    char args[2048];
+    snprintf(args, sizeof args,
+             "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --batch-size 2 "
+             "--unroll-steps 10 --seed 7 %s",
+             opts_path(), fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"),
+             dir, extra);
+    return run_elmo(args, NULL, err);
+}
+
+static void test_trains_and_exports(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *dir = tmpfile_path("tiny_model");
+    char *err = NULL;
+    int rc = train(dir, "--max-steps 600 --full-softmax --checkpoint-every 300", &err);
+    if (rc) fail_msg("elmo train failed: %s", err);
+    free(err);
+    elmo_ppl_result p;
+    assert_int_equal(elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, &p), ELMO_OK);
+    print_message("tiny model after 600 steps: perplexity fw %.2f bw %.2f mean %.2f (vocabulary 32)\n",
+                  p.fw_ppl, p.bw_ppl, p.mean_ppl);
+    assert_true(p.mean_ppl < 12); /* far below the 32 words of the vocabulary */
+    assert_int_equal(p.n_predictions, 139);
+    /* the training log and the curve */
+    size_t n;
+    char *m = read_text(tmpfile_path("tiny_model/metrics.jsonl"), &n);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "\"step\": 600"));
+    assert_non_null(strstr(m, "\"tokens_per_s\""));
+    assert_non_null(strstr(m, "\"elapsed_s\""));
+    free(m);
+    assert_true(access(tmpfile_path("tiny_model/curve.svg"), R_OK) == 0);
+    /* the exported model embeds text */
+    char args[2048];
+    snprintf(args, sizeof args, "embed --model '%s' --input '%s' --output '%s'", dir,
+             fixture("bilm-tf/train/data.txt"), tmpfile_path("tiny_embed.hdf5"));
+    assert_int_equal(run_elmo(args, NULL, NULL), 0);
+    float *e;
+    int rank;
+    uint64_t dims[4];
+    assert_int_equal(elmo_h5_read(tmpfile_path("tiny_embed.hdf5"), "2", &e, &rank, dims), ELMO_OK);
+    assert_int_equal(dims[0], 3);
+    assert_int_equal(dims[2], 16);
+    for (size_t k = 0; k < dims[0] * dims[1] * dims[2]; k++) assert_true(isfinite(e[k]));
+    free(e);
+    /* continue training the trained model on the same text (--init-from) */
+    const char *dir2 = tmpfile_path("tiny_model_ft");
+    char extra[1024];
+    snprintf(extra, sizeof extra, "--max-steps 50 --full-softmax --init-from '%s'", dir);
+    rc = train(dir2, extra, &err);
+    if (rc) fail_msg("--init-from failed: %s", err);
+    free(err);
+    elmo_ppl_result p2;
+    assert_int_equal(elmo_perplexity(dir2, fixture("bilm-tf/train/data.txt"), 1, &p2), ELMO_OK);
+    print_message("after 50 more steps from it: mean perplexity %.2f\n", p2.mean_ppl);
+    assert_true(p2.mean_ppl < 12);
+}
+
+/* Every section of two checkpoints that holds state must be byte-identical. */
+static void assert_same_checkpoint(const char *a, const char *b) {
+    elmo_ckpt x, y;
+    assert_int_equal(elmo_ckpt_read(a, "ELMOCKPT", 1, &x), ELMO_OK);
+    assert_int_equal(elmo_ckpt_read(b, "ELMOCKPT", 1, &y), ELMO_OK);
+    const char *names[] = {"params", "adagrad", "softmax_W", "softmax_b", "adagrad_softmax_W",
+                           "adagrad_softmax_b", "lstm_states", "rng", "rng_sampler",
+                           "data_forward", "data_backward"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *da, *db;
+        size_t na, nb;
+        assert_int_equal(elmo_ckpt_get(&x, names[i], SIZE_MAX, &da, &na), ELMO_OK);
+        assert_int_equal(elmo_ckpt_get(&y, names[i], SIZE_MAX, &db, &nb), ELMO_OK);
+        assert_int_equal(na, nb);
+        if (memcmp(da, db, na) != 0) fail_msg("section %s differs after resume", names[i]);
+    }
+    elmo_ckpt_free(&x);
+    elmo_ckpt_free(&y);
+}
+
+static void test_kill_and_resume(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    for (int threads = 1; threads <= 2; threads++) {
+        char ref[512], killed[512], extra[256], args[2048];
+        snprintf(ref, sizeof ref, "%s/ref%d", tmpdir(), threads);
+        snprintf(killed, sizeof killed, "%s/killed%d", tmpdir(), threads);
+        snprintf(extra, sizeof extra, "--max-steps 1500 --checkpoint-every 100 --threads %d", threads);
+        assert_int_equal(train(ref, extra, NULL), 0);
+        /* the same run, killed with SIGKILL once a few checkpoints exist */
+        snprintf(args, sizeof args,
+                 "exec '%s' train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' "
+                 "--batch-size 2 --unroll-steps 10 --seed 7 %s 2>/dev/null",
+                 ELMO_CLI, opts_path(), fixture("bilm-tf/train/vocab.txt"),
+                 fixture("bilm-tf/train/data.txt"), killed, extra);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+            _exit(127);
+        }
+        char metrics[600];
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", killed);
+        int waited = 0, st;
+        for (;;) { /* until step 340 is logged (between checkpoints), then kill */
+            usleep(2000);
+            char *m = read_text(metrics, NULL);
+            int far = m && strstr(m, "\"step\": 340,");
+            free(m);
+            if (far || ++waited > 30000) break;
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        int was_killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+        print_message("threads %d: run killed by SIGKILL: %s; resuming\n", threads, was_killed ? "yes" : "no (it had finished)");
+        assert_true(was_killed);
+        strcat(extra, " --resume");
+        char *err = NULL;
+        int rc = train(killed, extra, &err);
+        if (rc) fail_msg("--resume failed: %s", err);
+        free(err);
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/checkpoint.bin", ref);
+        snprintf(b, sizeof b, "%s/checkpoint.bin", killed);
+        assert_same_checkpoint(a, b);
+        print_message("threads %d: resumed run bit-identical to the uninterrupted one\n", threads);
+    }
+}
+
+static void test_bad_settings(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    char *err = NULL;
+    const char *dir = tmpfile_path("bad_model");
+    /* a vocabulary without <UNK> */
+    const char *vp = tmpfile_path("bad_vocab.txt");
+    write_file(vp, "<S>\n</S>\nthe\n", 13);
+    char args[2048];
+    snprintf(args, sizeof args, "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 5",
+             opts_path(), vp, fixture("bilm-tf/train/data.txt"), dir);
+    assert_int_not_equal(run_elmo(args, NULL, &err), 0);
+    assert_non_null(strstr(err, "no <UNK> line"));
+    free(err);
+    /* no training file matches */
+    assert_int_not_equal(train(dir, "--max-steps 5 --train '/nonexistent/*.txt'", &err), 0);
+    free(err);
+    /* resume with another batch size */
+    const char *d2 = tmpfile_path("resume_mismatch");
+    assert_int_equal(train(d2, "--max-steps 20 --checkpoint-every 10", NULL), 0);
+    snprintf(args, sizeof args, "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 40 "
+             "--batch-size 3 --unroll-steps 10 --resume", opts_path(), fixture("bilm-tf/train/vocab.txt"),
+             fixture("bilm-tf/train/data.txt"), d2);
+    assert_int_not_equal(run_elmo(args, NULL, &err), 0);
+    assert_non_null(strstr(err, "resume with the same settings"));
+    free(err);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_packing),
+        cmocka_unit_test(test_trains_and_exports),
+        cmocka_unit_test(test_kill_and_resume),
+        cmocka_unit_test(test_bad_settings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
