@@ -96,6 +96,9 @@ const elmo_config *elmo_model_config(const elmo_model *m);
 int elmo_model_n_output_layers(const elmo_model *m); /* L + 1 */
 int elmo_model_output_dim(const elmo_model *m);      /* 2P */
 int64_t elmo_model_n_params(const elmo_model *m);    /* values in the weight file */
+/* A fingerprint of the architecture and every weight: downstream models record it and
+ * refuse a different biLM. */
+uint64_t elmo_model_fingerprint(const elmo_model *m);
 /* Forward FLOPs per token position (multiply-add = 2), char CNN included. */
 double elmo_model_flops_per_token(const elmo_model *m);
 /* Same, LSTMs only (what remains when token vectors are cached). */

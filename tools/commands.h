@@ -7,6 +7,7 @@ int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_ngram(int argc, char **argv);
 

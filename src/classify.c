@@ -1,0 +1,817 @@
+/*
+ * classify.c: the ELMo text classifier and its bag-of-words baseline (see classify.h).
+ *
+ * Parameters, in one block updated by Adam: w (K) and gamma (1) of the scalar mix (ELMo
+ * features only), then the head (mlp.h). Shapes: n texts, K = L+1 layers, D = 2P, Ds the
+ * static-vector size, I = D + Ds (or the number of bag-of-words terms) the head's input.
+ */
+#include "classify.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "checkpoint.h"
+#include "mlp.h"
+#include "optim.h"
+#include "util.h"
+
+#define CLF_MAGIC "ELMOCLF1"
+#define CLF_VERSION 1
+
+struct elmo_clf {
+    int features;
+    elmo_tokenizer tok;
+    int max_tokens;
+    int n_classes;
+    char **labels;
+    int K, D, Ds, in, hidden;
+    float *params; /* [w (K) | gamma | head] for ELMo, [head] for bow */
+    size_t n_params;
+    elmo_mlp mlp;
+    uint64_t bilm_fp, static_fp;
+    char *bilm_dir, *static_path;
+    /* bag of words */
+    int n_terms;
+    char **terms;
+    float *idf;
+    uint32_t *slots; /* term id + 1 */
+    size_t nslots;
+    /* attached at run time (not owned) */
+    elmo_model *bilm;
+    elmo_static_vectors *sv;
+};
+
+void elmo_clf_options_default(elmo_clf_options *o) {
+    memset(o, 0, sizeof *o);
+    o->features = ELMO_FEAT_ELMO;
+    o->tokenizer = ELMO_TOK_WHITESPACE;
+    o->hidden = 256;
+    o->epochs = 10;
+    o->batch_size = 60;
+    o->lr = 1e-3;
+    o->seed = 1;
+    o->threads = 2;
+    o->bow_max_terms = 50000;
+}
+
+static float *mix_w(const elmo_clf *c) { return c->params; }
+static float *mix_gamma(const elmo_clf *c) { return c->params + c->K; }
+static size_t head_offset(const elmo_clf *c) { return c->features == ELMO_FEAT_ELMO ? (size_t)c->K + 1 : 0; }
+
+/* Allocate the parameter block and bind the head. */
+static elmo_status alloc_params(elmo_clf *c) {
+    size_t nh = elmo_mlp_count(c->in, c->hidden, c->n_classes == 2 ? 1 : c->n_classes);
+    c->n_params = head_offset(c) + nh;
+    c->params = elmo_calloc(c->n_params, sizeof(float));
+    if (!c->params) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the classifier");
+    elmo_mlp_bind(&c->mlp, c->in, c->hidden, c->n_classes, c->params + head_offset(c));
+    return ELMO_OK;
+}
+
+void elmo_clf_free(elmo_clf *c) {
+    if (!c) return;
+    for (int k = 0; c->labels && k < c->n_classes; k++) free(c->labels[k]);
+    free(c->labels);
+    for (int k = 0; c->terms && k < c->n_terms; k++) free(c->terms[k]);
+    free(c->terms);
+    free(c->idf);
+    free(c->slots);
+    elmo_free(c->params);
+    free(c->bilm_dir);
+    free(c->static_path);
+    free(c);
+}
+
+int elmo_clf_n_classes(const elmo_clf *c) { return c->n_classes; }
+const char *elmo_clf_label(const elmo_clf *c, int k) { return k >= 0 && k < c->n_classes ? c->labels[k] : NULL; }
+int elmo_clf_label_id(const elmo_clf *c, const char *name) {
+    for (int k = 0; k < c->n_classes; k++)
+        if (strcmp(c->labels[k], name) == 0) return k;
+    return -1;
+}
+int elmo_clf_features(const elmo_clf *c) { return c->features; }
+const char *elmo_clf_bilm_dir(const elmo_clf *c) { return c->bilm_dir ? c->bilm_dir : ""; }
+const char *elmo_clf_static_path(const elmo_clf *c) { return c->static_path; }
+elmo_tokenizer elmo_clf_tokenizer(const elmo_clf *c) { return c->tok; }
+
+int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma) {
+    if (c->features != ELMO_FEAT_ELMO) return 0;
+    const float *w = mix_w(c);
+    double mx = w[0], z = 0;
+    for (int j = 1; j < c->K; j++) mx = w[j] > mx ? w[j] : mx;
+    for (int j = 0; j < c->K; j++) z += exp(w[j] - mx);
+    for (int j = 0; j < c->K; j++) s[j] = (float)(exp(w[j] - mx) / z);
+    *gamma = *mix_gamma(c);
+    return c->K;
+}
+
+/* ---- bag of words */
+static uint64_t fnv(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void lower(const char *s, size_t n, char *out) {
+    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)s[i]);
+    out[n] = 0;
+}
+
+static int term_id(const elmo_clf *c, const char *t, size_t n) {
+    size_t mask = c->nslots - 1;
+    for (size_t j = fnv(t, n) & mask; c->slots[j]; j = (j + 1) & mask) {
+        int id = (int)c->slots[j] - 1;
+        if (strlen(c->terms[id]) == n && memcmp(c->terms[id], t, n) == 0) return id;
+    }
+    return -1;
+}
+
+static elmo_status index_terms(elmo_clf *c) {
+    c->nslots = 16;
+    while (c->nslots < 2 * (size_t)c->n_terms) c->nslots *= 2;
+    c->slots = calloc(c->nslots, sizeof *c->slots);
+    if (!c->slots) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (int id = 0; id < c->n_terms; id++) {
+        size_t mask = c->nslots - 1, j = fnv(c->terms[id], strlen(c->terms[id])) & mask;
+        while (c->slots[j]) j = (j + 1) & mask;
+        c->slots[j] = (uint32_t)id + 1;
+    }
+    return ELMO_OK;
+}
+
+typedef struct {
+    char *t;
+    int df;
+} term_df;
+
+static int by_df(const void *a, const void *b) {
+    const term_df *x = a, *y = b;
+    if (x->df != y->df) return x->df > y->df ? -1 : 1;
+    return strcmp(x->t, y->t);
+}
+
+/* The vocabulary of the bag of words: lower-cased tokens by document frequency. */
+static elmo_status build_terms(elmo_clf *c, const elmo_tokenized *tk, int max_terms) {
+    size_t cap = 1 << 16, n = 0;
+    term_df *all = calloc(cap, sizeof *all);
+    uint32_t *slots = calloc(2 * cap, sizeof *slots);
+    int *last = calloc(cap, sizeof *last);
+    size_t nslots = 2 * cap;
+    if (!all || !slots || !last) {
+        free(all), free(slots), free(last);
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    }
+    char buf[1024];
+    elmo_status s = ELMO_OK;
+    for (size_t i = 0; i < tk->count && !s; i++) {
+        const elmo_tok_seq *q = &tk->seq[i];
+        for (int t = 0; t < q->n && !s; t++) {
+            size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
+            lower(q->text + q->st[t], len, buf);
+            size_t mask = nslots - 1, j = fnv(buf, len) & mask;
+            while (slots[j] && strcmp(all[slots[j] - 1].t, buf) != 0) j = (j + 1) & mask;
+            if (slots[j]) {
+                size_t id = slots[j] - 1;
+                if (last[id] != (int)i + 1) {
+                    all[id].df++;
+                    last[id] = (int)i + 1;
+                }
+                continue;
+            }
+            if ((n + 1) * 2 > nslots) { /* grow and rehash */
+                size_t nc = cap * 2;
+                term_df *na = realloc(all, nc * sizeof *na);
+                int *nl = na ? realloc(last, nc * sizeof *nl) : NULL;
+                uint32_t *ns = nl ? calloc(2 * nc, sizeof *ns) : NULL;
+                if (na) all = na;
+                if (nl) last = nl;
+                if (!na || !nl || !ns) {
+                    free(ns);
+                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                free(slots);
+                slots = ns;
+                cap = nc;
+                nslots = 2 * nc;
+                for (size_t k = 0; k < n; k++) {
+                    size_t jj = fnv(all[k].t, strlen(all[k].t)) & (nslots - 1);
+                    while (slots[jj]) jj = (jj + 1) & (nslots - 1);
+                    slots[jj] = (uint32_t)k + 1;
+                }
+                mask = nslots - 1;
+                j = fnv(buf, len) & mask;
+                while (slots[j]) j = (j + 1) & mask;
+            }
+            all[n].t = strdup(buf);
+            all[n].df = 1;
+            last[n] = (int)i + 1;
+            if (!all[n].t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            slots[j] = (uint32_t)++n;
+        }
+    }
+    free(slots);
+    free(last);
+    if (!s) {
+        qsort(all, n, sizeof *all, by_df);
+        c->n_terms = (int)(n < (size_t)max_terms ? n : (size_t)max_terms);
+        c->terms = malloc(sizeof(char *) * (c->n_terms ? c->n_terms : 1));
+        c->idf = malloc(sizeof(float) * (c->n_terms ? c->n_terms : 1));
+        if (!c->terms || !c->idf) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        for (int k = 0; !s && k < c->n_terms; k++) {
+            c->terms[k] = all[k].t;
+            all[k].t = NULL;
+            c->idf[k] = (float)(log((1.0 + tk->count) / (1.0 + all[k].df)) + 1.0);
+        }
+        if (!s) s = index_terms(c);
+    }
+    for (size_t k = 0; k < n; k++) free(all[k].t);
+    free(all);
+    return s;
+}
+
+/* tf-idf rows, L2-normalised, as CSR. */
+typedef struct {
+    int64_t *ptr;
+    int32_t *idx;
+    float *val;
+} csr_store;
+
+static void csr_free(csr_store *x) {
+    free(x->ptr);
+    free(x->idx);
+    free(x->val);
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static elmo_status bow_features(const elmo_clf *c, const elmo_tokenized *tk, csr_store *out) {
+    out->ptr = malloc(sizeof(int64_t) * (tk->count + 1));
+    out->idx = malloc(sizeof(int32_t) * (tk->n_tokens ? tk->n_tokens : 1));
+    out->val = malloc(sizeof(float) * (tk->n_tokens ? tk->n_tokens : 1));
+    if (!out->ptr || !out->idx || !out->val) {
+        csr_free(out);
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    }
+    char buf[1024];
+    int64_t pos = 0;
+    out->ptr[0] = 0;
+    for (size_t i = 0; i < tk->count; i++) {
+        const elmo_tok_seq *q = &tk->seq[i];
+        int64_t start = pos;
+        for (int t = 0; t < q->n; t++) {
+            size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
+            lower(q->text + q->st[t], len, buf);
+            int id = term_id(c, buf, len);
+            if (id >= 0) out->idx[pos++] = id;
+        }
+        /* counts of each term, times idf, normalised */
+        qsort(out->idx + start, (size_t)(pos - start), sizeof(int32_t), cmp_i32);
+        int64_t w = start;
+        double ss = 0;
+        for (int64_t k = start; k < pos;) {
+            int64_t e = k;
+            while (e < pos && out->idx[e] == out->idx[k]) e++;
+            float v = (float)(e - k) * c->idf[out->idx[k]];
+            out->idx[w] = out->idx[k];
+            out->val[w++] = v;
+            ss += (double)v * v;
+            k = e;
+        }
+        float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0;
+        for (int64_t k = start; k < w; k++) out->val[k] *= inv;
+        pos = w;
+        out->ptr[i + 1] = pos;
+    }
+    return ELMO_OK;
+}
+
+/* ---- ELMo features: per-layer token means (n, K, D) and static means (n, Ds) */
+typedef struct {
+    float *means;
+    int K, D;
+} means_ctx;
+
+static void emit_means(size_t i, const float *layers, int n, void *user) {
+    means_ctx *m = user;
+    size_t KD = (size_t)m->K * m->D;
+    float *dst = m->means + i * KD;
+    memset(dst, 0, sizeof(float) * KD);
+    if (n == 0) return;
+    for (int j = 0; j < m->K; j++)
+        for (int t = 0; t < n; t++) {
+            const float *src = layers + ((size_t)j * n + t) * m->D;
+            float *d = dst + (size_t)j * m->D;
+            for (int k = 0; k < m->D; k++) d[k] += src[k];
+        }
+    for (size_t k = 0; k < KD; k++) dst[k] /= (float)n;
+}
+
+typedef struct {
+    elmo_clf_progress fn;
+    void *user;
+} prog_ctx;
+
+static void on_embed_progress(size_t done, size_t total, void *u) {
+    prog_ctx *p = u;
+    if (p->fn) p->fn("embed", done, total, 0, p->user);
+}
+
+static elmo_status elmo_features(elmo_clf *c, const elmo_tokenized *tk, float *means, float *stat,
+                                 int threads, prog_ctx *pc) {
+    elmo_session *s;
+    elmo_status st = elmo_session_new(c->bilm, 64, threads, &s);
+    if (st) return st;
+    means_ctx mc = {means, c->K, c->D};
+    st = elmo_embed_many(s, c->bilm, tk->count, tk->seq, emit_means, &mc, on_embed_progress, pc);
+    elmo_session_free(s);
+    if (st || !c->Ds) return st;
+    /* the mean of the static vectors of the tokens found (zero when none is) */
+    for (size_t i = 0; i < tk->count; i++) {
+        const elmo_tok_seq *q = &tk->seq[i];
+        float *out = stat + i * c->Ds;
+        int found = 0;
+        memset(out, 0, sizeof(float) * c->Ds);
+        for (int t = 0; t < q->n; t++) {
+            const float *v = elmo_static_get(c->sv, q->text + q->st[t], q->ln[t]);
+            if (!v) continue;
+            for (int d = 0; d < c->Ds; d++) out[d] += v[d];
+            found++;
+        }
+        if (found)
+            for (int d = 0; d < c->Ds; d++) out[d] /= (float)found;
+    }
+    return ELMO_OK;
+}
+
+/* ---- the head on a batch: inputs x (B, I) from features */
+typedef struct {
+    const elmo_clf *c;
+    const float *means;   /* (n, K, D) */
+    const float *stat;    /* (n, Ds) */
+    const csr_store *bow; /* or NULL */
+    /* workspace */
+    float *layers;        /* (K, B, D) */
+    float *x, *h, *z, *dx, *dh, *dmix;
+    int max_b;
+} batch_ws;
+
+/* Assemble the inputs of rows idx[0..B) (and the batch CSR for bow). */
+static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
+    const elmo_clf *c = w->c;
+    int K = c->K, D = c->D;
+    for (int j = 0; j < K; j++)
+        for (int b = 0; b < B; b++)
+            memcpy(w->layers + ((size_t)j * B + b) * D, w->means + (idx[b] * K + j) * D, sizeof(float) * D);
+    float *mixed = w->dmix; /* (B, D) temporary */
+    elmo_scalar_mix(K, B, D, w->layers, NULL, mix_w(c), *mix_gamma(c), 0, mixed);
+    for (int b = 0; b < B; b++) {
+        memcpy(w->x + (size_t)b * c->in, mixed + (size_t)b * D, sizeof(float) * D);
+        if (c->Ds) memcpy(w->x + (size_t)b * c->in + D, w->stat + idx[b] * c->Ds, sizeof(float) * c->Ds);
+    }
+}
+
+/* For bow, the rows of a batch are not contiguous: gather them into a small CSR. */
+typedef struct {
+    int64_t *ptr;
+    int32_t *idx;
+    float *val;
+    size_t cap;
+} bow_batch;
+
+static int gather_bow(const csr_store *all, const size_t *idx, int B, bow_batch *bb) {
+    size_t nnz = 0;
+    for (int b = 0; b < B; b++) nnz += (size_t)(all->ptr[idx[b] + 1] - all->ptr[idx[b]]);
+    if (nnz > bb->cap) {
+        int32_t *ni = realloc(bb->idx, sizeof(int32_t) * nnz);
+        float *nv = ni ? realloc(bb->val, sizeof(float) * nnz) : NULL;
+        if (ni) bb->idx = ni;
+        if (nv) bb->val = nv;
+        if (!ni || !nv) return -1;
+        bb->cap = nnz;
+    }
+    size_t p = 0;
+    bb->ptr[0] = 0;
+    for (int b = 0; b < B; b++) {
+        for (int64_t k = all->ptr[idx[b]]; k < all->ptr[idx[b] + 1]; k++, p++) {
+            bb->idx[p] = all->idx[k];
+            bb->val[p] = all->val[k];
+        }
+        bb->ptr[b + 1] = (int64_t)p;
+    }
+    return 0;
+}
+
+static elmo_status ws_alloc(batch_ws *w, const elmo_clf *c, int max_b) {
+    memset(w, 0, sizeof *w);
+    w->c = c;
+    w->max_b = max_b;
+    int C = c->n_classes == 2 ? 1 : c->n_classes;
+    w->layers = malloc(sizeof(float) * (size_t)c->K * max_b * (c->D ? c->D : 1));
+    w->x = malloc(sizeof(float) * (size_t)max_b * c->in);
+    w->dx = malloc(sizeof(float) * (size_t)max_b * c->in);
+    w->h = malloc(sizeof(float) * (size_t)max_b * (c->hidden ? c->hidden : 1));
+    w->dh = malloc(sizeof(float) * (size_t)max_b * (c->hidden ? c->hidden : 1));
+    w->z = malloc(sizeof(float) * (size_t)max_b * (C > 2 ? C : 2));
+    w->dmix = malloc(sizeof(float) * (size_t)max_b * (c->D ? c->D : 1));
+    if (!w->layers || !w->x || !w->dx || !w->h || !w->dh || !w->z || !w->dmix)
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    return ELMO_OK;
+}
+
+static void ws_free(batch_ws *w) {
+    free(w->layers), free(w->x), free(w->dx), free(w->h), free(w->dh), free(w->z), free(w->dmix);
+}
+
+/* Forward (and backward into g when labels != NULL) of a batch; probs (B, classes) when
+ * not NULL. Returns the summed loss. */
+static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
+                        float *probs, bow_batch *bb) {
+    const elmo_clf *c = w->c;
+    elmo_csr sx = {0};
+    const float *x = NULL;
+    if (w->bow) {
+        gather_bow(w->bow, idx, B, bb);
+        sx = (elmo_csr){bb->ptr, bb->idx, bb->val};
+    } else {
+        batch_inputs(w, idx, B);
+        x = w->x;
+    }
+    elmo_mlp_forward(&c->mlp, B, x, w->bow ? &sx : NULL, w->h, w->z);
+    if (probs) elmo_mlp_probs(&c->mlp, B, w->z, probs);
+    if (!labels) return 0;
+    float *gh = g + head_offset(c);
+    double loss = elmo_mlp_backward(&c->mlp, B, x, w->bow ? &sx : NULL, w->h, w->z, labels,
+                                    1.0f / (float)B, gh, w->bow ? NULL : w->dx, w->dh);
+    if (!w->bow) {
+        /* into the scalar mix: dout = dx[:, 0:D] */
+        for (int b = 0; b < B; b++) memcpy(w->dmix + (size_t)b * c->D, w->dx + (size_t)b * c->in, sizeof(float) * c->D);
+        elmo_scalar_mix_backward(c->K, B, c->D, w->layers, NULL, mix_w(c), *mix_gamma(c), 0, w->dmix,
+                                 g, g + c->K, NULL);
+    }
+    return loss;
+}
+
+static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts,
+                                 const size_t *lens, int threads, prog_ctx *pc, float **means,
+                                 float **stat, csr_store *bow, int build_vocab, int bow_max_terms) {
+    elmo_tokenized tk;
+    elmo_status s = elmo_tokenize_all(c->tok, n, texts, lens, c->max_tokens, &tk);
+    if (s) return s;
+    for (size_t i = 0; i < n; i++)
+        if (tk.seq[i].n == 0) {
+            elmo_tokenized_free(&tk);
+            return elmo_fail(ELMO_ERR_FORMAT, "text %zu has no tokens", i + 1);
+        }
+    if (c->features == ELMO_FEAT_BOW) {
+        if (build_vocab) s = build_terms(c, &tk, bow_max_terms);
+        if (!s) s = bow_features(c, &tk, bow);
+    } else {
+        *means = elmo_alloc(sizeof(float) * n * c->K * c->D);
+        *stat = c->Ds ? elmo_alloc(sizeof(float) * n * c->Ds) : NULL;
+        if (!*means || (c->Ds && !*stat)) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for features");
+        if (!s) s = elmo_features(c, &tk, *means, *stat, threads, pc);
+    }
+    elmo_tokenized_free(&tk);
+    return s;
+}
+
+elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const char *bilm_dir,
+                           elmo_static_vectors *sv, const char *sv_path,
+                           const char *const *labels, int n_classes, const elmo_clf_item *items,
+                           size_t n, elmo_clf_progress progress, void *user, elmo_clf **out) {
+    *out = NULL;
+    if (n_classes < 2 || n_classes > 1000) return elmo_fail(ELMO_ERR_ARG, "need 2 to 1000 classes, got %d", n_classes);
+    if (n == 0) return elmo_fail(ELMO_ERR_ARG, "no training examples");
+    if (o->features == ELMO_FEAT_ELMO && !bilm) return elmo_fail(ELMO_ERR_ARG, "ELMo features need a biLM");
+    elmo_clf *c = calloc(1, sizeof *c);
+    if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    c->features = o->features;
+    c->tok = o->tokenizer;
+    c->max_tokens = o->max_tokens;
+    c->hidden = o->hidden;
+    c->n_classes = n_classes;
+    c->labels = calloc((size_t)n_classes, sizeof(char *));
+    elmo_status s = c->labels ? ELMO_OK : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (int k = 0; !s && k < n_classes; k++)
+        if (!(c->labels[k] = strdup(labels[k]))) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (c->features == ELMO_FEAT_ELMO) {
+        c->bilm = bilm;
+        c->K = elmo_model_n_output_layers(bilm);
+        c->D = elmo_model_output_dim(bilm);
+        c->bilm_fp = elmo_model_fingerprint(bilm);
+        c->bilm_dir = strdup(bilm_dir ? bilm_dir : "");
+        if (sv) {
+            c->sv = sv;
+            c->Ds = elmo_static_dim(sv);
+            c->static_fp = elmo_static_fingerprint(sv);
+            c->static_path = strdup(sv_path ? sv_path : "");
+        }
+        c->in = c->D + c->Ds;
+    }
+    const char **texts = malloc(sizeof(char *) * n);
+    size_t *lens = malloc(sizeof(size_t) * n);
+    int32_t *y = malloc(sizeof(int32_t) * n);
+    if (!texts || !lens || !y) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !s && i < n; i++) {
+        texts[i] = items[i].text;
+        lens[i] = items[i].len;
+        y[i] = items[i].label;
+        if (y[i] < 0 || y[i] >= n_classes) s = elmo_fail(ELMO_ERR_ARG, "example %zu: label out of range", i + 1);
+    }
+    prog_ctx pc = {progress, user};
+    float *means = NULL, *stat = NULL;
+    csr_store bow = {0};
+    if (!s) s = make_features(c, n, texts, lens, o->threads, &pc, &means, &stat, &bow, 1, o->bow_max_terms);
+    if (!s && c->features == ELMO_FEAT_BOW) c->in = c->n_terms;
+    if (!s) s = alloc_params(c);
+    float *g = NULL, *m1 = NULL, *m2 = NULL;
+    size_t *order = malloc(sizeof(size_t) * n);
+    batch_ws w;
+    bow_batch bb = {0};
+    int wsok = 0;
+    if (!s) {
+        elmo_rng r;
+        elmo_rng_seed(&r, o->seed);
+        elmo_mlp_init(&c->mlp, &r);
+        if (c->features == ELMO_FEAT_ELMO) *mix_gamma(c) = 1.0f; /* w = 0: equal weights */
+        g = elmo_calloc(c->n_params, sizeof(float));
+        m1 = elmo_calloc(c->n_params, sizeof(float));
+        m2 = elmo_calloc(c->n_params, sizeof(float));
+        bb.ptr = malloc(sizeof(int64_t) * (o->batch_size + 1));
+        if (!g || !m1 || !m2 || !order || !bb.ptr) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        if (!s && !(s = ws_alloc(&w, c, o->batch_size))) wsok = 1;
+        w.means = means;
+        w.stat = stat;
+        w.bow = c->features == ELMO_FEAT_BOW ? &bow : NULL;
+        elmo_adam adam;
+        elmo_adam_init(&adam, (float)o->lr);
+        int32_t yb[4096];
+        for (int ep = 0; !s && ep < o->epochs; ep++) {
+            for (size_t i = 0; i < n; i++) order[i] = i;
+            for (size_t i = n; i > 1; i--) { /* shuffle with the seeded generator */
+                size_t j = (size_t)elmo_rng_below(&r, i), t = order[i - 1];
+                order[i - 1] = order[j];
+                order[j] = t;
+            }
+            double total = 0;
+            for (size_t b0 = 0; b0 < n; b0 += (size_t)o->batch_size) {
+                int B = n - b0 < (size_t)o->batch_size ? (int)(n - b0) : o->batch_size;
+                for (int b = 0; b < B; b++) yb[b] = y[order[b0 + b]];
+                memset(g, 0, sizeof(float) * c->n_params);
+                total += run_batch(&w, order + b0, B, yb, g, NULL, &bb);
+                if (!elmo_all_finite(c->n_params, g)) {
+                    s = elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
+                    break;
+                }
+                elmo_adam_tick(&adam);
+                elmo_adam_update(&adam, c->n_params, c->params, m1, m2, g);
+            }
+            if (progress) progress("train", (size_t)ep + 1, (size_t)o->epochs, total / n, user);
+        }
+    }
+    if (wsok) ws_free(&w);
+    free(bb.ptr), free(bb.idx), free(bb.val);
+    elmo_free(g), elmo_free(m1), elmo_free(m2);
+    free(order), free(texts), free(lens), free(y);
+    elmo_free(means), elmo_free(stat);
+    csr_free(&bow);
+    if (s) {
+        elmo_clf_free(c);
+        return s;
+    }
+    *out = c;
+    return ELMO_OK;
+}
+
+elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t *lens, size_t n,
+                             float *probs, elmo_clf_progress progress, void *user) {
+    if (n == 0) return ELMO_OK;
+    if (c->features == ELMO_FEAT_ELMO && !c->bilm)
+        return elmo_fail(ELMO_ERR_STATE, "the classifier has no biLM attached");
+    if (c->Ds && !c->sv) return elmo_fail(ELMO_ERR_STATE, "the classifier needs its static vectors");
+    prog_ctx pc = {progress, user};
+    float *means = NULL, *stat = NULL;
+    csr_store bow = {0};
+    elmo_status s = make_features(c, n, texts, lens, 2, &pc, &means, &stat, &bow, 0, 0);
+    batch_ws w;
+    bow_batch bb = {0};
+    size_t idx[256];
+    int wsok = 0;
+    if (!s && !(s = ws_alloc(&w, c, 256))) wsok = 1;
+    bb.ptr = malloc(sizeof(int64_t) * 257);
+    if (!s && !bb.ptr) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) {
+        w.means = means;
+        w.stat = stat;
+        w.bow = c->features == ELMO_FEAT_BOW ? &bow : NULL;
+        for (size_t b0 = 0; b0 < n; b0 += 256) {
+            int B = n - b0 < 256 ? (int)(n - b0) : 256;
+            for (int b = 0; b < B; b++) idx[b] = b0 + b;
+            run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb);
+        }
+    }
+    if (wsok) ws_free(&w);
+    free(bb.ptr), free(bb.idx), free(bb.val);
+    elmo_free(means), elmo_free(stat);
+    csr_free(&bow);
+    return s;
+}
+
+/* ---- files */
+elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "kind", "elmo.c text classifier");
+    cJSON_AddNumberToObject(m, "version", CLF_VERSION);
+    cJSON_AddStringToObject(m, "features", c->features == ELMO_FEAT_BOW ? "bow" : "elmo");
+    cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
+    cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
+    cJSON_AddNumberToObject(m, "hidden", c->hidden);
+    cJSON_AddNumberToObject(m, "K", c->K);
+    cJSON_AddNumberToObject(m, "D", c->D);
+    cJSON_AddNumberToObject(m, "static_dim", c->Ds);
+    cJSON_AddNumberToObject(m, "input", c->in);
+    char fp[32];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)c->bilm_fp);
+    cJSON_AddStringToObject(m, "bilm_fingerprint", fp);
+    cJSON_AddStringToObject(m, "bilm_dir", c->bilm_dir ? c->bilm_dir : "");
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)c->static_fp);
+    cJSON_AddStringToObject(m, "static_fingerprint", fp);
+    if (c->static_path) cJSON_AddStringToObject(m, "static_vectors", c->static_path);
+    cJSON *lab = cJSON_AddArrayToObject(m, "labels");
+    for (int k = 0; k < c->n_classes; k++) cJSON_AddItemToArray(lab, cJSON_CreateString(c->labels[k]));
+    char *txt = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    if (!txt) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_ckpt_writer w;
+    elmo_status s = elmo_ckpt_begin(&w, path, CLF_MAGIC, CLF_VERSION);
+    if (s) {
+        free(txt);
+        return s;
+    }
+    elmo_ckpt_put(&w, "meta", txt, strlen(txt));
+    free(txt);
+    elmo_ckpt_put(&w, "params", c->params, sizeof(float) * c->n_params);
+    if (c->features == ELMO_FEAT_BOW) {
+        elmo_strbuf b = {0};
+        for (int k = 0; k < c->n_terms; k++) elmo_strbuf_add(&b, c->terms[k], strlen(c->terms[k]) + 1);
+        elmo_ckpt_put(&w, "terms", b.p ? b.p : "", b.n);
+        elmo_strbuf_free(&b);
+        elmo_ckpt_put(&w, "idf", c->idf, sizeof(float) * c->n_terms);
+    }
+    return elmo_ckpt_commit(&w);
+}
+
+static int json_int(const cJSON *m, const char *k, int *out) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, k);
+    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return -1;
+    *out = (int)x->valuedouble;
+    return 0;
+}
+
+elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
+    *out = NULL;
+    elmo_ckpt ck;
+    elmo_status s = elmo_ckpt_read(path, CLF_MAGIC, CLF_VERSION, &ck);
+    if (s) return s;
+    elmo_clf *c = calloc(1, sizeof *c);
+    const char *d;
+    size_t nb;
+    cJSON *m = NULL;
+    if (!c) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) s = elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, &nb);
+    if (!s) {
+        m = cJSON_ParseWithLength(d, nb);
+        const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
+        const cJSON *lab = cJSON_GetObjectItem(m, "labels"), *fp = cJSON_GetObjectItem(m, "bilm_fingerprint");
+        const cJSON *dir = cJSON_GetObjectItem(m, "bilm_dir"), *sp = cJSON_GetObjectItem(m, "static_vectors");
+        const cJSON *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
+        if (!m || !cJSON_IsString(feat) || !cJSON_IsString(tok) || !cJSON_IsArray(lab) ||
+            !cJSON_IsString(fp) || json_int(m, "hidden", &c->hidden) || json_int(m, "K", &c->K) ||
+            json_int(m, "D", &c->D) || json_int(m, "static_dim", &c->Ds) ||
+            json_int(m, "input", &c->in) || json_int(m, "max_tokens", &c->max_tokens)) {
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged classifier description", path);
+        } else {
+            c->features = strcmp(feat->valuestring, "bow") == 0 ? ELMO_FEAT_BOW : ELMO_FEAT_ELMO;
+            c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
+            c->bilm_fp = strtoull(fp->valuestring, NULL, 16);
+            c->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
+            c->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
+            if (cJSON_IsString(sp)) c->static_path = strdup(sp->valuestring);
+            c->n_classes = cJSON_GetArraySize(lab);
+            if (c->n_classes < 2 || c->n_classes > 1000 || c->K > 64 || (c->features == ELMO_FEAT_ELMO && c->in != c->D + c->Ds))
+                s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent classifier description", path);
+            c->labels = calloc((size_t)(c->n_classes > 0 ? c->n_classes : 1), sizeof(char *));
+            for (int k = 0; !s && k < c->n_classes; k++) {
+                const cJSON *x = cJSON_GetArrayItem(lab, k);
+                if (!cJSON_IsString(x)) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
+                else c->labels[k] = strdup(x->valuestring);
+            }
+        }
+    }
+    if (!s && c->features == ELMO_FEAT_BOW) {
+        size_t nt;
+        if (!(s = elmo_ckpt_get(&ck, "terms", SIZE_MAX, &d, &nt))) {
+            int count = 0;
+            for (size_t i = 0; i < nt; i++) count += d[i] == 0;
+            c->n_terms = count;
+            c->terms = calloc((size_t)(count ? count : 1), sizeof(char *));
+            for (int k = 0, p = 0; c->terms && k < count; k++) {
+                c->terms[k] = strdup(d + p);
+                p += (int)strlen(d + p) + 1;
+            }
+            if (c->in != count) s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent bag-of-words size", path);
+        }
+        if (!s && !(s = elmo_ckpt_get(&ck, "idf", sizeof(float) * c->n_terms, &d, NULL))) {
+            c->idf = malloc(sizeof(float) * (c->n_terms ? c->n_terms : 1));
+            if (c->idf) memcpy(c->idf, d, sizeof(float) * c->n_terms);
+            s = c->idf ? index_terms(c) : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (!s) s = alloc_params(c);
+    if (!s && !(s = elmo_ckpt_get(&ck, "params", sizeof(float) * c->n_params, &d, NULL)))
+        memcpy(c->params, d, sizeof(float) * c->n_params);
+    cJSON_Delete(m);
+    elmo_ckpt_free(&ck);
+    if (s) {
+        elmo_clf_free(c);
+        return s;
+    }
+    *out = c;
+    return ELMO_OK;
+}
+
+elmo_status elmo_clf_attach(elmo_clf *c, elmo_model *bilm, elmo_static_vectors *sv) {
+    if (c->features != ELMO_FEAT_ELMO) return ELMO_OK;
+    if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the classifier needs a biLM");
+    if (elmo_model_fingerprint(bilm) != c->bilm_fp ||
+        elmo_model_n_output_layers(bilm) != c->K || elmo_model_output_dim(bilm) != c->D)
+        return elmo_fail(ELMO_ERR_STATE,
+                         "this classifier was trained with another biLM (%s); give that model with --model",
+                         c->bilm_dir && *c->bilm_dir ? c->bilm_dir : "unknown directory");
+    if (c->Ds) {
+        if (!sv) return elmo_fail(ELMO_ERR_ARG, "this classifier needs its static vectors (%s)", c->static_path ? c->static_path : "?");
+        if (elmo_static_fingerprint(sv) != c->static_fp || elmo_static_dim(sv) != c->Ds)
+            return elmo_fail(ELMO_ERR_STATE, "these static vectors are not the ones the classifier was trained with (%s)",
+                             c->static_path ? c->static_path : "?");
+    }
+    c->bilm = bilm;
+    c->sv = sv;
+    return ELMO_OK;
+}
+
+void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, float *x) {
+    float *mixed = malloc(sizeof(float) * (size_t)(n ? n : 1) * c->D);
+    memset(x, 0, sizeof(float) * c->in);
+    if (!mixed) return;
+    elmo_scalar_mix(c->K, n, c->D, layers, NULL, mix_w(c), *mix_gamma(c), 0, mixed);
+    for (int t = 0; t < n; t++)
+        for (int d = 0; d < c->D; d++) x[d] += mixed[(size_t)t * c->D + d];
+    for (int d = 0; d < c->D; d++) x[d] /= (float)(n ? n : 1);
+    free(mixed);
+}
+
+void elmo_clf_head_probs(const elmo_clf *c, const float *x, float *probs) {
+    float *h = malloc(sizeof(float) * (c->hidden ? c->hidden : 1)), z[1024];
+    if (!h) return;
+    elmo_mlp_forward(&c->mlp, 1, x, NULL, h, z);
+    elmo_mlp_probs(&c->mlp, 1, z, probs);
+    free(h);
+}
+
+void elmo_clf_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
+                              elmo_clf_metrics *m) {
+    memset(m, 0, sizeof *m);
+    m->n_classes = n_classes;
+    m->n = n;
+    int C = n_classes < 16 ? n_classes : 16;
+    for (size_t i = 0; i < n; i++) {
+        const float *p = probs + i * n_classes;
+        int best = 0;
+        for (int k = 1; k < n_classes; k++)
+            if (p[k] > p[best]) best = k;
+        m->correct += best == gold[i];
+        if (gold[i] < C && best < C) m->confusion[gold[i]][best]++;
+    }
+    for (int k = 0; k < C; k++) {
+        size_t tp = m->confusion[k][k], pred = 0, sup = 0;
+        for (int j = 0; j < C; j++) {
+            pred += m->confusion[j][k];
+            sup += m->confusion[k][j];
+        }
+        m->support[k] = sup;
+        m->precision[k] = pred ? (double)tp / pred : 0;
+        m->recall[k] = sup ? (double)tp / sup : 0;
+        m->f1[k] = m->precision[k] + m->recall[k] > 0
+                       ? 2 * m->precision[k] * m->recall[k] / (m->precision[k] + m->recall[k])
+                       : 0;
+    }
+}

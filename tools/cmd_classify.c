@@ -1,0 +1,434 @@
+/*
+ * cmd_classify.c: `elmo classify train|eval|predict`: the ELMo text classifier.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "cli.h"
+#include "commands.h"
+#include "textdata.h"
+#include "textio.h"
+#include "util.h"
+
+#define CMD "classify"
+
+typedef struct {
+    const char *format, *text_col, *label_col, *encoding;
+    int header, no_header;
+} fmt_flags;
+
+#define FORMAT_OPTS(f)                                                                        \
+    {"--format", OPT_STR, &(f).format, 0, 0, "csv | tsv | fasttext (default: from the file name)"}, \
+    {"--text-column", OPT_STR, &(f).text_col, 0, 0, "text column: header name or 0-based index"},  \
+    {"--label-column", OPT_STR, &(f).label_col, 0, 0, "label column: header name or index"},       \
+    {"--encoding", OPT_STR, &(f).encoding, 0, 0, "utf-8 | latin-1"},                             \
+    {"--header", OPT_BOOL, &(f).header, 0, 0, "the first line names the columns"},              \
+    {"--no-header", OPT_BOOL, &(f).no_header, 0, 0, "the first line is data"}
+
+/* Read a labelled file with the format flags. */
+static int read_data(const char *path, const fmt_flags *f, elmo_cls_dataset *d) {
+    elmo_cls_options o;
+    elmo_cls_options_default(&o);
+    const char *fmt = f->format;
+    if (!fmt) { /* from the extension */
+        const char *dot = strrchr(path, '.');
+        fmt = dot && !strcmp(dot, ".csv") ? "csv" : dot && (!strcmp(dot, ".txt") || !strcmp(dot, ".ft")) &&
+              strstr(path, "fasttext") ? "fasttext" : "tsv";
+        if (dot && !strcmp(dot, ".csv")) fmt = "csv";
+    }
+    if (elmo_cls_format_parse(fmt, &o.format)) return cli_error(CMD, "--format must be csv, tsv or fasttext, got '%s'", fmt);
+    if (f->encoding && elmo_encoding_parse(f->encoding, &o.encoding))
+        return cli_error(CMD, "--encoding must be utf-8 or latin-1, got '%s'", f->encoding);
+    if (o.format == ELMO_CLS_CSV && !f->text_col && !f->label_col) {
+        o.label_column = NULL; /* defaults: label 0, text 1 (the Kaggle spam.csv: v1, v2) */
+    }
+    o.text_column = f->text_col;
+    o.label_column = f->label_col;
+    if (f->header) o.header = 1;
+    if (f->no_header) o.header = 0;
+    elmo_status s = elmo_cls_read(path, &o, d);
+    if (s) return cli_lib_error(CMD, s);
+    return 0;
+}
+
+static elmo_model *load_bilm(const char *model_dir, const char *recorded, const char **used) {
+    cli_model mo = {0};
+    mo.model_dir = model_dir;
+    if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
+    if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
+    *used = mo.model_dir;
+    return cli_load_model(CMD, &mo);
+}
+
+static void on_progress(const char *stage, size_t done, size_t total, double loss, void *user) {
+    cli_progress *pg = user;
+    char tail[128];
+    if (!strcmp(stage, "embed")) {
+        snprintf(tail, sizeof tail, "embedding %zu/%zu texts", done, total);
+        pg->total = total;
+        progress_update(pg, done, tail);
+    } else {
+        fprintf(stderr, "%sepoch %zu/%zu: mean loss %.4f%s", pg->tty ? "\r" : "", done, total, loss,
+                pg->tty ? "\033[K\n" : "\n");
+    }
+}
+
+static void print_metrics(const elmo_clf *c, const elmo_clf_metrics *m, int json, double seconds) {
+    int C = m->n_classes < 16 ? m->n_classes : 16;
+    if (json) {
+        printf("{\"accuracy\": %.6f, \"n\": %zu, \"correct\": %zu, \"classes\": {", (double)m->correct / m->n,
+               m->n, m->correct);
+        for (int k = 0; k < C; k++) {
+            elmo_strbuf b = {0};
+            elmo_json_escape(&b, elmo_clf_label(c, k), strlen(elmo_clf_label(c, k)));
+            printf("%s\"%s\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %zu}",
+                   k ? ", " : "", b.p ? b.p : "", m->precision[k], m->recall[k], m->f1[k], m->support[k]);
+            elmo_strbuf_free(&b);
+        }
+        printf("}, \"confusion\": [");
+        for (int k = 0; k < C; k++) {
+            printf("%s[", k ? ", " : "");
+            for (int j = 0; j < C; j++) printf("%s%zu", j ? ", " : "", m->confusion[k][j]);
+            printf("]");
+        }
+        printf("], \"seconds\": %.2f}\n", seconds);
+        return;
+    }
+    printf("accuracy %.4f (%zu of %zu)\n\n", (double)m->correct / m->n, m->correct, m->n);
+    printf("%-16s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
+    for (int k = 0; k < C; k++)
+        printf("%-16s %9.4f %9.4f %9.4f %9zu\n", elmo_clf_label(c, k), m->precision[k], m->recall[k],
+               m->f1[k], m->support[k]);
+    printf("\nconfusion matrix (rows: gold, columns: predicted)\n%-16s", "");
+    for (int j = 0; j < C; j++) printf(" %9.9s", elmo_clf_label(c, j));
+    printf("\n");
+    for (int k = 0; k < C; k++) {
+        printf("%-16.16s", elmo_clf_label(c, k));
+        for (int j = 0; j < C; j++) printf(" %9zu", m->confusion[k][j]);
+        printf("\n");
+    }
+}
+
+/* Evaluate c on examples; returns 0 or prints an error. */
+static int evaluate(elmo_clf *c, const elmo_cls_example *ex, size_t n, int json, const char *path) {
+    const char **texts = malloc(sizeof(char *) * n);
+    size_t *lens = malloc(sizeof(size_t) * n);
+    int *gold = malloc(sizeof(int) * n);
+    float *probs = malloc(sizeof(float) * n * elmo_clf_n_classes(c));
+    int rc = 0;
+    if (!texts || !lens || !gold || !probs) rc = cli_error(CMD, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        texts[i] = ex[i].text;
+        lens[i] = ex[i].text_len;
+        gold[i] = elmo_clf_label_id(c, ex[i].label);
+        if (gold[i] < 0)
+            rc = cli_error(CMD, "%s:%llu: label '%s' was not seen in training", path,
+                           (unsigned long long)ex[i].line, ex[i].label);
+    }
+    cli_progress pg;
+    progress_start(&pg, "classify", n);
+    double t0 = elmo_now();
+    if (!rc) {
+        elmo_status s = elmo_clf_predict(c, texts, lens, n, probs, on_progress, &pg);
+        progress_end(&pg, NULL);
+        if (s) rc = cli_lib_error(CMD, s);
+    }
+    if (!rc) {
+        elmo_clf_metrics m;
+        elmo_clf_metrics_compute(elmo_clf_n_classes(c), n, gold, probs, &m);
+        print_metrics(c, &m, json, elmo_now() - t0);
+    }
+    free(texts), free(lens), free(gold), free(probs);
+    return rc;
+}
+
+static int classify_train(int argc, char **argv) {
+    fmt_flags f = {0};
+    const char *train = NULL, *test = NULL, *output = NULL, *model = NULL, *sv_path = NULL;
+    const char *tokenize = "whitespace", *features = "elmo";
+    double split = 0, lr = 1e-3;
+    int epochs = 10, batch = 60, hidden = 256, seed = 1, shuffle = -1, max_tokens = 0, threads = 2, json = 0;
+    cli_opt opts[] = {
+        {"--train", OPT_STR, &train, 0, 0, "labelled training data"},
+        {"--test", OPT_STR, &test, 0, 0, "labelled test data (evaluated after training)"},
+        {"--split", OPT_FLOAT, &split, 0.01, 0.99, "train on the first fraction of --train, test on the rest"},
+        {"--shuffle", OPT_INT, &shuffle, 0, 2147483647, "shuffle --train with this seed before --split"},
+        FORMAT_OPTS(f),
+        {"--tokenize", OPT_STR, &tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
+        {"--features", OPT_STR, &features, 0, 0, "elmo | bow (tf-idf baseline)"},
+        {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
+        {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
+        {"--max-tokens", OPT_INT, &max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
+        {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
+        {"--batch-size", OPT_INT, &batch, 1, 4096, "examples per Adam step"},
+        {"--hidden", OPT_INT, &hidden, 0, 65536, "hidden units (0 = linear)"},
+        {"--lr", OPT_FLOAT, &lr, 1e-9, 10, "Adam learning rate"},
+        {"--seed", OPT_INT, &seed, 0, 2147483647, "seed of the initialisation and batch order"},
+        {"--threads", OPT_INT, &threads, 1, 2, "threads for the biLM"},
+        {"--json", OPT_BOOL, &json, 0, 0, "print the test metrics as JSON"},
+        {"--output", OPT_STR, &output, 0, 0, "classifier file to write"},
+        {0}};
+    int r = cli_parse(CMD " train", "--train FILE [--test FILE | --split 0.8] --output CLF [options]", opts,
+                      argc, argv, NULL, 0, NULL);
+    if (r) return r == 1 ? 0 : r;
+    if (!train) return cli_error(CMD, "missing --train");
+    if (!output) return cli_error(CMD, "missing --output");
+    if (test && split > 0) return cli_error(CMD, "give --test or --split, not both");
+    elmo_clf_options o;
+    elmo_clf_options_default(&o);
+    if (!strcmp(tokenize, "simple")) o.tokenizer = ELMO_TOK_SIMPLE;
+    else if (strcmp(tokenize, "whitespace")) return cli_error(CMD, "--tokenize must be whitespace or simple");
+    if (!strcmp(features, "bow")) o.features = ELMO_FEAT_BOW;
+    else if (strcmp(features, "elmo")) return cli_error(CMD, "--features must be elmo or bow");
+    if (o.features == ELMO_FEAT_BOW && sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
+    o.epochs = epochs, o.batch_size = batch, o.hidden = hidden, o.lr = lr, o.seed = (uint64_t)seed;
+    o.max_tokens = max_tokens, o.threads = threads;
+
+    elmo_cls_dataset dtrain = {0}, dtest = {0};
+    if (read_data(train, &f, &dtrain)) return 1;
+    if (test && read_data(test, &f, &dtest)) {
+        elmo_cls_free(&dtrain);
+        return 1;
+    }
+    if (shuffle >= 0) elmo_cls_shuffle(&dtrain, (uint64_t)shuffle);
+    elmo_cls_slice tr = {dtrain.ex, dtrain.n}, te = {dtest.ex, dtest.n};
+    if (split > 0 && elmo_cls_split(&dtrain, split, &tr, &te)) {
+        elmo_cls_free(&dtrain);
+        return cli_lib_error(CMD, ELMO_ERR_ARG);
+    }
+    int rc = 0;
+    elmo_labelset ls;
+    elmo_labelset_init(&ls);
+    elmo_model *bilm = NULL;
+    elmo_static_vectors *sv = NULL;
+    elmo_clf *c = NULL;
+    elmo_clf_item *items = NULL;
+    const char *bilm_dir = NULL;
+    if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
+    if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
+    if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = load_bilm(model, NULL, &bilm_dir))) rc = 1;
+    if (!rc && sv_path) {
+        elmo_status s = elmo_static_load(sv_path, &sv);
+        if (s) rc = cli_lib_error(CMD, s);
+    }
+    const char **labels = NULL;
+    if (!rc) {
+        labels = malloc(sizeof(char *) * ls.n);
+        items = malloc(sizeof *items * tr.n);
+        if (!labels || !items) rc = cli_error(CMD, "out of memory");
+    }
+    for (int k = 0; !rc && k < ls.n; k++) labels[k] = elmo_labelset_name(&ls, k);
+    for (size_t i = 0; !rc && i < tr.n; i++)
+        items[i] = (elmo_clf_item){tr.ex[i].text, tr.ex[i].text_len, elmo_labelset_id(&ls, tr.ex[i].label)};
+    double t0 = elmo_now();
+    if (!rc) {
+        fprintf(stderr, "classify: training on %zu texts (%d classes, %s features%s)%s\n", tr.n, ls.n,
+                o.features == ELMO_FEAT_BOW ? "bag-of-words" : "ELMo", sv ? " + static vectors" : "",
+                te.n ? "" : ", no test set");
+        cli_progress pg;
+        progress_start(&pg, "classify", tr.n);
+        elmo_status s = elmo_clf_train(&o, bilm, bilm_dir, sv, sv_path, labels, ls.n, items, tr.n,
+                                       on_progress, &pg, &c);
+        progress_end(&pg, NULL);
+        if (s) rc = cli_lib_error(CMD, s);
+    }
+    if (!rc) {
+        elmo_status s = elmo_clf_save(c, output);
+        if (s) rc = cli_lib_error(CMD, s);
+        else {
+            float sw[64], g;
+            int K = elmo_clf_mix(c, sw, &g);
+            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", elmo_now() - t0, epochs, output);
+            if (K) {
+                fprintf(stderr, "; layer weights");
+                for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
+                fprintf(stderr, ", gamma %.3f", g);
+            }
+            fprintf(stderr, "\n");
+        }
+    }
+    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
+    elmo_clf_free(c);
+    free(items);
+    free(labels);
+    elmo_static_free(sv);
+    elmo_model_free(bilm);
+    elmo_labelset_free(&ls);
+    elmo_cls_free(&dtrain);
+    elmo_cls_free(&dtest);
+    return rc;
+}
+
+/* Load a classifier with its biLM (and static vectors). */
+static elmo_clf *load_classifier(const char *path, const char *model, const char *sv_path,
+                                 elmo_model **bilm, elmo_static_vectors **sv) {
+    elmo_clf *c;
+    elmo_status s = elmo_clf_load(path, &c);
+    if (s) {
+        cli_lib_error(CMD, s);
+        return NULL;
+    }
+    *bilm = NULL;
+    *sv = NULL;
+    if (elmo_clf_features(c) == ELMO_FEAT_ELMO) {
+        const char *used;
+        if (!(*bilm = load_bilm(model, elmo_clf_bilm_dir(c), &used))) {
+            elmo_clf_free(c);
+            return NULL;
+        }
+        const char *svp = sv_path ? sv_path : elmo_clf_static_path(c);
+        if (svp && (s = elmo_static_load(svp, sv))) {
+            cli_lib_error(CMD, s);
+            elmo_clf_free(c);
+            return NULL;
+        }
+        if ((s = elmo_clf_attach(c, *bilm, *sv))) {
+            cli_lib_error(CMD, s);
+            elmo_clf_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static int classify_eval(int argc, char **argv) {
+    fmt_flags f = {0};
+    const char *clf = NULL, *test = NULL, *model = NULL, *sv_path = NULL;
+    int json = 0;
+    cli_opt opts[] = {
+        {"--classifier", OPT_STR, &clf, 0, 0, "classifier file (elmo classify train)"},
+        {"--test", OPT_STR, &test, 0, 0, "labelled test data"},
+        FORMAT_OPTS(f),
+        {"--model", OPT_STR, &model, 0, 0, "the biLM (default: the one recorded in the classifier)"},
+        {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
+        {"--json", OPT_BOOL, &json, 0, 0, "one JSON object"},
+        {0}};
+    int r = cli_parse(CMD " eval", "--classifier CLF --test FILE [--json]", opts, argc, argv, NULL, 0, NULL);
+    if (r) return r == 1 ? 0 : r;
+    if (!clf) return cli_error(CMD, "missing --classifier");
+    if (!test) return cli_error(CMD, "missing --test");
+    elmo_model *bilm;
+    elmo_static_vectors *sv;
+    elmo_clf *c = load_classifier(clf, model, sv_path, &bilm, &sv);
+    if (!c) return 1;
+    elmo_cls_dataset d = {0};
+    int rc = read_data(test, &f, &d);
+    if (!rc) rc = evaluate(c, d.ex, d.n, json, test);
+    elmo_cls_free(&d);
+    elmo_clf_free(c);
+    elmo_static_free(sv);
+    elmo_model_free(bilm);
+    return rc;
+}
+
+static int classify_predict(int argc, char **argv) {
+    const char *clf = NULL, *model = NULL, *sv_path = NULL, *enc = NULL;
+    const char *pos[1] = {"-"};
+    int npos = 0;
+    cli_opt opts[] = {
+        {"--classifier", OPT_STR, &clf, 0, 0, "classifier file"},
+        {"--model", OPT_STR, &model, 0, 0, "the biLM (default: the one recorded)"},
+        {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
+        {"--encoding", OPT_STR, &enc, 0, 0, "utf-8 | latin-1"},
+        {0}};
+    int r = cli_parse(CMD " predict", "--classifier CLF [FILE|-]  (one text per line)", opts, argc, argv, pos, 1, &npos);
+    if (r) return r == 1 ? 0 : r;
+    if (!clf) return cli_error(CMD, "missing --classifier");
+    int latin1 = 0;
+    if (enc) {
+        elmo_encoding e;
+        if (elmo_encoding_parse(enc, &e)) return cli_error(CMD, "--encoding must be utf-8 or latin-1");
+        latin1 = e == ELMO_ENC_LATIN1;
+    }
+    elmo_model *bilm;
+    elmo_static_vectors *sv;
+    elmo_clf *c = load_classifier(clf, model, sv_path, &bilm, &sv);
+    if (!c) return 1;
+    elmo_line_reader rd;
+    elmo_status s = elmo_line_reader_open(&rd, pos[0], (size_t)64 << 20);
+    if (s) {
+        elmo_clf_free(c);
+        elmo_model_free(bilm);
+        elmo_static_free(sv);
+        return cli_lib_error(CMD, s);
+    }
+    /* batches of lines: read, convert, classify, print in order */
+    enum { BATCH = 512 };
+    char *texts[BATCH];
+    size_t lens[BATCH];
+    int C = elmo_clf_n_classes(c), rc = 0, eof = 0;
+    float *probs = malloc(sizeof(float) * BATCH * C);
+    while (!rc && !eof && probs) {
+        int n = 0;
+        while (n < BATCH) {
+            int k = elmo_line_reader_next(&rd);
+            if (k < 0) {
+                rc = cli_lib_error(CMD, (elmo_status)-k);
+                break;
+            }
+            if (k == 0) {
+                eof = 1;
+                break;
+            }
+            elmo_strbuf b = {0};
+            if (latin1) {
+                for (size_t i = 0; i < rd.len; i++) {
+                    unsigned char ch = (unsigned char)rd.line[i];
+                    char u[2] = {(char)(0xc0 | (ch >> 6)), (char)(0x80 | (ch & 0x3f))};
+                    if (ch < 0x80) elmo_strbuf_add(&b, (char *)&ch, 1);
+                    else elmo_strbuf_add(&b, u, 2);
+                }
+            } else {
+                size_t v = elmo_utf8_valid_prefix(rd.line, rd.len);
+                if (v != rd.len) {
+                    rc = cli_error(CMD, "%s:%llu: invalid UTF-8 (try --encoding latin-1)", rd.name, (unsigned long long)rd.lineno);
+                    break;
+                }
+                elmo_strbuf_add(&b, rd.line, rd.len);
+            }
+            size_t sl;
+            const char *st = elmo_strip(b.p ? b.p : "", b.n, &sl);
+            if (sl == 0) {
+                elmo_strbuf_free(&b);
+                rc = cli_error(CMD, "%s:%llu: empty text", rd.name, (unsigned long long)rd.lineno);
+                break;
+            }
+            texts[n] = malloc(sl + 1);
+            memcpy(texts[n], st, sl);
+            texts[n][sl] = 0;
+            lens[n++] = sl;
+            elmo_strbuf_free(&b);
+        }
+        if (!rc && n) {
+            s = elmo_clf_predict(c, (const char *const *)texts, lens, (size_t)n, probs, NULL, NULL);
+            if (s) rc = cli_lib_error(CMD, s);
+            for (int i = 0; !rc && i < n; i++) {
+                int best = 0;
+                for (int k = 1; k < C; k++)
+                    if (probs[i * C + k] > probs[i * C + best]) best = k;
+                printf("%s\t%.4f\n", elmo_clf_label(c, best), probs[i * C + best]);
+            }
+        }
+        for (int i = 0; i < n; i++) free(texts[i]);
+    }
+    free(probs);
+    elmo_line_reader_close(&rd);
+    elmo_clf_free(c);
+    elmo_model_free(bilm);
+    elmo_static_free(sv);
+    return rc;
+}
+
+int cmd_classify(int argc, char **argv) {
+    if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+        fprintf(stderr, "usage: elmo classify train|eval|predict [options]   (elmo classify train --help)\n");
+        return argc < 1 ? 2 : 0;
+    }
+    if (!strcmp(argv[0], "train")) return classify_train(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "eval")) return classify_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "predict")) return classify_predict(argc - 1, argv + 1);
+    return cli_error(CMD, "unknown subcommand '%s' (train, eval or predict)", argv[0]);
+}
