@@ -57,7 +57,7 @@ elmo_status elmo_tokenize_all(elmo_tokenizer t, size_t count, const char *const 
         if (max_tokens > 0 && n > (size_t)max_tokens) n = (size_t)max_tokens;
         memcpy(out->st + pos, tst, sizeof(size_t) * n);
         memcpy(out->ln + pos, tln, sizeof(size_t) * n);
-        out->seq[i] = (elmo_tok_seq){text[i], out->st + pos, out->ln + pos, (int)n};
+        out->seq[i] = (elmo_tok_seq){text[i], out->st + pos, out->ln + pos, (int)n, NULL};
         pos += n;
     }
     free(tst);
@@ -131,8 +131,10 @@ elmo_status elmo_embed_many(elmo_session *s, const elmo_model *m, size_t count,
             rows[k - a] = ids + ti * W;
             outs[k - a] = outm + oi;
             ntok[k - a] = q->n;
-            for (int t = 0; t < q->n; t++)
-                elmo_char_ids(q->text + q->st[t], q->ln[t], W, ids + (ti + t) * W);
+            for (int t = 0; t < q->n; t++) {
+                if (q->tok) elmo_char_ids(q->tok[t], strlen(q->tok[t]), W, ids + (ti + t) * W);
+                else elmo_char_ids(q->text + q->st[t], q->ln[t], W, ids + (ti + t) * W);
+            }
             ti += (size_t)q->n;
             oi += (size_t)q->n * K * D;
         }

@@ -19,11 +19,12 @@ typedef enum { ELMO_TOK_WHITESPACE = 0, ELMO_TOK_SIMPLE = 1 } elmo_tokenizer;
 size_t elmo_tokenize_text(elmo_tokenizer t, const char *text, size_t len, size_t *st,
                           size_t *ln, size_t max);
 
-/* A token sequence: n spans of text. */
+/* A token sequence: n spans of text, or (tok != NULL) n NUL-terminated tokens. */
 typedef struct {
     const char *text;
     const size_t *st, *ln;
     int n;
+    const char *const *tok;
 } elmo_tok_seq;
 
 typedef void (*elmo_emit_fn)(size_t i, const float *layers, int n, void *user);

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a biLM (bilm-tf's algorithm); --resume, --init-from"},
     {"perplexity", cmd_perplexity, "held-out perplexity of a trained biLM (full softmax)"},
     {"classify", cmd_classify, "text classification on ELMo: train, eval, predict"},
+    {"tag", cmd_tag, "sequence tagging (part of speech) on ELMo: train, eval, predict, baseline"},
     {"info", cmd_info, "print a model's architecture, parameter count and FLOPs per token"},
     {"data", cmd_data, "convert the corpora (Brown, prose, SpamAssassin) to text files"},
     {"ngram", cmd_ngram, "Kneser-Ney n-gram baseline: forward/backward perplexity of a test file"},
