@@ -9,6 +9,7 @@ int cmd_vocab(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
+int cmd_similarity(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_ngram(int argc, char **argv);
 

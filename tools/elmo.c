@@ -21,6 +21,7 @@ static const command commands[] = {
     {"perplexity", cmd_perplexity, "held-out perplexity of a trained biLM (full softmax)"},
     {"classify", cmd_classify, "text classification on ELMo: train, eval, predict"},
     {"tag", cmd_tag, "sequence tagging (part of speech) on ELMo: train, eval, predict, baseline"},
+    {"similarity", cmd_similarity, "cosine similarity of one word's vectors across sentences, per layer"},
     {"info", cmd_info, "print a model's architecture, parameter count and FLOPs per token"},
     {"data", cmd_data, "convert the corpora (Brown, prose, SpamAssassin) to text files"},
     {"ngram", cmd_ngram, "Kneser-Ney n-gram baseline: forward/backward perplexity of a test file"},
