@@ -235,8 +235,43 @@ static void test_bad_settings(void **state) {
     free(err);
 }
 
+/* elmo vocab: <S> </S> <UNK> first, then by descending count (ties in byte order),
+ * --min-count and --max-size honoured, the counts reported. */
+static void test_vocab(void **state) {
+    (void)state;
+    const char *in = tmpfile_path("vocab_in.txt"), *out = tmpfile_path("vocab_out.txt");
+    const char *text = "b a a c\nc a b\xc2\xa0" "d a\n<S> e\n";
+    write_file(in, text, strlen(text));
+    char args[1024];
+    snprintf(args, sizeof args, "vocab --input '%s' --output '%s'", in, out);
+    char *err = NULL;
+    assert_int_equal(run_elmo(args, NULL, &err), 0);
+    assert_non_null(strstr(err, "11 tokens, 5 distinct words"));
+    free(err);
+    char *v = read_text(out, NULL);
+    assert_string_equal(v, "<S>\n</S>\n<UNK>\na\nb\nc\nd\ne\n");
+    free(v);
+    snprintf(args, sizeof args, "vocab --input '%s' --output '%s' --min-count 2", in, out);
+    assert_int_equal(run_elmo(args, NULL, NULL), 0);
+    v = read_text(out, NULL);
+    assert_string_equal(v, "<S>\n</S>\n<UNK>\na\nb\nc\n");
+    free(v);
+    snprintf(args, sizeof args, "vocab --input '%s' --output '%s' --max-size 4", in, out);
+    assert_int_equal(run_elmo(args, NULL, NULL), 0);
+    v = read_text(out, NULL);
+    assert_string_equal(v, "<S>\n</S>\n<UNK>\na\n");
+    free(v);
+    elmo_vocab *voc;
+    assert_int_equal(elmo_vocab_load(out, &voc), ELMO_OK);
+    assert_int_equal(elmo_vocab_size(voc), 4);
+    assert_int_equal(elmo_vocab_id(voc, "a", 1), 3);
+    assert_int_equal(elmo_vocab_id(voc, "zzz", 3), elmo_vocab_unk(voc));
+    elmo_vocab_free(voc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vocab),
         cmocka_unit_test(test_packing),
         cmocka_unit_test(test_trains_and_exports),
         cmocka_unit_test(test_kill_and_resume),
