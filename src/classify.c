@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "mlp.h"
 #include "optim.h"
+#include "strmap.h"
 #include "util.h"
 
 #define CLF_MAGIC "ELMOCLF1"
@@ -37,10 +38,8 @@ struct elmo_clf {
     char *bilm_dir, *static_path;
     /* bag of words */
     int n_terms;
-    char **terms;
+    elmo_strmap terms; /* term -> id */
     float *idf;
-    uint32_t *slots; /* term id + 1 */
-    size_t nslots;
     /* attached at run time (not owned) */
     elmo_model *bilm;
     elmo_static_vectors *sv;
@@ -77,10 +76,8 @@ void elmo_clf_free(elmo_clf *c) {
     if (!c) return;
     for (int k = 0; c->labels && k < c->n_classes; k++) free(c->labels[k]);
     free(c->labels);
-    for (int k = 0; c->terms && k < c->n_terms; k++) free(c->terms[k]);
-    free(c->terms);
+    elmo_strmap_free(&c->terms);
     free(c->idf);
-    free(c->slots);
     elmo_free(c->params);
     free(c->bilm_dir);
     free(c->static_path);
@@ -111,61 +108,35 @@ int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma) {
 }
 
 /* ---- bag of words */
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 static void lower(const char *s, size_t n, char *out) {
     for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)s[i]);
     out[n] = 0;
 }
 
 static int term_id(const elmo_clf *c, const char *t, size_t n) {
-    size_t mask = c->nslots - 1;
-    for (size_t j = fnv(t, n) & mask; c->slots[j]; j = (j + 1) & mask) {
-        int id = (int)c->slots[j] - 1;
-        if (strlen(c->terms[id]) == n && memcmp(c->terms[id], t, n) == 0) return id;
-    }
-    return -1;
-}
-
-static elmo_status index_terms(elmo_clf *c) {
-    c->nslots = 16;
-    while (c->nslots < 2 * (size_t)c->n_terms) c->nslots *= 2;
-    c->slots = calloc(c->nslots, sizeof *c->slots);
-    if (!c->slots) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    for (int id = 0; id < c->n_terms; id++) {
-        size_t mask = c->nslots - 1, j = fnv(c->terms[id], strlen(c->terms[id])) & mask;
-        while (c->slots[j]) j = (j + 1) & mask;
-        c->slots[j] = (uint32_t)id + 1;
-    }
-    return ELMO_OK;
+    return (int)elmo_strmap_find(&c->terms, t, n);
 }
 
 typedef struct {
-    char *t;
+    uint32_t key;
     int df;
 } term_df;
+
+static const elmo_strmap *g_terms; /* qsort has no context argument in C11 */
 
 static int by_df(const void *a, const void *b) {
     const term_df *x = a, *y = b;
     if (x->df != y->df) return x->df > y->df ? -1 : 1;
-    return strcmp(x->t, y->t);
+    return strcmp(elmo_strmap_key(g_terms, x->key), elmo_strmap_key(g_terms, y->key));
 }
 
-/* The vocabulary of the bag of words: lower-cased tokens by document frequency. */
+/* The vocabulary of the bag of words: the max_terms lower-cased tokens of highest document
+ * frequency (ties in byte order), with their smooth idf ln((1+n)/(1+df)) + 1. */
 static elmo_status build_terms(elmo_clf *c, const elmo_tokenized *tk, int max_terms) {
-    size_t cap = 1 << 16, n = 0;
-    term_df *all = calloc(cap, sizeof *all);
-    uint32_t *slots = calloc(2 * cap, sizeof *slots);
-    int *last = calloc(cap, sizeof *last);
-    size_t nslots = 2 * cap;
-    if (!all || !slots || !last) {
-        free(all), free(slots), free(last);
-        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    }
+    elmo_strmap all;
+    elmo_strmap_init(&all);
+    term_df *df = NULL;
+    size_t *last = NULL, cap = 0; /* last[key]: the last text (1-based) that counted the term */
     char buf[1024];
     elmo_status s = ELMO_OK;
     for (size_t i = 0; i < tk->count && !s; i++) {
@@ -173,65 +144,46 @@ static elmo_status build_terms(elmo_clf *c, const elmo_tokenized *tk, int max_te
         for (int t = 0; t < q->n && !s; t++) {
             size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
             lower(q->text + q->st[t], len, buf);
-            size_t mask = nslots - 1, j = fnv(buf, len) & mask;
-            while (slots[j] && strcmp(all[slots[j] - 1].t, buf) != 0) j = (j + 1) & mask;
-            if (slots[j]) {
-                size_t id = slots[j] - 1;
-                if (last[id] != (int)i + 1) {
-                    all[id].df++;
-                    last[id] = (int)i + 1;
-                }
-                continue;
+            int added;
+            int64_t key = elmo_strmap_add(&all, buf, len, &added);
+            if (key >= 0 && (size_t)key >= cap) {
+                size_t nc = cap ? cap * 2 : 1 << 15;
+                term_df *nd = realloc(df, nc * sizeof *nd);
+                if (nd) df = nd;
+                size_t *nl = nd ? realloc(last, nc * sizeof *nl) : NULL;
+                if (nl) last = nl, cap = nc;
+                else key = -1;
             }
-            if ((n + 1) * 2 > nslots) { /* grow and rehash */
-                size_t nc = cap * 2;
-                term_df *na = realloc(all, nc * sizeof *na);
-                int *nl = na ? realloc(last, nc * sizeof *nl) : NULL;
-                uint32_t *ns = nl ? calloc(2 * nc, sizeof *ns) : NULL;
-                if (na) all = na;
-                if (nl) last = nl;
-                if (!na || !nl || !ns) {
-                    free(ns);
-                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                free(slots);
-                slots = ns;
-                cap = nc;
-                nslots = 2 * nc;
-                for (size_t k = 0; k < n; k++) {
-                    size_t jj = fnv(all[k].t, strlen(all[k].t)) & (nslots - 1);
-                    while (slots[jj]) jj = (jj + 1) & (nslots - 1);
-                    slots[jj] = (uint32_t)k + 1;
-                }
-                mask = nslots - 1;
-                j = fnv(buf, len) & mask;
-                while (slots[j]) j = (j + 1) & mask;
+            if (key < 0) {
+                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory building the bag of words");
+                break;
             }
-            all[n].t = strdup(buf);
-            all[n].df = 1;
-            last[n] = (int)i + 1;
-            if (!all[n].t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-            slots[j] = (uint32_t)++n;
+            if (added) {
+                df[key] = (term_df){(uint32_t)key, 0};
+                last[key] = 0;
+            }
+            if (last[key] != i + 1) {
+                df[key].df++;
+                last[key] = i + 1;
+            }
         }
     }
-    free(slots);
-    free(last);
     if (!s) {
-        qsort(all, n, sizeof *all, by_df);
-        c->n_terms = (int)(n < (size_t)max_terms ? n : (size_t)max_terms);
-        c->terms = malloc(sizeof(char *) * (c->n_terms ? c->n_terms : 1));
-        c->idf = malloc(sizeof(float) * (c->n_terms ? c->n_terms : 1));
-        if (!c->terms || !c->idf) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        for (int k = 0; !s && k < c->n_terms; k++) {
-            c->terms[k] = all[k].t;
-            all[k].t = NULL;
-            c->idf[k] = (float)(log((1.0 + tk->count) / (1.0 + all[k].df)) + 1.0);
+        g_terms = &all;
+        qsort(df, all.n, sizeof *df, by_df);
+        size_t keep = all.n < (size_t)max_terms ? all.n : (size_t)max_terms;
+        c->idf = malloc(sizeof(float) * (keep ? keep : 1));
+        if (!c->idf) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; !s && k < keep; k++) {
+            if (elmo_strmap_add(&c->terms, elmo_strmap_key(&all, df[k].key), elmo_strmap_keylen(&all, df[k].key), NULL) < 0)
+                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            else c->idf[k] = (float)(log((1.0 + tk->count) / (1.0 + df[k].df)) + 1.0);
         }
-        if (!s) s = index_terms(c);
+        c->n_terms = (int)keep;
     }
-    for (size_t k = 0; k < n; k++) free(all[k].t);
-    free(all);
+    free(df);
+    free(last);
+    elmo_strmap_free(&all);
     return s;
 }
 
@@ -662,7 +614,8 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     elmo_ckpt_put(&w, "params", c->params, sizeof(float) * c->n_params);
     if (c->features == ELMO_FEAT_BOW) {
         elmo_strbuf b = {0};
-        for (int k = 0; k < c->n_terms; k++) elmo_strbuf_add(&b, c->terms[k], strlen(c->terms[k]) + 1);
+        for (int k = 0; k < c->n_terms; k++)
+            elmo_strbuf_add(&b, elmo_strmap_key(&c->terms, (size_t)k), elmo_strmap_keylen(&c->terms, (size_t)k) + 1);
         elmo_ckpt_put(&w, "terms", b.p ? b.p : "", b.n);
         elmo_strbuf_free(&b);
         elmo_ckpt_put(&w, "idf", c->idf, sizeof(float) * c->n_terms);
@@ -721,19 +674,19 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
         size_t nt;
         if (!(s = elmo_ckpt_get(&ck, "terms", SIZE_MAX, &d, &nt))) {
             int count = 0;
-            for (size_t i = 0; i < nt; i++) count += d[i] == 0;
-            c->n_terms = count;
-            c->terms = calloc((size_t)(count ? count : 1), sizeof(char *));
-            for (int k = 0, p = 0; c->terms && k < count; k++) {
-                c->terms[k] = strdup(d + p);
-                p += (int)strlen(d + p) + 1;
+            for (size_t i = 0; !s && i < nt; count++) {
+                size_t len = strnlen(d + i, nt - i);
+                if (elmo_strmap_add(&c->terms, d + i, len, NULL) != count)
+                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged bag-of-words terms", path);
+                i += len + 1;
             }
-            if (c->in != count) s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent bag-of-words size", path);
+            c->n_terms = count;
+            if (!s && c->in != count) s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent bag-of-words size", path);
         }
         if (!s && !(s = elmo_ckpt_get(&ck, "idf", sizeof(float) * c->n_terms, &d, NULL))) {
             c->idf = malloc(sizeof(float) * (c->n_terms ? c->n_terms : 1));
             if (c->idf) memcpy(c->idf, d, sizeof(float) * c->n_terms);
-            s = c->idf ? index_terms(c) : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            else s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
         }
     }
     if (!s) s = alloc_params(c);

@@ -10,43 +10,27 @@
 #include <string.h>
 
 #include "textio.h"
+#include "strmap.h"
 #include "util.h"
 
 struct elmo_static_vectors {
     int dim;
-    size_t n, cap;
-    float *vec;      /* (cap, dim) */
-    size_t *woff;    /* (cap) word offsets into words */
-    char *words;
-    size_t wused, wcap;
-    uint32_t *slots; /* id + 1 */
-    size_t nslots;
+    elmo_strmap words; /* word -> row of vec (a repeated word keeps its first vector) */
+    float *vec;        /* (cap, dim) */
+    size_t cap;
     uint64_t fp;
 };
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 void elmo_static_free(elmo_static_vectors *sv) {
     if (!sv) return;
+    elmo_strmap_free(&sv->words);
     free(sv->vec);
-    free(sv->woff);
-    free(sv->words);
-    free(sv->slots);
     free(sv);
 }
 
 static const float *lookup(const elmo_static_vectors *sv, const char *w, size_t len) {
-    size_t mask = sv->nslots - 1;
-    for (size_t j = fnv(w, len) & mask; sv->slots[j]; j = (j + 1) & mask) {
-        size_t id = sv->slots[j] - 1;
-        const char *x = sv->words + sv->woff[id];
-        if (strlen(x) == len && memcmp(x, w, len) == 0) return sv->vec + id * sv->dim;
-    }
-    return NULL;
+    int64_t id = elmo_strmap_find(&sv->words, w, len);
+    return id < 0 ? NULL : sv->vec + (size_t)id * sv->dim;
 }
 
 elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
@@ -88,19 +72,20 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
                           (unsigned long long)r.lineno, d, sv->dim);
             break;
         }
-        if (sv->n == sv->cap) {
+        int added;
+        int64_t id = elmo_strmap_add(&sv->words, r.line + st[0], ln[0], &added);
+        if (id >= 0 && added && (size_t)id >= sv->cap) {
             size_t nc = sv->cap ? sv->cap * 2 : 1 << 14;
             float *nv = realloc(sv->vec, sizeof(float) * nc * sv->dim);
-            size_t *nw = nv ? realloc(sv->woff, sizeof(size_t) * nc) : NULL;
-            if (nv) sv->vec = nv;
-            if (nw) sv->woff = nw;
-            if (!nv || !nw) {
-                s = elmo_fail(ELMO_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            sv->cap = nc;
+            if (nv) sv->vec = nv, sv->cap = nc;
+            else id = -1;
         }
-        float *v = sv->vec + sv->n * sv->dim;
+        if (id < 0) {
+            s = elmo_fail(ELMO_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        if (!added) continue; /* the first vector of a word wins */
+        float *v = sv->vec + (size_t)id * sv->dim;
         for (int i = 0; i < d; i++) {
             char *end;
             errno = 0;
@@ -112,41 +97,13 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
             }
         }
         if (s) break;
-        while (sv->wused + ln[0] + 1 > sv->wcap) {
-            size_t nc = sv->wcap ? sv->wcap * 2 : 1 << 20;
-            char *nw = realloc(sv->words, nc);
-            if (!nw) {
-                s = elmo_fail(ELMO_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            sv->words = nw;
-            sv->wcap = nc;
-        }
-        if (s) break;
-        sv->woff[sv->n] = sv->wused;
-        memcpy(sv->words + sv->wused, r.line + st[0], ln[0]);
-        sv->words[sv->wused + ln[0]] = 0;
-        sv->wused += ln[0] + 1;
-        fp = (fp ^ fnv(r.line, r.len)) * 1099511628211ULL;
-        sv->n++;
+        fp = (fp ^ elmo_hash_bytes(r.line, r.len)) * 1099511628211ULL;
     }
     if (!s && k < 0) s = (elmo_status)-k;
     elmo_line_reader_close(&r);
     free(st);
     free(ln);
-    if (!s && sv->n == 0) s = elmo_fail(ELMO_ERR_FORMAT, "%s: no vectors", path);
-    if (!s) {
-        sv->nslots = 16;
-        while (sv->nslots < 2 * sv->n) sv->nslots *= 2;
-        sv->slots = calloc(sv->nslots, sizeof *sv->slots);
-        if (!sv->slots) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        for (size_t id = 0; !s && id < sv->n; id++) {
-            const char *w = sv->words + sv->woff[id];
-            size_t len = strlen(w), mask = sv->nslots - 1, j = fnv(w, len) & mask;
-            while (sv->slots[j]) j = (j + 1) & mask;
-            sv->slots[j] = (uint32_t)id + 1; /* a repeated word: the first one is found */
-        }
-    }
+    if (!s && sv->words.n == 0) s = elmo_fail(ELMO_ERR_FORMAT, "%s: no vectors", path);
     if (s) {
         elmo_static_free(sv);
         return s;
@@ -157,7 +114,7 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
 }
 
 int elmo_static_dim(const elmo_static_vectors *sv) { return sv->dim; }
-size_t elmo_static_size(const elmo_static_vectors *sv) { return sv->n; }
+size_t elmo_static_size(const elmo_static_vectors *sv) { return sv->words.n; }
 uint64_t elmo_static_fingerprint(const elmo_static_vectors *sv) { return sv->fp; }
 
 const float *elmo_static_get(const elmo_static_vectors *sv, const char *w, size_t len) {

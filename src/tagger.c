@@ -21,6 +21,7 @@
 #include "featurize.h"
 #include "mlp.h"
 #include "optim.h"
+#include "strmap.h"
 #include "util.h"
 
 #define TAG_MAGIC "ELMOTAG1"
@@ -34,12 +35,7 @@ struct elmo_tagger {
     elmo_mlp mlp;
     uint64_t bilm_fp, static_fp;
     char *bilm_dir, *static_path;
-    /* the training vocabulary (for the OOV accuracy), NUL-separated words with a hash */
-    char *words;
-    size_t words_n, n_words;
-    size_t *woff;
-    uint32_t *slots;
-    size_t nslots;
+    elmo_strmap words; /* the training vocabulary (for the OOV accuracy) */
     elmo_model *bilm;
     elmo_static_vectors *sv;
 };
@@ -55,12 +51,6 @@ void elmo_tagger_options_default(elmo_tagger_options *o) {
     o->threads = 2;
 }
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 void elmo_tagger_free(elmo_tagger *t) {
     if (!t) return;
     for (int k = 0; t->tags && k < t->n_tags; k++) free(t->tags[k]);
@@ -68,9 +58,7 @@ void elmo_tagger_free(elmo_tagger *t) {
     elmo_free(t->params);
     free(t->bilm_dir);
     free(t->static_path);
-    free(t->words);
-    free(t->woff);
-    free(t->slots);
+    elmo_strmap_free(&t->words);
     free(t);
 }
 
@@ -100,81 +88,16 @@ static elmo_status alloc_params(elmo_tagger *t) {
 }
 
 /* ---- training vocabulary */
-static elmo_status index_words(elmo_tagger *t) {
-    t->nslots = 16;
-    while (t->nslots < 2 * t->n_words) t->nslots *= 2;
-    t->slots = calloc(t->nslots, sizeof *t->slots);
-    if (!t->slots) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < t->n_words; i++) {
-        const char *w = t->words + t->woff[i];
-        size_t mask = t->nslots - 1, j = fnv(w, strlen(w)) & mask;
-        while (t->slots[j]) j = (j + 1) & mask;
-        t->slots[j] = (uint32_t)i + 1;
-    }
-    return ELMO_OK;
-}
-
 static int known_word(const elmo_tagger *t, const char *w) {
-    size_t len = strlen(w), mask = t->nslots - 1;
-    for (size_t j = fnv(w, len) & mask; t->slots[j]; j = (j + 1) & mask)
-        if (strcmp(t->words + t->woff[t->slots[j] - 1], w) == 0) return 1;
-    return 0;
+    return elmo_strmap_find(&t->words, w, strlen(w)) >= 0;
 }
 
 /* Collect the distinct words of d. */
 static elmo_status collect_words(elmo_tagger *t, const elmo_tagged_dataset *d) {
-    elmo_strbuf b = {0};
-    size_t cap = 1 << 16, n = 0, nslots = 1 << 17;
-    size_t *off = malloc(sizeof(size_t) * cap);
-    uint32_t *sl = calloc(nslots, sizeof *sl);
-    if (!off || !sl) {
-        free(off), free(sl);
-        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < d->n_tokens; i++) {
-        const char *w = d->words[i];
-        size_t len = strlen(w), mask = nslots - 1, j = fnv(w, len) & mask;
-        while (sl[j] && strcmp(b.p + off[sl[j] - 1], w) != 0) j = (j + 1) & mask;
-        if (sl[j]) continue;
-        if (n + 1 >= cap || 2 * (n + 1) > nslots) { /* grow both and rehash */
-            size_t nc = cap * 2, ns = nslots * 2;
-            size_t *no = realloc(off, sizeof(size_t) * nc);
-            uint32_t *nsl = calloc(ns, sizeof *nsl);
-            if (!no || !nsl) {
-                free(nsl);
-                free(no ? no : off);
-                free(sl);
-                elmo_strbuf_free(&b);
-                return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-            }
-            off = no;
-            free(sl);
-            sl = nsl;
-            cap = nc;
-            nslots = ns;
-            for (size_t k = 0; k < n; k++) {
-                const char *x = b.p + off[k];
-                size_t jj = fnv(x, strlen(x)) & (nslots - 1);
-                while (sl[jj]) jj = (jj + 1) & (nslots - 1);
-                sl[jj] = (uint32_t)k + 1;
-            }
-            mask = nslots - 1;
-            j = fnv(w, len) & mask;
-            while (sl[j]) j = (j + 1) & mask;
-        }
-        off[n] = b.n;
-        if (elmo_strbuf_add(&b, w, len + 1)) {
-            free(off), free(sl), elmo_strbuf_free(&b);
-            return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        }
-        sl[j] = (uint32_t)++n;
-    }
-    free(sl);
-    t->words = b.p;
-    t->words_n = b.n;
-    t->woff = off;
-    t->n_words = n;
-    return index_words(t);
+    for (size_t i = 0; i < d->n_tokens; i++)
+        if (elmo_strmap_add(&t->words, d->words[i], strlen(d->words[i]), NULL) < 0)
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory collecting the training words");
+    return ELMO_OK;
 }
 
 /* ---- the feature store: (N, K, D) floats in an unlinked, memory-mapped temporary file */
@@ -563,7 +486,7 @@ elmo_status elmo_tagger_save(const elmo_tagger *t, const char *path) {
     elmo_ckpt_put(&w, "meta", txt, strlen(txt));
     free(txt);
     elmo_ckpt_put(&w, "params", t->params, sizeof(float) * t->n_params);
-    elmo_ckpt_put(&w, "words", t->words ? t->words : "", t->words_n);
+    elmo_ckpt_put(&w, "words", t->words.arena ? t->words.arena : "", t->words.used);
     return elmo_ckpt_commit(&w);
 }
 
@@ -614,24 +537,12 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     if (!s) s = alloc_params(t);
     if (!s && !(s = elmo_ckpt_get(&ck, "params", sizeof(float) * t->n_params, &d, NULL)))
         memcpy(t->params, d, sizeof(float) * t->n_params);
-    if (!s && !(s = elmo_ckpt_get(&ck, "words", SIZE_MAX, &d, &nb))) {
-        t->words = malloc(nb + 1);
-        size_t count = 0;
-        for (size_t i = 0; i < nb; i++) count += d[i] == 0;
-        t->woff = malloc(sizeof(size_t) * (count + 1));
-        if (!t->words || !t->woff) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        else {
-            memcpy(t->words, d, nb);
-            t->words[nb] = 0;
-            t->words_n = nb;
-            for (size_t i = 0, k = 0; i < nb && k < count; k++) {
-                t->woff[k] = i;
-                i += strlen(t->words + i) + 1;
-            }
-            t->n_words = count;
-            s = index_words(t);
+    if (!s && !(s = elmo_ckpt_get(&ck, "words", SIZE_MAX, &d, &nb)))
+        for (size_t i = 0; !s && i < nb;) { /* NUL-terminated words */
+            size_t len = strnlen(d + i, nb - i);
+            if (elmo_strmap_add(&t->words, d + i, len, NULL) < 0) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            i += len + 1;
         }
-    }
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
@@ -666,53 +577,54 @@ elmo_status elmo_tag_baseline(const elmo_tagged_dataset *train, const elmo_tagge
     elmo_labelset_init(&tags);
     elmo_status s = elmo_labelset_from_tags(&tags, train, ELMO_LABELS_SORTED);
     if (s) return s;
-    /* (word, tag) counts in an open-addressing table keyed by word */
+    /* (word, tag) counts: words[i] has counts[i * T .. i * T + T) */
     int T = tags.n;
-    size_t nslots = 1 << 18;
-    while (nslots < 4 * train->n_tokens && nslots < ((size_t)1 << 26)) nslots *= 2;
-    typedef struct {
-        const char *w;
-        int32_t *counts;
-    } entry;
-    entry *tab = calloc(nslots, sizeof *tab);
-    size_t *overall = calloc((size_t)T, sizeof(size_t));
-    if (!tab || !overall) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_strmap words;
+    elmo_strmap_init(&words);
+    int32_t *counts = NULL;
+    size_t ccap = 0, *overall = calloc((size_t)T, sizeof(size_t));
+    if (!overall) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     for (size_t k = 0; !s && k < train->n_tokens; k++) {
-        const char *w = train->words[k];
-        int tg = elmo_labelset_id(&tags, train->tags[k]);
-        size_t j = fnv(w, strlen(w)) & (nslots - 1);
-        while (tab[j].w && strcmp(tab[j].w, w) != 0) j = (j + 1) & (nslots - 1);
-        if (!tab[j].w) {
-            tab[j].w = w;
-            tab[j].counts = calloc((size_t)T, sizeof(int32_t));
-            if (!tab[j].counts) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        int added;
+        int64_t w = elmo_strmap_add(&words, train->words[k], strlen(train->words[k]), &added);
+        if (w >= 0 && (size_t)w >= ccap) {
+            size_t nc = ccap ? ccap * 2 : 1 << 14;
+            int32_t *n2 = realloc(counts, sizeof(int32_t) * nc * T);
+            if (n2) counts = n2, ccap = nc;
+            else w = -1;
         }
-        if (!s) tab[j].counts[tg]++;
+        if (w < 0) {
+            s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (added) memset(counts + (size_t)w * T, 0, sizeof(int32_t) * T);
+        int tg = elmo_labelset_id(&tags, train->tags[k]);
+        counts[(size_t)w * T + tg]++;
         overall[tg]++;
     }
     int most = 0;
     for (int k = 1; !s && k < T; k++)
         if (overall[k] > overall[most]) most = k;
     for (size_t k = 0; !s && k < test->n_tokens; k++) {
-        const char *w = test->words[k];
-        size_t j = fnv(w, strlen(w)) & (nslots - 1);
-        while (tab[j].w && strcmp(tab[j].w, w) != 0) j = (j + 1) & (nslots - 1);
+        int64_t w = elmo_strmap_find(&words, test->words[k], strlen(test->words[k]));
         int pred = most;
-        if (tab[j].w) {
+        if (w >= 0) {
+            const int32_t *c = counts + (size_t)w * T;
             pred = 0;
             for (int q = 1; q < T; q++)
-                if (tab[j].counts[q] > tab[j].counts[pred]) pred = q;
-        } else {
-            m->n_oov++;
+                if (c[q] > c[pred]) pred = q;
         }
         int ok = strcmp(elmo_labelset_name(&tags, pred), test->tags[k]) == 0;
         m->n_tokens++;
         m->correct += ok;
-        if (!tab[j].w) m->correct_oov += ok;
+        if (w < 0) {
+            m->n_oov++;
+            m->correct_oov += ok;
+        }
     }
-    for (size_t j = 0; tab && j < nslots; j++) free(tab[j].counts);
-    free(tab);
+    free(counts);
     free(overall);
+    elmo_strmap_free(&words);
     elmo_labelset_free(&tags);
     return s;
 }

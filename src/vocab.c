@@ -6,75 +6,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
 #include "textio.h"
 #include "util.h"
 
 #define VOCAB_MAX_LINE ((size_t)16 << 20)
 
-/* ------------------------------------------------------------------------------------------ */
-/* Vocabulary                                                                                 */
-
 struct elmo_vocab {
-    uint32_t n;
-    char *arena;     /* the words, each NUL-terminated */
-    size_t used, acap;
-    size_t *off;     /* n + 1 offsets into the arena */
-    size_t ocap;
-    uint32_t *slots; /* word -> id (the last line with that word); UINT32_MAX = empty */
-    size_t nslots;
+    elmo_strmap words;   /* distinct words */
+    uint32_t *line_key;  /* (n) line id -> word */
+    uint32_t *key_line;  /* word -> the last line holding it */
+    uint32_t n, cap;
     uint32_t bos, eos, unk;
 };
 
-static uint64_t fnv1a(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static size_t vocab_len(const elmo_vocab *v, uint32_t id) {
-    return v->off[id + 1] - v->off[id] - 1;
-}
-
-static uint32_t vocab_lookup(const elmo_vocab *v, const char *tok, size_t len) {
-    size_t mask = v->nslots - 1, j = (size_t)fnv1a(tok, len) & mask;
-    for (;; j = (j + 1) & mask) {
-        uint32_t id = v->slots[j];
-        if (id == UINT32_MAX) return UINT32_MAX;
-        if (vocab_len(v, id) == len && memcmp(v->arena + v->off[id], tok, len) == 0) return id;
-    }
-}
-
 void elmo_vocab_free(elmo_vocab *v) {
     if (!v) return;
-    free(v->arena);
-    free(v->off);
-    free(v->slots);
+    elmo_strmap_free(&v->words);
+    free(v->line_key);
+    free(v->key_line);
     free(v);
 }
 
 static elmo_status vocab_push(elmo_vocab *v, const char *w, size_t len) {
     if (v->n >= UINT32_MAX - 2) return elmo_fail(ELMO_ERR_NOMEM, "vocabulary too large");
-    while (v->used + len + 1 > v->acap) {
-        size_t nc = v->acap ? v->acap * 2 : 65536;
-        char *na = realloc(v->arena, nc);
-        if (!na) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading the vocabulary");
-        v->arena = na;
-        v->acap = nc;
+    int64_t key = elmo_strmap_add(&v->words, w, len, NULL);
+    if (key < 0 || v->n == v->cap) {
+        uint32_t nc = v->cap ? v->cap * 2 : 4096;
+        uint32_t *a = key < 0 ? NULL : realloc(v->line_key, sizeof(uint32_t) * nc);
+        if (a) v->line_key = a;
+        uint32_t *b = a ? realloc(v->key_line, sizeof(uint32_t) * nc) : NULL;
+        if (b) v->key_line = b;
+        if (!a || !b) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading the vocabulary");
+        v->cap = nc;
     }
-    if ((size_t)v->n + 2 > v->ocap) {
-        size_t nc = v->ocap ? v->ocap * 2 : 4096;
-        size_t *no = realloc(v->off, nc * sizeof *no);
-        if (!no) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading the vocabulary");
-        v->off = no;
-        v->ocap = nc;
-    }
-    v->off[v->n] = v->used;
-    memcpy(v->arena + v->used, w, len);
-    v->arena[v->used + len] = 0;
-    v->used += len + 1;
+    v->line_key[v->n] = (uint32_t)key;
+    v->key_line[key] = v->n; /* a repeated word maps to its last line */
     v->n++;
-    v->off[v->n] = v->used;
     return ELMO_OK;
+}
+
+static uint32_t vocab_lookup(const elmo_vocab *v, const char *tok, size_t len) {
+    int64_t key = elmo_strmap_find(&v->words, tok, len);
+    return key < 0 ? UINT32_MAX : v->key_line[key];
 }
 
 elmo_status elmo_vocab_load(const char *path, elmo_vocab **out) {
@@ -99,27 +73,6 @@ elmo_status elmo_vocab_load(const char *path, elmo_vocab **out) {
     if (s) {
         elmo_vocab_free(v);
         return s;
-    }
-    v->nslots = 16;
-    while (v->nslots < 2 * (size_t)v->n) v->nslots *= 2;
-    v->slots = malloc(v->nslots * sizeof *v->slots);
-    if (!v->slots) {
-        elmo_vocab_free(v);
-        return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading the vocabulary");
-    }
-    memset(v->slots, 0xff, v->nslots * sizeof *v->slots);
-    size_t mask = v->nslots - 1;
-    for (uint32_t id = 0; id < v->n; id++) {
-        const char *w = v->arena + v->off[id];
-        size_t len = vocab_len(v, id), j = (size_t)fnv1a(w, len) & mask;
-        for (;; j = (j + 1) & mask) {
-            uint32_t o = v->slots[j];
-            if (o == UINT32_MAX ||
-                (vocab_len(v, o) == len && memcmp(v->arena + v->off[o], w, len) == 0)) {
-                v->slots[j] = id; /* a repeated word maps to its last line */
-                break;
-            }
-        }
     }
     v->bos = vocab_lookup(v, "<S>", 3);
     v->eos = vocab_lookup(v, "</S>", 4);
@@ -147,92 +100,33 @@ uint32_t elmo_vocab_id(const elmo_vocab *v, const char *tok, size_t len) {
 }
 
 const char *elmo_vocab_word(const elmo_vocab *v, uint32_t id) {
-    return id < v->n ? v->arena + v->off[id] : NULL;
+    return id < v->n ? elmo_strmap_key(&v->words, v->line_key[id]) : NULL;
 }
-
 
 uint64_t elmo_vocab_hash(const elmo_vocab *v) {
     uint64_t h = 1469598103934665603ULL;
     for (uint32_t id = 0; id < v->n; id++) {
-        const char *w = v->arena + v->off[id];
-        size_t len = vocab_len(v, id);
+        const char *w = elmo_vocab_word(v, id);
+        size_t len = elmo_strmap_keylen(&v->words, v->line_key[id]);
         for (size_t i = 0; i <= len; i++) h = (h ^ (unsigned char)w[i]) * 1099511628211ULL;
     }
     return h;
 }
 
-/* ---- building: count words with an open-addressing table over an arena */
+/* ---- building: count the words, sort by count */
 typedef struct {
     uint64_t count;
-    size_t off, len;
-} wc_entry;
+    uint32_t key;
+} wc;
 
-typedef struct {
-    wc_entry *e;
-    size_t n, cap;
-    uint32_t *slots; /* entry index + 1, 0 = empty */
-    size_t nslots;
-    char *arena;
-    size_t used, acap;
-} wc_table;
-
-static int wc_grow(wc_table *t) {
-    size_t ns = t->nslots ? t->nslots * 2 : 1 << 16;
-    uint32_t *sl = calloc(ns, sizeof *sl);
-    if (!sl) return -1;
-    for (size_t k = 0; k < t->n; k++) {
-        const wc_entry *x = &t->e[k];
-        size_t j = fnv1a(t->arena + x->off, x->len) & (ns - 1);
-        while (sl[j]) j = (j + 1) & (ns - 1);
-        sl[j] = (uint32_t)k + 1;
-    }
-    free(t->slots);
-    t->slots = sl;
-    t->nslots = ns;
-    return 0;
-}
-
-static elmo_status wc_add(wc_table *t, const char *w, size_t len) {
-    if ((t->n + 1) * 2 > t->nslots && wc_grow(t))
-        return elmo_fail(ELMO_ERR_NOMEM, "out of memory counting words");
-    size_t mask = t->nslots - 1, j = fnv1a(w, len) & mask;
-    for (; t->slots[j]; j = (j + 1) & mask) {
-        wc_entry *x = &t->e[t->slots[j] - 1];
-        if (x->len == len && memcmp(t->arena + x->off, w, len) == 0) {
-            x->count++;
-            return ELMO_OK;
-        }
-    }
-    if (t->n >= UINT32_MAX - 1) return elmo_fail(ELMO_ERR_NOMEM, "more than 2^32 distinct words");
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 1 << 15;
-        wc_entry *ne = realloc(t->e, nc * sizeof *ne);
-        if (!ne) return elmo_fail(ELMO_ERR_NOMEM, "out of memory counting words");
-        t->e = ne;
-        t->cap = nc;
-    }
-    while (t->used + len > t->acap) {
-        size_t nc = t->acap ? t->acap * 2 : 1 << 20;
-        char *na = realloc(t->arena, nc);
-        if (!na) return elmo_fail(ELMO_ERR_NOMEM, "out of memory counting words");
-        t->arena = na;
-        t->acap = nc;
-    }
-    memcpy(t->arena + t->used, w, len);
-    t->e[t->n] = (wc_entry){1, t->used, len};
-    t->used += len;
-    t->slots[j] = (uint32_t)++t->n;
-    return ELMO_OK;
-}
-
-static const char *g_sort_arena; /* qsort has no context argument in C11 */
+static const elmo_strmap *g_sort_words; /* qsort has no context argument in C11 */
 
 static int by_count(const void *a, const void *b) {
-    const wc_entry *x = a, *y = b;
+    const wc *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(g_sort_arena + x->off, g_sort_arena + y->off, n);
-    return c ? c : (x->len < y->len ? -1 : x->len > y->len);
+    size_t lx = elmo_strmap_keylen(g_sort_words, x->key), ly = elmo_strmap_keylen(g_sort_words, y->key);
+    int c = memcmp(elmo_strmap_key(g_sort_words, x->key), elmo_strmap_key(g_sort_words, y->key), lx < ly ? lx : ly);
+    return c ? c : (lx < ly ? -1 : lx > ly);
 }
 
 static int is_special(const char *w, size_t len) {
@@ -243,7 +137,10 @@ static int is_special(const char *w, size_t len) {
 elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min_count,
                              uint64_t max_size, const char *out_path, uint64_t *n_distinct,
                              uint64_t *n_tokens, uint64_t *n_kept, double *coverage) {
-    wc_table t = {0};
+    elmo_strmap words;
+    elmo_strmap_init(&words);
+    wc *counts = NULL;
+    size_t ccap = 0;
     elmo_status s = ELMO_OK;
     uint64_t total = 0;
     size_t cap = 1024, *st = malloc(cap * sizeof *st), *ln = malloc(cap * sizeof *ln);
@@ -266,8 +163,23 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
                 cap = nc;
                 elmo_split_whitespace(r.line, r.len, st, ln, cap);
             }
-            for (size_t i = 0; i < n && !s; i++)
-                if (!is_special(r.line + st[i], ln[i])) s = wc_add(&t, r.line + st[i], ln[i]);
+            for (size_t i = 0; i < n && !s; i++) {
+                if (is_special(r.line + st[i], ln[i])) continue;
+                int added;
+                int64_t key = elmo_strmap_add(&words, r.line + st[i], ln[i], &added);
+                if (key >= 0 && (size_t)key >= ccap) {
+                    size_t nc = ccap ? ccap * 2 : 1 << 15;
+                    wc *nw = realloc(counts, nc * sizeof *nw);
+                    if (nw) counts = nw, ccap = nc;
+                    else key = -1;
+                }
+                if (key < 0) {
+                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory counting words (%zu distinct so far)", words.n);
+                    break;
+                }
+                if (added) counts[key] = (wc){0, (uint32_t)key};
+                counts[key].count++;
+            }
             total += n;
         }
         if (!s && k < 0) s = (elmo_status)-k;
@@ -276,12 +188,12 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
     free(st);
     free(ln);
     if (!s) {
-        g_sort_arena = t.arena;
-        qsort(t.e, t.n, sizeof *t.e, by_count);
+        g_sort_words = &words;
+        qsort(counts, words.n, sizeof *counts, by_count);
         size_t keep = 0;
         uint64_t covered = 0;
-        while (keep < t.n && t.e[keep].count >= min_count && (!max_size || keep + 3 < max_size))
-            covered += t.e[keep++].count;
+        while (keep < words.n && counts[keep].count >= min_count && (!max_size || keep + 3 < max_size))
+            covered += counts[keep++].count;
         elmo_atomic_file af;
         if (!(s = elmo_atomic_begin(&af, out_path))) {
             FILE *f = fopen(af.tmp, "wb");
@@ -291,7 +203,7 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
             } else {
                 fputs("<S>\n</S>\n<UNK>\n", f);
                 for (size_t i = 0; i < keep; i++) {
-                    fwrite(t.arena + t.e[i].off, 1, t.e[i].len, f);
+                    fwrite(elmo_strmap_key(&words, counts[i].key), 1, elmo_strmap_keylen(&words, counts[i].key), f);
                     fputc('\n', f);
                 }
                 int bad = ferror(f);
@@ -304,13 +216,12 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
                 }
             }
         }
-        if (n_distinct) *n_distinct = t.n;
+        if (n_distinct) *n_distinct = words.n;
         if (n_tokens) *n_tokens = total;
         if (n_kept) *n_kept = keep + 3;
         if (coverage) *coverage = total ? (double)covered / total : 0;
     }
-    free(t.e);
-    free(t.slots);
-    free(t.arena);
+    free(counts);
+    elmo_strmap_free(&words);
     return s;
 }
