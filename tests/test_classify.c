@@ -17,28 +17,15 @@
 
 static char g_args[8192];
 
-/* The fixture directory has lm_weights.hdf5, not weights.hdf5: give it a model dir. */
-static const char *fixture_model_dir(void) {
-    static char dir[512];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s/fixture_model", tmpdir());
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -sf '%s' '%s/options.json' && ln -sf '%s' '%s/weights.hdf5'",
-                 dir, fixture("allennlp-elmo/options.json"), dir, fixture("allennlp-elmo/lm_weights.hdf5"), dir);
-        assert_int_equal(system(cmd), 0);
-    }
-    return dir;
-}
-
-/* An easy task: "money" words vs "weather" words, with punctuation and case. */
-static const char *spam_words[] = {"win", "cash", "prize", "free", "money", "claim", "offer", "urgent"};
-static const char *ham_words[] = {"rain", "sun", "cloud", "weather", "cold", "warm", "snow", "wind"};
-
 static const char *model_args(void) {
     static char b[1024];
     snprintf(b, sizeof b, "--model '%s'", fixture_model_dir());
     return b;
 }
+
+/* An easy task: "money" words vs "weather" words, with punctuation and case. */
+static const char *spam_words[] = {"win", "cash", "prize", "free", "money", "claim", "offer", "urgent"};
+static const char *ham_words[] = {"rain", "sun", "cloud", "weather", "cold", "warm", "snow", "wind"};
 
 static void make_text(elmo_rng *r, int spam, char *out, size_t cap) {
     size_t n = 0;
@@ -273,10 +260,57 @@ static void test_bad_inputs(void **state) {
     expect_fail(g_args, "truncated or damaged");
 }
 
+/* --static-vectors: GloVe and word2vec text formats, concatenated with ELMo; recorded in the
+ * classifier and required again at eval; a malformed file is refused with its line. */
+static void test_static_vectors(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *glove = tmpfile_path("vectors.glove.txt"), *w2v = tmpfile_path("vectors.w2v.txt");
+    elmo_strbuf g = {0}, w = {0};
+    elmo_strbuf_printf(&w, "16 3\n");
+    for (int k = 0; k < 8; k++) {
+        elmo_strbuf_printf(&g, "%s 1.0 0.0 %d\n%s 0.0 1.0 %d\n", spam_words[k], k, ham_words[k], k);
+        elmo_strbuf_printf(&w, "%s 1.0 0.0 %d\n%s 0.0 1.0 %d\n", spam_words[k], k, ham_words[k], k);
+    }
+    write_file(glove, g.p, g.n);
+    write_file(w2v, w.p, w.n);
+    elmo_strbuf_free(&g);
+    elmo_strbuf_free(&w);
+    const char *tsv = tmpfile_path("sv.tsv"), *clf = tmpfile_path("sv.clf");
+    write_tsv(tsv, 120, 11, 0);
+    const char *files[] = {glove, w2v};
+    for (int f = 0; f < 2; f++) {
+        snprintf(g_args, sizeof g_args,
+                 "classify train --train '%s' --format tsv --split 0.75 %s --static-vectors '%s' --epochs 60 --hidden 16 --lr 0.03 --json --output '%s'",
+                 tsv, model_args(), files[f], clf);
+        char *err = NULL;
+        int rc = run_elmo(g_args, NULL, &err);
+        if (rc) fail_msg("train with static vectors failed: %s", err);
+        free(err);
+        char *out = read_text(tmpfile_path("stdout.txt"), NULL);
+        print_message("ELMo + static vectors (%s): test accuracy %.3f\n", f ? "word2vec" : "GloVe", json_number(out, "accuracy"));
+        assert_true(json_number(out, "accuracy") >= 0.95);
+        free(out);
+    }
+    /* eval finds the vectors where they were; other vectors are refused */
+    snprintf(g_args, sizeof g_args, "classify eval --classifier '%s' --test '%s' --format tsv", clf, tsv);
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    const char *other = tmpfile_path("other.vec");
+    write_file(other, "win 0.5 0.5 0.5\nrain 0.1 0.2 0.3\n", 32);
+    snprintf(g_args, sizeof g_args, "classify eval --classifier '%s' --test '%s' --format tsv --static-vectors '%s'", clf, tsv, other);
+    expect_fail(g_args, "not the ones the classifier was trained with");
+    const char *bad = tmpfile_path("bad.vec");
+    write_file(bad, "a 1 2 3\nb 1 2\n", 15);
+    snprintf(g_args, sizeof g_args, "classify train --train '%s' --format tsv %s --static-vectors '%s' --output '%s'", tsv,
+             model_args(), bad, clf);
+    expect_fail(g_args, "bad.vec:2: 2 values, the first vector had 3");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_formats_train_eval_predict),
         cmocka_unit_test(test_cached_means_exact),
+        cmocka_unit_test(test_static_vectors),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,18 +12,6 @@
 
 static char g_args[8192];
 
-static const char *model_dir(void) {
-    static char dir[512];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s/fixture_model", tmpdir());
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -sf '%s' '%s/options.json' && ln -sf '%s' '%s/weights.hdf5'",
-                 dir, fixture("allennlp-elmo/options.json"), dir, fixture("allennlp-elmo/lm_weights.hdf5"), dir);
-        assert_int_equal(system(cmd), 0);
-    }
-    return dir;
-}
-
 /* "saw" is a verb after a name and a noun after "the": only context tells them apart. */
 static const char *slash =
     "John/np saw/vbd the/at saw/nn ./.\n"
@@ -49,7 +37,7 @@ static void test_overfit(void **state) {
     for (int m = 0; m < 2; m++) {
         snprintf(g_args, sizeof g_args,
                  "tag train --train '%s' --model '%s' --layers %s --epochs 300 --hidden 32 --lr 0.01 --output '%s'",
-                 train, model_dir(), modes[m], tagger);
+                 train, fixture_model_dir(), modes[m], tagger);
         char *err = NULL;
         int rc = run_elmo(g_args, NULL, &err);
         if (rc) fail_msg("tag train failed: %s", err);
@@ -83,7 +71,7 @@ static void test_overfit(void **state) {
     elmo_strbuf_free(&b);
     snprintf(g_args, sizeof g_args,
              "tag train --train '%s' --format conll --model '%s' --epochs 300 --hidden 32 --lr 0.01 --output '%s'", conll,
-             model_dir(), tagger);
+             fixture_model_dir(), tagger);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
     snprintf(g_args, sizeof g_args, "tag eval --tagger '%s' --test '%s' --json", tagger, conll);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
@@ -117,7 +105,7 @@ static void test_baseline_and_errors(void **state) {
     /* a token without a tag */
     const char *bad = tmpfile_path("bad.tagged.txt");
     write_file(bad, "the/at dog/nn\nthe cat/nn\n", 25);
-    snprintf(g_args, sizeof g_args, "tag train --train '%s' --model '%s' --output '%s'", bad, model_dir(),
+    snprintf(g_args, sizeof g_args, "tag train --train '%s' --model '%s' --output '%s'", bad, fixture_model_dir(),
              tmpfile_path("x.tagger"));
     char *err = NULL;
     assert_int_not_equal(run_elmo(g_args, NULL, &err), 0);

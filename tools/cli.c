@@ -163,6 +163,16 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
     return model;
 }
 
+elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,
+                                    const char **used) {
+    cli_model mo = {0};
+    mo.model_dir = model_dir;
+    if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
+    if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
+    *used = mo.model_dir;
+    return cli_load_model(cmd, &mo);
+}
+
 void progress_start(cli_progress *p, const char *what, uint64_t total) {
     p->what = what;
     p->t0 = p->last = elmo_now();

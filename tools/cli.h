@@ -48,6 +48,11 @@ typedef struct {
     {"--weights", OPT_STR, &(m).weights, 0, 0, "weights.hdf5 (with --options)"}
 /* Load the model; on failure print the error and return NULL. */
 elmo_model *cli_load_model(const char *cmd, const cli_model *m);
+/* The biLM of a downstream model (classifier, tagger): --model DIR when given, else the
+ * directory recorded in the model file when it still exists, else the default model. *used
+ * gets the directory loaded. Prints the error and returns NULL on failure. */
+elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,
+                                    const char **used);
 /* Default model directory (ELMO_MODEL env, installed share dir, source tree); NULL if none. */
 const char *cli_default_model_dir(void);
 

@@ -54,15 +54,6 @@ static int read_data(const char *path, const fmt_flags *f, elmo_cls_dataset *d) 
     return 0;
 }
 
-static elmo_model *load_bilm(const char *model_dir, const char *recorded, const char **used) {
-    cli_model mo = {0};
-    mo.model_dir = model_dir;
-    if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
-    if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
-    *used = mo.model_dir;
-    return cli_load_model(CMD, &mo);
-}
-
 static void on_progress(const char *stage, size_t done, size_t total, double loss, void *user) {
     cli_progress *pg = user;
     char tail[128];
@@ -209,7 +200,7 @@ static int classify_train(int argc, char **argv) {
     const char *bilm_dir = NULL;
     if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
     if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
-    if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = load_bilm(model, NULL, &bilm_dir))) rc = 1;
+    if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = cli_load_recorded_model(CMD, model, NULL, &bilm_dir))) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
         if (s) rc = cli_lib_error(CMD, s);
@@ -275,19 +266,18 @@ static elmo_clf *load_classifier(const char *path, const char *model, const char
     *sv = NULL;
     if (elmo_clf_features(c) == ELMO_FEAT_ELMO) {
         const char *used;
-        if (!(*bilm = load_bilm(model, elmo_clf_bilm_dir(c), &used))) {
+        if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_clf_bilm_dir(c), &used))) {
             elmo_clf_free(c);
             return NULL;
         }
         const char *svp = sv_path ? sv_path : elmo_clf_static_path(c);
-        if (svp && (s = elmo_static_load(svp, sv))) {
+        if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_clf_attach(c, *bilm, *sv))) {
             cli_lib_error(CMD, s);
             elmo_clf_free(c);
-            return NULL;
-        }
-        if ((s = elmo_clf_attach(c, *bilm, *sv))) {
-            cli_lib_error(CMD, s);
-            elmo_clf_free(c);
+            elmo_model_free(*bilm);
+            elmo_static_free(*sv);
+            *bilm = NULL;
+            *sv = NULL;
             return NULL;
         }
     }

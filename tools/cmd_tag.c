@@ -22,15 +22,6 @@ static int read_tagged(const char *path, const char *format, elmo_tagged_dataset
     return s ? cli_lib_error(CMD, s) : 0;
 }
 
-static elmo_model *load_bilm(const char *model_dir, const char *recorded, const char **used) {
-    cli_model mo = {0};
-    mo.model_dir = model_dir;
-    if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
-    if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
-    *used = mo.model_dir;
-    return cli_load_model(CMD, &mo);
-}
-
 static void on_progress(const char *stage, size_t done, size_t total, double loss, double dev, void *user) {
     cli_progress *pg = user;
     if (!strcmp(stage, "embed")) {
@@ -95,7 +86,7 @@ static int tag_train(int argc, char **argv) {
     const char *used = NULL;
     elmo_static_vectors *sv = NULL;
     elmo_tagger *t = NULL;
-    elmo_model *bilm = load_bilm(model, NULL, &used);
+    elmo_model *bilm = cli_load_recorded_model(CMD, model, NULL, &used);
     if (!bilm) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
@@ -141,7 +132,7 @@ static elmo_tagger *load_tagger(const char *path, const char *model, const char 
     }
     const char *used;
     *sv = NULL;
-    if (!(*bilm = load_bilm(model, elmo_tagger_bilm_dir(t), &used))) {
+    if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_tagger_bilm_dir(t), &used))) {
         elmo_tagger_free(t);
         return NULL;
     }
