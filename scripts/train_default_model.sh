@@ -5,9 +5,14 @@
 #      Union addresses and Moby Dick, tokenized with punctuation split off; the Brown files
 #      whose number is a multiple of 10 are held out (never used for the vocabulary or training);
 #   2. the vocabulary: words seen at least 3 times in the training text;
-#   3. training with configs/elmo-en-small.json (bilm-tf's algorithm; resumable: rerunning the
-#      script continues from the last checkpoint);
-#   4. the model files are copied to models/elmo-en-small, and the held-out perplexity of the
+#   3. the three corpora mixed into 64 shards of randomly assigned lines (elmo data shard):
+#      the trainer visits one shard at a time, and separate files of different domains would
+#      make the model drift from domain to domain (it would end up tuned to the last one);
+#   4. training with configs/elmo-en-small.json (bilm-tf's algorithm; resumable: rerunning the
+#      script continues from the last checkpoint), with --state-restart 1: every sentence
+#      starts from zero LSTM state, as `elmo embed` runs it by default (stateless), instead of
+#      bilm-tf's state carried from the previous sentence;
+#   5. the model files are copied to models/elmo-en-small, and the held-out perplexity of the
 #      biLM and of an interpolated Kneser-Ney trigram (same split, same vocabulary) is written
 #      to models/elmo-en-small/results.json.
 #
@@ -26,12 +31,13 @@ HELDOUT=data/brown-heldout.txt
 [[ -f data/brown-train.txt && -f data/sotu.txt && -f data/moby-dick.txt ]] || ELMO=$ELMO scripts/prepare_data.sh
 mkdir -p "$WORK" "$OUT"
 [[ -f $WORK/vocab.txt ]] || "$ELMO" vocab --input "${TRAIN[@]}" --min-count 3 --output "$WORK/vocab.txt"
+[[ -f $WORK/shards/shard-063.txt ]] || "$ELMO" data shard --input "${TRAIN[@]}" --output-dir "$WORK/shards" --shards 64 --seed 1
 
 resume=()
 [[ -f $WORK/model/checkpoint.bin ]] && resume=(--resume)
 start=$(date +%s)
-"$ELMO" train --options configs/elmo-en-small.json --vocab "$WORK/vocab.txt" --train "${TRAIN[@]}" \
-  --save-dir "$WORK/model" --seed 1 --threads "$THREADS" --checkpoint-every 500 --log-every 50 \
+"$ELMO" train --options configs/elmo-en-small.json --vocab "$WORK/vocab.txt" --train "$WORK/shards/shard-*.txt" \
+  --save-dir "$WORK/model" --seed 1 --threads "$THREADS" --state-restart 1 --checkpoint-every 500 --log-every 50 \
   "${resume[@]}" 2>&1 | tee -a "$WORK/train.log"
 echo "training wall time this run: $(( $(date +%s) - start )) s" | tee -a "$WORK/train.log"
 

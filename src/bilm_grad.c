@@ -181,28 +181,43 @@ void R(bilm_trainer_reset_state)(R(bilm_trainer) *t) {
     memset(t->mem, 0, sizeof(real) * 2 * c->n_layers * (size_t)t->B * (c->projection_dim + c->lstm_dim));
 }
 
-/* dst = src * mask with a fresh inverted-dropout mask (or a copy without dropout) */
-static void R(dropout)(elmo_rng *rng, real keep, size_t n, const real *src, real *dst, real *mask) {
-    if (!rng || keep >= 1) {
+/* dst = src * mask (T*B, P) with the inverted-dropout mask of `layer` (or a copy without
+ * dropout); the mask is a function of the key and of the global position (see grad.h) */
+static void R(dropout)(const elmo_dropout_key *dk, int layer, real keep, int T, int B, int P,
+                       const real *src, real *dst, real *mask) {
+    size_t n = (size_t)T * B * P;
+    if (!dk || keep >= 1) {
         for (size_t k = 0; k < n; k++) mask[k] = 1;
         memcpy(dst, src, sizeof(real) * n);
         return;
     }
     real scale = 1 / keep;
-    for (size_t k = 0; k < n; k++) {
-        mask[k] = elmo_rng_uniform(rng) < keep ? scale : 0;
-        dst[k] = src[k] * mask[k];
-    }
+    uint64_t thr = (uint64_t)((double)keep * 4294967296.0); /* keep iff hash >> 32 < thr */
+    uint64_t lk = elmo_mix64(dk->key ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(layer + 1)));
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            uint64_t base = ((uint64_t)t * (uint64_t)dk->rows + (uint64_t)(dk->row0 + b)) * (uint64_t)P;
+            size_t o = ((size_t)t * B + b) * P;
+            real *mk = mask + o, *dd = dst + o;
+            const real *ss = src + o;
+            for (int k = 0; k < P; k++) {
+                uint64_t h = elmo_mix64(lk + (base + (uint64_t)k) * 0x9e3779b97f4a7c15ULL);
+                mk[k] = (h >> 32) < thr ? scale : 0;
+                dd[k] = ss[k] * mk[k];
+            }
+        }
 }
 
 double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch *bt,
                               const int32_t *cand, const real *logq_c, int tries,
-                              elmo_rng *rng, real weight, R(tparams) *g, R(sparse_rows) *sm,
-                              int backward) {
+                              const elmo_dropout_key *drop, real weight, R(tparams) *g,
+                              R(sparse_rows) *sm, int backward) {
     const elmo_config *c = t->c;
     R(trainer_blocks) *tb = t->blocks;
     R(dir_views) *v = &tb->v[d];
-    int B = t->B, T = t->T, N = T * B, P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
+    /* a batch may be smaller than the trainer was sized for (the last batch of a group) */
+    ELMO_ASSERT(bt->B >= 1 && bt->B <= t->B && bt->T >= 1 && bt->T <= t->T);
+    int B = bt->B, T = bt->T, N = T * B, P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
     size_t NP = (size_t)N * P;
     const R(tparams) *p = &t->p;
     const int16_t *ids = bt->ids[d];
@@ -212,11 +227,11 @@ double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch 
     R(tokenc_forward)(c, p, N, ids, v->tok, v->rs, v->argmax, v->xs, v->hg, v->ht, v->A, v->Z);
     const real *in = v->tok;
     for (int l = 0; l < L; l++) {
-        R(dropout)(rng, t->keep, NP, in, v->xin[l], v->mask[l]);
+        R(dropout)(drop, l, t->keep, T, B, P, in, v->xin[l], v->mask[l]);
         memcpy(v->h0[l], t->state_h[d][l], sizeof(real) * (size_t)B * P);
         R(lstm_train_forward)(c, p->lstm_w[d][l], p->lstm_b[d][l], p->lstm_p[d][l], T, B, v->xin[l],
-                              v->h0[l], t->state_c[d][l], v->y[l], v->gates[l], v->cs[l], v->tc[l],
-                              v->u[l]);
+                              v->h0[l], t->state_c[d][l], bt->reset[d], v->y[l], v->gates[l], v->cs[l],
+                              v->tc[l], v->u[l], v->dh);
         if (c->use_skip_connections && l > 0)
             for (size_t k = 0; k < NP; k++) v->out[l][k] = v->y[l][k] + v->xin[l][k];
         else
@@ -226,7 +241,7 @@ double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch 
         memcpy(t->state_h[d][l], v->y[l] + (size_t)(T - 1) * B * P, sizeof(real) * (size_t)B * P);
         memcpy(t->state_c[d][l], v->cs[l] + (size_t)T * B * H, sizeof(real) * (size_t)B * H);
     }
-    R(dropout)(rng, t->keep, NP, in, v->top, v->mask[L]);
+    R(dropout)(drop, L, t->keep, T, B, P, in, v->top, v->mask[L]);
     double loss;
     real *dtop = backward ? v->d1 : NULL;
     if (t->S > 0) {
@@ -267,7 +282,7 @@ double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch 
     for (size_t k = 0; k < NP; k++) dcur[k] *= v->mask[L][k]; /* now d out[L-1] */
     for (int l = L - 1; l >= 0; l--) {
         R(lstm_train_backward)(c, p->lstm_w[d][l], p->lstm_p[d][l], T, B, v->xin[l], v->h0[l],
-                               v->y[l], v->gates[l], v->cs[l], v->tc[l], v->u[l], dcur, dnext,
+                               bt->reset[d], v->y[l], v->gates[l], v->cs[l], v->tc[l], v->u[l], dcur, dnext,
                                g->lstm_w[d][l], g->lstm_b[d][l], g->lstm_p[d][l], v->dG, v->dh,
                                v->dc, v->du);
         /* dnext = d xin[l]; the residual adds d out[l] */

@@ -15,12 +15,31 @@
 #define ELMO_SOFTMAX_CHUNK 64
 
 /* One training batch: per direction, time-major char ids (T, B, W) (inference id space:
- * raw + 1) of the inputs and word ids (T, B) of the targets. */
+ * raw + 1) of the inputs and word ids (T, B) of the targets; reset (T, B), when not NULL,
+ * marks the positions where a row's LSTM state restarts from zero (a sentence start). */
 typedef struct {
     int B, T;
     const int16_t *ids[2];
     const int32_t *targets[2];
+    const uint8_t *reset[2];
 } elmo_train_batch;
+
+/* Counter-based dropout masks (training). The decision for unit k of global batch row b at
+ * time step t of mask `layer` (0..L-1: the LSTM inputs, L: the top output) is a hash of
+ * (key, layer, (t * rows + b) * P + k): it does not depend on how a batch is split across
+ * processes, nor on the order of evaluation. key: the caller's (seed, step, direction);
+ * rows: the global batch B; row0: the global index of the trainer's first row. */
+typedef struct {
+    uint64_t key;
+    int rows, row0;
+} elmo_dropout_key;
+
+/* SplitMix64's finalizer: a bijective 64-bit mix. */
+static inline uint64_t elmo_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 #include "real.h"
 #include "grad_decl.inc"

@@ -75,7 +75,7 @@ static elmo_status score_group(const elmo_config *c, int V, float *params, float
                     tg[d][(size_t)t * rows + b] = words[t + 1];
                 }
             }
-        elmo_train_batch bt = {rows, T, {ids[0], ids[1]}, {tg[0], tg[1]}};
+        elmo_train_batch bt = {rows, T, {ids[0], ids[1]}, {tg[0], tg[1]}, {NULL, NULL}};
         bilm_trainer_reset_state_f(&tr);
         eval_job jobs[2] = {{&tr, 0, &bt, 0}, {&tr, 1, &bt, 0}};
         pthread_t th;

@@ -24,6 +24,7 @@ struct elmo_stream {
     int reverse, W, B;
     size_t chunk_lines;
     int shuffle;           /* 0: shards and sentences in file order (tests) */
+    double restart;        /* probability that a row's state restarts at a sentence start */
     elmo_rng rng;          /* shard order and the seed of each chunk's shuffle */
     int *perm, pos;        /* current shard = shards[perm[pos]] */
     uint64_t passes;
@@ -260,21 +261,38 @@ static elmo_status fetch(elmo_stream *s, row_rem *r) {
 }
 
 elmo_status elmo_stream_next_batch(elmo_stream *s, int T, int16_t *ids, int32_t *targets) {
+    return elmo_stream_next_rows(s, T, 0, s->B, ids, targets, NULL);
+}
+
+void elmo_stream_set_restart(elmo_stream *s, double p) { s->restart = p; }
+
+elmo_status elmo_stream_next_rows(elmo_stream *s, int T, int b0, int n, int16_t *ids,
+                                  int32_t *targets, uint8_t *reset) {
     int B = s->B, W = s->W;
+    if (b0 < 0 || n < 0 || b0 + n > B)
+        return elmo_fail(ELMO_ERR_ARG, "rows [%d, %d) of a batch of %d", b0, b0 + n, B);
+    /* every row advances (rows take sentences from the stream in turn); rows in [b0, b0+n)
+     * are written */
     for (int b = 0; b < B; b++) {
         row_rem *r = &s->rows[b];
+        int mine = b >= b0 && b < b0 + n;
         int filled = 0;
         while (filled < T) {
+            int restart = 0;
             if (r->len - r->pos <= 1) {
                 elmo_status st = fetch(s, r);
                 if (st) return st;
+                /* a new sentence: its row's LSTM state restarts from zero with probability
+                 * `restart` (every rank draws the same, for every row) */
+                restart = s->restart >= 1 || (s->restart > 0 && elmo_rng_uniform(&s->rng) < s->restart);
             }
             int k = r->len - r->pos - 1;
             if (k > T - filled) k = T - filled;
-            for (int q = 0; q < k; q++) {
-                size_t row = (size_t)(filled + q) * B + b;
+            for (int q = 0; mine && q < k; q++) {
+                size_t row = (size_t)(filled + q) * n + (b - b0);
                 memcpy(ids + row * W, r->chars + (size_t)(r->pos + q) * W, sizeof(int16_t) * W);
                 targets[row] = r->words[r->pos + q + 1];
+                if (reset) reset[row] = q == 0 && restart;
             }
             r->pos += k;
             filled += k;
@@ -318,18 +336,24 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
                          "the checkpoint was written for %d training files, batch %d (now %d files, "
                          "batch %d): resume with the same --train and --batch-size",
                          hdr[0], hdr[2], s->n_shards, s->B);
+    if (hdr[1] < -1 || hdr[1] > s->n_shards) goto trunc;
     s->pos = hdr[1];
     uint64_t nx[3];
     if (get(p, end, s->perm, sizeof(int) * s->n_shards) || get(p, end, &s->passes, 8) ||
         get(p, end, &s->rng, sizeof s->rng) || get(p, end, &s->chunk_rng, sizeof s->chunk_rng) ||
         get(p, end, &s->chunk_offset, 8) || get(p, end, nx, sizeof nx))
         goto trunc;
+    if (nx[1] > 1) goto trunc;
     for (int i = 0; i < s->n_shards; i++)
         if (s->perm[i] < 0 || s->perm[i] >= s->n_shards) goto trunc;
+    uint32_t V = elmo_vocab_size(s->v);
     for (int r = 0; r < s->B; r++) {
         row_rem *x = &s->rows[r];
         int32_t rem;
-        if (get(p, end, &rem, 4) || rem < 0 || rem > (1 << 26)) goto trunc;
+        /* the size is checked against the bytes that are there before allocating */
+        if (get(p, end, &rem, 4) || rem < 0 ||
+            (size_t)rem > (size_t)(end - *p) / (sizeof(int32_t) + sizeof(int16_t) * (size_t)s->W))
+            goto trunc;
         if (rem > x->cap) {
             int32_t *w = realloc(x->words, sizeof(int32_t) * rem);
             int16_t *c = w ? realloc(x->chars, sizeof(int16_t) * (size_t)rem * s->W) : NULL;
@@ -341,6 +365,11 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
         if (rem && (get(p, end, x->words, sizeof(int32_t) * rem) ||
                     get(p, end, x->chars, sizeof(int16_t) * (size_t)rem * s->W)))
             goto trunc;
+        /* word ids index the softmax, character ids the character embedding */
+        for (int32_t k = 0; k < rem; k++)
+            if (x->words[k] < 0 || (uint32_t)x->words[k] >= V) goto trunc;
+        for (size_t k = 0; k < (size_t)rem * s->W; k++)
+            if (x->chars[k] < 0 || x->chars[k] > ELMO_CHAR_PAD) goto trunc;
         x->len = rem;
         x->pos = 0;
     }

@@ -35,6 +35,15 @@ void elmo_stream_free(elmo_stream *s);
 
 /* Fill ids (T, B, W) and targets (T, B) for the next batch. */
 elmo_status elmo_stream_next_batch(elmo_stream *s, int T, int16_t *ids, int32_t *targets);
+/* The same batch, keeping rows [b0, b0 + n) only: ids (T, n, W), targets (T, n), time-major
+ * (row t*n + (b - b0)). The stream advances exactly as next_batch does (data parallelism:
+ * every rank packs the whole batch and keeps its rows). */
+elmo_status elmo_stream_next_rows(elmo_stream *s, int T, int b0, int n, int16_t *ids,
+                                  int32_t *targets, uint8_t *reset);
+/* Probability p that a row's LSTM state restarts from zero where it starts a new sentence
+ * (reset (T, n) of next_rows marks those positions; 0 = bilm-tf: states always carried). A
+ * model trained with p = 1 sees every sentence from zero state, as stateless inference does. */
+void elmo_stream_set_restart(elmo_stream *s, double p);
 
 /* Passes over the data completed (epochs of the shard list) and tokens consumed. */
 uint64_t elmo_stream_passes(const elmo_stream *s);

@@ -12,6 +12,7 @@
 #include "h5io.h"
 #include "options.h"
 #include "params.h"
+#include "random_weights.h"
 #include "util.h"
 
 const char *fixture(const char *rel) {
@@ -25,6 +26,18 @@ const char *fixture(const char *rel) {
 int fixtures_available(void) { return access(fixture("bilm-tf/model/options.json"), R_OK) == 0; }
 
 static char g_tmp[256];
+
+const char *fixture_model_dir(void) {
+    static char dir[600];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "%s/fixture_model", tmpdir());
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -sf '%s' '%s/options.json' && ln -sf '%s' '%s/weights.hdf5'",
+                 dir, fixture("allennlp-elmo/options.json"), dir, fixture("allennlp-elmo/lm_weights.hdf5"), dir);
+        if (system(cmd) != 0) fail_msg("cannot make %s", dir);
+    }
+    return dir;
+}
 
 static void rm_tmp(void) {
     if (g_tmp[0]) {
@@ -78,7 +91,14 @@ int run_elmo(const char *args, const char *in_path, char **err) {
         abort();
     int st = system(cmd);
     free(cmd);
-    if (err) *err = read_text(errp, NULL);
+    /* a sanitizer build (ELMO_SANITIZE): any report of the child fails the test, also on the
+     * error paths whose non-zero exit status the caller expects */
+    char *e = read_text(errp, NULL);
+    if (e && (strstr(e, "ERROR: AddressSanitizer") || strstr(e, "ERROR: LeakSanitizer") ||
+              strstr(e, "runtime error:")))
+        fail_msg("sanitizer report from `elmo %.200s`:\n%s", args, e);
+    if (err) *err = e;
+    else free(e);
     if (st == -1) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -96,54 +116,8 @@ cmp_result allclose(const float *a, const float *e, size_t n, double atol, doubl
     return r;
 }
 
-/* ---- random weights, scaled as the peer's make_weights.py: activations like a trained
- * model's, contracting LSTMs (float rounding stays flat along long sentences) */
-static float unif(elmo_rng *r, double lim) { return (float)((2 * elmo_rng_uniform(r) - 1) * lim); }
-
+/* ---- random weights: the library's generator (src/random_weights.c) */
 void make_random_model(const char *dir, const char *options_json, uint64_t seed) {
-    mkdir(dir, 0755);
-    char *op = elmo_path_join(dir, "options.json"), *wp = elmo_path_join(dir, "weights.hdf5");
-    write_file(op, options_json, strlen(options_json));
-    elmo_config c;
-    assert_int_equal(elmo_config_load(op, &c), ELMO_OK);
-    elmo_params p;
-    assert_int_equal(elmo_params_alloc(&c, &p), ELMO_OK);
-    elmo_rng r;
-    elmo_rng_seed(&r, seed);
-    int E = c.char_embed_dim, F = c.n_filters, P = c.projection_dim, H = c.lstm_dim;
-    for (size_t k = E; k < (size_t)ELMO_NC * E; k++) p.char_embed[k] = unif(&r, 1.0);
-    for (int i = 0; i < c.n_banks; i++) {
-        int K = c.filter_width[i], n = c.filter_count[i];
-        double sd = 1.0 / sqrt(K * E / 3.0);
-        for (size_t k = 0; k < (size_t)K * E * n; k++) p.conv_w[i][k] = (float)(sd * elmo_rng_normal(&r));
-        for (int k = 0; k < n; k++) p.conv_b[i][k] = unif(&r, 0.1);
-    }
-    for (int i = 0; i < c.n_highway; i++) {
-        for (size_t k = 0; k < (size_t)F * F; k++) {
-            p.hw_wc[i][k] = (float)(sqrt(1.0 / F) * elmo_rng_normal(&r));
-            p.hw_wt[i][k] = (float)(sqrt(1.0 / F) * elmo_rng_normal(&r));
-        }
-        for (int k = 0; k < F; k++) {
-            p.hw_bc[i][k] = -2.0f + unif(&r, 0.1);
-            p.hw_bt[i][k] = unif(&r, 0.1);
-        }
-    }
-    if (c.has_cnn_proj) {
-        for (size_t k = 0; k < (size_t)F * P; k++) p.proj_w[k] = (float)(sqrt(1.0 / F) * elmo_rng_normal(&r));
-        for (int k = 0; k < P; k++) p.proj_b[k] = unif(&r, 0.1);
-    }
-    for (int l = 0; l < c.n_layers; l++)
-        for (int d = 0; d < 2; d++) {
-            double lim = sqrt(3.0 / (P + P));
-            for (size_t row = 0; row < (size_t)2 * P; row++)
-                for (size_t k = 0; k < (size_t)4 * H; k++)
-                    p.lstm_w[d][l][row * 4 * H + k] = unif(&r, lim) * (row < (size_t)P ? 2.5f : 0.5f);
-            for (int k = 0; k < 4 * H; k++) p.lstm_b[d][l][k] = unif(&r, 0.5);
-            if (c.has_lstm_proj)
-                for (size_t k = 0; k < (size_t)H * P; k++) p.lstm_p[d][l][k] = unif(&r, 3.0 * sqrt(3.0 / H));
-        }
-    assert_int_equal(elmo_weights_write(wp, &c, &p), ELMO_OK);
-    elmo_params_free(&p);
-    free(op);
-    free(wp);
+    elmo_status s = elmo_random_model_write(dir, options_json, seed);
+    if (s) fail_msg("make_random_model(%s): %s", dir, elmo_last_error());
 }

@@ -25,6 +25,10 @@ int fixtures_available(void);
         }                                                                                     \
     } while (0)
 
+/* A model directory (options.json, weights.hdf5) made of links to the AllenNLP fixture
+ * model, for commands that take --model DIR. */
+const char *fixture_model_dir(void);
+
 /* A fresh temporary directory (removed at exit); path of a file inside it. */
 const char *tmpdir(void);
 const char *tmpfile_path(const char *name);

@@ -502,6 +502,64 @@ static int data_spamassassin(int argc, char **argv) {
     return rc;
 }
 
+/* ---- shard: mix corpora into shards of random lines */
+
+/* Every input line goes to a shard drawn at random (seeded), in one streaming pass: memory
+ * stays bounded and every shard is a sample of the whole mixture. The trainer shuffles
+ * within a shard but visits shards one at a time, so training on separate files of
+ * different domains would drift from domain to domain (the model ends up tuned to whichever
+ * file it read last); training on these shards does not. */
+static int data_shard(int argc, char **argv) {
+    const char *cmd = "data shard", *dir = NULL;
+    cli_list in = {0};
+    int shards = 64, seed = 1;
+    cli_opt opts[] = {
+        {"--input", OPT_LIST, &in, 0, 0, "text files (one sentence per line)"},
+        {"--output-dir", OPT_STR, &dir, 0, 0, "directory for shard-000.txt, shard-001.txt, ..."},
+        {"--shards", OPT_INT, &shards, 1, 100000, "number of shards"},
+        {"--seed", OPT_INT, &seed, 0, 2147483647, "seed of the assignment"},
+        {0}};
+    int r = cli_parse(cmd, "--input FILE... --output-dir DIR [--shards 64] [--seed 1]", opts, argc, argv, NULL, 0, NULL);
+    if (r) return r == 1 ? 0 : r;
+    if (!in.n) return cli_error(cmd, "missing --input");
+    if (!dir) return cli_error(cmd, "missing --output-dir");
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return cli_error(cmd, "%s: cannot create: %s", dir, strerror(errno));
+    out_file *out = calloc((size_t)shards, sizeof *out);
+    if (!out) return cli_error(cmd, "out of memory");
+    int rc = 0, opened = 0;
+    for (; !rc && opened < shards; opened++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/shard-%03d.txt", dir, opened);
+        rc = out_open(cmd, &out[opened], path);
+        if (rc) break;
+    }
+    elmo_rng rng;
+    elmo_rng_seed(&rng, (uint64_t)seed);
+    uint64_t lines = 0;
+    for (int i = 0; !rc && i < in.n; i++) {
+        elmo_line_reader rd;
+        elmo_status st = elmo_line_reader_open(&rd, in.items[i], MAX_LINE_BYTES);
+        if (st) {
+            rc = cli_lib_error(cmd, st);
+            break;
+        }
+        int k;
+        while (!rc && (k = elmo_line_reader_next(&rd)) > 0) {
+            out_file *o = &out[elmo_rng_below(&rng, (uint64_t)shards)];
+            if (out_write(o, rd.line, rd.len) || out_write(o, "\n", 1)) rc = cli_error(cmd, "%s: write error", dir);
+            lines++;
+        }
+        if (!rc && k < 0) rc = cli_lib_error(cmd, (elmo_status)-k);
+        elmo_line_reader_close(&rd);
+    }
+    for (int i = 0; i < opened; i++)
+        if (rc) out_abort(&out[i]);
+        else if (out_commit(cmd, &out[i])) rc = 1;
+    free(out);
+    if (!rc) fprintf(stderr, "data shard: %llu lines from %d file(s) into %d shards in %s\n", (unsigned long long)lines, in.n, shards, dir);
+    return rc;
+}
+
 /* ---- dispatch */
 
 static const struct {
@@ -512,6 +570,7 @@ static const struct {
     {"brown", data_brown, "Brown corpus -> train / held-out sentences (words or word/TAG)"},
     {"text", data_text, "prose (text or JSON) -> sentence-split, tokenized lines"},
     {"spamassassin", data_spamassassin, "SpamAssassin e-mails -> label<TAB>text"},
+    {"shard", data_shard, "mix text files into shards of randomly assigned lines (for training)"},
     {NULL, NULL, NULL},
 };
 
@@ -524,6 +583,6 @@ int cmd_data(int argc, char **argv) {
     }
     for (int i = 0; modes[i].name; i++)
         if (strcmp(argv[0], modes[i].name) == 0) return modes[i].fn(argc - 1, argv + 1);
-    cli_error("data", "unknown mode '%s' (brown, text, spamassassin; see elmo data --help)", argv[0]);
+    cli_error("data", "unknown mode '%s' (brown, text, spamassassin, shard; see elmo data --help)", argv[0]);
     return 2;
 }

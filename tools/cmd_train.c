@@ -1,5 +1,7 @@
 /*
  * cmd_train.c: `elmo train` (bilm-tf's training algorithm) and `elmo vocab`.
+ * Under mpirun, `elmo train` is data-parallel (see src/train.c): --batch-size is the global
+ * batch, rank 0 prints the progress and writes the save directory.
  */
 #include <glob.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -55,7 +58,7 @@ int cmd_train(int argc, char **argv) {
     cli_list train = {0};
     int epochs = 0, max_steps = 0, batch = 0, unroll = 0, neg = 0, seed = 1, threads = 2;
     int resume = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
-    double lr = -1, dropout = -1, clip = -1;
+    double lr = -1, dropout = -1, clip = -1, restart = 0;
     cli_opt opts[] = {
         {"--options", OPT_STR, &c.options_path, 0, 0, "options.json (architecture; bilm-tf training keys as defaults)"},
         {"--vocab", OPT_STR, &c.vocab_path, 0, 0, "vocabulary (elmo vocab)"},
@@ -70,6 +73,9 @@ int cmd_train(int argc, char **argv) {
         {"--lr", OPT_FLOAT, &lr, 1e-9, 1e3, "Adagrad learning rate (default 0.2)"},
         {"--dropout", OPT_FLOAT, &dropout, 0, 0.99, "dropout (default 0.1)"},
         {"--clip-norm", OPT_FLOAT, &clip, 1e-9, 1e9, "global gradient-norm clip (default 10)"},
+        {"--state-restart", OPT_FLOAT, &restart, 0, 1,
+         "probability that a row's LSTM state restarts from zero at a sentence start (0 = bilm-tf; 1 = "
+         "trained as stateless inference runs)"},
         {"--seed", OPT_INT, &seed, 0, 2147483647, "random seed"},
         {"--threads", OPT_INT, &threads, 1, 2, "threads (the two directions run in parallel)"},
         {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
@@ -101,25 +107,49 @@ int cmd_train(int argc, char **argv) {
     c.lr = lr;
     c.dropout = dropout;
     c.clip_norm = clip;
+    c.state_restart = restart;
     c.seed = (uint64_t)seed;
     c.threads = threads;
     c.resume = resume;
     c.checkpoint_every = ckpt;
     c.log_every = log_every;
     c.chunk_lines = (size_t)chunk;
-    int tty = isatty(2);
+    elmo_status s = elmo_dist_init(); /* MPI only when started by mpirun */
+    if (s) {
+        globfree(&g);
+        return cli_lib_error(cmd, s);
+    }
+    int rank = elmo_dist_rank(), size = elmo_dist_size();
+    int tty = rank == 0 && isatty(2);
     c.on_progress = on_progress;
     c.user = &tty;
     c.stop = &g_stop;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fprintf(stderr, "train: %d file(s), save dir %s%s\n", c.n_train_files, c.save_dir,
-            resume ? " (resuming)" : "");
-    elmo_status s = elmo_train(&c);
+    signal(SIGUSR1, on_signal); /* mpirun forwards SIGUSR1 to every rank */
+    if (rank == 0) {
+        fprintf(stderr, "train: %d file(s), save dir %s%s\n", c.n_train_files, c.save_dir,
+                resume ? " (resuming)" : "");
+        if (size > 1)
+            fprintf(stderr, "train: %d processes, data parallel (the batch's rows split across them)\n",
+                    size);
+    }
+    s = elmo_train(&c);
     if (tty) fputc('\n', stderr);
     globfree(&g);
-    if (s) return cli_lib_error(cmd, s);
-    if (g_stop) fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
+    if (s) {
+        int rc = 1;
+        if (size == 1) rc = cli_lib_error(cmd, s);
+        else if (!elmo_dist_peer_failed()) /* the failing rank reports it; the others are quiet */
+            rc = cli_error(cmd, "rank %d of %d: %s", rank, size, elmo_last_error());
+        /* a failure the other ranks do not know about: they may wait in a collective */
+        if (!elmo_dist_failure_shared()) elmo_dist_abort(rc);
+        elmo_dist_finalize();
+        return rc;
+    }
+    if (g_stop && rank == 0)
+        fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
+    elmo_dist_finalize();
     return 0;
 }
 
