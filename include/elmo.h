@@ -47,6 +47,15 @@ const char *elmo_last_error(void);
 /* Short name of a status ("ok", "io", ...). */
 const char *elmo_status_name(elmo_status s);
 
+/* Bound, in bytes, on any single allocation the library makes from now on (process-wide;
+ * 0 = none but the machine's: 64 GiB, and for allocations of 256 MiB or more the memory the
+ * system reports available). Sizes that come from files (model dimensions, dataset shapes,
+ * checkpoint sections) are checked against it before anything is allocated; a refusal is
+ * ELMO_ERR_NOMEM with a message naming the file. */
+void elmo_set_memory_limit(size_t bytes);
+/* The largest allocation the library would accept now (the bound above, the machine's). */
+size_t elmo_memory_available(void);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Options (options.json)                                                                     */
 
@@ -127,7 +136,8 @@ void elmo_session_free(elmo_session *s);
 void elmo_session_set_stateful(elmo_session *s, int stateful);
 void elmo_session_reset(elmo_session *s);              /* zero every row's state */
 elmo_status elmo_session_reset_row(elmo_session *s, int row);
-/* Bound of the token-vector cache in entries (0 disables it; default 65536). Exact. */
+/* Bound of the token-vector cache in entries (0 disables it; default 65536, or fewer for wide
+ * models so that the cache stays within 12 MB: about 5,800 for P = 512). Exact. */
 void elmo_session_set_token_cache(elmo_session *s, size_t max_entries);
 /* Use the plain reference kernels instead of the fast path (for testing). */
 void elmo_session_set_reference(elmo_session *s, int on);
@@ -207,13 +217,18 @@ typedef struct {
                                   checkpoint.bin, metrics.jsonl */
     int epochs;                /* 0: options' n_epochs, else 10 */
     int64_t max_steps;         /* > 0: stop after this many steps (instead of epochs) */
-    int batch_size;            /* rows B; 0: options' batch_size, else 128 */
+    int batch_size;            /* rows B; 0: options' batch_size, else 128. Under mpirun
+                                  (data parallel) the global batch: rank r computes rows
+                                  [r*B/N, (r+1)*B/N) and the run equals one process with B */
     int unroll_steps;          /* T; 0: options' unroll_steps, else 20 */
     int negatives;             /* sampled softmax candidates; 0: options', else 8192 */
     int full_softmax;          /* use the full softmax whatever the vocabulary size */
     double lr;                 /* Adagrad learning rate; < 0: 0.2 */
     double dropout;            /* < 0: options' dropout, else 0.1 */
     double clip_norm;          /* global gradient norm; < 0: options' all_clip_norm_val, else 10 */
+    double state_restart;      /* probability that a row's LSTM state restarts from zero at a
+                                  sentence start (0, bilm-tf: always carried; 1: every sentence
+                                  from zero state, as stateless inference runs it) */
     uint64_t seed;
     int threads;               /* 1 or 2 (the two directions run in parallel) */
     int resume;                /* continue from save_dir/checkpoint.bin */

@@ -10,23 +10,55 @@
  * N counts the real positions of the batch (tokens plus the two boundaries per sentence);
  * padding positions are never computed. The LSTMs run on a packed time-major layout with
  * rows sorted by decreasing length (see elmo_packing), so each step is one GEMM over the
- * rows still running. With two threads the forward and backward LMs run concurrently.
+ * rows still running.
+ *
+ * Threads (a session's 2 workers; BLAS single-threaded inside them, never oversubscribed):
+ *   - token encoder: cache misses split in two halves (64 or more), or, for fewer (one
+ *     sentence), the two products of each highway layer on one thread each;
+ *   - LSTMs: the forward and backward LMs concurrently, one per worker.
+ * Memory: the weights (2 MB aligned, huge pages where available), each worker's arena
+ * (encoder scratch, then the LSTM's G and u: the phases never overlap), the packed batch and
+ * the bounded token cache. Nothing is allocated once the buffers have grown to the batch.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "bilm.h"
 #include "blas.h"
+#include "gemm.h"
 #include "h5io.h"
 #include "model.h"
 #include "options.h"
 #include "token_cache.h"
 #include "util.h"
 
-#define ENC_CHUNK 512 /* tokens per char-CNN/highway pass: bounds the workspace */
+#define ENC_CHUNK 128 /* tokens per char-CNN/highway pass: bounds the workspace */
+#define ELMO_CACHE_BYTES ((size_t)12 << 20) /* default bound of the token cache */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model                                                                                      */
+
+/* The weight block, 2 MB aligned and (where transparent huge pages are on "madvise") backed
+ * by huge pages: the LSTM steps stream tens of MB of weights each, and with 4 KB pages every
+ * row of a (512, 16384) matrix is another page (TLB misses). Freed by elmo_params_free. */
+static elmo_status params_alloc_huge(const elmo_config *c, elmo_params *p) {
+    size_t n = elmo_params_count(c), align = (size_t)2 << 20;
+    if (n == SIZE_MAX || n > ELMO_MAX_ALLOC / sizeof(float))
+        return elmo_fail(ELMO_ERR_NOMEM, "the model is too large");
+    size_t bytes = (n * sizeof(float) + align - 1) / align * align;
+    void *mem = NULL;
+    if (posix_memalign(&mem, align, bytes) != 0)
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory for %zu MB of weights", bytes >> 20);
+#ifdef MADV_HUGEPAGE
+    if (!getenv("ELMO_EXPERIMENT_NO_HUGEPAGES")) madvise(mem, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
+    memset(mem, 0, bytes);
+    elmo_params_bind(c, p, mem);
+    return ELMO_OK;
+}
 
 elmo_status elmo_model_load(const char *options_path, const char *weights_path,
                             elmo_model **out) {
@@ -35,7 +67,7 @@ elmo_status elmo_model_load(const char *options_path, const char *weights_path,
     elmo_model *m = calloc(1, sizeof *m);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_status s = elmo_config_load(options_path, &m->cfg);
-    if (!s) s = elmo_params_alloc(&m->cfg, &m->w);
+    if (!s) s = params_alloc_huge(&m->cfg, &m->w);
     if (!s) s = elmo_weights_read(weights_path, &m->cfg, &m->w);
     if (!s) s = elmo_model_prepare(m);
     if (s) {
@@ -57,6 +89,7 @@ elmo_status elmo_model_load_dir(const char *dir, elmo_model **out) {
 void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_params_free(&m->w);
+    elmo_free(m->f16_mem);
     elmo_free(m->conv_pad_mem);
     free(m);
 }
@@ -85,6 +118,37 @@ double elmo_model_lstm_flops_per_token(const elmo_model *m) {
     return elmo_config_lstm_flops(&m->cfg);
 }
 
+elmo_status elmo_model_set_recurrent_fp16(elmo_model *m, int on) {
+    elmo_clear_error();
+    const elmo_config *c = &m->cfg;
+    int L = c->n_layers, P = c->projection_dim, H = c->lstm_dim;
+    if (!on) {
+        elmo_free(m->f16_mem);
+        m->f16_mem = NULL;
+        memset(m->rec16, 0, sizeof m->rec16);
+        memset(m->proj16, 0, sizeof m->proj16);
+        return ELMO_OK;
+    }
+    if (m->f16_mem) return ELMO_OK;
+    size_t rec = (size_t)P * 4 * H, proj = c->has_lstm_proj ? (size_t)H * P : 0;
+    uint16_t *mem = elmo_alloc(sizeof(uint16_t) * (size_t)2 * L * (rec + proj));
+    if (!mem) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the float16 weights");
+    uint16_t *p = mem;
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < L; l++) {
+            elmo_pack_panels_f16(P, 4 * H, m->w.lstm_w[d][l] + (size_t)P * 4 * H, p);
+            m->rec16[d][l] = p;
+            p += rec;
+            if (proj) {
+                elmo_pack_panels_f16(H, P, m->w.lstm_p[d][l], p);
+                m->proj16[d][l] = p;
+                p += proj;
+            }
+        }
+    m->f16_mem = mem;
+    return ELMO_OK;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Session                                                                                    */
 
@@ -106,12 +170,14 @@ static void *need(buf *b, size_t bytes) {
     return p;
 }
 
-/* Per-thread scratch: token encoder and one LSTM direction. */
+/* Per-thread scratch. The arena serves the token encoder (char-CNN workspace, (ENC_CHUNK, F)
+ * CNN output, (ENC_CHUNK, 2F) highway products) and then the LSTM phase (G, u), which never
+ * overlap in time: one buffer instead of two bounds the peak memory. */
 typedef struct {
     elmo_charcnn_ws cnn;
-    float *cnn_y; /* (ENC_CHUNK, F) */
-    float *hw;    /* (ENC_CHUNK, 2F) */
-    buf x, y, G, u, h, c;
+    float *cnn_y; /* (ENC_CHUNK, F), in the arena */
+    float *hw;    /* (ENC_CHUNK, 2F), in the arena */
+    buf arena, x, y, h, c;
 } worker;
 
 struct elmo_session {
@@ -123,22 +189,38 @@ struct elmo_session {
     worker wk[2];
     elmo_token_cache *cache;
     size_t cache_cap;
-    buf ids, tok, miss, order, len, start, steps, offs, outp;
+    buf ids, tok, miss, order, len, start, steps, offs, outp, rowp;
+    elmo_session_stats stats;
 };
 
-static elmo_status worker_init(const elmo_config *c, worker *w) {
-    memset(w, 0, sizeof *w);
-    if (elmo_charcnn_ws_alloc(c, &w->cnn)) return ELMO_ERR_NOMEM;
-    w->cnn_y = elmo_alloc(sizeof(float) * (size_t)ENC_CHUNK * c->n_filters);
-    w->hw = elmo_alloc(sizeof(float) * (size_t)ENC_CHUNK * 2 * c->n_filters);
-    return w->cnn_y && w->hw ? ELMO_OK : ELMO_ERR_NOMEM;
+static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Bytes of the encoder's part of the arena. */
+static size_t enc_bytes(const elmo_config *c) {
+    return elmo_charcnn_ws_bytes(c) + up64(sizeof(float) * (size_t)ENC_CHUNK * c->n_filters) +
+           up64(sizeof(float) * (size_t)ENC_CHUNK * 2 * c->n_filters);
+}
+
+/* Bytes of the LSTM phase's part for a batch of B rows: G (max(B, window rows), 4H), u (B, H). */
+static size_t lstm_bytes(const elmo_config *c, int B) {
+    int wr = elmo_lstm_window_rows(c), grows = B > wr ? B : wr;
+    return up64(sizeof(float) * (size_t)grows * 4 * c->lstm_dim) +
+           up64(sizeof(float) * (size_t)B * c->lstm_dim);
+}
+
+/* Make w's arena hold the encoder and point its encoder buffers into it. */
+static elmo_status worker_bind_encoder(const elmo_config *c, worker *w) {
+    char *a = need(&w->arena, enc_bytes(c));
+    if (!a) return ELMO_ERR_NOMEM;
+    elmo_charcnn_ws_bind(c, &w->cnn, a);
+    a += elmo_charcnn_ws_bytes(c);
+    w->cnn_y = (float *)a;
+    w->hw = (float *)(a + up64(sizeof(float) * (size_t)ENC_CHUNK * c->n_filters));
+    return ELMO_OK;
 }
 
 static void worker_free(worker *w) {
-    elmo_charcnn_ws_free(&w->cnn);
-    elmo_free(w->cnn_y);
-    elmo_free(w->hw);
-    buf *b[] = {&w->x, &w->y, &w->G, &w->u, &w->h, &w->c};
+    buf *b[] = {&w->arena, &w->x, &w->y, &w->h, &w->c};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) elmo_free(b[i]->p);
 }
 
@@ -157,7 +239,10 @@ elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elm
     s->m = m;
     s->max_rows = max_rows;
     s->threads = threads < 1 ? 1 : threads;
-    s->cache_cap = 65536;
+    /* default cache bound: 65536 entries, fewer for wide vectors so that it stays within
+     * ELMO_CACHE_BYTES (a key, a vector and the index per entry) */
+    size_t per_entry = sizeof(float) * (size_t)c->projection_dim + sizeof(int16_t) * c->max_chars + 32;
+    s->cache_cap = ELMO_CACHE_BYTES / per_entry < 65536 ? ELMO_CACHE_BYTES / per_entry : 65536;
     int L = c->n_layers, P = c->projection_dim, H = c->lstm_dim;
     size_t per = (size_t)max_rows * (P + H);
     s->st_mem = elmo_calloc((size_t)2 * L * per, sizeof(float));
@@ -167,7 +252,7 @@ elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elm
             s->st_h[d][l] = s->st_mem + (size_t)(d * L + l) * per;
             s->st_c[d][l] = s->st_h[d][l] + (size_t)max_rows * P;
         }
-    for (int k = 0; k < 2 && !st; k++) st = worker_init(c, &s->wk[k]);
+    for (int k = 0; k < 2 && !st; k++) st = worker_bind_encoder(c, &s->wk[k]);
     if (st) {
         elmo_session_free(s);
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory creating a session");
@@ -183,7 +268,7 @@ void elmo_session_free(elmo_session *s) {
     elmo_free(s->st_mem);
     for (int k = 0; k < 2; k++) worker_free(&s->wk[k]);
     elmo_token_cache_free(s->cache);
-    buf *b[] = {&s->ids, &s->tok, &s->miss, &s->order, &s->len, &s->start, &s->steps, &s->offs, &s->outp};
+    buf *b[] = {&s->ids, &s->tok, &s->miss, &s->order, &s->len, &s->start, &s->steps, &s->offs, &s->outp, &s->rowp};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) elmo_free(b[i]->p);
     free(s);
 }
@@ -216,6 +301,10 @@ void elmo_session_set_token_cache(elmo_session *s, size_t max_entries) {
 }
 
 void elmo_session_set_reference(elmo_session *s, int on) { s->reference = on != 0; }
+
+void elmo_session_get_stats(const elmo_session *s, elmo_session_stats *out) { *out = s->stats; }
+size_t elmo_session_token_cache_cap(const elmo_session *s) { return s->cache_cap; }
+void elmo_session_clear_stats(elmo_session *s) { memset(&s->stats, 0, sizeof s->stats); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Running two tasks on two threads                                                           */
@@ -259,12 +348,13 @@ static void encode_range(const elmo_session *s, worker *w, int N, const int16_t 
         if (s->reference) {
             elmo_charcnn_forward_ref(m, n, id, w->cnn_y);
             elmo_highway_forward_ref(c, &m->w, n, w->cnn_y);
+            elmo_projection_forward_ref(c, &m->w, n, w->cnn_y, tok + (size_t)n0 * P);
         } else {
             elmo_charcnn_forward(m, n, id, w->cnn_y, &w->cnn);
             elmo_highway_forward(c, &m->w, n, w->cnn_y, w->hw);
+            elmo_projection_forward(c, &m->w, n, w->cnn_y, tok + (size_t)n0 * P);
         }
         (void)F;
-        elmo_projection_forward(c, &m->w, n, w->cnn_y, tok + (size_t)n0 * P);
     }
 }
 
@@ -281,9 +371,39 @@ static void enc_task(void *p) {
     encode_range(j->s, j->w, j->N, j->ids, j->tok);
 }
 
+/* Few tokens (one sentence) on two threads: the char CNN on one, then each highway layer's
+ * two products on one thread each (they are bound by streaming the (F, F) weights, so
+ * splitting the tokens would stream every matrix twice). n <= ENC_CHUNK. */
+typedef struct {
+    const elmo_model *m;
+    int i, which, N;
+    const float *x;
+    float *out;
+} hw_job;
+
+static void hw_task(void *p) {
+    hw_job *j = p;
+    elmo_highway_product(&j->m->cfg, &j->m->w, j->i, j->which, j->N, j->x, j->out);
+}
+
+static void encode_few_par(const elmo_session *s, int N, const int16_t *ids, float *tok) {
+    const elmo_model *m = s->m;
+    const elmo_config *c = &m->cfg;
+    worker *w = (worker *)&s->wk[0];
+    int F = c->n_filters;
+    elmo_charcnn_forward(m, N, ids, w->cnn_y, &w->cnn);
+    for (int i = 0; i < c->n_highway; i++) {
+        hw_job a = {m, i, 0, N, w->cnn_y, w->hw}, b = {m, i, 1, N, w->cnn_y, w->hw + (size_t)N * F};
+        run_pair(hw_task, &a, &b, 1);
+        elmo_highway_combine(c, &m->w, i, N, w->cnn_y, w->hw, w->hw + (size_t)N * F);
+    }
+    elmo_projection_forward(c, &m->w, N, w->cnn_y, tok);
+}
+
 /* tok (N, P) for ids (N, W): cached vectors where possible, the rest computed (split over
  * the session's threads). */
 static elmo_status encode_tokens(elmo_session *s, int N, const int16_t *ids, float *tok) {
+    double t0 = elmo_now();
     const elmo_config *c = &s->m->cfg;
     int W = c->max_chars, P = c->projection_dim;
     const int16_t *todo = ids;
@@ -311,7 +431,13 @@ static elmo_status encode_tokens(elmo_session *s, int N, const int16_t *ids, flo
         todo = mids;
         todo_tok = mtok;
     }
-    if (n_todo > 0) {
+#ifdef ELMO_EXP_NO_FEWPAR
+    if (0) {
+#else
+    if (n_todo > 0 && n_todo < 64 && s->threads > 1 && !s->reference && c->n_highway > 0) {
+#endif
+        encode_few_par(s, n_todo, todo, todo_tok);
+    } else if (n_todo > 0) {
         int par = s->threads > 1 && n_todo >= 64;
         int half = par ? n_todo / 2 : n_todo;
         enc_job a = {s, &s->wk[0], half, todo, todo_tok};
@@ -326,6 +452,9 @@ static elmo_status encode_tokens(elmo_session *s, int N, const int16_t *ids, flo
             elmo_token_cache_put(s->cache, todo + (size_t)k * W, v);
         }
     }
+    s->stats.tokens_computed += (uint64_t)n_todo;
+    s->stats.tokens_cached += (uint64_t)(N - n_todo);
+    s->stats.encode_s += elmo_now() - t0;
     return ELMO_OK;
 }
 
@@ -364,8 +493,9 @@ static void direction_task(void *p) {
     int P = c->projection_dim, H = c->lstm_dim, B = j->B, N = j->N, d = j->d;
     float *x = need(&wk->x, sizeof(float) * (size_t)N * P);
     float *y = need(&wk->y, sizeof(float) * (size_t)N * P);
-    float *G = need(&wk->G, sizeof(float) * (size_t)B * ELMO_LSTM_WINDOW * 4 * H);
-    float *u = need(&wk->u, sizeof(float) * (size_t)B * H);
+    /* the arena (sized by elmo_embed_ids) is free once the token encoder is done */
+    float *G = wk->arena.p;
+    float *u = (float *)((char *)wk->arena.p + lstm_bytes(c, B) - up64(sizeof(float) * (size_t)B * H));
     float *h = need(&wk->h, sizeof(float) * (size_t)B * P);
     float *cs = need(&wk->c, sizeof(float) * (size_t)B * H);
     if (!x || !y || !G || !u || !h || !cs) {
@@ -393,8 +523,9 @@ static void direction_task(void *p) {
                 memset(cs + (size_t)i * H, 0, sizeof(float) * H);
             }
         }
-        elmo_lstm_forward(c, w->lstm_w[d][l], w->lstm_b[d][l], w->lstm_p[d][l], pk, x, h, cs, y,
-                          G, u);
+        elmo_lstm_cell cell = {w->lstm_w[d][l], w->lstm_b[d][l], w->lstm_p[d][l],
+                               s->m->rec16[d][l], s->m->proj16[d][l]};
+        elmo_lstm_forward(c, &cell, pk, !s->stateful, x, h, cs, y, G, u);
         if (s->stateful)
             for (int i = 0; i < B; i++) {
                 int b = j->order[i];
@@ -503,6 +634,11 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
         elmo_char_ids("</S>", 4, W, idb + (pos + 1 + n_tokens[b]) * W);
         pos += len[b];
     }
+    /* the workers' arenas: the encoder now, the LSTM phase next */
+    for (int k = 0; k < 2; k++)
+        if (s->wk[k].arena.cap < lstm_bytes(c, B) &&
+            (!need(&s->wk[k].arena, lstm_bytes(c, B)) || worker_bind_encoder(c, &s->wk[k])))
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory in elmo_embed");
     elmo_status st = encode_tokens(s, (int)N, idb, tok);
     if (st) return st;
     /* layer 0: [tok ; tok] */
@@ -532,11 +668,13 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
         offs[t + 1] = offs[t] + i;
     }
     elmo_packing pk = {T, steps, offs};
+    double t0 = elmo_now();
     dir_job jobs[2];
     for (int d = 0; d < 2; d++)
         jobs[d] = (dir_job){s, d, B, (int)N, order, len, start, &pk, tok, out, ELMO_OK};
     run_pair(s->reference ? direction_task_ref : direction_task, &jobs[0], &jobs[1],
              s->threads > 1);
+    s->stats.lstm_s += elmo_now() - t0;
     for (int d = 0; d < 2; d++)
         if (jobs[d].status) return elmo_fail(jobs[d].status, "out of memory in elmo_embed");
     return ELMO_OK;
@@ -553,18 +691,13 @@ elmo_status elmo_embed(elmo_session *s, int B, const char *const *const *tokens,
         N += (size_t)n_tokens[b];
     }
     int16_t *ids = need(&s->outp, sizeof(int16_t) * (N ? N : 1) * W);
-    const int16_t **rows = malloc(sizeof(*rows) * (B ? B : 1));
-    if (!ids || !rows) {
-        free(rows);
-        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    }
+    const int16_t **rows = need(&s->rowp, sizeof(*rows) * (B ? B : 1));
+    if (!ids || !rows) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     size_t k = 0;
     for (int b = 0; b < B; b++) {
         rows[b] = ids + k * W;
         for (int t = 0; t < n_tokens[b]; t++, k++)
             elmo_char_ids(tokens[b][t], strlen(tokens[b][t]), W, ids + k * W);
     }
-    elmo_status st = elmo_embed_ids(s, B, rows, n_tokens, out);
-    free(rows);
-    return st;
+    return elmo_embed_ids(s, B, rows, n_tokens, out);
 }

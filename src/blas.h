@@ -35,4 +35,18 @@ static inline void elmo_sgemm_tn(int M, int N, int K, const float *A, int lda, c
 void elmo_blas_set_threads(int n);
 int elmo_blas_get_threads(void);
 
+/* OpenBLAS's kernel set ("Haswell", "SkylakeX", ...). */
+const char *elmo_blas_core(void);
+/* A DYNAMIC_ARCH OpenBLAS older than the CPU falls back to generic SSE kernels (OpenBLAS
+ * 0.3.21 picks "Prescott" on Sapphire/Emerald Rapids: 5x slower sgemm). Returns the
+ * OPENBLAS_CORETYPE value this CPU supports ("SkylakeX" with AVX-512, "Haswell" with
+ * AVX2+FMA) when the running kernels are weaker, NULL when they are fine or when
+ * OPENBLAS_CORETYPE is already set. OpenBLAS reads the variable only when it is loaded, so
+ * acting on this means re-executing the program. */
+const char *elmo_blas_better_coretype(void);
+/* For programs (the elmo tool, the benchmarks), first thing in main: when elmo_blas_better_coretype() names a
+ * better kernel set, re-execute the program with OPENBLAS_CORETYPE set (argv unchanged).
+ * Returns when nothing needed doing, when ELMO_NO_BLAS_FIX is set, or when exec failed. */
+void elmo_blas_fix_coretype(char **argv);
+
 #endif

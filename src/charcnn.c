@@ -14,11 +14,12 @@
 #include <string.h>
 
 #include "blas.h"
+#include "gemm.h"
 #include "model.h"
 #include "util.h"
 
 #define CHUNK_TOKENS 256
-#define CHUNK_ROWS 4096
+#define CHUNK_ROWS 512 /* windows per GEMM: Z is (CHUNK_ROWS, max n_i), 2 MB for 1024 filters */
 
 static inline float act(int a, float v) { return a == ELMO_ACT_TANH ? tanhf(v) : (v > 0 ? v : 0); }
 
@@ -36,26 +37,25 @@ static int max_n(const elmo_config *c) {
     return m;
 }
 
-elmo_status elmo_charcnn_ws_alloc(const elmo_config *c, elmo_charcnn_ws *ws) {
-    memset(ws, 0, sizeof *ws);
-    int rows = CHUNK_ROWS > c->max_chars ? CHUNK_ROWS : c->max_chars;
-    ws->emb = elmo_alloc(sizeof(float) * (size_t)CHUNK_TOKENS * c->max_chars * c->char_embed_dim);
-    ws->A = elmo_alloc(sizeof(float) * (size_t)rows * max_kE(c));
-    ws->Z = elmo_alloc(sizeof(float) * (size_t)rows * max_n(c));
-    ws->npos = elmo_alloc(sizeof(int) * CHUNK_TOKENS);
-    if (!ws->emb || !ws->A || !ws->Z || !ws->npos) {
-        elmo_charcnn_ws_free(ws);
-        return ELMO_ERR_NOMEM;
-    }
-    return ELMO_OK;
+static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+size_t elmo_charcnn_ws_bytes(const elmo_config *c) {
+    size_t rows = CHUNK_ROWS > c->max_chars ? CHUNK_ROWS : c->max_chars;
+    return up64(sizeof(float) * (size_t)CHUNK_TOKENS * c->max_chars * c->char_embed_dim) +
+           up64(sizeof(float) * rows * max_kE(c)) + up64(sizeof(float) * rows * max_n(c)) +
+           up64(sizeof(int) * CHUNK_TOKENS);
 }
 
-void elmo_charcnn_ws_free(elmo_charcnn_ws *ws) {
-    elmo_free(ws->emb);
-    elmo_free(ws->A);
-    elmo_free(ws->Z);
-    elmo_free(ws->npos);
-    memset(ws, 0, sizeof *ws);
+void elmo_charcnn_ws_bind(const elmo_config *c, elmo_charcnn_ws *ws, void *mem) {
+    size_t rows = CHUNK_ROWS > c->max_chars ? CHUNK_ROWS : c->max_chars;
+    char *p = mem;
+    ws->emb = (float *)p;
+    p += up64(sizeof(float) * (size_t)CHUNK_TOKENS * c->max_chars * c->char_embed_dim);
+    ws->A = (float *)p;
+    p += up64(sizeof(float) * rows * max_kE(c));
+    ws->Z = (float *)p;
+    p += up64(sizeof(float) * rows * max_n(c));
+    ws->npos = (int *)p;
 }
 
 /* Number of leading slots up to and including the last non-PAD one. */
@@ -88,6 +88,10 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
         while (n0 + nt < N && nt < CHUNK_TOKENS) {
             int r = real_slots(ids + (size_t)(n0 + nt) * W, W);
             int np = r < W - kmin + 1 ? r : W - kmin + 1;
+#ifdef ELMO_EXP_NO_TRIM
+            r = W;
+            np = W - kmin + 1;
+#endif
             if (np < 1) np = 1;
             if (nt > 0 && rows + np > CHUNK_ROWS) break;
             ws->npos[nt++] = r;
@@ -108,7 +112,7 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
                     memcpy(ws->A + (size_t)(R + q) * KE, e + (size_t)q * E, sizeof(float) * KE);
                 R += np;
             }
-            elmo_sgemm(R, nf, KE, ws->A, KE, p->conv_w[i], nf, 0.0f, ws->Z, nf);
+            elmo_gemm_rm(R, nf, KE, ws->A, KE, p->conv_w[i], nf, 0, ws->Z, nf);
             /* max over each token's windows (+ bias), with the all-PAD windows' value */
             R = 0;
             for (int n = 0; n < nt; n++) {

@@ -8,15 +8,26 @@
  *   u   = sigmoid(o) tanh(c_t)                           (the clipped c)
  *   h_t = clip(u W_P, proj_clip)                         when P < H; else h_t = u
  *
- * The input half x_t W[0:P] is computed for a window of ELMO_LSTM_WINDOW steps as one GEMM
- * (rows of consecutive steps are contiguous in the packed layout); the recurrent half
- * h_{t-1} W[P:2P] is one GEMM per step over the active rows, accumulated into the same
- * buffer; the bias is added after both products, as TF does.
+ * Fast path (elmo_lstm_forward), on the packed batch (rows sorted by length, step t covers
+ * the first steps[t] rows):
+ *   - the input half x_t W[0:P] of a window of consecutive steps (up to
+ *     elmo_lstm_window_rows packed rows) is one GEMM;
+ *   - the recurrent half h_{t-1} W[P:2P] is one GEMM per step over the active rows only,
+ *     accumulated into the same buffer, then the projection; both with elmo_gemm_rm (gemm.h),
+ *     which streams the weights once per step (the step is bound by that stream for small
+ *     batches) - or, with the optional float16 weights and few rows, from half the bytes;
+ *   - the gates are one branch-free loop per row with the vectorizable exp/sigmoid/tanh of
+ *     fastmath.h; bias added after both products, as TF does.
+ * No allocation: the caller passes G and u.
+ * Plain reference (elmo_lstm_forward_ref): one sequence, direct double-accumulated loops,
+ * libm's expf/tanhf.
  */
 #include <math.h>
 #include <string.h>
 
 #include "blas.h"
+#include "fastmath.h"
+#include "gemm.h"
 #include "model.h"
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
@@ -29,9 +40,10 @@ static inline float clipf(float v, float lim) {
     return v;
 }
 
-/* Gates for n rows: g (n, 4H) pre-activations without bias; c (n, H) updated; u (n, H). */
-static void gates(int n, int H, const float *g, const float *b, float cell_clip, float *c,
-                  float *u) {
+/* Gates for n rows: g (n, 4H) pre-activations without bias; c (n, H) updated; u (n, H).
+ * Plain reference: libm's expf / tanhf. */
+static void gates_ref(int n, int H, const float *g, const float *b, float cell_clip, float *c,
+                      float *u) {
     for (int r = 0; r < n; r++) {
         const float *z = g + (size_t)r * 4 * H;
         float *cr = c + (size_t)r * H, *ur = u + (size_t)r * H;
@@ -48,31 +60,80 @@ static void gates(int n, int H, const float *g, const float *b, float cell_clip,
     }
 }
 
-void elmo_lstm_forward(const elmo_config *c, const float *W, const float *b, const float *Wp,
-                       const elmo_packing *pk, const float *x, float *h, float *cst, float *y,
-                       float *G, float *u) {
+/* Same, fast path: one branch-free loop per row that vectorizes (fastmath.h). A clip of 0
+ * (none) becomes +inf so the clamp is unconditional. */
+static void gates_fast(int n, int H, const float *g, const float *restrict b, float cell_clip,
+                       float *c, float *u) {
+    const float lim = cell_clip > 0 ? cell_clip : INFINITY;
+    for (int r = 0; r < n; r++) {
+        const float *restrict zi = g + (size_t)r * 4 * H, *restrict zj = zi + H;
+        const float *restrict zf = zi + 2 * H, *restrict zo = zi + 3 * H;
+        const float *restrict bi = b, *restrict bj = b + H, *restrict bf = b + 2 * H,
+                              *restrict bo = b + 3 * H;
+        float *restrict cr = c + (size_t)r * H, *restrict ur = u + (size_t)r * H;
+        for (int k = 0; k < H; k++) {
+            float cn = elmo_sigmoidf_fast(zf[k] + bf[k] + 1.0f) * cr[k] +
+                       elmo_sigmoidf_fast(zi[k] + bi[k]) * elmo_tanhf_fast(zj[k] + bj[k]);
+            cn = cn > lim ? lim : cn;
+            cn = cn < -lim ? -lim : cn;
+            cr[k] = cn;
+            ur[k] = elmo_sigmoidf_fast(zo[k] + bo[k]) * elmo_tanhf_fast(cn);
+        }
+    }
+}
+
+int elmo_lstm_window_rows(const elmo_config *c) {
+    size_t rows = ((size_t)8 << 20) / (sizeof(float) * 4 * (size_t)c->lstm_dim);
+    return rows > 256 ? 256 : rows < 16 ? 16 : (int)rows;
+}
+
+#ifdef ELMO_EXP_OPENBLAS_LSTM
+#define elmo_gemm_rm(M, N, K, A, lda, W, ldw, acc, C, ldc) elmo_sgemm(M, N, K, A, lda, W, ldw, (acc) ? 1.0f : 0.0f, C, ldc)
+#endif
+#ifdef ELMO_EXP_LIBM_GATES
+#define gates_fast gates_ref
+#endif
+void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const elmo_packing *pk,
+                       int zero_state, const float *x, float *h, float *cst, float *y, float *G,
+                       float *u) {
     int P = c->projection_dim, H = c->lstm_dim, H4 = 4 * H;
-    const float *Wx = W, *Wh = W + (size_t)P * H4;
-    for (int t0 = 0; t0 < pk->T; t0 += ELMO_LSTM_WINDOW) {
-        int t1 = t0 + ELMO_LSTM_WINDOW < pk->T ? t0 + ELMO_LSTM_WINDOW : pk->T;
+    const float *Wx = cell->W, *Wh = cell->W + (size_t)P * H4, *b = cell->b, *Wp = cell->Wp;
+    const float lim = c->proj_clip > 0 ? c->proj_clip : INFINITY;
+    const int wrows = elmo_lstm_window_rows(c);
+    for (int t0 = 0; t0 < pk->T;) {
+        /* window: steps t0 .. t1-1, at most wrows packed rows (at least one step) */
+        int t1 = t0 + 1;
+        while (t1 < pk->T && pk->offs[t1 + 1] - pk->offs[t0] <= wrows) t1++;
         int r0 = pk->offs[t0], r1 = pk->offs[t1];
-        /* input products of every position in the window */
-        elmo_sgemm(r1 - r0, H4, P, x + (size_t)r0 * P, P, Wx, H4, 0.0f, G, H4);
+        /* input products of every position in the window: G (r1-r0, 4H) = x Wx */
+        elmo_gemm_rm(r1 - r0, H4, P, x + (size_t)r0 * P, P, Wx, H4, 0, G, H4);
         for (int t = t0; t < t1; t++) {
-            int n = pk->steps[t];
+            int n = pk->steps[t], f16 = cell->Wh16 && n <= ELMO_F16_MAX_ROWS;
             float *g = G + (size_t)(pk->offs[t] - r0) * H4;
-            elmo_sgemm(n, H4, P, h, P, Wh, H4, 1.0f, g, H4);
-            gates(n, H, g, b, c->cell_clip, cst, u);
+            /* recurrent product of the active rows: g (n, 4H) += h (n, P) Wh; nothing to add
+             * at the first step from a zero state (exact: g + 0 == g) */
+            if (t == 0 && zero_state) {
+            } else if (f16) {
+                elmo_gemm_packed_f16(n, H4, P, h, P, cell->Wh16, 1, g, H4);
+            } else {
+                elmo_gemm_rm(n, H4, P, h, P, Wh, H4, 1, g, H4);
+            }
+            gates_fast(n, H, g, b, c->cell_clip, cst, u);
             float *yt = y + (size_t)pk->offs[t] * P;
             if (c->has_lstm_proj) {
-                elmo_sgemm(n, P, H, u, H, Wp, P, 0.0f, yt, P);
-                if (c->proj_clip > 0)
-                    for (size_t k = 0; k < (size_t)n * P; k++) yt[k] = clipf(yt[k], c->proj_clip);
+                /* projection: yt (n, P) = clip(u (n, H) Wp) */
+                if (f16 && cell->Wp16) elmo_gemm_packed_f16(n, P, H, u, H, cell->Wp16, 0, yt, P);
+                else elmo_gemm_rm(n, P, H, u, H, Wp, P, 0, yt, P);
+                for (size_t k = 0; k < (size_t)n * P; k++) {
+                    float v = yt[k] > lim ? lim : yt[k];
+                    yt[k] = v < -lim ? -lim : v;
+                }
             } else {
                 memcpy(yt, u, sizeof(float) * (size_t)n * P);
             }
             memcpy(h, yt, sizeof(float) * (size_t)n * P);
         }
+        t0 = t1;
     }
 }
 
@@ -88,7 +149,7 @@ void elmo_lstm_forward_ref(const elmo_config *c, const float *W, const float *b,
             for (int q = 0; q < P; q++) r += (double)h[q] * W[(size_t)(P + q) * H4 + k];
             z[k] = (float)(a + r);
         }
-        gates(1, H, z, b, c->cell_clip, cst, u);
+        gates_ref(1, H, z, b, c->cell_clip, cst, u);
         float *yt = y + (size_t)t * P;
         if (c->has_lstm_proj) {
             for (int q = 0; q < P; q++) {

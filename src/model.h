@@ -6,6 +6,7 @@
 #ifndef ELMO_MODEL_H
 #define ELMO_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "elmo.h"
@@ -18,6 +19,10 @@ struct elmo_model {
      * bias included: the same for every token, so computed once (exact). */
     float *conv_pad[ELMO_MAX_FILTER_BANKS];
     float *conv_pad_mem;
+    /* optional reduced-precision mode (elmo_model_set_recurrent_fp16): float16 copies of the
+     * LSTMs' recurrent halves (P, 4H) and projections (H, P), panel layout (gemm.h) */
+    uint16_t *rec16[2][ELMO_MAX_LAYERS], *proj16[2][ELMO_MAX_LAYERS];
+    uint16_t *f16_mem;
 };
 
 /* Fill the model's derived tables (conv_pad) from its weights. */
@@ -32,8 +37,9 @@ typedef struct {
     float *Z;    /* (CHUNK_ROWS, max n_i) window pre-activations */
     int *npos;   /* (CHUNK_TOKENS) windows computed per token */
 } elmo_charcnn_ws;
-elmo_status elmo_charcnn_ws_alloc(const elmo_config *c, elmo_charcnn_ws *ws);
-void elmo_charcnn_ws_free(elmo_charcnn_ws *ws);
+/* Bytes of the workspace, and its pointers into mem (64-byte aligned, that many bytes). */
+size_t elmo_charcnn_ws_bytes(const elmo_config *c);
+void elmo_charcnn_ws_bind(const elmo_config *c, elmo_charcnn_ws *ws, void *mem);
 
 /* Fast path: GEMMs over only the windows that touch a non-PAD char; windows made only of
  * PAD chars take the model's precomputed conv_pad value. */
@@ -44,11 +50,19 @@ void elmo_charcnn_forward_ref(const elmo_model *m, int N, const int16_t *ids, fl
 
 /* ---- highway (highway.c): x (N, F) in place, n_highway layers. ws: (N, 2F) */
 void elmo_highway_forward(const elmo_config *c, const elmo_params *p, int N, float *x, float *ws);
+/* The pieces of layer i: out (N, F) = x W_carry (which 0) or x W_transform (which 1), and
+ * x <- g * relu(gt + b_t) + (1 - g) * x with g = sigmoid(gc + b_c). */
+void elmo_highway_product(const elmo_config *c, const elmo_params *p, int i, int which, int N,
+                          const float *x, float *out);
+void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
+                          const float *gc, const float *gt);
 void elmo_highway_forward_ref(const elmo_config *c, const elmo_params *p, int N, float *x);
 
 /* ---- projection: tok (N, P) = x (N, F) · W_proj + b_proj (copy when F == P) */
 void elmo_projection_forward(const elmo_config *c, const elmo_params *p, int N, const float *x,
                              float *tok);
+void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int N, const float *x,
+                                 float *tok);
 
 /* ---- LSTM with projection (lstm.c), TF LSTMCell semantics, one layer of one direction.
  * Rows are packed time-major and sorted by decreasing length: step t covers packed rows
@@ -61,10 +75,26 @@ typedef struct {
     const int *steps;  /* (T) active rows per step, non-increasing */
     const int *offs;   /* (T + 1) packed row offsets */
 } elmo_packing;
-#define ELMO_LSTM_WINDOW 8 /* time steps whose input products are computed in one GEMM */
-void elmo_lstm_forward(const elmo_config *c, const float *W, const float *b, const float *Wp,
-                       const elmo_packing *pk, const float *x, float *h, float *cst, float *y,
-                       float *G, float *u);
+/* One direction-layer's weights (TF layout) and the optional float16 copies. */
+typedef struct {
+    const float *W;        /* (2P, 4H): rows 0..P-1 multiply x_t, rows P..2P-1 h_{t-1} */
+    const float *b;        /* (4H) */
+    const float *Wp;       /* (H, P), or NULL without projection */
+    const uint16_t *Wh16;  /* NULL, or W's recurrent half (P, 4H) in float16, panel layout */
+    const uint16_t *Wp16;  /* NULL, or Wp in float16, panel layout */
+} elmo_lstm_cell;
+/* The input products of a window of whole steps (at least one) are one GEMM: up to 256
+ * packed rows, fewer for wide layers so that G stays within 8 MB (128 rows for H = 4096).
+ * G needs max(B, elmo_lstm_window_rows(c)) rows of 4H. */
+int elmo_lstm_window_rows(const elmo_config *c);
+/* Steps with at most this many active rows use the float16 weights when present (memory-
+ * bound there; with more rows the float32 kernel is faster). */
+#define ELMO_F16_MAX_ROWS 16
+/* zero_state: h and cst are all zero on entry (stateless), so the first step's recurrent
+ * product is skipped. */
+void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const elmo_packing *pk,
+                       int zero_state, const float *x, float *h, float *cst, float *y, float *G,
+                       float *u);
 /* Plain reference for one sequence of T steps (rows of x, y are consecutive steps). */
 void elmo_lstm_forward_ref(const elmo_config *c, const float *W, const float *b, const float *Wp,
                            int T, const float *x, float *h, float *cst, float *y);

@@ -3,13 +3,21 @@
  *  - stateless results do not depend on the batch size nor on a sentence's place in its batch;
  *  - the fast path (packed LSTM GEMMs, trimmed char-CNN windows, token cache, two threads)
  *    equals the plain reference path on every layer (max |diff| <= 1e-5);
- *  - stateful mode carries state per row and reset clears it.
+ *  - stateful mode carries state per row and reset clears it;
+ *  - `elmo embed` writes the same datasets with and without length bucketing (and refuses
+ *    bucketing with --stateful);
+ *  - the optional float16 recurrent weights stay within their documented error, and turning
+ *    them off restores the float32 results;
+ *  - `elmo dump-token-embeddings` writes the token layer in bilm-tf's format (lines
+ *    !!!MAXTERMID skipped, <S> and </S> the boundary encodings), equal to the plain path and
+ *    to the AllenNLP fixture's elmo_token_embeddings.hdf5.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5io.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -200,10 +208,198 @@ static void test_stateful(void **state) {
     elmo_model_free(m);
 }
 
+/* ---- `elmo embed` with and without bucketing: identical datasets */
+static float *read_ds(const char *path, const char *name, uint64_t dims[4], int *rank) {
+    float *d = NULL;
+    assert_int_equal(elmo_h5_read(path, name, &d, rank, dims), ELMO_OK);
+    return d;
+}
+
+static void test_cli_bucketing(void **state) {
+    (void)state;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/bucket_model", tmpdir());
+    make_random_model(dir, variants[0], 7);
+    /* 41 lines: lengths 0..20 in a scrambled order, repeats, an empty line */
+    elmo_strbuf in = {0};
+    for (int i = 0; i < 41; i++) {
+        int n = (i * 7) % 21;
+        for (int t = 0; t < n; t++)
+            elmo_strbuf_printf(&in, "%sw%d", t ? " " : "", (i * 13 + t * 5) % 17);
+        elmo_strbuf_add(&in, "\n", 1);
+    }
+    const char *inp = tmpfile_path("bucket_in.txt");
+    write_file(inp, in.p, in.n);
+    elmo_strbuf_free(&in);
+    const char *outs[3] = {tmpfile_path("bucket_b0.hdf5"), tmpfile_path("bucket_b3.hdf5"),
+                           tmpfile_path("bucket_def.hdf5")};
+    const char *extra[3] = {"--bucket 0 --batch-size 4", "--bucket 3 --batch-size 4", ""};
+    for (int k = 0; k < 3; k++) {
+        char args[2048], *err = NULL;
+        snprintf(args, sizeof args, "embed --model '%s' --input '%s' --output '%s' %s", dir, inp,
+                 outs[k], extra[k]);
+        int rc = run_elmo(args, NULL, &err);
+        if (rc != 0) fail_msg("elmo %s: exit %d: %s", args, rc, err ? err : "");
+        free(err);
+    }
+    for (int i = 0; i < 41; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        uint64_t d0[4], d1[4];
+        int r0, r1;
+        float *a = read_ds(outs[0], name, d0, &r0);
+        for (int k = 1; k < 3; k++) {
+            float *b = read_ds(outs[k], name, d1, &r1);
+            assert_int_equal(r0, r1);
+            assert_memory_equal(d0, d1, sizeof(uint64_t) * r0);
+            size_t cnt = (size_t)d0[0] * d0[1] * d0[2];
+            if (cnt && memcmp(a, b, sizeof(float) * cnt) != 0)
+                fail_msg("line %d differs with %s: max |diff| %.3g", i, extra[k],
+                         allclose(b, a, cnt, 0, 0).max_abs);
+            free(b);
+        }
+        free(a);
+    }
+    char *s0, *s1;
+    assert_int_equal(elmo_h5_read_string(outs[0], "sentence_to_index", &s0), ELMO_OK);
+    assert_int_equal(elmo_h5_read_string(outs[1], "sentence_to_index", &s1), ELMO_OK);
+    assert_string_equal(s0, s1);
+    free(s0);
+    free(s1);
+    /* bucketing reorders lines: refused in stateful mode */
+    char args[2048], *err = NULL;
+    snprintf(args, sizeof args, "embed --model '%s' --input '%s' --output '%s' --stateful --bucket 2",
+             dir, inp, tmpfile_path("bucket_stateful.hdf5"));
+    assert_int_equal(run_elmo(args, NULL, &err), 1);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "--bucket needs stateless mode"));
+    free(err);
+}
+
+/* ---- float16 recurrent weights: bounded error, and off restores float32 */
+static void test_fp16(void **state) {
+    (void)state;
+    tokenized ts[NS];
+    for (int i = 0; i < NS; i++) tokenize(sentences[i], &ts[i]);
+    for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+        char dir[300];
+        snprintf(dir, sizeof dir, "%s/fp16_%zu", tmpdir(), v);
+        make_random_model(dir, variants[v], 55 + v);
+        elmo_model *m;
+        assert_int_equal(elmo_model_load_dir(dir, &m), ELMO_OK);
+        int K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
+        float *ref[NS], *out[NS];
+        for (int i = 0; i < NS; i++) {
+            ref[i] = calloc((size_t)K * (ts[i].n + 1) * D, sizeof(float));
+            out[i] = calloc((size_t)K * (ts[i].n + 1) * D, sizeof(float));
+        }
+        elmo_session *sr, *s;
+        assert_int_equal(elmo_session_new(m, NS, 1, &sr), ELMO_OK);
+        elmo_session_set_reference(sr, 1);
+        embed_all(sr, ts, 1, ref);
+        elmo_session_free(sr);
+        assert_int_equal(elmo_model_set_recurrent_fp16(m, 1), ELMO_OK);
+        assert_int_equal(elmo_session_new(m, NS, 2, &s), ELMO_OK);
+        embed_all(s, ts, 1, out); /* one sentence per batch: every step uses float16 */
+        double d16 = maxdiff(ref, out, ts, K, D);
+        embed_all(s, ts, NS, out);
+        double d16b = maxdiff(ref, out, ts, K, D);
+        assert_int_equal(elmo_model_set_recurrent_fp16(m, 0), ELMO_OK);
+        embed_all(s, ts, 1, out);
+        double d32 = maxdiff(ref, out, ts, K, D);
+        print_message("variant %zu: float16 recurrent weights: max |diff| %.3g (batch 1), %.3g "
+                      "(batch %d); off again: %.3g\n", v, d16, d16b, NS, d32);
+        assert_true(d16 > 0 && d16 <= 2e-2 && d16b <= 2e-2);
+        assert_true(d32 <= 1e-5);
+        elmo_session_free(s);
+        for (int i = 0; i < NS; i++) {
+            free(ref[i]);
+            free(out[i]);
+        }
+        elmo_model_free(m);
+    }
+    for (int i = 0; i < NS; i++) free(ts[i].copy);
+}
+
+/* ---- dump-token-embeddings */
+static void test_dump_tokens(void **state) {
+    (void)state;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/dump_model", tmpdir());
+    make_random_model(dir, variants[0], 21);
+    static const char vocab[] = "<S>\n</S>\n<UNK>\nthe\n!!!MAXTERMID\n  bank \nÜnïcödé\n"
+                                "veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes\n"
+                                "!!!MAXTERMID\n,\r\n.";
+    const char *toks[] = {"<S>", "</S>", "<UNK>", "the", "bank", "Ünïcödé",
+                          "veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes", ",", "."};
+    int V = (int)(sizeof toks / sizeof *toks);
+    const char *vp = tmpfile_path("dump_vocab.txt"), *op = tmpfile_path("dump_out.hdf5");
+    write_file(vp, vocab, sizeof vocab - 1);
+    char args[2048], *err = NULL;
+    snprintf(args, sizeof args, "dump-token-embeddings --model '%s' --vocab '%s' --output '%s'", dir, vp, op);
+    int rc = run_elmo(args, NULL, &err);
+    if (rc) fail_msg("elmo %s: exit %d: %s", args, rc, err ? err : "");
+    free(err);
+    uint64_t dims[4];
+    int rank;
+    float *got = read_ds(op, "embedding", dims, &rank);
+    elmo_model *m;
+    assert_int_equal(elmo_model_load_dir(dir, &m), ELMO_OK);
+    int P = elmo_model_config(m)->projection_dim;
+    assert_int_equal(rank, 2);
+    assert_int_equal(dims[0], V);
+    assert_int_equal(dims[1], P);
+    float *want = malloc(sizeof(float) * V * P);
+    elmo_session *s;
+    assert_int_equal(elmo_session_new(m, 1, 1, &s), ELMO_OK);
+    elmo_session_set_reference(s, 1);
+    assert_int_equal(elmo_token_vectors(s, V, toks, want), ELMO_OK);
+    cmp_result r = allclose(got, want, (size_t)V * P, 1e-5, 0);
+    print_message("dump-token-embeddings vs plain path: max |diff| %.3g\n", r.max_abs);
+    assert_true(r.ok);
+    /* row 0 (<S>) is the boundary encoding, not the characters '<', 'S', '>' */
+    int16_t ids[2][64];
+    int W = elmo_model_config(m)->max_chars;
+    elmo_char_ids("<S>", 3, W, ids[0]);
+    assert_int_equal(ids[0][0], ELMO_CHAR_BOW);
+    assert_int_equal(ids[0][1], ELMO_CHAR_BOS);
+    (void)ids;
+    elmo_session_free(s);
+    elmo_model_free(m);
+    free(got);
+    free(want);
+    /* the AllenNLP fixture's token embeddings of its test vocabulary */
+    if (fixtures_available()) {
+        snprintf(args, sizeof args,
+                 "dump-token-embeddings --options '%s' --weights '%s' --vocab '%s' --output '%s'",
+                 fixture("allennlp-elmo/options.json"), fixture("allennlp-elmo/lm_weights.hdf5"),
+                 fixture("allennlp-elmo/vocab_test.txt"), op);
+        err = NULL;
+        rc = run_elmo(args, NULL, &err);
+        if (rc) fail_msg("elmo %s: exit %d: %s", args, rc, err ? err : "");
+        free(err);
+        uint64_t de[4];
+        int re;
+        float *a = read_ds(op, "embedding", dims, &rank);
+        float *e = read_ds(fixture("allennlp-elmo/elmo_token_embeddings.hdf5"), "embedding", de, &re);
+        assert_int_equal(dims[0], de[0]);
+        assert_int_equal(dims[1], de[1]);
+        cmp_result c = allclose(a, e, (size_t)de[0] * de[1], 1e-6, 1e-5);
+        print_message("dump-token-embeddings vs the AllenNLP fixture (%llu x %llu): max |diff| %.3g\n",
+                      (unsigned long long)de[0], (unsigned long long)de[1], c.max_abs);
+        assert_true(c.ok);
+        free(a);
+        free(e);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_stateful),
+        cmocka_unit_test(test_cli_bucketing),
+        cmocka_unit_test(test_fp16),
+        cmocka_unit_test(test_dump_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,16 +3,28 @@
  *
  * Dataset "i" holds line i (0-based): (L+1, n, 2P) with --layers all, (n, 2P) with top or
  * average; "sentence_to_index" maps each stripped line to its index (JSON, as json.dumps).
- * Lines stream through in batches of --batch-size consecutive lines; with --stateful row k
- * of a batch continues row k of the previous batch. The output appears only when complete
- * (temporary file, then rename).
+ * Lines stream through in windows of --bucket x --batch-size lines (memory stays bounded);
+ * stateless, each window is run longest line first in batches of up to --batch-size lines
+ * (length bucketing: similar lengths share a batch, so the LSTM steps keep most rows busy;
+ * batches of long lines hold fewer of them, at most the positions of a typical batch plus a
+ * quarter, so memory stays that of a file-order batch), and each line's result is written
+ * under its own index. With --stateful the batches are consecutive
+ * lines and row k of a batch continues row k of the previous batch. The output appears only
+ * when complete (temporary file, then rename).
+ *
+ * Under mpirun (stateless only) every rank reads the whole input and forms the same windows
+ * and batches; batch k (counted over the whole input) is run by rank k mod N, so each batch
+ * has the composition it has in one process and the output is bitwise the same. Rank 0
+ * receives the other ranks' batches in order, and alone writes the output file.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bucket.h"
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "h5io.h"
 #include "textio.h"
 #include "util.h"
@@ -112,18 +124,22 @@ static void s2i_free(s2i_map *m) {
     free(m->arena);
 }
 
-/* ---- the batch being assembled */
+/* ---- the window of lines being assembled, and the batch being run */
 typedef struct {
-    int B, cap;
-    int *n;              /* tokens per line */
-    size_t *id_off;      /* first id row of each line */
+    int B, cap;          /* lines in the window, capacity */
+    int *n;              /* (cap) tokens per line */
+    size_t *id_off;      /* (cap) first id row of each line */
     int16_t *ids;        /* all lines' char ids (rows of W) */
     size_t rows, rcap;
+    int *order;          /* (cap) processing order (bucketed or identity) */
+    int *starts;         /* (cap + 1) first index into order of each batch */
+    uint64_t first_line; /* 0-based index of the window's first line */
+    /* one batch of up to batch_size lines */
     const int16_t **rowp;
-    float **out;         /* per line (L+1, n, 2P) */
+    int *bn;
+    float **out;         /* per line of the batch (L+1, n, 2P) */
     float *outmem;
     size_t ocap;
-    uint64_t first_line; /* 0-based index of the batch's first line */
 } batch;
 
 enum { LAYERS_ALL, LAYERS_TOP, LAYERS_AVERAGE };
@@ -131,7 +147,8 @@ enum { LAYERS_ALL, LAYERS_TOP, LAYERS_AVERAGE };
 int cmd_embed(int argc, char **argv) {
     cli_model mo = {0};
     const char *input = NULL, *output = NULL, *layers = "all";
-    int batch_size = 64, stateful = 0, threads = 2, forget = 0, max_tokens = 100000;
+    int batch_size = 64, stateful = 0, threads = 2, forget = 0, max_tokens = 100000, bucket = 16;
+    int fp16 = 0;
     cli_opt opts[] = {
         CLI_MODEL_OPTS(mo),
         {"--input", OPT_STR, &input, 0, 0, "sentences, one per line, tokens separated by spaces (- = stdin)"},
@@ -142,6 +159,11 @@ int cmd_embed(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, 1, 256, "threads"},
         {"--max-tokens", OPT_INT, &max_tokens, 1, 10000000, "refuse lines with more tokens"},
         {"--forget-sentences", OPT_BOOL, &forget, 0, 0, "do not write sentence_to_index"},
+        {"--fp16", OPT_BOOL, &fp16, 0, 0,
+         "float16 recurrent weights for small batches (faster one sentence at a time; "
+         "results differ by up to ~1e-2, see README)"},
+        {"--bucket", OPT_INT, &bucket, 0, 4096,
+         "sort by length within windows of this many batches (0 = file order; stateless only)"},
         {0}};
     int r = cli_parse(CMD, "--input FILE --output OUT.hdf5 [options]", opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
@@ -152,9 +174,34 @@ int cmd_embed(int argc, char **argv) {
     else if (strcmp(layers, "top") == 0) mode = LAYERS_TOP;
     else if (strcmp(layers, "average") == 0) mode = LAYERS_AVERAGE;
     else return cli_error(CMD, "--layers must be all, top or average, got '%s'", layers);
+    int bucket_given = 0;
+    for (int i = 0; i < argc; i++) bucket_given |= strcmp(argv[i], "--bucket") == 0;
+    if (stateful && bucket_given && bucket > 0)
+        return cli_error(CMD, "--bucket needs stateless mode: with --stateful the batches must be "
+                              "consecutive lines");
+    if (stateful) bucket = 0;
+    /* lines read per window: bucket batches (at least one) */
+    int window = batch_size * (bucket > 1 ? bucket : 1);
+    if (window > (1 << 20)) window = 1 << 20; /* batch_size <= 65536 */
 
     elmo_model *model = cli_load_model(CMD, &mo);
     if (!model) return 1;
+    elmo_status s0 = elmo_dist_init(); /* MPI only when started by mpirun */
+    if (s0) {
+        elmo_model_free(model);
+        return cli_lib_error(CMD, s0);
+    }
+    int rank = elmo_dist_rank(), nranks = elmo_dist_size();
+    if (nranks > 1 && (stateful || strcmp(input, "-") == 0)) {
+        if (rank == 0)
+            cli_error(CMD, "%s cannot be split across %d processes: run it without mpirun",
+                      stateful ? "--stateful (each batch continues the previous one)"
+                               : "--input - (mpirun gives stdin to rank 0 only)",
+                      nranks);
+        elmo_dist_finalize();
+        elmo_model_free(model);
+        return 1;
+    }
     const elmo_config *c = elmo_model_config(model);
     int W = c->max_chars, K = elmo_model_n_output_layers(model), D = elmo_model_output_dim(model);
     elmo_session *sess = NULL;
@@ -165,33 +212,38 @@ int cmd_embed(int argc, char **argv) {
     batch bt = {0};
     size_t *tst = NULL, *tln = NULL, tcap = 0;
     float *avg = NULL;
-    elmo_status s = elmo_session_new(model, batch_size, threads, &sess);
+    elmo_status s = fp16 ? elmo_model_set_recurrent_fp16(model, 1) : ELMO_OK;
+    if (!s) s = elmo_session_new(model, batch_size, threads, &sess);
     if (s) goto lib_fail;
     elmo_session_set_stateful(sess, stateful);
     if ((s = elmo_line_reader_open(&rd, input, (size_t)64 << 20))) goto lib_fail;
     rd_open = 1;
     /* open the output before any long work: a bad path fails now */
-    if ((s = elmo_h5_writer_open(output, 1, &wr))) goto lib_fail;
+    if (rank == 0 && (s = elmo_h5_writer_open(output, 1, &wr))) goto lib_fail;
 
-    bt.cap = batch_size;
-    bt.n = malloc(sizeof(int) * batch_size);
-    bt.id_off = malloc(sizeof(size_t) * batch_size);
+    bt.cap = window;
+    bt.n = malloc(sizeof(int) * window);
+    bt.id_off = malloc(sizeof(size_t) * window);
+    bt.order = malloc(sizeof(int) * window);
+    bt.starts = malloc(sizeof(int) * (window + 1));
     bt.rowp = malloc(sizeof(*bt.rowp) * batch_size);
+    bt.bn = malloc(sizeof(int) * batch_size);
     bt.out = malloc(sizeof(float *) * batch_size);
-    if (!bt.n || !bt.id_off || !bt.rowp || !bt.out) {
+    if (!bt.n || !bt.id_off || !bt.order || !bt.starts || !bt.rowp || !bt.bn || !bt.out) {
         cli_error(CMD, "out of memory");
         goto done;
     }
     cli_progress pg;
     progress_start(&pg, "embed", rd.size);
-    uint64_t n_lines = 0, n_tokens = 0;
+    if (rank != 0) pg.tty = 0, pg.log_every = 1e300; /* rank 0 reports */
+    uint64_t n_lines = 0, n_tokens = 0, n_batches = 0;
     int eof = 0;
     while (!eof) {
-        /* read up to batch_size lines */
+        /* read up to one window of lines */
         bt.B = 0;
         bt.rows = 0;
         bt.first_line = n_lines;
-        while (bt.B < batch_size) {
+        while (bt.B < bt.cap) {
             int got = elmo_line_reader_next(&rd);
             if (got < 0) {
                 s = (elmo_status)-got;
@@ -243,7 +295,7 @@ int cmd_embed(int argc, char **argv) {
             bt.n[bt.B] = (int)nt;
             bt.id_off[bt.B] = bt.rows;
             bt.rows += nt;
-            if (!forget && s2i_put(&map, text, slen, n_lines)) {
+            if (!forget && rank == 0 && s2i_put(&map, text, slen, n_lines)) {
                 cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
                 goto done;
             }
@@ -251,50 +303,78 @@ int cmd_embed(int argc, char **argv) {
             n_lines++;
         }
         if (bt.B == 0) break;
-        /* output buffers */
-        size_t need = 0;
-        for (int b = 0; b < bt.B; b++) need += (size_t)K * bt.n[b] * D;
-        if (need > bt.ocap) {
-            float *no = realloc(bt.outmem, sizeof(float) * need);
-            float *na = realloc(avg, sizeof(float) * need);
-            if (no) bt.outmem = no;
-            if (na) avg = na;
-            if (!no || !na) {
-                cli_error(CMD, "out of memory");
-                goto done;
-            }
-            bt.ocap = need;
+        /* batches: consecutive lines, or (bucketing) the window's lines longest first, cut
+         * at batch_size lines or at the position budget of a typical batch */
+        int nbatch;
+        if (bucket > 0) {
+            elmo_bucket_order(bt.B, bt.n, bt.B, bt.order);
+            nbatch = elmo_bucket_batches(bt.B, bt.n, bt.order, batch_size,
+                                         elmo_bucket_budget(bt.B, bt.n, batch_size), bt.starts);
+        } else {
+            for (int b = 0; b < bt.B; b++) bt.order[b] = b;
+            nbatch = 0;
+            for (int b = 0; b < bt.B; b += batch_size) bt.starts[nbatch++] = b;
+            bt.starts[nbatch] = bt.B;
         }
-        size_t off = 0;
-        for (int b = 0; b < bt.B; b++) {
-            bt.rowp[b] = bt.ids + bt.id_off[b] * W;
-            bt.out[b] = bt.outmem + off;
-            off += (size_t)K * bt.n[b] * D;
-        }
-        if ((s = elmo_embed_ids(sess, bt.B, bt.rowp, bt.n, bt.out))) goto lib_fail;
-        for (int b = 0; b < bt.B; b++) {
-            char name[32];
-            snprintf(name, sizeof name, "%llu", (unsigned long long)(bt.first_line + b));
-            uint64_t n = (uint64_t)bt.n[b];
-            n_tokens += n;
-            if (mode == LAYERS_ALL) {
-                uint64_t dims[3] = {(uint64_t)K, n, (uint64_t)D};
-                s = elmo_h5_writer_put(wr, name, 3, dims, bt.out[b]);
-            } else {
-                uint64_t dims[2] = {n, (uint64_t)D};
-                const float *src = bt.out[b] + (size_t)(K - 1) * n * D;
-                if (mode == LAYERS_AVERAGE) {
-                    size_t nd = (size_t)n * D;
-                    for (size_t k = 0; k < nd; k++) {
-                        float acc = 0;
-                        for (int l = 0; l < K; l++) acc += bt.out[b][(size_t)l * nd + k];
-                        avg[k] = acc / (float)K;
-                    }
-                    src = avg;
+        for (int bi = 0; bi < nbatch; bi++) {
+            int b0 = bt.starts[bi], nb = bt.starts[bi + 1] - b0;
+            int owner = (int)(n_batches++ % (uint64_t)nranks); /* the rank that runs it */
+            if (rank != 0 && owner != rank) continue;
+            /* output buffers */
+            size_t need = 0;
+            for (int k = 0; k < nb; k++) need += (size_t)K * bt.n[bt.order[b0 + k]] * D;
+            if (need > bt.ocap) {
+                float *no = realloc(bt.outmem, sizeof(float) * need);
+                float *na = realloc(avg, sizeof(float) * need);
+                if (no) bt.outmem = no;
+                if (na) avg = na;
+                if (!no || !na) {
+                    cli_error(CMD, "out of memory");
+                    goto done;
                 }
-                s = elmo_h5_writer_put(wr, name, 2, dims, src);
+                bt.ocap = need;
             }
-            if (s) goto lib_fail;
+            size_t off = 0;
+            for (int k = 0; k < nb; k++) {
+                int b = bt.order[b0 + k];
+                bt.rowp[k] = bt.ids + bt.id_off[b] * W;
+                bt.bn[k] = bt.n[b];
+                bt.out[k] = bt.outmem + off;
+                off += (size_t)K * bt.n[b] * D;
+            }
+            if (owner == rank) {
+                if ((s = elmo_embed_ids(sess, nb, bt.rowp, bt.bn, bt.out))) goto lib_fail;
+            } else if ((s = elmo_dist_recv_f(bt.outmem, off, owner, 0))) {
+                goto lib_fail;
+            }
+            if (rank != 0) { /* to rank 0, which writes */
+                if ((s = elmo_dist_send_f(bt.outmem, off, 0, 0))) goto lib_fail;
+                continue;
+            }
+            for (int k = 0; k < nb; k++) {
+                char name[32];
+                snprintf(name, sizeof name, "%llu", (unsigned long long)(bt.first_line + bt.order[b0 + k]));
+                uint64_t n = (uint64_t)bt.bn[k];
+                n_tokens += n;
+                if (mode == LAYERS_ALL) {
+                    uint64_t dims[3] = {(uint64_t)K, n, (uint64_t)D};
+                    s = elmo_h5_writer_put(wr, name, 3, dims, bt.out[k]);
+                } else {
+                    uint64_t dims[2] = {n, (uint64_t)D};
+                    const float *src = bt.out[k] + (size_t)(K - 1) * n * D;
+                    if (mode == LAYERS_AVERAGE) {
+                        size_t nd = (size_t)n * D;
+                        for (size_t q = 0; q < nd; q++) {
+                            float acc = 0;
+                            for (int l = 0; l < K; l++) acc += bt.out[k][(size_t)l * nd + q];
+                            avg[q] = acc / (float)K;
+                        }
+                        src = avg;
+                    }
+                    s = elmo_h5_writer_put(wr, name, 2, dims, src);
+                }
+                if (s) goto lib_fail;
+            }
         }
         char tail[96];
         double el = elmo_now() - pg.t0;
@@ -304,6 +384,10 @@ int cmd_embed(int argc, char **argv) {
     }
     if (n_lines == 0) {
         cli_error(CMD, "%s: no lines to embed (empty input)", rd.name);
+        goto done;
+    }
+    if (rank != 0) { /* rank 0 writes the file */
+        rc = 0;
         goto done;
     }
     if (!forget) {
@@ -332,6 +416,7 @@ int cmd_embed(int argc, char **argv) {
 lib_fail:
     cli_lib_error(CMD, s);
 done:
+    if (rc && nranks > 1) elmo_dist_abort(rc); /* the other ranks may be waiting for this one */
     if (wr) elmo_h5_writer_abort(wr);
     if (rd_open) elmo_line_reader_close(&rd);
     elmo_session_free(sess);
@@ -339,6 +424,9 @@ done:
     s2i_free(&map);
     free(bt.n);
     free(bt.id_off);
+    free(bt.order);
+    free(bt.starts);
+    free(bt.bn);
     free(bt.rowp);
     free(bt.out);
     free(bt.outmem);
@@ -346,5 +434,6 @@ done:
     free(avg);
     free(tst);
     free(tln);
+    elmo_dist_finalize();
     return rc;
 }

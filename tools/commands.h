@@ -11,6 +11,8 @@ int cmd_classify(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_random_model(int argc, char **argv);
+int cmd_dump_token_embeddings(int argc, char **argv);
 int cmd_ngram(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas.h"
 #include "commands.h"
 #include "elmo.h"
 
@@ -24,6 +25,8 @@ static const command commands[] = {
     {"similarity", cmd_similarity, "cosine similarity of one word's vectors across sentences, per layer"},
     {"info", cmd_info, "print a model's architecture, parameter count and FLOPs per token"},
     {"data", cmd_data, "convert the corpora (Brown, prose, SpamAssassin) to text files"},
+    {"random-model", cmd_random_model, "write random weights (bilm-tf layout) for an options.json"},
+    {"dump-token-embeddings", cmd_dump_token_embeddings, "token-layer vectors of a vocabulary (bilm-tf format)"},
     {"ngram", cmd_ngram, "Kneser-Ney n-gram baseline: forward/backward perplexity of a test file"},
     {NULL, NULL, NULL},
 };
@@ -39,6 +42,7 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+    elmo_blas_fix_coretype(argv); /* OpenBLAS reads OPENBLAS_CORETYPE when it loads */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage();
         return argc < 2 ? 2 : 0;
