@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages elmo.c needs to build and test (Debian 12).
-# Optional extras: ELMO_DEPS_EXTRA="openmpi-bin libopenmpi-dev" scripts/deps.sh
+# Open MPI (openmpi-bin, libopenmpi-dev) is optional for the build (mpirun -np N elmo train /
+# embed; CMake finds it) and installed here so that CI runs the MPI test.
+# Extra packages: ELMO_DEPS_EXTRA="pkg ..." scripts/deps.sh
 set -euo pipefail
-pkgs="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libcjson-dev libcmocka-dev ${ELMO_DEPS_EXTRA:-}"
+# clang-14 + libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh); valgrind: the
+# memcheck test (scripts/valgrind.sh); time: peak memory in scripts/resource_limits.sh.
+pkgs="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libcjson-dev libcmocka-dev openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev valgrind time ${ELMO_DEPS_EXTRA:-}"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

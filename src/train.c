@@ -11,6 +11,19 @@
  * options.json (inference form, n_characters 262), vocab.txt, weights.hdf5 (bilm-tf layout),
  * softmax.hdf5 (for `elmo perplexity` and further training); plus metrics.jsonl (one line per
  * logged step) and, at the end, curve.svg.
+ *
+ * Data parallelism (`mpirun -np N`, see dist.h): synchronous, and equal to one process with
+ * the same global batch B by construction. Every rank packs the whole B x T batch (the same
+ * streams, so it reads every training file) and computes rows [r*B/N, (r+1)*B/N) of it; the
+ * loss weights use the global B; the sampled candidates are drawn from the same generator on
+ * every rank; dropout masks are a function of (seed, step, direction, layer, global row, time
+ * step, unit) (grad.h). After the backward pass one MPI_Allreduce sums, in one buffer: the
+ * dense biLM gradient, the touched softmax rows (the union over ranks of both directions'
+ * candidates and targets: target ids are all-gathered before the forward pass, so every rank
+ * knows the union in the same order) and the two losses and the stop flag. Every rank then
+ * takes the same clipped Adagrad step. Rank 0 alone writes checkpoints (the carried states of
+ * all B rows gathered into the single-process layout), exports and metrics; on --resume it
+ * reads the checkpoint and broadcasts it.
  */
 #include <math.h>
 #include <pthread.h>
@@ -23,6 +36,7 @@
 
 #include "blas.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "grad.h"
 #include "h5io.h"
 #include "optim.h"
@@ -66,6 +80,7 @@ typedef struct {
     elmo_stream *st[2];
     elmo_rng rdrop[2], rsamp[2];
     int16_t *ids[2];
+    uint8_t *reset[2];      /* (T, Bl) state restarts at sentence starts, or NULL */
     int32_t *tg[2], *cand[2];
     float *logq[2];
     uint8_t *seen[2];
@@ -73,6 +88,17 @@ typedef struct {
     double loss[2];
     sparse_rows_f rows[2];
     char *paths[8];
+    /* data parallelism: this rank computes global rows [b0, b0 + Bl) of B */
+    int rank, nranks, b0, Bl;
+    size_t *tcounts;        /* (nranks) targets per direction of each rank: T x its rows */
+    size_t *scounts;        /* (nranks) carried-state floats of each rank */
+    int32_t *tg_all[2];     /* (T*B) every rank's targets, rank by rank (nranks > 1) */
+    size_t comm_max;        /* floats of g[0] beyond the biLM gradient: softmax rows + 3 */
+    float *state_all;       /* (2L blocks of h (B, P), c (B, H)) the carried states of all
+                               rows, single-process layout (== tr.mem when nranks == 1) */
+    float *state_tmp;       /* (same size) gather buffer (rank 0) */
+    double comm_s;          /* seconds spent in the gradient all-reduce */
+    double comm_floats;     /* floats all-reduced */
 } trainer;
 
 enum { P_CKPT, P_OPTIONS, P_VOCAB, P_WEIGHTS, P_SOFTMAX, P_METRICS, P_CURVE, P_COUNT };
@@ -82,7 +108,8 @@ static const char *path_names[P_COUNT] = {"checkpoint.bin", "options.json", "voc
 /* ---- option values: flag, else the options file's training key, else bilm-tf's default */
 static double opt_num(const cJSON *root, const char *key, double dflt) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, key);
-    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
+    /* clamped: callers convert to int (out of range is undefined), then check the range */
+    return cJSON_IsNumber(x) ? fmax(-1e9, fmin(1e9, x->valuedouble)) : dflt;
 }
 
 /* ---- initialisation from scratch (spec 8.6) */
@@ -210,10 +237,73 @@ typedef struct {
     uint64_t vocab_hash, n_params;
 } ckpt_meta;
 
-static elmo_status save_checkpoint(trainer *t, double elapsed) {
-    elmo_ckpt_writer w;
-    elmo_status s = elmo_ckpt_begin(&w, t->paths[P_CKPT], CKPT_MAGIC, CKPT_VERSION);
+/* Carried LSTM states. tr.mem holds this rank's rows: per (direction, layer) block an h
+ * (Bl, P) then a c (Bl, H); state_all the same blocks for all B rows, the single-process
+ * layout that checkpoints store. Collective: rank 0's state_all receives every rank's rows. */
+static elmo_status gather_states(trainer *t) {
+    if (t->nranks == 1) return ELMO_OK; /* state_all is tr.mem */
+    const elmo_config *c = &t->arch;
+    size_t P = c->projection_dim, H = c->lstm_dim, PH = P + H, nb = 2 * (size_t)c->n_layers, B = t->B;
+    elmo_status s = elmo_dist_gather_f(t->tr.mem, t->scounts, t->state_tmp);
+    if (s || t->rank != 0) return s;
+    for (int r = 0; r < t->nranks; r++) {
+        int b0, n;
+        elmo_dist_rows(t->B, t->nranks, r, &b0, &n);
+        const float *src = t->state_tmp + nb * (size_t)b0 * PH; /* rank r's tr.mem */
+        for (size_t k = 0; k < nb; k++) {
+            const float *blk = src + k * (size_t)n * PH;
+            float *dst = t->state_all + k * B * PH;
+            memcpy(dst + (size_t)b0 * P, blk, sizeof(float) * n * P);
+            memcpy(dst + B * P + (size_t)b0 * H, blk + (size_t)n * P, sizeof(float) * n * H);
+        }
+    }
+    return ELMO_OK;
+}
+
+/* This rank's rows of state_all into tr.mem. */
+static void scatter_states(trainer *t) {
+    if (t->nranks == 1) return;
+    const elmo_config *c = &t->arch;
+    size_t P = c->projection_dim, H = c->lstm_dim, PH = P + H, nb = 2 * (size_t)c->n_layers, B = t->B;
+    size_t n = (size_t)t->Bl, b0 = (size_t)t->b0;
+    for (size_t k = 0; k < nb; k++) {
+        const float *src = t->state_all + k * B * PH;
+        float *blk = t->tr.mem + k * n * PH;
+        memcpy(blk, src + b0 * P, sizeof(float) * n * P);
+        memcpy(blk + n * P, src + B * P + b0 * H, sizeof(float) * n * H);
+    }
+}
+
+/* Collective: whether every rank holds the same parameters (they take the same steps from
+ * the same all-reduced gradients; this checks it at every checkpoint). */
+static elmo_status check_replicas(trainer *t) {
+    if (t->nranks == 1) return ELMO_OK;
+    const float *x[3] = {t->w.mem, t->smW, t->smb};
+    size_t n[3] = {t->w.n, (size_t)t->V * t->arch.projection_dim, (size_t)t->V};
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 3; i++)
+        for (size_t k = 0; k < n[i]; k++) {
+            uint32_t u;
+            memcpy(&u, x[i] + k, 4);
+            h = (h ^ u) * 1099511628211ULL;
+        }
+    int64_t v[2] = {(int64_t)(h >> 1), (int64_t)(~h >> 1)}; /* max of h and of ~h: min and max */
+    elmo_status s = elmo_dist_max_i64(v, 2);
     if (s) return s;
+    if ((uint64_t)v[0] != ((~(uint64_t)v[1]) & (UINT64_MAX >> 1)))
+        return elmo_fail(ELMO_ERR_STATE, "rank %d of %d: step %lld: the ranks' parameters differ (a "
+                         "bug or a non-deterministic MPI reduction); not checkpointed",
+                         t->rank, t->nranks, (long long)t->step);
+    return ELMO_OK;
+}
+
+/* Collective; rank 0 writes. */
+static elmo_status save_checkpoint(trainer *t, double elapsed) {
+    elmo_status s = check_replicas(t);
+    if (!s) s = gather_states(t);
+    if (s || t->rank != 0) return s;
+    elmo_ckpt_writer w;
+    if ((s = elmo_ckpt_begin(&w, t->paths[P_CKPT], CKPT_MAGIC, CKPT_VERSION))) return s;
     const elmo_config *c = &t->arch;
     size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
     ckpt_meta m = {t->step, t->total_steps, t->tokens, elapsed, t->V, t->B, t->T, t->S,
@@ -230,7 +320,9 @@ static elmo_status save_checkpoint(trainer *t, double elapsed) {
     elmo_ckpt_put(&w, "softmax_b", t->smb, sizeof(float) * t->V);
     elmo_ckpt_put(&w, "adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P);
     elmo_ckpt_put(&w, "adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V);
-    elmo_ckpt_put(&w, "lstm_states", t->tr.mem, sizeof(float) * 2 * L * t->B * (P + H));
+    elmo_ckpt_put(&w, "lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H));
+    int32_t ranks = t->nranks; /* processes of the run (mpirun -np); 1 when absent */
+    elmo_ckpt_put(&w, "ranks", &ranks, sizeof ranks);
     elmo_ckpt_put(&w, "rng", t->rdrop, sizeof t->rdrop);
     elmo_ckpt_put(&w, "rng_sampler", t->rsamp, sizeof t->rsamp);
     for (int d = 0; d < 2; d++) {
@@ -257,6 +349,10 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
     ckpt_meta m;
     if ((s = elmo_ckpt_get(&ck, "meta", sizeof m, &d, NULL))) goto out;
     memcpy(&m, d, sizeof m);
+    if (m.step < 0) {
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (step %lld)", path, (long long)m.step);
+        goto out;
+    }
     if (m.n_params != t->w.n || m.V != t->V) {
         s = elmo_fail(ELMO_ERR_STATE, "%s: written for another architecture or vocabulary size", path);
         goto out;
@@ -284,14 +380,29 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
     GET("adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P);
     GET("adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V);
     if (everything) {
-        GET("lstm_states", t->tr.mem, sizeof(float) * 2 * L * t->B * (P + H));
+        int32_t ranks = 1;
+        if (!elmo_ckpt_get(&ck, "ranks", sizeof ranks, &d, NULL)) memcpy(&ranks, d, sizeof ranks);
+        if (ranks != t->nranks) {
+            s = elmo_fail(ELMO_ERR_STATE,
+                          "%s: written by a run of %d process%s, this run has %d: resume with the "
+                          "same number (%s%d)",
+                          path, ranks, ranks == 1 ? "" : "es", t->nranks,
+                          ranks == 1 ? "without mpirun, or mpirun -np " : "mpirun -np ", ranks);
+            goto out;
+        }
+        GET("lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H));
         GET("rng", t->rdrop, sizeof t->rdrop);
         GET("rng_sampler", t->rsamp, sizeof t->rsamp);
         for (int k = 0; k < 2; k++) {
             size_t n;
             if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n))) goto out;
             const char *p = d;
-            if ((s = elmo_stream_load(t->st[k], &p, d + n))) goto out;
+            if ((s = elmo_stream_load(t->st[k], &p, d + n))) { /* name the file */
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", elmo_last_error());
+                s = elmo_fail(s, "%s: %s", path, msg);
+                goto out;
+            }
         }
         t->step = m.step;
         t->tokens = m.tokens;
@@ -396,24 +507,33 @@ static void *dir_main(void *p) {
     memset(t->g[d], 0, sizeof(float) * t->w.n);
     tparams_f g;
     tparams_bind_f(&t->arch, &g, t->g[d]);
-    /* bilm-tf: the gradient of (mean fw loss + mean bw loss) / 2 times unroll_steps */
+    /* bilm-tf: the gradient of (mean fw loss + mean bw loss) / 2 times unroll_steps; B is the
+     * global batch, so the ranks' gradients sum to the single-process one */
     float weight = 0.5f / (float)t->B;
+    /* dropout: a function of (seed, step, direction) and the global position */
+    const elmo_rng *k = &t->rdrop[d];
+    elmo_dropout_key drop = {elmo_mix64(elmo_mix64(k->s[0] ^ k->s[1]) ^ k->s[2] ^ (uint64_t)t->step),
+                             t->B, t->b0};
     t->loss[d] = bilm_direction_step_f(&t->tr, d, j->bt, t->cand[d], t->logq[d], t->tries[d],
-                                       t->dropout > 0 ? &t->rdrop[d] : NULL, weight, &g,
-                                       &t->rows[d], 1);
+                                       t->dropout > 0 ? &drop : NULL, weight, &g, &t->rows[d], 1);
     return NULL;
 }
 
-static elmo_status train_step(trainer *t, double *grad_norm) {
+/* One step. *stop: in, this process was asked to stop; out, some rank was. */
+static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     const elmo_config *c = &t->arch;
     int P = c->projection_dim;
     elmo_status s;
     for (int d = 0; d < 2; d++)
-        if ((s = elmo_stream_next_batch(t->st[d], t->T, t->ids[d], t->tg[d]))) return s;
-    elmo_train_batch bt = {t->B, t->T, {t->ids[0], t->ids[1]}, {t->tg[0], t->tg[1]}};
+        if ((s = elmo_stream_next_rows(t->st[d], t->T, t->b0, t->Bl, t->ids[d], t->tg[d], t->reset[d]))) return s;
+    elmo_train_batch bt = {t->Bl, t->T, {t->ids[0], t->ids[1]}, {t->tg[0], t->tg[1]}, {t->reset[0], t->reset[1]}};
     if (t->S > 0)
         for (int d = 0; d < 2; d++)
             t->tries[d] = elmo_sample_log_uniform(&t->rsamp[d], t->V, t->S, t->cand[d], t->logq[d], t->seen[d]);
+    /* every rank's targets: the softmax rows this step touches anywhere */
+    if (t->nranks > 1)
+        for (int d = 0; d < 2; d++)
+            if ((s = elmo_dist_allgather_i32(t->tg[d], t->tcounts, t->tg_all[d]))) return s;
     dir_task jobs[2] = {{t, 0, &bt}, {t, 1, &bt}};
     pthread_t th;
     if (t->cfg.threads > 1 && pthread_create(&th, NULL, dir_main, &jobs[1]) == 0) {
@@ -427,20 +547,64 @@ static elmo_status train_step(trainer *t, double *grad_norm) {
     float *g = t->g[0];
     const float *g1 = t->g[1];
     for (size_t k = 0; k < t->w.n; k++) g[k] += g1[k];
-    /* softmax rows of both directions into the dense buffer, remembering the touched rows */
+    /* the touched softmax rows, in the same order on every rank: per direction its
+     * candidates then the targets of the global batch (time-major; rank by rank when
+     * distributed), or every row with the full softmax */
+    for (int d = 0; d < 2; d++) {
+        const int32_t *ids[2] = {t->cand[d], t->nranks > 1 ? t->tg_all[d] : t->tg[d]};
+        size_t n[2] = {(size_t)t->S, (size_t)t->T * t->B};
+        if (t->S == 0) {
+            ids[0] = t->rows[d].ids;
+            n[0] = (size_t)t->rows[d].n;
+            n[1] = 0;
+        }
+        for (int part = 0; part < 2; part++)
+            for (size_t k = 0; k < n[part]; k++) {
+                int32_t id = ids[part][k];
+                if (!t->touched[id]) {
+                    t->touched[id] = 1;
+                    t->tlist[t->ntouched++] = id;
+                }
+            }
+    }
+    /* this rank's softmax rows of both directions into the dense buffer */
     for (int d = 0; d < 2; d++) {
         const sparse_rows_f *r = &t->rows[d];
         for (int k = 0; k < r->n; k++) {
             int32_t id = r->ids[k];
-            if (!t->touched[id]) {
-                t->touched[id] = 1;
-                t->tlist[t->ntouched++] = id;
-            }
             float *dst = t->gsmW + (size_t)id * P;
             const float *src = r->dW + (size_t)k * P;
             for (int q = 0; q < P; q++) dst[q] += src[q];
             t->gsmb[id] += r->db[k];
         }
+    }
+    if (t->nranks > 1) {
+        /* one all-reduce: g (w.n) | touched softmax rows (ntouched, P + 1) | loss fw, loss bw,
+         * stop */
+        size_t P1 = (size_t)P + 1;
+        float *cb = g + t->w.n, *tail = cb + (size_t)t->ntouched * P1;
+        for (int k = 0; k < t->ntouched; k++) {
+            int32_t id = t->tlist[k];
+            memcpy(cb + k * P1, t->gsmW + (size_t)id * P, sizeof(float) * P);
+            cb[k * P1 + P] = t->gsmb[id];
+        }
+        tail[0] = (float)t->loss[0];
+        tail[1] = (float)t->loss[1];
+        tail[2] = *stop ? 1.0f : 0.0f;
+        size_t count = t->w.n + (size_t)t->ntouched * P1 + 3;
+        double t0 = elmo_now();
+        s = elmo_dist_sum_f(g, count);
+        t->comm_s += elmo_now() - t0;
+        t->comm_floats += (double)count;
+        if (s) return s;
+        for (int k = 0; k < t->ntouched; k++) {
+            int32_t id = t->tlist[k];
+            memcpy(t->gsmW + (size_t)id * P, cb + k * P1, sizeof(float) * P);
+            t->gsmb[id] = cb[k * P1 + P];
+        }
+        t->loss[0] = tail[0];
+        t->loss[1] = tail[1];
+        *stop = tail[2] > 0;
     }
     /* global norm clipping over every gradient */
     double ss = elmo_sumsq(t->w.n, g);
@@ -489,6 +653,7 @@ static void trainer_free(trainer *t) {
         elmo_free(t->g[d]);
         free(t->ids[d]);
         free(t->tg[d]);
+        free(t->reset[d]);
         free(t->cand[d]);
         free(t->logq[d]);
         free(t->seen[d]);
@@ -505,6 +670,67 @@ static void trainer_free(trainer *t) {
     free(t->tlist);
     elmo_vocab_free(t->v);
     for (int i = 0; i < P_COUNT; i++) free(t->paths[i]);
+    free(t->tcounts);
+    free(t->scounts);
+    free(t->tg_all[0]);
+    free(t->tg_all[1]);
+    if (t->nranks > 1) elmo_free(t->state_all);
+    elmo_free(t->state_tmp);
+}
+
+/* Collective: rank 0's parameters and accumulators, and after a resume its whole run state
+ * (generators, step, data position, carried states), to every rank. */
+static elmo_status share_state(trainer *t, int *resumed) {
+    if (t->nranks == 1) return ELMO_OK;
+    const elmo_config *c = &t->arch;
+    size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers, V = (size_t)t->V;
+    int32_t r = *resumed;
+    elmo_status s;
+    if ((s = elmo_dist_bcast(&r, sizeof r, 0)) ||
+        (s = elmo_dist_bcast(t->w.mem, sizeof(float) * t->w.n, 0)) ||
+        (s = elmo_dist_bcast(t->acc, sizeof(float) * t->w.n, 0)) ||
+        (s = elmo_dist_bcast(t->smW, sizeof(float) * V * P, 0)) ||
+        (s = elmo_dist_bcast(t->smb, sizeof(float) * V, 0)) ||
+        (s = elmo_dist_bcast(t->acc_smW, sizeof(float) * V * P, 0)) ||
+        (s = elmo_dist_bcast(t->acc_smb, sizeof(float) * V, 0)))
+        return s;
+    *resumed = r;
+    if (!r) return ELMO_OK;
+    double el = t->elapsed_before;
+    int64_t step = t->step;
+    uint64_t tokens = t->tokens;
+    if ((s = elmo_dist_bcast(t->rdrop, sizeof t->rdrop, 0)) ||
+        (s = elmo_dist_bcast(t->rsamp, sizeof t->rsamp, 0)) ||
+        (s = elmo_dist_bcast(&step, sizeof step, 0)) ||
+        (s = elmo_dist_bcast(&tokens, sizeof tokens, 0)) || (s = elmo_dist_bcast(&el, sizeof el, 0)) ||
+        (s = elmo_dist_bcast(t->state_all, sizeof(float) * 2 * L * t->B * (P + H), 0)))
+        return s;
+    t->step = step;
+    t->tokens = tokens;
+    t->elapsed_before = el;
+    scatter_states(t);
+    /* the data position: rank 0's streams, serialized. A rank that cannot load it (a
+     * training file missing on its machine) still enters every broadcast and reports after. */
+    elmo_status bad = ELMO_OK;
+    for (int d = 0; d < 2; d++) {
+        elmo_strbuf b = {0};
+        uint64_t n = 0;
+        if (t->rank == 0) {
+            if ((s = elmo_stream_save(t->st[d], &b))) return s; /* out of memory: the CLI aborts */
+            n = b.n;
+        }
+        if ((s = elmo_dist_bcast(&n, sizeof n, 0))) return s;
+        if (t->rank != 0 && !(b.p = malloc(n ? n : 1)))
+            return elmo_fail(ELMO_ERR_NOMEM, "rank %d: out of memory", t->rank);
+        s = elmo_dist_bcast(b.p, n, 0);
+        if (!s && t->rank != 0 && !bad) {
+            const char *q = b.p;
+            bad = elmo_stream_load(t->st[d], &q, b.p + n);
+        }
+        elmo_strbuf_free(&b);
+        if (s) return s;
+    }
+    return bad;
 }
 
 static void fill(float *x, size_t n, float v) {
@@ -516,34 +742,43 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = *cfg;
+    t.rank = elmo_dist_rank();
+    t.nranks = elmo_dist_size();
     elmo_status s = ELMO_OK;
     cJSON *root = NULL;
+    FILE *mf = NULL;
+    int resumed = 0;
     if (!cfg->save_dir) return elmo_fail(ELMO_ERR_ARG, "no save directory");
     if (!cfg->vocab_path) return elmo_fail(ELMO_ERR_ARG, "no vocabulary");
     if (cfg->n_train_files < 1) return elmo_fail(ELMO_ERR_ARG, "no training files");
-    mkdir(cfg->save_dir, 0755);
-    struct stat sd;
-    if (stat(cfg->save_dir, &sd) != 0 || !S_ISDIR(sd.st_mode))
-        return elmo_fail(ELMO_ERR_IO, "%s: cannot create the save directory", cfg->save_dir);
     for (int i = 0; i < P_COUNT; i++)
         if (!(t.paths[i] = elmo_path_join(cfg->save_dir, path_names[i]))) {
             trainer_free(&t);
             return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
         }
+    /* ---- setup: every rank on its own; failures meet at setup_end */
+    if (t.rank == 0) { /* only rank 0 writes into the save directory */
+        mkdir(cfg->save_dir, 0755);
+        struct stat sd;
+        if (stat(cfg->save_dir, &sd) != 0 || !S_ISDIR(sd.st_mode)) {
+            s = elmo_fail(ELMO_ERR_IO, "%s: cannot create the save directory", cfg->save_dir);
+            goto setup_end;
+        }
+    }
     /* architecture: --options, or the model we start from */
     const char *opath = cfg->options_path;
     char *init_opts = NULL;
     if (!opath && cfg->init_from) opath = init_opts = elmo_path_join(cfg->init_from, "options.json");
     if (!opath && cfg->resume) opath = t.paths[P_OPTIONS];
     if (!opath) {
-        trainer_free(&t);
-        return elmo_fail(ELMO_ERR_ARG, "no options file (--options)");
+        s = elmo_fail(ELMO_ERR_ARG, "no options file (--options)");
+        goto setup_end;
     }
     s = elmo_json_load(opath, &root);
     if (!s) s = elmo_config_from_json(opath, root, &t.arch);
     free(init_opts);
     if (!s) s = elmo_vocab_load(cfg->vocab_path, &t.v);
-    if (s) goto done;
+    if (s) goto setup_end;
     t.V = (int)elmo_vocab_size(t.v);
     t.B = cfg->batch_size > 0 ? cfg->batch_size : (int)opt_num(root, "batch_size", 128);
     t.T = cfg->unroll_steps > 0 ? cfg->unroll_steps : (int)opt_num(root, "unroll_steps", 20);
@@ -556,22 +791,33 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
         t.dropout >= 1 || t.clip <= 0) {
         s = elmo_fail(ELMO_ERR_ARG, "invalid training settings (batch %d, unroll %d, lr %g, dropout %g, clip %g)",
                       t.B, t.T, t.lr, t.dropout, t.clip);
-        goto done;
+        goto setup_end;
     }
+    if (t.B < t.nranks) {
+        s = elmo_fail(ELMO_ERR_ARG, "batch %d is smaller than the %d processes: each needs a row at least",
+                      t.B, t.nranks);
+        goto setup_end;
+    }
+    elmo_dist_rows(t.B, t.nranks, t.rank, &t.b0, &t.Bl);
     /* schedule */
     if (cfg->max_steps > 0) {
         t.total_steps = cfg->max_steps;
     } else {
         uint64_t ns, ntok;
-        if ((s = elmo_count_tokens(cfg->train_files, cfg->n_train_files, &ns, &ntok))) goto done;
+        if ((s = elmo_count_tokens(cfg->train_files, cfg->n_train_files, &ns, &ntok))) goto setup_end;
         int epochs = cfg->epochs > 0 ? cfg->epochs : (int)opt_num(root, "n_epochs", 10);
         t.total_steps = (int64_t)epochs * (int64_t)(ntok / ((uint64_t)t.B * t.T));
         if (t.total_steps < 1) t.total_steps = 1;
     }
     /* memory */
     const elmo_config *c = &t.arch;
-    size_t P = c->projection_dim;
-    if ((s = elmo_params_alloc(c, &t.w))) goto done;
+    size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
+    size_t nstate = 2 * L * (size_t)t.B * (P + H);
+    if (t.nranks > 1) { /* the all-reduce buffer extends g[0]: every touched softmax row + 3 */
+        size_t rows = t.S ? 2 * ((size_t)t.S + (size_t)t.T * t.B) : (size_t)t.V;
+        t.comm_max = (rows < (size_t)t.V ? rows : (size_t)t.V) * (P + 1) + 3;
+    }
+    if ((s = elmo_params_alloc(c, &t.w))) goto setup_end;
     t.smW = elmo_calloc((size_t)t.V * P, sizeof(float));
     t.smb = elmo_calloc((size_t)t.V, sizeof(float));
     t.acc = elmo_alloc(sizeof(float) * t.w.n);
@@ -581,52 +827,73 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     t.gsmb = elmo_calloc((size_t)t.V, sizeof(float));
     t.touched = calloc((size_t)t.V, 1);
     t.tlist = malloc(sizeof(int32_t) * t.V);
-    int W = c->max_chars;
+    int W = c->max_chars, ok = 1;
     for (int d = 0; d < 2; d++) {
-        t.g[d] = elmo_alloc(sizeof(float) * t.w.n);
-        t.ids[d] = malloc(sizeof(int16_t) * (size_t)t.B * t.T * W);
-        t.tg[d] = malloc(sizeof(int32_t) * (size_t)t.B * t.T);
+        t.g[d] = elmo_alloc(sizeof(float) * (t.w.n + (d ? 0 : t.comm_max)));
+        t.ids[d] = malloc(sizeof(int16_t) * (size_t)t.Bl * t.T * W);
+        t.tg[d] = malloc(sizeof(int32_t) * (size_t)t.Bl * t.T);
+        t.reset[d] = cfg->state_restart > 0 ? malloc((size_t)t.Bl * t.T) : NULL;
         t.cand[d] = malloc(sizeof(int32_t) * (t.S ? t.S : 1));
         t.logq[d] = malloc(sizeof(float) * (t.S ? t.S : 1));
         t.seen[d] = calloc((size_t)t.V, 1);
-        if (!t.g[d] || !t.ids[d] || !t.tg[d] || !t.cand[d] || !t.logq[d] || !t.seen[d]) break;
+        ok = ok && t.g[d] && t.ids[d] && t.tg[d] && t.cand[d] && t.logq[d] && t.seen[d];
+        if (t.nranks > 1) ok = ok && (t.tg_all[d] = malloc(sizeof(int32_t) * (size_t)t.B * t.T));
     }
-    if (!t.smW || !t.smb || !t.acc || !t.acc_smW || !t.acc_smb || !t.gsmW || !t.gsmb ||
-        !t.touched || !t.tlist || !t.g[1] || !t.seen[1]) {
+    if (t.nranks > 1) {
+        t.tcounts = malloc(sizeof(size_t) * t.nranks);
+        t.scounts = malloc(sizeof(size_t) * t.nranks);
+        t.state_all = elmo_alloc(sizeof(float) * nstate);
+        if (t.rank == 0) t.state_tmp = elmo_alloc(sizeof(float) * nstate);
+        ok = ok && t.tcounts && t.scounts && t.state_all && (t.rank != 0 || t.state_tmp);
+        for (int r = 0; ok && r < t.nranks; r++) {
+            int b0, n;
+            elmo_dist_rows(t.B, t.nranks, r, &b0, &n);
+            t.tcounts[r] = (size_t)n * t.T;
+            t.scounts[r] = 2 * L * (size_t)n * (P + H);
+        }
+    }
+    if (!ok || !t.smW || !t.smb || !t.acc || !t.acc_smW || !t.acc_smb || !t.gsmW || !t.gsmb ||
+        !t.touched || !t.tlist) {
         s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for the model (vocabulary %d)", t.V);
-        goto done;
+        goto setup_end;
     }
     fill(t.acc, t.w.n, 1.0f);
     fill(t.acc_smW, (size_t)t.V * P, 1.0f);
     fill(t.acc_smb, (size_t)t.V, 1.0f);
-    if ((s = bilm_trainer_init_f(&t.tr, c, t.V, t.B, t.T, t.S, t.dropout, t.w.mem, t.smW, t.smb))) goto done;
+    if ((s = bilm_trainer_init_f(&t.tr, c, t.V, t.Bl, t.T, t.S, t.dropout, t.w.mem, t.smW, t.smb)))
+        goto setup_end;
     t.tr_ready = 1;
+    if (t.nranks == 1) t.state_all = t.tr.mem;
     for (int d = 0; d < 2; d++) {
         if ((s = elmo_stream_new(cfg->train_files, cfg->n_train_files, t.v, d, W, t.B,
                                  cfg->seed * 2654435761ULL + 17 + d, cfg->chunk_lines ? cfg->chunk_lines : 200000,
                                  1, &t.st[d])))
-            goto done;
+            goto setup_end;
+        elmo_stream_set_restart(t.st[d], cfg->state_restart);
         elmo_rng_seed(&t.rdrop[d], cfg->seed * 31 + 101 + d);
         elmo_rng_seed(&t.rsamp[d], cfg->seed * 37 + 211 + d);
     }
-    /* where the parameters come from */
-    if (cfg->resume && elmo_file_exists(t.paths[P_CKPT])) {
-        if ((s = load_checkpoint(&t, t.paths[P_CKPT], 1))) goto done;
-        metrics_truncate(t.paths[P_METRICS], t.step);
-    } else if (cfg->init_from) {
-        init_params(&t); /* softmax bias etc. */
-        if ((s = load_model_dir(&t, cfg->init_from))) goto done;
-        unlink(t.paths[P_METRICS]);
-    } else {
-        init_params(&t);
-        unlink(t.paths[P_METRICS]);
+    /* where the parameters come from (rank 0 reads; share_state gives them to the others) */
+    init_params(&t); /* also the softmax bias etc. under --init-from */
+    if (t.rank == 0) {
+        if (cfg->resume && elmo_file_exists(t.paths[P_CKPT])) {
+            if ((s = load_checkpoint(&t, t.paths[P_CKPT], 1))) goto setup_end;
+            resumed = 1;
+            metrics_truncate(t.paths[P_METRICS], t.step);
+        } else {
+            if (cfg->init_from && (s = load_model_dir(&t, cfg->init_from))) goto setup_end;
+            unlink(t.paths[P_METRICS]);
+        }
+        if (!(mf = fopen(t.paths[P_METRICS], "ab"))) {
+            s = elmo_fail(ELMO_ERR_IO, "%s: cannot open for writing", t.paths[P_METRICS]);
+            goto setup_end;
+        }
     }
+setup_end:
+    /* every rank stops here if any failed (rank 0's message is the one printed) */
+    if ((s = elmo_dist_agree(s))) goto done;
+    if ((s = elmo_dist_agree(share_state(&t, &resumed)))) goto done;
     elmo_blas_set_threads(1);
-    FILE *mf = fopen(t.paths[P_METRICS], "ab");
-    if (!mf) {
-        s = elmo_fail(ELMO_ERR_IO, "%s: cannot open for writing", t.paths[P_METRICS]);
-        goto done;
-    }
     int64_t ckpt_every = cfg->checkpoint_every > 0 ? cfg->checkpoint_every : 1000;
     int64_t log_every = cfg->log_every > 0 ? cfg->log_every : 20;
     double t0 = elmo_now();
@@ -634,17 +901,19 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     uint64_t tokens0 = t.tokens;
     while (t.step < t.total_steps) {
         double gn;
-        if ((s = train_step(&t, &gn))) break;
+        int stop = cfg->stop && *cfg->stop; /* any rank's stop request stops every rank */
+        if ((s = train_step(&t, &gn, &stop))) break;
         t.step++;
         t.tokens += (uint64_t)t.B * t.T;
-        int stop = cfg->stop && *cfg->stop;
         int last = t.step == t.total_steps || stop;
         int ck = t.step % ckpt_every == 0 || last;
         double el = elmo_now() - t0;
         if (ck) {
-            if ((s = save_checkpoint(&t, t.elapsed_before + el)) || (s = export_model(&t))) break;
+            s = save_checkpoint(&t, t.elapsed_before + el);
+            if (!s && t.rank == 0) s = export_model(&t);
+            if ((s = elmo_dist_agree(s))) break;
         }
-        if (t.step % log_every == 0 || last || ck) {
+        if (t.rank == 0 && (t.step % log_every == 0 || last || ck)) {
             elmo_train_progress pr = {0};
             double lf = t.loss[0] / ((double)t.B * t.T), lb = t.loss[1] / ((double)t.B * t.T);
             pr.step = t.step;
@@ -660,17 +929,23 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
             pr.checkpoint = ck;
             fprintf(mf,
                     "{\"step\": %lld, \"tokens\": %llu, \"tokens_per_s\": %.1f, \"train_ppl\": %.4f, "
-                    "\"fw_ppl\": %.4f, \"bw_ppl\": %.4f, \"grad_norm\": %.4f, \"elapsed_s\": %.2f}\n",
+                    "\"fw_ppl\": %.4f, \"bw_ppl\": %.4f, \"grad_norm\": %.4f, \"elapsed_s\": %.2f",
                     (long long)pr.step, (unsigned long long)pr.tokens, pr.tokens_per_s, pr.train_ppl,
                     pr.fw_ppl, pr.bw_ppl, pr.grad_norm, pr.elapsed_s);
+            if (t.nranks > 1) { /* data parallel: processes, mean all-reduce per step */
+                double ns = t.step > step0 ? (double)(t.step - step0) : 1;
+                fprintf(mf, ", \"ranks\": %d, \"allreduce_ms\": %.2f, \"allreduce_mb\": %.2f",
+                        t.nranks, 1e3 * t.comm_s / ns, 4e-6 * t.comm_floats / ns);
+            }
+            fputs("}\n", mf);
             fflush(mf);
             if (cfg->on_progress) cfg->on_progress(&pr, cfg->user);
         }
         if (stop) break;
     }
-    fclose(mf);
-    if (!s) write_curve(&t);
+    if (!s && t.rank == 0) write_curve(&t);
 done:
+    if (mf) fclose(mf);
     cJSON_Delete(root);
     trainer_free(&t);
     return s;
