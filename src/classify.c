@@ -689,9 +689,14 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
             else s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
         }
     }
+    /* the size the description implies is checked against the section before allocating it
+     * (a damaged description can claim gigabytes) */
+    if (!s) {
+        size_t want = head_offset(c) + elmo_mlp_count(c->in, c->hidden, c->n_classes == 2 ? 1 : c->n_classes);
+        s = elmo_ckpt_get(&ck, "params", elmo_mul_size(want, sizeof(float)), &d, NULL);
+    }
     if (!s) s = alloc_params(c);
-    if (!s && !(s = elmo_ckpt_get(&ck, "params", sizeof(float) * c->n_params, &d, NULL)))
-        memcpy(c->params, d, sizeof(float) * c->n_params);
+    if (!s) memcpy(c->params, d, sizeof(float) * c->n_params);
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,8 +116,12 @@ elmo_status elmo_h5_read(const char *path, const char *dataset, float **data, in
     }
     size_t count = 1;
     for (int i = 0; i < *rank; i++) count = elmo_mul_size(count, dims[i]);
-    *data = malloc(count ? elmo_mul_size(count, sizeof(float)) : 1);
-    if (!*data) s = elmo_fail(ELMO_ERR_NOMEM, "%s: dataset %s too large", path, dataset);
+    /* the shape comes from the file: checked against the memory limits before allocating */
+    *data = elmo_alloc(count ? elmo_mul_size(count, sizeof(float)) : 1);
+    if (!*data)
+        s = elmo_fail(ELMO_ERR_NOMEM,
+                      "%s: dataset %s is too large (its shape claims more memory than is available)",
+                      path, dataset);
     else if (count && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
         free(*data);
         *data = NULL;
@@ -125,6 +130,59 @@ elmo_status elmo_h5_read(const char *path, const char *dataset, float **data, in
     H5Dclose(ds);
     H5Fclose(f);
     return s;
+}
+
+/* Little-endian unsigned integer of n bytes. */
+static uint64_t le_uint(const unsigned char *b, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;) v = v << 8 | b[i];
+    return v;
+}
+
+/* Guards around libhdf5 (1.10.8) for element 0 of a variable-length dataset, which is:
+ * length (4 bytes), address of a global heap collection, object index (4 bytes), all
+ * little-endian. libhdf5 allocates the claimed length before reading the object (a damaged
+ * file made it allocate gigabytes), and loops forever on a collection holding a free-space
+ * object of size 0 (its parser does not advance). So, for a contiguous dataset (what elmo
+ * writes; other layouts are not checked), the element and its collection are read here
+ * first: the length must fit in the file, the collection ("GCOL", version 1) must lie within
+ * the file, and walking its objects as libhdf5 does must advance and stay inside it. */
+static int vlen_element_sane(const char *path, hid_t f, hid_t ds) {
+    haddr_t off = H5Dget_offset(ds);
+    hsize_t fsize = 0, ub = 0;
+    size_t sa = 8, ss = 8; /* sizes of addresses and lengths in the file */
+    hid_t fcpl = H5Fget_create_plist(f);
+    if (fcpl >= 0) {
+        H5Pget_userblock(fcpl, &ub);
+        H5Pget_sizes(fcpl, &sa, &ss);
+        H5Pclose(fcpl);
+    }
+    if (off == HADDR_UNDEF || H5Fget_filesize(f, &fsize) < 0) return 1;
+    if (sa < 2 || sa > 8 || ss < 2 || ss > 8) return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    unsigned char e[16], *c = NULL;
+    int ok = fseeko(fp, (off_t)(off + ub), SEEK_SET) == 0 && fread(e, 1, 8 + sa, fp) == 8 + sa;
+    uint64_t len = ok ? le_uint(e, 4) : 0, coll = ok ? le_uint(e + 4, sa) + ub : 0, csize = 0;
+    ok = ok && len <= fsize && coll < fsize;
+    unsigned char h[16];
+    size_t hdr = 8 + ss, objhdr = 8 + ss;
+    ok = ok && fseeko(fp, (off_t)coll, SEEK_SET) == 0 && fread(h, 1, hdr, fp) == hdr &&
+         memcmp(h, "GCOL", 4) == 0 && h[4] == 1;
+    if (ok) csize = le_uint(h + 8, ss);
+    ok = ok && csize >= hdr && csize <= fsize - coll && (c = malloc((size_t)csize)) != NULL &&
+         fseeko(fp, (off_t)coll, SEEK_SET) == 0 && fread(c, 1, (size_t)csize, fp) == csize;
+    fclose(fp);
+    for (size_t p = hdr; ok && p < csize;) {
+        if (p + objhdr > csize) break; /* a tail too small for an object: free space */
+        unsigned idx = (unsigned)le_uint(c + p, 2);
+        uint64_t size = le_uint(c + p + 8, ss);
+        uint64_t need = idx ? objhdr + ((size + 7) & ~(uint64_t)7) : size;
+        if (size > csize || need == 0 || need > csize - p) ok = 0; /* no progress, or outside */
+        else p += (size_t)need;
+    }
+    free(c);
+    return ok;
 }
 
 elmo_status elmo_h5_read_string(const char *path, const char *dataset, char **out) {
@@ -137,33 +195,45 @@ elmo_status elmo_h5_read_string(const char *path, const char *dataset, char **ou
         H5Fclose(f);
         return elmo_fail(ELMO_ERR_FORMAT, "%s: dataset %s is missing", path, dataset);
     }
-    hid_t ft = H5Dget_type(ds);
-    if (H5Tget_class(ft) != H5T_STRING) s = elmo_fail(ELMO_ERR_FORMAT, "%s: %s is not a string", path, dataset);
+    hid_t ft = H5Dget_type(ds), space = H5Dget_space(ds), ms = H5Screate(H5S_SCALAR);
+    /* element 0 only, whatever the dataset's shape says (its other elements are not read) */
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    hssize_t npoints = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    for (int i = 0; i < H5S_MAX_RANK; i++) count[i] = 1;
+    if (ft < 0 || H5Tget_class(ft) != H5T_STRING)
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: %s is not a string", path, dataset);
+    else if (rank < 0 || npoints < 1 || ms < 0 ||
+             (rank > 0 && H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0))
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: %s is empty or unreadable", path, dataset);
     else if (H5Tis_variable_str(ft) > 0) {
-        hid_t space = H5Dget_space(ds);
-        hssize_t n = H5Sget_simple_extent_npoints(space);
-        char **vals = n > 0 ? calloc((size_t)n, sizeof(char *)) : NULL;
+        char *val = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5Tget_cset(ft));
-        if (!vals || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0)
+        if (!vlen_element_sane(path, f, ds))
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: %s is damaged (its string heap is inconsistent)",
+                          path, dataset);
+        else if (H5Dread(ds, mt, ms, space, H5P_DEFAULT, &val) < 0)
             s = elmo_fail(ELMO_ERR_FORMAT, "%s: cannot read %s", path, dataset);
         else {
-            *out = strdup(vals[0] ? vals[0] : "");
-            H5Dvlen_reclaim(mt, space, H5P_DEFAULT, vals);
+            *out = strdup(val ? val : "");
+            if (!*out) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, &val);
         }
-        free(vals);
         H5Tclose(mt);
-        H5Sclose(space);
     } else {
+        /* fixed length: the size comes from the file */
         size_t sz = H5Tget_size(ft);
-        char *b = calloc(1, sz + 1);
-        if (!b || H5Dread(ds, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0) {
+        char *b = sz && elmo_alloc_ok(sz + 1) ? calloc(1, sz + 1) : NULL;
+        if (!b || H5Dread(ds, ft, ms, space, H5P_DEFAULT, b) < 0) {
             free(b);
             s = elmo_fail(ELMO_ERR_FORMAT, "%s: cannot read %s", path, dataset);
         } else *out = b;
     }
-    H5Tclose(ft);
+    if (ms >= 0) H5Sclose(ms);
+    if (space >= 0) H5Sclose(space);
+    if (ft >= 0) H5Tclose(ft);
     H5Dclose(ds);
     H5Fclose(f);
     return s;

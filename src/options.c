@@ -4,6 +4,7 @@
  * projection iff P < H). Clip values absent, null or 0 mean "no clip".
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <cJSON.h>
 
 #include "options.h"
+#include "params.h"
 #include "util.h"
 
 #define MAX_OPTIONS_BYTES (1 << 20)
@@ -81,7 +83,7 @@ static elmo_status get_clip(const char *path, const cJSON *obj, const char *key,
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = 0.0f;
     if (!v || cJSON_IsNull(v)) return ELMO_OK;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || !isfinite(v->valuedouble))
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || !(v->valuedouble <= FLT_MAX))
         return elmo_fail(ELMO_ERR_FORMAT, "%s: option lstm.%s must be a non-negative number",
                          path, key);
     *out = (float)v->valuedouble;
@@ -160,11 +162,11 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
                              "%s: char_cnn.filters[%d] must be [width, count] with positive "
                              "integers",
                              path, i);
-        if (w->valuedouble > c->max_chars)
+        if (w->valuedouble > c->max_chars) /* printed as a double: it may not fit an int */
             return elmo_fail(ELMO_ERR_FORMAT,
-                             "%s: char_cnn.filters[%d] width %d exceeds max_characters_per_token "
+                             "%s: char_cnn.filters[%d] width %.0f exceeds max_characters_per_token "
                              "%d",
-                             path, i, (int)w->valuedouble, c->max_chars);
+                             path, i, w->valuedouble, c->max_chars);
         c->filter_width[i] = (int)w->valuedouble;
         c->filter_count[i] = (int)n->valuedouble;
         total += c->filter_count[i];
@@ -194,6 +196,14 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
     if (c->projection_dim > c->lstm_dim)
         return elmo_fail(ELMO_ERR_FORMAT, "%s: projection_dim %d is larger than lstm.dim %d", path,
                          c->projection_dim, c->lstm_dim);
+    /* dimensions claiming more memory than there is: refused here, before any allocation */
+    size_t n = elmo_params_count(c);
+    if (!elmo_alloc_ok(elmo_mul_size(n, sizeof(float))))
+        return elmo_fail(ELMO_ERR_NOMEM,
+                         "%s: a model of these dimensions has %zu parameters (%.1f GiB), more than "
+                         "the memory available (%.1f GiB)",
+                         path, n, (double)n * sizeof(float) / 1073741824.0,
+                         (double)elmo_memory_available() / 1073741824.0);
     return ELMO_OK;
 }
 

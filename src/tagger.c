@@ -534,9 +534,14 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
             }
         }
     }
+    /* the size the description implies is checked against the section before allocating it
+     * (a damaged description can claim gigabytes) */
+    if (!s) {
+        size_t want = (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
+        s = elmo_ckpt_get(&ck, "params", elmo_mul_size(want, sizeof(float)), &d, NULL);
+    }
     if (!s) s = alloc_params(t);
-    if (!s && !(s = elmo_ckpt_get(&ck, "params", sizeof(float) * t->n_params, &d, NULL)))
-        memcpy(t->params, d, sizeof(float) * t->n_params);
+    if (!s) memcpy(t->params, d, sizeof(float) * t->n_params);
     if (!s && !(s = elmo_ckpt_get(&ck, "words", SIZE_MAX, &d, &nb)))
         for (size_t i = 0; !s && i < nb;) { /* NUL-terminated words */
             size_t len = strnlen(d + i, nb - i);

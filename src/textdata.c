@@ -526,6 +526,10 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
     }
     uint64_t rec_line = *line;
     *rec_line_out = rec_line;
+    if (!c->rec) { /* fields are offsets into rec: it exists even when they are all empty */
+        elmo_status gs = rec_grow(c, rec_line);
+        if (gs) return -(int)gs;
+    }
     for (;;) { /* one field per turn; ch is its first byte */
         td_field *f = new_field(c);
         if (!f) return -(int)elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);

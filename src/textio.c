@@ -53,12 +53,12 @@ int elmo_line_reader_next(elmo_line_reader *r) {
             r->pending_cr = 1;
             break;
         }
+        if (r->len >= r->max_bytes) { /* checked per byte: the buffer may be larger */
+            r->lineno++;
+            return -(int)elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: line longer than %zu bytes",
+                                   r->name, (unsigned long long)r->lineno, r->max_bytes);
+        }
         if (r->len + 1 >= r->cap) {
-            if (r->len >= r->max_bytes) {
-                r->lineno++;
-                return -(int)elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: line longer than %zu bytes",
-                                       r->name, (unsigned long long)r->lineno, r->max_bytes);
-            }
             size_t cap = r->cap * 2;
             if (cap > r->max_bytes + 1) cap = r->max_bytes + 1;
             char *nl = realloc(r->line, cap);

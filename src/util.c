@@ -3,13 +3,17 @@
  */
 #include "util.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,12 +59,68 @@ size_t elmo_mul_size(size_t n, size_t size) {
     return n * size;
 }
 
-void *elmo_alloc(size_t bytes) {
-    if (bytes > ELMO_MAX_ALLOC) {
-        elmo_fail(ELMO_ERR_NOMEM, "allocation of %zu bytes exceeds the limit of %zu bytes", bytes,
-                  (size_t)ELMO_MAX_ALLOC);
-        return NULL;
+/* ---- memory bounds: the caller's limit, the library's, the system's */
+static _Atomic size_t g_mem_limit;
+
+void elmo_set_memory_limit(size_t bytes) { g_mem_limit = bytes; }
+
+/* MemAvailable of /proc/meminfo (physical memory when unreadable), lowered by RLIMIT_AS and
+ * RLIMIT_DATA when they are set. */
+static size_t system_available(void) {
+    size_t avail = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[128];
+        unsigned long long kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+                avail = kb > SIZE_MAX / 1024 ? SIZE_MAX : (size_t)kb * 1024;
+                break;
+            }
+        fclose(f);
     }
+    if (!avail) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        avail = pages > 0 && psize > 0 ? elmo_mul_size((size_t)pages, (size_t)psize) : SIZE_MAX;
+    }
+    const int res[2] = {RLIMIT_AS, RLIMIT_DATA};
+    for (int i = 0; i < 2; i++) {
+        struct rlimit rl;
+        if (getrlimit(res[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < avail)
+            avail = (size_t)rl.rlim_cur;
+    }
+    return avail;
+}
+
+size_t elmo_memory_available(void) {
+    size_t lim = ELMO_MAX_ALLOC, user = g_mem_limit, sys = system_available();
+    if (user && user < lim) lim = user;
+    return sys < lim ? sys : lim;
+}
+
+/* Whether an allocation of bytes is within every bound (sets the error when not). The
+ * system's available memory is only consulted for big allocations (it costs a file read). */
+int elmo_alloc_ok(size_t bytes) {
+    size_t user = g_mem_limit;
+    size_t lim = user && user < ELMO_MAX_ALLOC ? user : ELMO_MAX_ALLOC;
+    if (bytes <= lim && bytes < ((size_t)256 << 20)) return 1;
+    if (bytes > lim) {
+        elmo_fail(ELMO_ERR_NOMEM, "allocation of %zu bytes exceeds the %s of %zu bytes", bytes,
+                  lim == user ? "memory limit set" : "library's limit", lim);
+        return 0;
+    }
+    size_t sys = system_available();
+    if (bytes > sys) {
+        elmo_fail(ELMO_ERR_NOMEM,
+                  "allocation of %zu bytes (%.1f GiB) exceeds the memory available (%.1f GiB)",
+                  bytes, bytes / 1073741824.0, sys / 1073741824.0);
+        return 0;
+    }
+    return 1;
+}
+
+void *elmo_alloc(size_t bytes) {
+    if (!elmo_alloc_ok(bytes)) return NULL;
     void *p = NULL;
     if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
         elmo_fail(ELMO_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
@@ -130,7 +190,39 @@ uint64_t elmo_rng_below(elmo_rng *r, uint64_t n) {
 }
 
 /* ---- atomic files */
+
+/* Remove the "<path>.tmp.<pid>" files of processes that no longer exist: a process killed
+ * while writing leaves one behind, never complete, that nothing else would remove (a
+ * checkpoint's can be gigabytes). A live pid's file is left alone. */
+static void remove_stale_temporaries(const char *path) {
+    char *d = strdup(path), *b = strdup(path);
+    DIR *dp = NULL;
+    if (!d || !b) goto out;
+    const char *dir = dirname(d), *base = basename(b);
+    size_t bl = strlen(base);
+    if (!(dp = opendir(dir))) goto out;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5) != 0)
+            continue;
+        const char *num = e->d_name + bl + 5;
+        if (!isdigit((unsigned char)num[0])) continue;
+        char *end;
+        long pid = strtol(num, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to tell */
+        char *full = elmo_path_join(dir, e->d_name);
+        if (full) unlink(full);
+        free(full);
+    }
+out:
+    if (dp) closedir(dp);
+    free(d);
+    free(b);
+}
+
 elmo_status elmo_atomic_begin(elmo_atomic_file *a, const char *path) {
+    remove_stale_temporaries(path);
     a->path = strdup(path);
     size_t n = strlen(path) + 32;
     a->tmp = malloc(n);

@@ -25,6 +25,10 @@ void elmo_assert_fail(const char *expr, const char *file, int line) __attribute_
  * library's limit (ELMO_MAX_ALLOC bytes). Free with elmo_free. */
 #define ELMO_MAX_ALLOC ((size_t)64 << 30)
 void *elmo_alloc(size_t bytes);
+/* Whether an allocation of bytes is within the limits (elmo_set_memory_limit, ELMO_MAX_ALLOC,
+ * the system's available memory); sets the error when not. For sizes read from files, to be
+ * checked before the allocation (with a message naming the file). */
+int elmo_alloc_ok(size_t bytes);
 void *elmo_calloc(size_t n, size_t size);
 void elmo_free(void *p);
 /* n * size with overflow check; returns SIZE_MAX on overflow. */
@@ -40,7 +44,9 @@ double elmo_rng_uniform(elmo_rng *r);          /* [0, 1) */
 float elmo_rng_normal(elmo_rng *r);            /* N(0, 1) */
 uint64_t elmo_rng_below(elmo_rng *r, uint64_t n); /* [0, n) */
 
-/* Atomic output: write to "<path>.tmp.<pid>", then fsync and rename over path. */
+/* Atomic output: write to "<path>.tmp.<pid>", then fsync and rename over path. Begin also
+ * removes the temporaries of path left by processes that no longer exist (killed while
+ * writing). */
 typedef struct {
     char *path;
     char *tmp;

@@ -189,7 +189,7 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
     free(ln);
     if (!s) {
         g_sort_words = &words;
-        qsort(counts, words.n, sizeof *counts, by_count);
+        if (words.n) qsort(counts, words.n, sizeof *counts, by_count); /* NULL when no words */
         size_t keep = 0;
         uint64_t covered = 0;
         while (keep < words.n && counts[keep].count >= min_count && (!max_size || keep + 3 < max_size))

@@ -1,0 +1,109 @@
+/* make_seeds.c: writes the generated binary seeds of the fuzz corpus (small files of the
+ * tiny architecture of fuzz_common.h):
+ *   weights/tiny.hdf5           random weights (elmo_random_model_write, FUZZ_TINY_SEED)
+ *   clf/bow.clf, clf/elmo.clf   classifiers (bag of words; ELMo features of that model)
+ *   tagger/mix.tagger, tagger/token.tagger
+ *   checkpoint/step1.bin, checkpoint/step2.bin   training checkpoints (fuzz_train_setup)
+ * Usage: make_seeds fuzz/corpus */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "classify.h"
+#include "fuzz_common.h"
+#include "options.h"
+#include "tagger.h"
+#include "util.h"
+
+static const char *g_out;
+
+static void die(const char *what) {
+    fprintf(stderr, "make_seeds: %s: %s\n", what, elmo_last_error());
+    exit(1);
+}
+
+static void copy(const char *from, const char *sub, const char *name) {
+    char *text;
+    size_t n;
+    if (elmo_read_file(from, (size_t)1 << 24, &text, &n)) die(from);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", g_out, sub);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", g_out, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, n, f) != n || fclose(f)) die(path);
+    printf("%s: %zu bytes\n", path, n);
+    free(text);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_seeds CORPUS_DIR\n");
+        return 2;
+    }
+    g_out = argv[1];
+    fuzz_init();
+    const char *dir = fuzz_tiny_model_dir();
+    char wpath[700];
+    snprintf(wpath, sizeof wpath, "%s/weights.hdf5", dir);
+    copy(wpath, "weights", "tiny.hdf5");
+    elmo_model *m;
+    if (elmo_model_load_dir(dir, &m)) die("tiny model");
+
+    /* classifiers */
+    static const char *texts[] = {"free cash now", "meeting at noon", "win a prize today",
+                                  "lunch with the team", "cheap pills", "the report is attached"};
+    const char *labels[] = {"ham", "spam"};
+    elmo_clf_item items[6];
+    for (int i = 0; i < 6; i++) items[i] = (elmo_clf_item){texts[i], strlen(texts[i]), i % 2 == 0};
+    for (int feat = 0; feat < 2; feat++) {
+        elmo_clf_options o;
+        elmo_clf_options_default(&o);
+        o.features = feat ? ELMO_FEAT_ELMO : ELMO_FEAT_BOW;
+        o.hidden = 3;
+        o.epochs = 1;
+        o.threads = 1;
+        o.bow_max_terms = 20;
+        elmo_clf *c;
+        if (elmo_clf_train(&o, feat ? m : NULL, feat ? dir : NULL, NULL, NULL, labels, 2, items, 6,
+                           NULL, NULL, &c))
+            die("classifier");
+        const char *p = fuzz_path("seed.clf");
+        if (elmo_clf_save(c, p)) die("classifier save");
+        copy(p, "clf", feat ? "elmo.clf" : "bow.clf");
+        elmo_clf_free(c);
+    }
+
+    /* taggers */
+    const char *tagged = "The/DT cat/NN sat/VBD ./.\nA/DT dog/NN ran/VBD !/.\n";
+    elmo_tagged_dataset d;
+    if (elmo_tagged_read(fuzz_write("seed_tagged.txt", tagged, strlen(tagged)), NULL, &d)) die("tagged");
+    for (int tok = 0; tok < 2; tok++) {
+        elmo_tagger_options o;
+        elmo_tagger_options_default(&o);
+        o.layers = tok ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
+        o.hidden = 3;
+        o.epochs = 1;
+        o.threads = 1;
+        elmo_tagger *t;
+        if (elmo_tagger_train(&o, m, dir, NULL, NULL, &d, NULL, NULL, NULL, &t)) die("tagger");
+        const char *p = fuzz_path("seed.tagger");
+        if (elmo_tagger_save(t, p)) die("tagger save");
+        copy(p, "tagger", tok ? "token.tagger" : "mix.tagger");
+        elmo_tagger_free(t);
+    }
+    elmo_tagged_free(&d);
+    elmo_model_free(m);
+
+    /* training checkpoints after 1 and 2 steps */
+    for (int steps = 1; steps <= 2; steps++) {
+        elmo_train_config c;
+        const char *ck = fuzz_train_setup(&c);
+        c.max_steps = steps;
+        c.resume = steps > 1;
+        if (elmo_train(&c)) die("train");
+        copy(ck, "checkpoint", steps == 1 ? "step1.bin" : "step2.bin");
+    }
+    return 0;
+}
