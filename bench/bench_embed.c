@@ -3,7 +3,7 @@
  *
  *   bench_embed (--model DIR | --options O.json --weights W.hdf5) --input sentences.txt
  *               [--limit N] [--batch-size 64] [--threads 2] [--single] [--bucket K]
- *               [--cache N] [--fp16] [--no-sgemm] [--wait-idle S] [--label NAME]
+ *               [--cache N] [--fp16] [--reference] [--no-sgemm] [--wait-idle S] [--label NAME]
  *
  * Stateless, as the peer's bench_torch.py: sentences (non-empty lines, whitespace tokens) in
  * file order, --batch-size at a time (--single: one at a time), after one untimed warm-up
@@ -215,7 +215,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: bench_embed (--model DIR | --options O.json --weights W.hdf5) --input FILE\n"
             "                   [--limit N] [--batch-size 64] [--threads 2] [--single] [--bucket K]\n"
-            "                   [--cache N] [--fp16] [--no-sgemm] [--sgemm-seconds S] [--wait-idle S]\n"
+            "                   [--cache N] [--fp16] [--reference] [--no-sgemm] [--sgemm-seconds S] [--wait-idle S]\n"
             "                   [--label NAME] [--verbose] | --print-blas-core\n");
 }
 
@@ -223,6 +223,7 @@ int main(int argc, char **argv) {
     elmo_blas_fix_coretype(argv); /* OpenBLAS reads OPENBLAS_CORETYPE when it loads */
     const char *model_dir = NULL, *options = NULL, *weights = NULL, *input = NULL, *label = "elmo.c";
     int limit = 0, B = 64, threads = 2, single = 0, bucket = 0, no_sgemm = 0, fp16 = 0, verbose = 0;
+    int reference = 0;
     long cache = -1;
     double sgemm_s = 1.0, idle_s = 0;
     for (int i = 1; i < argc; i++) {
@@ -243,6 +244,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--single") == 0) single = 1;
         else if (strcmp(a, "--fp16") == 0) fp16 = 1;
         else if (strcmp(a, "--no-sgemm") == 0) no_sgemm = 1;
+        else if (strcmp(a, "--reference") == 0) reference = 1;
         else if (strcmp(a, "--verbose") == 0) verbose = 1;
         else if (strcmp(a, "--print-blas-core") == 0) {
             printf("%s\n", elmo_blas_core());
@@ -317,6 +319,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (cache >= 0) elmo_session_set_token_cache(s, (size_t)cache);
+    if (reference) elmo_session_set_reference(s, 1); /* the plain path: the ablation baseline */
     size_t cache_entries = elmo_session_token_cache_cap(s);
 
     /* batches: file order, or bucketed */

@@ -10,6 +10,8 @@
 #   MODELS="original small"   architectures to run
 #   LIMIT=512 BATCH=64 THREADS=2 WAIT_IDLE=60 REPEAT=1
 #   OUT=FILE        raw JSON lines of every run (default: /tmp/elmo-compare.jsonl)
+#   ABLATE=1        also elmo.c without the token cache, with 1 thread, and on the plain
+#                   reference path (a quarter of the sentences): what each part contributes
 #
 # Runs, for each architecture: batch mode (the first LIMIT sentences of brown-2000.txt,
 # batch BATCH, THREADS threads; elmo.c in file order like the peer, and with its length
@@ -86,6 +88,11 @@ while [ $i -lt "$repeat" ]; do
         run_peer "$m" batch
         run_elmo "$m" batch elmo.c
         run_elmo "$m" batch "elmo.c bucketed" --bucket 16
+        if [ "${ABLATE:-0}" = 1 ]; then # what each part contributes: elmo.c without it
+            run_elmo "$m" batch "elmo.c, no token cache" --cache 0
+            run_elmo "$m" batch "elmo.c, 1 thread" --threads 1
+            run_elmo "$m" batch "elmo.c, plain path" --reference --limit $((limit / 4))
+        fi
         echo "== $m, one sentence at a time" >&2
         run_peer "$m" single
         run_elmo "$m" single elmo.c
@@ -136,5 +143,13 @@ for m in dict.fromkeys(r['run'].split()[0] for r in rows):
     e16 = med(f'{m} single', 'elmo.c fp16', 'fp16_max_abs_diff')
     if e16 is not None:
         print(f"| {m}, fp16 error (max / RMS abs diff) | | {e16:.2g} / {med(f'{m} single', 'elmo.c fp16', 'fp16_rms_diff'):.2g} | | | | | |")
+abl = [i for i in dict.fromkeys(r['impl'] for r in rows) if i.startswith('elmo.c, ')]
+if abl:
+    print()
+    print('| architecture, batch | ' + ' | '.join(['elmo.c'] + abl) + ' |')
+    print('|---|' + '---:|' * (len(abl) + 1))
+    for m in dict.fromkeys(r['run'].split()[0] for r in rows):
+        run = f'{m} batch'
+        print(f'| {m} (words/s) | ' + ' | '.join(fmt(med(run, i, 'tokens_per_s')) for i in ['elmo.c'] + abl) + ' |')
 print(f"\n(raw runs: {sys.argv[1]})")
 EOF

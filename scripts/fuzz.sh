@@ -9,7 +9,8 @@
 #   FUZZ_SECONDS=30 scripts/fuzz.sh      (CI)
 #   scripts/fuzz.sh weights checkpoint   only these targets
 #
-# Environment: FUZZ_SECONDS (60), FUZZ_JOBS (1: targets run one after the other), BUILD
+# Environment: FUZZ_SECONDS (60), FUZZ_JOBS (1: targets run one after the other), FUZZ_SEED
+# (libFuzzer's -seed: CI fixes it so that its runs repeat; default random), BUILD
 # (build-fuzz), OUT (a new temporary directory: the grown corpora, logs, artifacts,
 # results.tsv; kept when given), CC (clang-14).
 set -euo pipefail
@@ -59,10 +60,11 @@ run_target() {
   [[ -f fuzz/$t.dict ]] && dict=(-dict="fuzz/$t.dict")
   [[ $t == weights ]] && maxlen=(-max_len=600000)
   [[ $t == checkpoint || $t == clf || $t == tagger ]] && maxlen=(-max_len=65536)
-  local start rc el execs nfiles res
+  local start rc el execs nfiles res seed=()
+  [[ -n ${FUZZ_SEED:-} ]] && seed=(-seed="$FUZZ_SEED")
   start=$(date +%s)
   set +e
-  "$bin" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$bin" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 "${seed[@]}" \
     -artifact_prefix="$OUT/artifacts/$t-" "${dict[@]}" "${maxlen[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1
   rc=$?
   set -e

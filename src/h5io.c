@@ -324,15 +324,18 @@ elmo_status elmo_h5_writer_put_string(elmo_h5_writer *w, const char *name, const
     return ELMO_OK;
 }
 
-elmo_status elmo_h5_writer_commit(elmo_h5_writer *w) {
-    herr_t e = H5Fclose(w->file);
-    elmo_status s;
-    if (e < 0) {
-        s = elmo_fail(ELMO_ERR_IO, "%s: cannot finish writing the file (disk full?)", w->af.path);
-        elmo_atomic_abort(&w->af);
-    } else {
-        s = elmo_atomic_commit(&w->af);
+elmo_status elmo_h5_close_commit(int64_t file, elmo_atomic_file *af, int ok) {
+    if (H5Fclose((hid_t)file) < 0) ok = 0;
+    if (!ok) {
+        elmo_status s = elmo_fail(ELMO_ERR_IO, "%s: cannot finish writing the file (disk full?)", af->path);
+        elmo_atomic_abort(af);
+        return s;
     }
+    return elmo_atomic_commit(af);
+}
+
+elmo_status elmo_h5_writer_commit(elmo_h5_writer *w) {
+    elmo_status s = elmo_h5_close_commit(w->file, &w->af, 1);
     free(w);
     return s;
 }

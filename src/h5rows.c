@@ -73,15 +73,7 @@ elmo_status elmo_h5_rows_append(elmo_h5_rows *w, int n, const float *rows) {
 uint64_t elmo_h5_rows_count(const elmo_h5_rows *w) { return w->rows; }
 
 elmo_status elmo_h5_rows_commit(elmo_h5_rows *w) {
-    herr_t e = H5Dclose(w->ds);
-    if (H5Fclose(w->file) < 0) e = -1;
-    elmo_status s;
-    if (e < 0) {
-        s = elmo_fail(ELMO_ERR_IO, "%s: cannot finish writing the file (disk full?)", w->af.path);
-        elmo_atomic_abort(&w->af);
-    } else {
-        s = elmo_atomic_commit(&w->af);
-    }
+    elmo_status s = elmo_h5_close_commit(w->file, &w->af, H5Dclose(w->ds) >= 0);
     free(w);
     return s;
 }

@@ -26,78 +26,32 @@
 #include "commands.h"
 #include "dist.h"
 #include "h5io.h"
+#include "strmap.h"
 #include "textio.h"
 #include "util.h"
 
 #define CMD "embed"
 
-/* ---- sentence_to_index: ordered map text -> last line index (Python dict semantics) */
+/* ---- sentence_to_index: ordered map text -> last line index (Python dict semantics): the
+ * texts in a strmap (ids in first-insertion order, as a dict keeps them), the index by id */
 typedef struct {
-    uint64_t hash;
-    size_t off, len; /* text in the arena */
-    uint64_t index;  /* last line with this text */
-} s2i_entry;
-
-typedef struct {
-    s2i_entry *e;
-    size_t n, cap;
-    int64_t *slots; /* open addressing: entry index or -1 */
-    size_t nslots;
-    char *arena;
-    size_t used, acap;
+    elmo_strmap texts;
+    uint64_t *index; /* (cap) last line with text id */
+    size_t cap;
 } s2i_map;
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static int s2i_grow(s2i_map *m) {
-    size_t ns = m->nslots ? m->nslots * 2 : 1024;
-    int64_t *sl = malloc(sizeof(int64_t) * ns);
-    if (!sl) return -1;
-    for (size_t i = 0; i < ns; i++) sl[i] = -1;
-    for (size_t k = 0; k < m->n; k++) {
-        size_t j = m->e[k].hash & (ns - 1);
-        while (sl[j] >= 0) j = (j + 1) & (ns - 1);
-        sl[j] = (int64_t)k;
-    }
-    free(m->slots);
-    m->slots = sl;
-    m->nslots = ns;
-    return 0;
-}
-
 static int s2i_put(s2i_map *m, const char *text, size_t len, uint64_t index) {
-    if ((m->n + 1) * 2 > m->nslots && s2i_grow(m)) return -1;
-    uint64_t h = fnv(text, len);
-    size_t j = h & (m->nslots - 1);
-    for (; m->slots[j] >= 0; j = (j + 1) & (m->nslots - 1)) {
-        s2i_entry *x = &m->e[m->slots[j]];
-        if (x->hash == h && x->len == len && memcmp(m->arena + x->off, text, len) == 0) {
-            x->index = index;
-            return 0;
-        }
-    }
-    if (m->n == m->cap) {
+    int added;
+    int64_t id = elmo_strmap_add(&m->texts, text, len, &added);
+    if (id < 0) return -1;
+    if ((size_t)id >= m->cap) {
         size_t nc = m->cap ? m->cap * 2 : 1024;
-        s2i_entry *ne = realloc(m->e, sizeof *ne * nc);
-        if (!ne) return -1;
-        m->e = ne;
+        uint64_t *ni = realloc(m->index, sizeof *ni * nc);
+        if (!ni) return -1;
+        m->index = ni;
         m->cap = nc;
     }
-    while (m->used + len + 1 > m->acap) {
-        size_t nc = m->acap ? m->acap * 2 : 65536;
-        char *na = realloc(m->arena, nc);
-        if (!na) return -1;
-        m->arena = na;
-        m->acap = nc;
-    }
-    memcpy(m->arena + m->used, text, len);
-    m->e[m->n] = (s2i_entry){h, m->used, len, index};
-    m->used += len;
-    m->slots[j] = (int64_t)m->n++;
+    m->index[id] = index;
     return 0;
 }
 
@@ -105,11 +59,10 @@ static int s2i_put(s2i_map *m, const char *text, size_t len, uint64_t index) {
 static char *s2i_json(const s2i_map *m) {
     elmo_strbuf b = {0};
     int bad = elmo_strbuf_add(&b, "{", 1);
-    for (size_t k = 0; k < m->n && !bad; k++) {
-        const s2i_entry *x = &m->e[k];
+    for (size_t k = 0; k < m->texts.n && !bad; k++) {
         bad = (k && elmo_strbuf_add(&b, ", ", 2)) || elmo_strbuf_add(&b, "\"", 1) ||
-              elmo_json_escape(&b, m->arena + x->off, x->len) ||
-              elmo_strbuf_printf(&b, "\": \"%llu\"", (unsigned long long)x->index);
+              elmo_json_escape(&b, elmo_strmap_key(&m->texts, k), elmo_strmap_keylen(&m->texts, k)) ||
+              elmo_strbuf_printf(&b, "\": \"%llu\"", (unsigned long long)m->index[k]);
     }
     if (bad || elmo_strbuf_add(&b, "}", 1)) {
         elmo_strbuf_free(&b);
@@ -119,9 +72,8 @@ static char *s2i_json(const s2i_map *m) {
 }
 
 static void s2i_free(s2i_map *m) {
-    free(m->e);
-    free(m->slots);
-    free(m->arena);
+    elmo_strmap_free(&m->texts);
+    free(m->index);
 }
 
 /* ---- the window of lines being assembled, and the batch being run */
@@ -209,6 +161,7 @@ int cmd_embed(int argc, char **argv) {
     int rd_open = 0, rc = 1;
     elmo_h5_writer *wr = NULL;
     s2i_map map = {0};
+    elmo_strmap_init(&map.texts);
     batch bt = {0};
     size_t *tst = NULL, *tln = NULL, tcap = 0;
     float *avg = NULL;

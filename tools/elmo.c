@@ -36,7 +36,7 @@ static void usage(void) {
             "elmo %s: ELMo contextual word vectors in C\n\n"
             "usage: elmo COMMAND [options]   (elmo COMMAND --help for its options)\n\n",
             ELMO_VERSION);
-    for (const command *c = commands; c->name; c++) fprintf(stderr, "  %-12s %s\n", c->name, c->help);
+    for (const command *c = commands; c->name; c++) fprintf(stderr, "  %-22s %s\n", c->name, c->help);
     fprintf(stderr, "\nexample:\n  echo 'I deposited cash at the bank .' | elmo embed --input - "
                     "--output out.hdf5\n");
 }
