@@ -11,7 +11,7 @@
 #   LIMIT=512 BATCH=64 THREADS=2 WAIT_IDLE=60 REPEAT=1
 #   OUT=FILE        raw JSON lines of every run (default: /tmp/elmo-compare.jsonl)
 #   ABLATE=1        also elmo.c without the token cache, with 1 thread, and on the plain
-#                   reference path (a quarter of the sentences): what each part contributes
+#                   reference path (1/32 of the sentences: it is slow): what each part contributes
 #
 # Runs, for each architecture: batch mode (the first LIMIT sentences of brown-2000.txt,
 # batch BATCH, THREADS threads; elmo.c in file order like the peer, and with its length
@@ -91,7 +91,7 @@ while [ $i -lt "$repeat" ]; do
         if [ "${ABLATE:-0}" = 1 ]; then # what each part contributes: elmo.c without it
             run_elmo "$m" batch "elmo.c, no token cache" --cache 0
             run_elmo "$m" batch "elmo.c, 1 thread" --threads 1
-            run_elmo "$m" batch "elmo.c, plain path" --reference --limit $((limit / 4))
+            run_elmo "$m" batch "elmo.c, plain path" --reference --limit $((limit / 32)) --batch-size 16
         fi
         echo "== $m, one sentence at a time" >&2
         run_peer "$m" single
