@@ -172,24 +172,6 @@ static int64_t check_train_dir(const char *dir, int64_t last_step) {
     return step;
 }
 
-static void assert_same_state(const char *a, const char *b) {
-    elmo_ckpt x, y;
-    assert_int_equal(elmo_ckpt_read(a, "ELMOCKPT", 1, &x), ELMO_OK);
-    assert_int_equal(elmo_ckpt_read(b, "ELMOCKPT", 1, &y), ELMO_OK);
-    const char *names[] = {"params", "adagrad", "softmax_W", "softmax_b", "adagrad_softmax_W",
-                           "adagrad_softmax_b", "lstm_states", "rng", "rng_sampler",
-                           "data_forward", "data_backward"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        const char *da, *db;
-        size_t na, nb;
-        assert_int_equal(elmo_ckpt_get(&x, names[i], SIZE_MAX, &da, &na), ELMO_OK);
-        assert_int_equal(elmo_ckpt_get(&y, names[i], SIZE_MAX, &db, &nb), ELMO_OK);
-        if (na != nb || memcmp(da, db, na) != 0) fail_msg("section %s differs from the run never killed", names[i]);
-    }
-    elmo_ckpt_free(&x);
-    elmo_ckpt_free(&y);
-}
-
 static void test_kill_train(void **state) {
     (void)state;
     REQUIRE_FIXTURES();
@@ -235,7 +217,7 @@ static void test_kill_train(void **state) {
     char a[700], b[700];
     snprintf(a, sizeof a, "%s/checkpoint.bin", dir);
     snprintf(b, sizeof b, "%s/checkpoint.bin", ref);
-    assert_same_state(a, b);
+    assert_same_checkpoint(a, b, "from the run never killed");
     print_message("crash trials, train: %d killed, %d survived (%d during a checkpoint write, %d during "
                   "the model export, %d before the first checkpoint), %d stale temporaries removed; "
                   "resumed to step %lld bit-identical to an uninterrupted run (%.1f s)\n",

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "h5io.h"
 #include "options.h"
 #include "params.h"
@@ -120,4 +121,22 @@ cmp_result allclose(const float *a, const float *e, size_t n, double atol, doubl
 void make_random_model(const char *dir, const char *options_json, uint64_t seed) {
     elmo_status s = elmo_random_model_write(dir, options_json, seed);
     if (s) fail_msg("make_random_model(%s): %s", dir, elmo_last_error());
+}
+
+void assert_same_checkpoint(const char *a, const char *b, const char *what) {
+    elmo_ckpt x, y;
+    assert_int_equal(elmo_ckpt_read(a, "ELMOCKPT", 1, &x), ELMO_OK);
+    assert_int_equal(elmo_ckpt_read(b, "ELMOCKPT", 1, &y), ELMO_OK);
+    const char *names[] = {"params", "adagrad", "softmax_W", "softmax_b", "adagrad_softmax_W",
+                           "adagrad_softmax_b", "lstm_states", "rng", "rng_sampler",
+                           "data_forward", "data_backward"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *da, *db;
+        size_t na, nb;
+        assert_int_equal(elmo_ckpt_get(&x, names[i], SIZE_MAX, &da, &na), ELMO_OK);
+        assert_int_equal(elmo_ckpt_get(&y, names[i], SIZE_MAX, &db, &nb), ELMO_OK);
+        if (na != nb || memcmp(da, db, na) != 0) fail_msg("section %s differs %s", names[i], what);
+    }
+    elmo_ckpt_free(&x);
+    elmo_ckpt_free(&y);
 }

@@ -51,4 +51,9 @@ cmp_result allclose(const float *a, const float *e, size_t n, double atol, doubl
  * dir/options.json and dir/weights.hdf5. Scaled like the peer's make_weights.py. */
 void make_random_model(const char *dir, const char *options_json, uint64_t seed);
 
+/* Every section of two checkpoints that holds training state (parameters, accumulators,
+ * carried LSTM states, generators, data positions) is byte-identical; what ends the failure
+ * message ("after resume"). */
+void assert_same_checkpoint(const char *a, const char *b, const char *what);
+
 #endif
