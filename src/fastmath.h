@@ -42,7 +42,9 @@ static inline float elmo_expf_fast(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    int32_t n = (int32_t)kf;
+    /* NaN passes the clamps (comparisons are false): its n is 0 and y stays NaN, so NaN in
+     * gives NaN out (a float-to-int conversion of NaN would be undefined behaviour) */
+    int32_t n = kf == kf ? (int32_t)kf : 0;
     return y * elmo_bits_to_float((n + 127) << 23);
 }
 

@@ -183,6 +183,8 @@ static void test_fastmath(void **state) {
     assert_true(elmo_sigmoidf_fast(1000.0f) == 1.0f);
     assert_true(elmo_tanhf_fast(1000.0f) == 1.0f && elmo_tanhf_fast(-1000.0f) == -1.0f);
     assert_true(elmo_tanhf_fast(0.0f) == 0.0f && elmo_sigmoidf_fast(0.0f) == 0.5f);
+    /* NaN in, NaN out (a damaged weight file must not turn into plausible numbers) */
+    assert_true(isnan(elmo_expf_fast(NAN)) && isnan(elmo_sigmoidf_fast(NAN)) && isnan(elmo_tanhf_fast(NAN)));
 }
 
 int main(void) {
