@@ -20,12 +20,7 @@
 #include "testutil.h"
 #include "util.h"
 
-static const char *tiny_opts =
-    "{\"lstm\": {\"dim\": 16, \"projection_dim\": 8, \"n_layers\": 2, \"cell_clip\": 3, "
-    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
-    "\"filters\": [[1, 8], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 1, "
-    "\"n_characters\": 261, \"max_characters_per_token\": 10, \"activation\": \"tanh\"}, "
-    "\"dropout\": 0.1, \"all_clip_norm_val\": 1.0, \"n_negative_samples_batch\": 16}";
+static const char *tiny_opts = TINY_TRAIN_OPTIONS;
 
 static char g_launch[1024]; /* mpiexec and its flags */
 

@@ -2,6 +2,7 @@
  * cli.c: flag parsing, model resolution, errors and progress for the elmo tool.
  */
 #include "cli.h"
+#include "textio.h"
 
 #include <errno.h>
 #include <math.h>
@@ -112,6 +113,13 @@ int cli_parse(const char *cmd, const char *usage, cli_opt *opts, int argc, char 
         }
     }
     return 0;
+}
+
+int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line, size_t len) {
+    size_t vl = elmo_utf8_valid_prefix(line, len);
+    if (vl == len) return 0;
+    cli_error(cmd, "%s:%llu: invalid UTF-8 at byte %zu", name, (unsigned long long)lineno, vl + 1);
+    return 1;
 }
 
 const char *cli_default_model_dir(void) {

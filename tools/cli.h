@@ -37,6 +37,9 @@ void cli_usage(const char *cmd, const char *usage, const cli_opt *opts);
 /* Print "elmo CMD: message" (the library's last error when msg is NULL) and return 1. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_lib_error(const char *cmd, elmo_status s);
+/* 0 when the line (len bytes of file name, line lineno) is valid UTF-8; otherwise prints
+ * "cmd: NAME:LINE: invalid UTF-8 at byte N" and returns 1. */
+int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line, size_t len);
 
 /* The model to use: --model DIR, or --options + --weights, or the default model. */
 typedef struct {

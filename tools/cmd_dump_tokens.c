@@ -60,12 +60,7 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
             goto lib_fail;
         }
         if (got > 0) {
-            size_t vl = elmo_utf8_valid_prefix(rd.line, rd.len);
-            if (vl != rd.len) {
-                cli_error(CMD, "%s:%llu: invalid UTF-8 at byte %zu", rd.name,
-                          (unsigned long long)rd.lineno, vl + 1);
-                goto done;
-            }
+            if (cli_check_utf8(CMD, rd.name, rd.lineno, rd.line, rd.len)) goto done;
             size_t len;
             const char *w = elmo_strip(rd.line, rd.len, &len);
             if (len == 12 && memcmp(w, "!!!MAXTERMID", 12) == 0) continue;

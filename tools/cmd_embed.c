@@ -206,12 +206,7 @@ int cmd_embed(int argc, char **argv) {
                 eof = 1;
                 break;
             }
-            size_t vl = elmo_utf8_valid_prefix(rd.line, rd.len);
-            if (vl != rd.len) {
-                cli_error(CMD, "%s:%llu: invalid UTF-8 at byte %zu", rd.name,
-                          (unsigned long long)rd.lineno, vl + 1);
-                goto done;
-            }
+            if (cli_check_utf8(CMD, rd.name, rd.lineno, rd.line, rd.len)) goto done;
             size_t slen;
             const char *text = elmo_strip(rd.line, rd.len, &slen);
             size_t nt = elmo_split_whitespace(text, slen, tst, tln, tcap);
