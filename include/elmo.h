@@ -120,6 +120,24 @@ double elmo_model_lstm_flops_per_token(const elmo_model *m);
  * (see the README, "Performance"). Call before embedding, not while sessions are running. */
 elmo_status elmo_model_set_recurrent_fp16(elmo_model *m, int on);
 
+/* Numeric precision of the biLM's matrix products (see the README, "Precision").
+ *   FP32  (default) float32 everywhere: conformant with the reference to 1e-6, bit-identical
+ *         whatever the batching.
+ *   BF16  weights stored in bfloat16, activations rounded to bfloat16 at the matrix products;
+ *         accumulation, cell state and nonlinearities in float32. Fast on CPUs with native
+ *         bf16 matrix instructions (AMX, AVX-512-BF16); elsewhere emulated (slower).
+ *   AUTO  BF16 where the CPU has native bf16 matrix instructions, else FP32. */
+typedef enum { ELMO_PRECISION_FP32 = 0, ELMO_PRECISION_BF16 = 1, ELMO_PRECISION_AUTO = 2 } elmo_precision;
+/* "fp32", "bf16" or "auto"; anything else is ELMO_ERR_ARG. */
+elmo_status elmo_precision_parse(const char *name, elmo_precision *out);
+const char *elmo_precision_name(elmo_precision p);
+/* 1 when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX-512-BF16). */
+int elmo_cpu_has_native_bf16(void);
+/* Set the model's precision (AUTO is resolved here). Call before creating sessions. */
+elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p);
+/* The resolved precision: ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16. */
+elmo_precision elmo_model_precision(const elmo_model *m);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions: per-thread workspace and LSTM state store                                        */
 

@@ -118,6 +118,31 @@ double elmo_model_lstm_flops_per_token(const elmo_model *m) {
     return elmo_config_lstm_flops(&m->cfg);
 }
 
+elmo_status elmo_precision_parse(const char *name, elmo_precision *out) {
+    static const char *const names[] = {"fp32", "bf16", "auto"};
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, names[i]) == 0) {
+            *out = (elmo_precision)i;
+            return ELMO_OK;
+        }
+    return elmo_fail(ELMO_ERR_ARG, "unknown precision '%s' (fp32, bf16 or auto)", name ? name : "");
+}
+
+const char *elmo_precision_name(elmo_precision p) {
+    return p == ELMO_PRECISION_BF16 ? "bf16" : p == ELMO_PRECISION_AUTO ? "auto" : "fp32";
+}
+
+elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
+    elmo_clear_error();
+    if (p == ELMO_PRECISION_AUTO) p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
+    if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16)
+        return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
+    m->precision = p;
+    return ELMO_OK;
+}
+
+elmo_precision elmo_model_precision(const elmo_model *m) { return m->precision; }
+
 elmo_status elmo_model_set_recurrent_fp16(elmo_model *m, int on) {
     elmo_clear_error();
     const elmo_config *c = &m->cfg;

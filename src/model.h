@@ -23,6 +23,7 @@ struct elmo_model {
      * LSTMs' recurrent halves (P, 4H) and projections (H, P), panel layout (gemm.h) */
     uint16_t *rec16[2][ELMO_MAX_LAYERS], *proj16[2][ELMO_MAX_LAYERS];
     uint16_t *f16_mem;
+    elmo_precision precision; /* resolved: FP32 or BF16 (elmo_model_set_precision) */
 };
 
 /* Fill the model's derived tables (conv_pad) from its weights. */
