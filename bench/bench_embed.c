@@ -3,7 +3,8 @@
  *
  *   bench_embed (--model DIR | --options O.json --weights W.hdf5) --input sentences.txt
  *               [--limit N] [--batch-size 64] [--threads 2] [--single] [--bucket K]
- *               [--cache N] [--fp16] [--reference] [--no-sgemm] [--wait-idle S] [--label NAME]
+ *               [--cache N] [--precision fp32|bf16|auto] [--reference] [--no-sgemm] [--wait-idle S]
+ *               [--label NAME]
  *
  * Stateless, as the peer's bench_torch.py: sentences (non-empty lines, whitespace tokens) in
  * file order, --batch-size at a time (--single: one at a time), after one untimed warm-up
@@ -13,10 +14,13 @@
  * boundaries are not counted). --bucket K sorts sentences by length within windows of K
  * batches (what `elmo embed` does by default).
  *
- * After the run (peak RSS is read first) a short OpenBLAS sgemm benchmark with --threads
- * threads measures the machine: a 2048^3 product, the model's LSTM products at this batch
- * size, and one sentence's recurrent step (cycling through 4 cells' weights, so they come
- * from memory). The limits follow as in the peer's flops.py: words/s = sgemm rate / FLOPs per
+ * With --precision bf16 the error against float32 is measured first: the first (up to) 32
+ * sentences one at a time, every layer, max and RMS |difference|.
+ *
+ * After the run (peak RSS is read first) a short matmul benchmark on the matrix backend
+ * (oneDNN, in the run's precision, --threads threads) measures the machine: a 2048^3
+ * product, the model's LSTM products at this batch size, and one sentence's recurrent step
+ * (cycling through 4 cells' weights, so they come from memory). The limits follow as in the peer's flops.py: words/s = sgemm rate / FLOPs per
  * word (all FLOPs, or LSTM FLOPs only when every word's token vector is cached); one
  * sentence of median length = its positions x (batched FLOPs / square rate + recurrent FLOPs
  * / step rate).
@@ -33,7 +37,7 @@
 #include <unistd.h>
 
 #include "bilm.h"
-#include "blas.h"
+#include "matmul.h"
 #include "bucket.h"
 #include "elmo.h"
 #include "util.h"
@@ -80,19 +84,34 @@ static double best_time(void (*fn)(void *), void *arg, double seconds) {
     return best;
 }
 
+static float *rand_mat(size_t n, elmo_rng *r);
+
 typedef struct {
     int M, N, K, n;         /* n weight matrices cycled through */
-    float *A, *B[4], *C;
+    float *A, *C;
+    elmo_mat *B[4];
     int M2, N2, K2;         /* optional second product per matrix (the projection) */
-    float *A2, *B2[4], *C2;
+    float *A2, *C2;
+    elmo_mat *B2[4];
 } gemm_job;
 
 static void run_gemm(void *p) {
     gemm_job *g = p;
     for (int i = 0; i < g->n; i++) {
-        elmo_sgemm(g->M, g->N, g->K, g->A, g->K, g->B[i], g->N, 0.0f, g->C, g->N);
-        if (g->M2) elmo_sgemm(g->M2, g->N2, g->K2, g->A2, g->K2, g->B2[i], g->N2, 0.0f, g->C2, g->N2);
+        elmo_mat_mul(g->M, g->A, g->K, g->B[i], 0, g->C, g->N);
+        if (g->M2) elmo_mat_mul(g->M2, g->A2, g->K2, g->B2[i], 0, g->C2, g->N2);
     }
+}
+
+static elmo_mat *rand_w(int K, int N, elmo_precision prec, elmo_rng *r) {
+    float *w = rand_mat((size_t)K * N, r);
+    elmo_mat *m = NULL;
+    if (elmo_mat_new(K, N, w, N, prec, &m)) {
+        fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
+        exit(1);
+    }
+    elmo_free(w);
+    return m;
 }
 
 static float *rand_mat(size_t n, elmo_rng *r) {
@@ -106,16 +125,17 @@ static float *rand_mat(size_t n, elmo_rng *r) {
 }
 
 /* GFLOP/s of M x K times K x N (and optionally M2 x K2 times K2 x N2), cycling n weights */
-static double gemm_rate(int n, int M, int N, int K, int M2, int N2, int K2, double seconds) {
+static double gemm_rate(int n, int M, int N, int K, int M2, int N2, int K2, elmo_precision prec,
+                        double seconds) {
     elmo_rng r;
     elmo_rng_seed(&r, 7);
-    gemm_job g = {M, N, K, n, rand_mat((size_t)M * K, &r), {0}, rand_mat((size_t)M * N, &r),
-                  M2, N2, K2, NULL, {0}, NULL};
-    for (int i = 0; i < n; i++) g.B[i] = rand_mat((size_t)K * N, &r);
+    gemm_job g = {M, N, K, n, rand_mat((size_t)M * K, &r), rand_mat((size_t)M * N, &r), {0},
+                  M2, N2, K2, NULL, NULL, {0}};
+    for (int i = 0; i < n; i++) g.B[i] = rand_w(K, N, prec, &r);
     if (M2) {
         g.A2 = rand_mat((size_t)M2 * K2, &r);
         g.C2 = rand_mat((size_t)M2 * N2, &r);
-        for (int i = 0; i < n; i++) g.B2[i] = rand_mat((size_t)K2 * N2, &r);
+        for (int i = 0; i < n; i++) g.B2[i] = rand_w(K2, N2, prec, &r);
     }
     run_gemm(&g);
     double t = best_time(run_gemm, &g, seconds);
@@ -125,8 +145,8 @@ static double gemm_rate(int n, int M, int N, int K, int M2, int N2, int K2, doub
     elmo_free(g.A2);
     elmo_free(g.C2);
     for (int i = 0; i < n; i++) {
-        elmo_free(g.B[i]);
-        elmo_free(g.B2[i]);
+        elmo_mat_free(g.B[i]);
+        elmo_mat_free(g.B2[i]);
     }
     return flops / t / 1e9;
 }
@@ -211,18 +231,51 @@ static double percentile(double *v, int n, double q) {
     return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
 }
 
+/* bf16 against fp32: the first (up to) 32 sentences one at a time, every layer. m is in
+ * bf16 on return. Returns non-zero on a library error. */
+static int precision_error(elmo_model *m, const corpus *cp, int threads, double *max_err, double *rms) {
+    int ne = cp->count < 32 ? cp->count : 32, K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
+    size_t total = 0;
+    for (int i = 0; i < ne; i++) total += (size_t)K * cp->n[i] * D;
+    float *a = malloc(sizeof(float) * (total + 1)), *b = malloc(sizeof(float) * (total + 1));
+    int rc = !a || !b;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        elmo_session *e = NULL;
+        rc = elmo_model_set_precision(m, pass == 0 ? ELMO_PRECISION_FP32 : ELMO_PRECISION_BF16) ||
+             elmo_session_new(m, 1, threads, &e);
+        float *o = pass == 0 ? a : b;
+        for (int i = 0; i < ne && !rc; i++) {
+            const char *const *tk1[1] = {(const char *const *)cp->tok[i]};
+            rc = elmo_embed(e, 1, tk1, &cp->n[i], &o) != ELMO_OK;
+            o += (size_t)K * cp->n[i] * D;
+        }
+        elmo_session_free(e);
+    }
+    double ss = 0;
+    *max_err = 0;
+    for (size_t k = 0; k < total && !rc; k++) {
+        double d = fabs((double)a[k] - b[k]);
+        if (d > *max_err) *max_err = d;
+        ss += d * d;
+    }
+    *rms = total ? sqrt(ss / total) : 0;
+    free(a);
+    free(b);
+    return rc;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_embed (--model DIR | --options O.json --weights W.hdf5) --input FILE\n"
             "                   [--limit N] [--batch-size 64] [--threads 2] [--single] [--bucket K]\n"
-            "                   [--cache N] [--fp16] [--reference] [--no-sgemm] [--sgemm-seconds S] [--wait-idle S]\n"
-            "                   [--label NAME] [--verbose] | --print-blas-core\n");
+            "                   [--cache N] [--precision fp32|bf16|auto] [--reference] [--no-sgemm]\n"
+            "                   [--sgemm-seconds S] [--wait-idle S] [--label NAME] [--verbose] | --print-backend\n");
 }
 
 int main(int argc, char **argv) {
-    elmo_blas_fix_coretype(argv); /* OpenBLAS reads OPENBLAS_CORETYPE when it loads */
     const char *model_dir = NULL, *options = NULL, *weights = NULL, *input = NULL, *label = "elmo.c";
-    int limit = 0, B = 64, threads = 2, single = 0, bucket = 0, no_sgemm = 0, fp16 = 0, verbose = 0;
+    int limit = 0, B = 64, threads = 2, single = 0, bucket = 0, no_sgemm = 0, verbose = 0;
+    const char *precision = "fp32";
     int reference = 0;
     long cache = -1;
     double sgemm_s = 1.0, idle_s = 0;
@@ -242,12 +295,12 @@ int main(int argc, char **argv) {
         else if (ARG("--wait-idle")) idle_s = atof(v);
         else if (ARG("--label")) label = v;
         else if (strcmp(a, "--single") == 0) single = 1;
-        else if (strcmp(a, "--fp16") == 0) fp16 = 1;
+        else if (ARG("--precision")) precision = v;
         else if (strcmp(a, "--no-sgemm") == 0) no_sgemm = 1;
         else if (strcmp(a, "--reference") == 0) reference = 1;
         else if (strcmp(a, "--verbose") == 0) verbose = 1;
-        else if (strcmp(a, "--print-blas-core") == 0) {
-            printf("%s\n", elmo_blas_core());
+        else if (strcmp(a, "--print-backend") == 0) {
+            printf("%s\n", elmo_mm_backend_info());
             return 0;
         }
         else {
@@ -273,41 +326,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
         return 1;
     }
-    double fp16_err = 0, fp16_rms = 0;
-    if (fp16) {
-        /* the mode's error: the first (up to) 32 sentences one at a time (every step then uses
-         * the float16 weights), float16 against float32, over all layers */
-        elmo_session *e;
-        if (elmo_session_new(m, 1, threads, &e)) {
-            fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
-            return 1;
-        }
-        int ne = cp.count < 32 ? cp.count : 32, Ke = elmo_model_n_output_layers(m), De = elmo_model_output_dim(m);
-        double ss = 0;
-        size_t cnt = 0;
-        for (int i = 0; i < ne; i++) {
-            size_t sz = (size_t)Ke * cp.n[i] * De;
-            float *a = malloc(sizeof(float) * sz), *b = malloc(sizeof(float) * sz);
-            const char *const *tk1[1] = {(const char *const *)cp.tok[i]};
-            elmo_model_set_recurrent_fp16(m, 0);
-            int ok = elmo_embed(e, 1, tk1, &cp.n[i], &a) == ELMO_OK;
-            if (ok && elmo_model_set_recurrent_fp16(m, 1)) ok = 0;
-            if (ok) ok = elmo_embed(e, 1, tk1, &cp.n[i], &b) == ELMO_OK;
-            if (!ok) {
-                fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
-                return 1;
-            }
-            for (size_t k = 0; k < sz; k++) {
-                double d = fabs((double)a[k] - b[k]);
-                if (d > fp16_err) fp16_err = d;
-                ss += d * d;
-                cnt++;
-            }
-            free(a);
-            free(b);
-        }
-        fp16_rms = cnt ? sqrt(ss / cnt) : 0;
-        elmo_session_free(e);
+    elmo_precision prec;
+    if (elmo_precision_parse(precision, &prec) || elmo_model_set_precision(m, prec)) {
+        fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
+        return 1;
+    }
+    prec = elmo_model_precision(m);
+    double bf16_err = 0, bf16_rms = 0;
+    if (prec == ELMO_PRECISION_BF16 && precision_error(m, &cp, threads, &bf16_err, &bf16_rms)) {
+        fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
+        return 1;
     }
     if (verbose) fprintf(stderr, "RSS after loading the model: %.0f MB\n", rss_now_mb());
     const elmo_config *c = elmo_model_config(m);
@@ -417,15 +445,17 @@ int main(int argc, char **argv) {
     double pos_per_word = (double)(words + 2 * n) / words;
     double tps = words / seconds;
     double gsq = 0, gb = 0, gstep = 0;
+    char lstm_impl[64];
+    snprintf(lstm_impl, sizeof lstm_impl, "%s", elmo_mm_impl_name(B, 4 * H, c->has_lstm_proj ? P : H, prec));
     if (!no_sgemm) {
         elmo_session_free(s); /* its BLAS setting no longer matters */
         s = NULL;
-        elmo_blas_set_threads(threads);
+        elmo_mm_set_threads(threads);
         int Hin = c->has_lstm_proj ? P : H;
-        gsq = gemm_rate(1, 2048, 2048, 2048, 0, 0, 0, sgemm_s);
-        gb = gemm_rate(1, 64 > B ? 64 : B, 4 * H, Hin, 0, 0, 0, sgemm_s);
-        gstep = gemm_rate(4, 1, 4 * H, Hin, c->has_lstm_proj ? 1 : 0, P, H, sgemm_s);
-        elmo_blas_set_threads(1);
+        gsq = gemm_rate(1, 2048, 2048, 2048, 0, 0, 0, prec, sgemm_s);
+        gb = gemm_rate(1, 64 > B ? 64 : B, 4 * H, Hin, 0, 0, 0, prec, sgemm_s);
+        gstep = gemm_rate(4, 1, 4 * H, Hin, c->has_lstm_proj ? 1 : 0, P, H, prec, sgemm_s);
+        elmo_mm_set_threads(1);
     }
     double hit0 = ss.tokens_cached + ss.tokens_computed > 0
                       ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed) : 0;
@@ -444,14 +474,14 @@ int main(int argc, char **argv) {
     /* readable table (stderr) */
     fprintf(stderr, "\n%s: %s, %d sentences, %ld words (%.3f positions/word), batch %d%s, %d threads%s%s\n",
             label, model_dir ? model_dir : weights, n, words, pos_per_word, B,
-            single ? " (single)" : "", threads, bucket ? ", bucketed" : "", fp16 ? ", fp16 recurrent" : "");
+            single ? " (single)" : "", threads, bucket ? ", bucketed" : "", prec == ELMO_PRECISION_BF16 ? ", bf16" : ", fp32");
     fprintf(stderr, "  %-34s %10.1f\n", "words/s", tps);
     fprintf(stderr, "  %-34s %10.2f\n", "sentences/s", n / seconds);
     fprintf(stderr, "  %-34s %10.2f / %.2f ms\n", single ? "latency median / p99" : "batch latency median / p99",
             med_ms, p99_ms);
     fprintf(stderr, "  %-34s %10.2f / %.2f s\n", "encoder / LSTM time", ss.encode_s, ss.lstm_s);
-    if (fp16)
-        fprintf(stderr, "  %-34s %10.2g (RMS %.2g)\n", "float16 vs float32: max |diff|", fp16_err, fp16_rms);
+    if (prec == ELMO_PRECISION_BF16)
+        fprintf(stderr, "  %-34s %10.2g (RMS %.2g)\n", "bf16 vs fp32: max |diff|", bf16_err, bf16_rms);
     fprintf(stderr, "  %-34s %10.2f s (%.2f cores busy)\n", "CPU time", cpu_s, cpu_s / seconds);
     fprintf(stderr, "  %-34s %9.1f%%\n", "token cache hits", 100 * hit);
     fprintf(stderr, "  %-34s %10.0f MB (%.2fx the %.0f MB weights file)\n", "peak RSS", rss_mb,
@@ -459,7 +489,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "  %-34s %10.2f M (LSTMs %.2f M)\n", "FLOPs per position", fl / 1e6, fl_lstm / 1e6);
     fprintf(stderr, "  %-34s %10.1f GFLOP/s\n", "achieved (all FLOPs counted)", achieved);
     if (!no_sgemm) {
-        fprintf(stderr, "  %-34s %10.1f / %.1f / %.1f GFLOP/s\n", "sgemm 2048^3 / LSTM batch / 1-row step",
+        fprintf(stderr, "  %-34s %10.1f / %.1f / %.1f GFLOP/s\n", "matmul 2048^3 / LSTM batch / 1-row",
                 gsq, gb, gstep);
         fprintf(stderr, "  %-34s %10.0f words/s dense (%.0f at the LSTM-batch rate; %.0f all cached)\n",
                 "limit", lim, lim_b, lim_cached);
@@ -472,26 +502,26 @@ int main(int argc, char **argv) {
                     "fraction of the limit at the hits", 100 * tps / lim_hits, 100 * tps / lim,
                     100 * tps / lim_cached);
     }
-    fprintf(stderr, "  %-34s %10s\n", "OpenBLAS kernels", elmo_blas_core());
+    fprintf(stderr, "  %-34s %s; LSTM product %s\n", "matrix backend", elmo_mm_backend_info(), lstm_impl);
     fprintf(stderr, "  %-34s %10.2f cores\n", "other processes' load", other);
 
     printf("{\"impl\": \"%s\", \"model\": \"%s\", \"batch_size\": %d, \"single\": %s, \"bucket\": %d, "
-           "\"threads\": %d, \"blas_core\": \"%s\", \"fp16\": %s, \"sentences\": %d, \"tokens\": %ld, \"seconds\": %.3f, "
+           "\"threads\": %d, \"backend\": \"%s\", \"lstm_impl\": \"%s\", \"precision\": \"%s\", \"sentences\": %d, \"tokens\": %ld, \"seconds\": %.3f, "
            "\"tokens_per_s\": %.1f, \"sentences_per_s\": %.2f, \"median_ms\": %.2f, \"p99_ms\": %.2f, "
            "\"encode_s\": %.3f, \"lstm_s\": %.3f, \"cpu_s\": %.3f, \"cache_hit\": %.3f, \"max_rss_mb\": %.0f, "
            "\"weights_mb\": %.0f, \"rss_over_weights\": %.3f, \"mflops_per_position\": %.2f, "
            "\"lstm_mflops_per_position\": %.2f, \"positions_per_word\": %.4f, \"achieved_gflops\": %.1f, "
-           "\"sgemm_gflops_2048\": %.1f, \"sgemm_gflops_lstm_batch\": %.1f, \"sgemm_gflops_step\": %.1f, "
+           "\"matmul_gflops_2048\": %.1f, \"matmul_gflops_lstm_batch\": %.1f, \"matmul_gflops_step\": %.1f, "
            "\"limit_words_per_s\": %.0f, \"limit_words_per_s_cached\": %.0f, \"limit_words_per_s_at_hits\": %.0f, "
            "\"fraction_of_limit\": %.3f, \"fraction_of_dense_limit\": %.3f, "
-           "\"limit_ms_median_sentence\": %.2f, \"fraction_of_latency_limit\": %.3f, \"fp16_max_abs_diff\": %.3g, "
-           "\"fp16_rms_diff\": %.3g, \"other_cpu\": %.2f}\n",
-           label, model_dir ? model_dir : weights, B, single ? "true" : "false", bucket, threads, elmo_blas_core(),
-           fp16 ? "true" : "false", n, words, seconds, tps, n / seconds, med_ms, p99_ms, ss.encode_s,
+           "\"limit_ms_median_sentence\": %.2f, \"fraction_of_latency_limit\": %.3f, \"bf16_max_abs_diff\": %.3g, "
+           "\"bf16_rms_diff\": %.3g, \"other_cpu\": %.2f}\n",
+           label, model_dir ? model_dir : weights, B, single ? "true" : "false", bucket, threads,
+           elmo_mm_backend_info(), lstm_impl, elmo_precision_name(prec), n, words, seconds, tps, n / seconds, med_ms, p99_ms, ss.encode_s,
            ss.lstm_s, cpu_s, hit, rss_mb, wmb, wmb > 0 ? rss_mb / wmb : 0, fl / 1e6, fl_lstm / 1e6,
            pos_per_word, achieved, gsq, gb, gstep, lim, lim_cached, lim_hits, lim_hits > 0 ? tps / lim_hits : 0,
            lim > 0 ? tps / lim : 0, lim_ms,
-           med_ms > 0 && lim_ms > 0 ? lim_ms / med_ms : 0, fp16_err, fp16_rms, other);
+           med_ms > 0 && lim_ms > 0 ? lim_ms / med_ms : 0, bf16_err, bf16_rms, other);
     (void)maxn;
     elmo_session_free(s);
     elmo_free(outmem);

@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blas.h"
 #include "elmo.h"
 #include "util.h"
 
@@ -34,7 +33,6 @@ static void on_progress(const elmo_train_progress *p, void *user) {
 }
 
 int main(int argc, char **argv) {
-    elmo_blas_fix_coretype(argv); /* OpenBLAS reads OPENBLAS_CORETYPE when it loads */
     const char *options = NULL;
     int V = 50000, B = 32, T = 20, S = 4096, steps = 20, warmup = 3, threads = 2, seed = 0;
     for (int i = 1; i < argc; i++) {

@@ -113,13 +113,6 @@ double elmo_model_flops_per_token(const elmo_model *m);
 /* Same, LSTMs only (what remains when token vectors are cached). */
 double elmo_model_lstm_flops_per_token(const elmo_model *m);
 
-/* Optional reduced-precision mode, OFF by default: the LSTMs' recurrent and projection
- * weights are also kept as IEEE float16 (products accumulate in float32) and used for the
- * recurrent steps of small batches, where those weights stream from memory at every time
- * step. Faster single-sentence latency for large models, at a measured cost in accuracy
- * (see the README, "Performance"). Call before embedding, not while sessions are running. */
-elmo_status elmo_model_set_recurrent_fp16(elmo_model *m, int on);
-
 /* Numeric precision of the biLM's matrix products (see the README, "Precision").
  *   FP32  (default) float32 everywhere: conformant with the reference to 1e-6, bit-identical
  *         whatever the batching.
@@ -133,7 +126,8 @@ elmo_status elmo_precision_parse(const char *name, elmo_precision *out);
 const char *elmo_precision_name(elmo_precision p);
 /* 1 when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX-512-BF16). */
 int elmo_cpu_has_native_bf16(void);
-/* Set the model's precision (AUTO is resolved here). Call before creating sessions. */
+/* Set the model's precision (AUTO is resolved here): re-prepares the weights of every
+ * product. Call before creating sessions, not while they run. */
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p);
 /* The resolved precision: ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16. */
 elmo_precision elmo_model_precision(const elmo_model *m);

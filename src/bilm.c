@@ -27,8 +27,7 @@
 #include <sys/mman.h>
 
 #include "bilm.h"
-#include "blas.h"
-#include "gemm.h"
+#include "matmul.h"
 #include "h5io.h"
 #include "model.h"
 #include "options.h"
@@ -70,6 +69,7 @@ elmo_status elmo_model_load(const char *options_path, const char *weights_path,
     if (!s) s = params_alloc_huge(&m->cfg, &m->w);
     if (!s) s = elmo_weights_read(weights_path, &m->cfg, &m->w);
     if (!s) s = elmo_model_prepare(m);
+    if (!s) s = elmo_model_prepare_mats(m, ELMO_PRECISION_FP32);
     if (s) {
         elmo_model_free(m);
         return s;
@@ -89,7 +89,7 @@ elmo_status elmo_model_load_dir(const char *dir, elmo_model **out) {
 void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_params_free(&m->w);
-    elmo_free(m->f16_mem);
+    elmo_model_free_mats(m);
     elmo_free(m->conv_pad_mem);
     free(m);
 }
@@ -137,42 +137,14 @@ elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
     if (p == ELMO_PRECISION_AUTO) p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16)
         return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
+    if (p == m->precision) return ELMO_OK;
+    elmo_status s = elmo_model_prepare_mats(m, p);
+    if (s) return s;
     m->precision = p;
     return ELMO_OK;
 }
 
 elmo_precision elmo_model_precision(const elmo_model *m) { return m->precision; }
-
-elmo_status elmo_model_set_recurrent_fp16(elmo_model *m, int on) {
-    elmo_clear_error();
-    const elmo_config *c = &m->cfg;
-    int L = c->n_layers, P = c->projection_dim, H = c->lstm_dim;
-    if (!on) {
-        elmo_free(m->f16_mem);
-        m->f16_mem = NULL;
-        memset(m->rec16, 0, sizeof m->rec16);
-        memset(m->proj16, 0, sizeof m->proj16);
-        return ELMO_OK;
-    }
-    if (m->f16_mem) return ELMO_OK;
-    size_t rec = (size_t)P * 4 * H, proj = c->has_lstm_proj ? (size_t)H * P : 0;
-    uint16_t *mem = elmo_alloc(sizeof(uint16_t) * (size_t)2 * L * (rec + proj));
-    if (!mem) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the float16 weights");
-    uint16_t *p = mem;
-    for (int d = 0; d < 2; d++)
-        for (int l = 0; l < L; l++) {
-            elmo_pack_panels_f16(P, 4 * H, m->w.lstm_w[d][l] + (size_t)P * 4 * H, p);
-            m->rec16[d][l] = p;
-            p += rec;
-            if (proj) {
-                elmo_pack_panels_f16(H, P, m->w.lstm_p[d][l], p);
-                m->proj16[d][l] = p;
-                p += proj;
-            }
-        }
-    m->f16_mem = mem;
-    return ELMO_OK;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Session                                                                                    */
@@ -283,7 +255,7 @@ elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elm
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory creating a session");
     }
     /* our own threads do the parallel work; BLAS runs single-threaded inside them */
-    elmo_blas_set_threads(1);
+    elmo_mm_set_threads(1);
     *out = s;
     return ELMO_OK;
 }
@@ -376,8 +348,8 @@ static void encode_range(const elmo_session *s, worker *w, int N, const int16_t 
             elmo_projection_forward_ref(c, &m->w, n, w->cnn_y, tok + (size_t)n0 * P);
         } else {
             elmo_charcnn_forward(m, n, id, w->cnn_y, &w->cnn);
-            elmo_highway_forward(c, &m->w, n, w->cnn_y, w->hw);
-            elmo_projection_forward(c, &m->w, n, w->cnn_y, tok + (size_t)n0 * P);
+            elmo_highway_forward(m, n, w->cnn_y, w->hw);
+            elmo_projection_forward(m, n, w->cnn_y, tok + (size_t)n0 * P);
         }
         (void)F;
     }
@@ -408,7 +380,7 @@ typedef struct {
 
 static void hw_task(void *p) {
     hw_job *j = p;
-    elmo_highway_product(&j->m->cfg, &j->m->w, j->i, j->which, j->N, j->x, j->out);
+    elmo_highway_product(j->m, j->i, j->which, j->N, j->x, j->out);
 }
 
 static void encode_few_par(const elmo_session *s, int N, const int16_t *ids, float *tok) {
@@ -422,7 +394,7 @@ static void encode_few_par(const elmo_session *s, int N, const int16_t *ids, flo
         run_pair(hw_task, &a, &b, 1);
         elmo_highway_combine(c, &m->w, i, N, w->cnn_y, w->hw, w->hw + (size_t)N * F);
     }
-    elmo_projection_forward(c, &m->w, N, w->cnn_y, tok);
+    elmo_projection_forward(m, N, w->cnn_y, tok);
 }
 
 /* tok (N, P) for ids (N, W): cached vectors where possible, the rest computed (split over
@@ -548,8 +520,8 @@ static void direction_task(void *p) {
                 memset(cs + (size_t)i * H, 0, sizeof(float) * H);
             }
         }
-        elmo_lstm_cell cell = {w->lstm_w[d][l], w->lstm_b[d][l], w->lstm_p[d][l],
-                               s->m->rec16[d][l], s->m->proj16[d][l]};
+        elmo_lstm_cell cell = {s->m->mat_lx[d][l], s->m->mat_lh[d][l], w->lstm_b[d][l],
+                               s->m->mat_lp[d][l]};
         elmo_lstm_forward(c, &cell, pk, !s->stateful, x, h, cs, y, G, u);
         if (s->stateful)
             for (int i = 0; i < B; i++) {

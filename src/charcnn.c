@@ -13,8 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "blas.h"
-#include "gemm.h"
 #include "model.h"
 #include "util.h"
 
@@ -112,7 +110,7 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
                     memcpy(ws->A + (size_t)(R + q) * KE, e + (size_t)q * E, sizeof(float) * KE);
                 R += np;
             }
-            elmo_gemm_rm(R, nf, KE, ws->A, KE, p->conv_w[i], nf, 0, ws->Z, nf);
+            elmo_mat_mul(R, ws->A, KE, m->mat_conv[i], 0, ws->Z, nf);
             /* max over each token's windows (+ bias), with the all-PAD windows' value */
             R = 0;
             for (int n = 0; n < nt; n++) {
@@ -191,5 +189,66 @@ elmo_status elmo_model_prepare(elmo_model *m) {
         }
         off += nf;
     }
+    return ELMO_OK;
+}
+
+void elmo_model_free_mats(elmo_model *m) {
+    for (int i = 0; i < ELMO_MAX_FILTER_BANKS; i++) elmo_mat_free(m->mat_conv[i]);
+    for (int i = 0; i < ELMO_MAX_HIGHWAY; i++)
+        for (int k = 0; k < 2; k++) elmo_mat_free(m->mat_hw[i][k]);
+    elmo_mat_free(m->mat_proj);
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < ELMO_MAX_LAYERS; l++) {
+            elmo_mat_free(m->mat_lx[d][l]);
+            elmo_mat_free(m->mat_lh[d][l]);
+            elmo_mat_free(m->mat_lp[d][l]);
+        }
+    memset(m->mat_conv, 0, sizeof m->mat_conv);
+    memset(m->mat_hw, 0, sizeof m->mat_hw);
+    m->mat_proj = NULL;
+    memset(m->mat_lx, 0, sizeof m->mat_lx);
+    memset(m->mat_lh, 0, sizeof m->mat_lh);
+    memset(m->mat_lp, 0, sizeof m->mat_lp);
+}
+
+/* The token encoder's and the LSTMs' product weights in precision p, into tmp (a model
+ * whose mat_* are all NULL): on failure the caller frees tmp's, the model keeps its own. */
+static elmo_status prepare_mats(const elmo_model *m, elmo_precision p, elmo_model *tmp) {
+    const elmo_config *c = &m->cfg;
+    const elmo_params *w = &m->w;
+    int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim;
+    elmo_status s = ELMO_OK;
+    for (int i = 0; i < c->n_banks && !s; i++)
+        s = elmo_mat_new(c->filter_width[i] * E, c->filter_count[i], w->conv_w[i], c->filter_count[i], p, &tmp->mat_conv[i]);
+    for (int i = 0; i < c->n_highway && !s; i++) {
+        s = elmo_mat_new(F, F, w->hw_wc[i], F, p, &tmp->mat_hw[i][0]);
+        if (!s) s = elmo_mat_new(F, F, w->hw_wt[i], F, p, &tmp->mat_hw[i][1]);
+    }
+    if (!s && c->has_cnn_proj) s = elmo_mat_new(F, P, w->proj_w, P, p, &tmp->mat_proj);
+    for (int d = 0; d < 2 && !s; d++)
+        for (int l = 0; l < c->n_layers && !s; l++) {
+            const float *W = w->lstm_w[d][l];
+            s = elmo_mat_new(P, 4 * H, W, 4 * H, p, &tmp->mat_lx[d][l]);
+            if (!s) s = elmo_mat_new(P, 4 * H, W + (size_t)P * 4 * H, 4 * H, p, &tmp->mat_lh[d][l]);
+            if (!s && c->has_lstm_proj) s = elmo_mat_new(H, P, w->lstm_p[d][l], P, p, &tmp->mat_lp[d][l]);
+        }
+    return s;
+}
+
+elmo_status elmo_model_prepare_mats(elmo_model *m, elmo_precision p) {
+    elmo_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    elmo_status s = prepare_mats(m, p, &tmp);
+    if (s) {
+        elmo_model_free_mats(&tmp);
+        return elmo_fail(s, "out of memory preparing the weights in %s", elmo_precision_name(p));
+    }
+    elmo_model_free_mats(m);
+    memcpy(m->mat_conv, tmp.mat_conv, sizeof m->mat_conv);
+    memcpy(m->mat_hw, tmp.mat_hw, sizeof m->mat_hw);
+    m->mat_proj = tmp.mat_proj;
+    memcpy(m->mat_lx, tmp.mat_lx, sizeof m->mat_lx);
+    memcpy(m->mat_lh, tmp.mat_lh, sizeof m->mat_lh);
+    memcpy(m->mat_lp, tmp.mat_lp, sizeof m->mat_lp);
     return ELMO_OK;
 }

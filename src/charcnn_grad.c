@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "matmul.h"
 
 #include "grad.h"
 
@@ -47,8 +47,7 @@ static inline void R(gemm)(int ta, int tb, int M, int N, int K, const real *A, i
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] *= beta;
         return;
     }
-    R_GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
-           1, A, lda, B, ldb, beta, C, ldc);
+    R_MM(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 static inline real R(sigm)(real v) { return 1 / (1 + R_EXP(-v)); }

@@ -7,11 +7,12 @@
  *                      on the fly for the row blocks that reuse them; the rows of W prefetched
  *                      16 ahead. What the LSTM, the highway layers, the projection and the
  *                      char-CNN convolutions use.
- *   elmo_gemm_packed*: W prepacked in panels (sequential stream); the float16 version serves
- *                      the optional reduced-precision recurrent weights.
+ * Compiled three times (CMakeLists.txt): for AVX-512, for AVX2 + FMA, and plain with the
+ * build's flags; elmo_gemm_rm picks the best the CPU has at run time.
  */
 #include "gemm.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,38 +22,17 @@
 #include <immintrin.h>
 #endif
 
-#define CW ELMO_GEMM_CW
+#ifndef ELMO_GEMM_SUFFIX /* the build with the library's flags; it holds the dispatcher */
+#define ELMO_GEMM_SUFFIX _plain
+#define ELMO_GEMM_DISPATCH
+#endif
+#define GEMM_CAT2(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT2(a, b)
+#define GEMM_RM GEMM_CAT(elmo_gemm_rm, ELMO_GEMM_SUFFIX)
+void GEMM_RM(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
+             float *C, int ldc);
+
 #define MR 6
-
-static uint16_t f2h(float f);
-static float h2f(uint16_t h);
-
-int elmo_pack_panels(int K, int N, const float *W, float *out) {
-    const float *src = W;
-    float *tmp = NULL;
-    if (W == out) {
-        tmp = elmo_alloc(sizeof(float) * (size_t)K * N);
-        if (!tmp) return -1;
-        memcpy(tmp, W, sizeof(float) * (size_t)K * N);
-        src = tmp;
-    }
-    for (int j0 = 0; j0 < N; j0 += CW) {
-        int w = N - j0 < CW ? N - j0 : CW;
-        float *p = out + (size_t)j0 * K;
-        for (int k = 0; k < K; k++) memcpy(p + (size_t)k * w, src + (size_t)k * N + j0, sizeof(float) * w);
-    }
-    elmo_free(tmp);
-    return 0;
-}
-
-void elmo_pack_panels_f16(int K, int N, const float *W, uint16_t *out) {
-    for (int j0 = 0; j0 < N; j0 += CW) {
-        int w = N - j0 < CW ? N - j0 : CW;
-        uint16_t *p = out + (size_t)j0 * K;
-        for (int k = 0; k < K; k++)
-            for (int n = 0; n < w; n++) p[(size_t)k * w + n] = f2h(W[(size_t)k * N + j0 + n]);
-    }
-}
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
 /* ------------------------------------------------------------------------------------------ */
@@ -71,8 +51,7 @@ static inline vmask tail_mask(int n) {
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VLOADM(p, m) _mm512_maskz_loadu_ps(m, p)
 #define VSTOREM(p, v, m) _mm512_mask_storeu_ps(p, m, v)
-#define HLOAD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
-#define HLOADM(p, m) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p))
+
 #else
 #define VW 8
 #define NV 2
@@ -88,56 +67,8 @@ static inline vmask tail_mask(int n) {
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VLOADM(p, m) _mm256_maskload_ps(p, m)
 #define VSTOREM(p, v, m) _mm256_maskstore_ps(p, m, v)
-#define HLOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-static inline vec hloadm_avx2(const uint16_t *p, int n) {
-    uint16_t t[VW] = {0};
-    memcpy(t, p, sizeof(uint16_t) * (size_t)(n > 0 ? (n < VW ? n : VW) : 0));
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
-}
-#endif
 
-/* One block of mr (<= MR) rows of A over one sub-panel (kb rows of width nc <= CW, row
- * stride ldw): C (mr, nc) (+)= A (mr, kb) · Wsub. mr, full (nc == CW) and the element type
- * are compile-time constants in every call, so the k loop has no branches and the
- * accumulators stay in registers. pf: prefetch the next sub-panel into L2 meanwhile. */
-#define KERNEL(NAME, WT, LOADF, LOADMF)                                                       \
-    static inline __attribute__((always_inline)) void NAME(                                  \
-        const int mr, const int full, int nc, int kb, const float *A, int lda, const WT *W,   \
-        int ldw, const WT *pf, int accumulate, float *C, int ldc) {                           \
-        vmask mk[NV];                                                                         \
-        for (int v = 0; v < NV; v++) mk[v] = tail_mask(full ? VW : nc - v * VW);              \
-        vec acc[MR][NV];                                                                      \
-        for (int m = 0; m < mr; m++)                                                          \
-            for (int v = 0; v < NV; v++)                                                      \
-                acc[m][v] = accumulate ? VLOADM(C + (size_t)m * ldc + v * VW, mk[v]) : VZERO(); \
-        const float *ap[MR];                                                                  \
-        for (int m = 0; m < MR; m++) ap[m] = A + (size_t)(m < mr ? m : 0) * lda;              \
-        for (int k = 0; k < kb; k++) {                                                        \
-            const WT *wk = W + (size_t)k * (full ? CW : ldw);                                 \
-            vec w[NV];                                                                        \
-            for (int v = 0; v < NV; v++) w[v] = full ? LOADF(wk + v * VW) : LOADMF(wk + v * VW, v); \
-            if (pf) {                                                                         \
-                const char *pp = (const char *)(pf + (size_t)k * (full ? CW : ldw));          \
-                for (int b = 0; b < (full ? CW : nc) * (int)sizeof(WT); b += 64)              \
-                    _mm_prefetch(pp + b, _MM_HINT_T1);                                        \
-            }                                                                                 \
-            for (int m = 0; m < mr; m++) {                                                    \
-                vec a = VSET1(ap[m][k]);                                                      \
-                for (int v = 0; v < NV; v++) acc[m][v] = VFMA(a, w[v], acc[m][v]);            \
-            }                                                                                 \
-        }                                                                                     \
-        for (int m = 0; m < mr; m++)                                                          \
-            for (int v = 0; v < NV; v++) VSTOREM(C + (size_t)m * ldc + v * VW, acc[m][v], mk[v]); \
-    }
-
-#define LOADM_F32(p, v) VLOADM(p, mk[v])
-#if defined(__AVX512F__)
-#define LOADM_F16(p, v) HLOADM(p, mk[v])
-#else
-#define LOADM_F16(p, v) hloadm_avx2(p, nc - (v) * VW)
 #endif
-KERNEL(kern_f32, float, VLOAD, LOADM_F32)
-KERNEL(kern_f16, uint16_t, HLOAD, LOADM_F16)
 
 /* Row-major W (no packed copy). Sub-panels of SW = 64 columns (one 256-byte piece of each
  * row: whole cache lines, every ISA) and KB_RM rows; micro-tiles of TW = NV * VW columns
@@ -206,8 +137,8 @@ kern_rm(const int mr, const int full, const int mode, const int pf, int nc, int 
     default: break;                                                                           \
     }
 
-void elmo_gemm_rm(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
-                  int accumulate, float *C, int ldc) {
+void GEMM_RM(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
+             float *C, int ldc) {
     static _Thread_local float buf[KB_RM * SW] __attribute__((aligned(64)));
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
@@ -270,84 +201,11 @@ void elmo_gemm_rm(int M, int N, int K, const float *A, int lda, const float *W, 
     }
 }
 
-/* The driver: panels, sub-panels, row blocks; every (mr, full) combination a constant. */
-#define BLOCK(KERN, MRC)                                                                      \
-    do {                                                                                      \
-        const float *Ab = A + (size_t)m0 * lda + k0;                                          \
-        float *Cb = C + (size_t)m0 * ldc + j0;                                                \
-        const WT_ *pfp = m0 == 0 ? pf : NULL;                                                 \
-        if (full) KERN(MRC, 1, nc, kb, Ab, lda, Wsub, nc, pfp, acc, Cb, ldc);                \
-        else KERN(MRC, 0, nc, kb, Ab, lda, Wsub, nc, pfp, acc, Cb, ldc);                     \
-    } while (0)
-
-#define DRIVER(KERN)                                                                          \
-    for (int j0 = 0; j0 < N; j0 += CW) {                                                      \
-        int nc = N - j0 < CW ? N - j0 : CW, full = nc == CW;                                  \
-        const WT_ *panel = Wp + (size_t)j0 * K;                                               \
-        for (int k0 = 0; k0 < K; k0 += KB) {                                                  \
-            int kb = K - k0 < KB ? K - k0 : KB, acc = accumulate || k0 > 0;                   \
-            const WT_ *Wsub = panel + (size_t)k0 * nc;                                        \
-            /* what comes next in memory: the next sub-panel (or the next panel's first) */  \
-            const WT_ *pf = Wsub + (size_t)kb * nc;                                           \
-            if (pf >= Wp + (size_t)K * N) pf = NULL;                                          \
-            int m0 = 0;                                                                       \
-            for (; m0 + MR <= M; m0 += MR) BLOCK(KERN, MR);                                   \
-            switch (M - m0) {                                                                 \
-            case 1: BLOCK(KERN, 1); break;                                                    \
-            case 2: BLOCK(KERN, 2); break;                                                    \
-            case 3: BLOCK(KERN, 3); break;                                                    \
-            case 4: BLOCK(KERN, 4); break;                                                    \
-            case 5: BLOCK(KERN, 5); break;                                                    \
-            default: break;                                                                   \
-            }                                                                                 \
-        }                                                                                     \
-    }
-
-void elmo_gemm_packed(int M, int N, int K, const float *A, int lda, const float *Wp,
-                      int accumulate, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* empty sum */
-        if (!accumulate)
-            for (int m = 0; m < M; m++) memset(C + (size_t)m * ldc, 0, sizeof(float) * (size_t)N);
-        return;
-    }
-    typedef float WT_;
-    DRIVER(kern_f32)
-}
-
-void elmo_gemm_packed_f16(int M, int N, int K, const float *A, int lda, const uint16_t *Wp,
-                          int accumulate, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        if (!accumulate)
-            for (int m = 0; m < M; m++) memset(C + (size_t)m * ldc, 0, sizeof(float) * (size_t)N);
-        return;
-    }
-    typedef uint16_t WT_;
-    DRIVER(kern_f16)
-}
-
 #else
 /* ------------------------------------------------------------------------------------------ */
 /* Plain C: the same order of operations per output (k ascending, one float accumulator). */
-void elmo_gemm_packed(int M, int N, int K, const float *A, int lda, const float *Wp,
-                      int accumulate, float *C, int ldc) {
-    for (int m = 0; m < M; m++) {
-        float *c = C + (size_t)m * ldc;
-        if (!accumulate) memset(c, 0, sizeof(float) * (size_t)(N > 0 ? N : 0));
-        for (int j0 = 0; j0 < N; j0 += CW) {
-            int w = N - j0 < CW ? N - j0 : CW;
-            const float *p = Wp + (size_t)j0 * K;
-            for (int k = 0; k < K; k++) {
-                float a = A[(size_t)m * lda + k];
-                for (int n = 0; n < w; n++) c[j0 + n] += a * p[(size_t)k * w + n];
-            }
-        }
-    }
-}
-
-void elmo_gemm_rm(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
-                  int accumulate, float *C, int ldc) {
+void GEMM_RM(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
+             float *C, int ldc) {
     for (int m = 0; m < M; m++) {
         float *c = C + (size_t)m * ldc;
         if (!accumulate) memset(c, 0, sizeof(float) * (size_t)(N > 0 ? N : 0));
@@ -359,70 +217,36 @@ void elmo_gemm_rm(int M, int N, int K, const float *A, int lda, const float *W, 
     }
 }
 
-void elmo_gemm_packed_f16(int M, int N, int K, const float *A, int lda, const uint16_t *Wp,
-                          int accumulate, float *C, int ldc) {
-    for (int m = 0; m < M; m++) {
-        float *c = C + (size_t)m * ldc;
-        if (!accumulate) memset(c, 0, sizeof(float) * (size_t)(N > 0 ? N : 0));
-        for (int j0 = 0; j0 < N; j0 += CW) {
-            int w = N - j0 < CW ? N - j0 : CW;
-            const uint16_t *p = Wp + (size_t)j0 * K;
-            for (int k = 0; k < K; k++) {
-                float a = A[(size_t)m * lda + k];
-                for (int n = 0; n < w; n++) c[j0 + n] += a * h2f(p[(size_t)k * w + n]);
-            }
-        }
-    }
-}
 #endif
 
-/* ---- float <-> half (IEEE binary16), round to nearest even */
-static uint16_t f2h(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7FFFFFFFu;
-    if (ax >= 0x7F800000u) return (uint16_t)(sign | (ax > 0x7F800000u ? 0x7E00u : 0x7C00u));
-    if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520: inf */
-    if (ax < 0x38800000u) { /* subnormal half (or zero) */
-        if (ax < 0x33000000u) return (uint16_t)sign;
-        uint32_t mant = (ax & 0x7FFFFFu) | 0x800000u;
-        int shift = 126 - (int)(ax >> 23); /* 14..24: value = mant 2^(e-150) = h 2^-24 */
-        uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = ((ax - 0x38000000u) >> 13), rem = ax & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;
-    return (uint16_t)(sign | h);
+#ifdef ELMO_GEMM_DISPATCH
+void elmo_gemm_rm_avx512(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+                         int accumulate, float *C, int ldc);
+void elmo_gemm_rm_avx2(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+                       int accumulate, float *C, int ldc);
+typedef void (*gemm_fn)(int, int, int, const float *, int, const float *, int, int, float *, int);
+
+static gemm_fn pick(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(ELMO_GEMM_VARIANTS)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return elmo_gemm_rm_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return elmo_gemm_rm_avx2;
+#endif
+    return elmo_gemm_rm_plain;
 }
 
-static float h2f(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu, x;
-    if (e == 0) {
-        if (m == 0) {
-            x = sign;
-        } else { /* subnormal: normalise */
-            int s = 0;
-            while (!(m & 0x400u)) {
-                m <<= 1;
-                s++;
-            }
-            x = sign | ((uint32_t)(113 - s) << 23) | ((m & 0x3FFu) << 13);
-        }
-    } else if (e == 31) {
-        x = sign | 0x7F800000u | (m << 13);
-    } else {
-        x = sign | ((e + 112) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static gemm_fn g_fn;
+static void init_fn(void) { g_fn = pick(); }
+
+void elmo_gemm_rm(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+                  int accumulate, float *C, int ldc) {
+    pthread_once(&g_once, init_fn);
+    g_fn(M, N, K, A, lda, W, ldw, accumulate, C, ldc);
 }
 
-void elmo_f32_to_f16(const float *x, uint16_t *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = f2h(x[i]);
+const char *elmo_gemm_isa(void) {
+    gemm_fn f = pick();
+    return f == elmo_gemm_rm_plain ? "plain" : f == elmo_gemm_rm_avx2 ? "avx2" : "avx512";
 }
-
-void elmo_f16_to_f32(const uint16_t *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = h2f(x[i]);
-}
+#endif

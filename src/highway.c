@@ -6,31 +6,23 @@
  *   x <- g * t + (1 - g) * x
  *   tok = x W_proj + b_proj                 (N, P); a copy when F == P
  *
- * Fast path: the products with OpenBLAS, or with elmo_gemm_rm for few rows (single
- * sentences, where streaming the 2 x 16 MB of each layer's weights is the cost); the gate
- * loop vectorizes (fastmath.h). The two products of a layer are separate calls so that two
+ * Fast path: the products on the matrix backend (matmul.h) with the model's prepared
+ * weights (float32 or bfloat16); the gate loop vectorizes (fastmath.h). The two products of a layer are separate calls so that two
  * threads can compute one each (bilm.c does for small batches).
  */
 #include <math.h>
 #include <string.h>
 
-#include "blas.h"
 #include "fastmath.h"
-#include "gemm.h"
+#include "matmul.h"
 #include "model.h"
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-/* Few rows: the products are bound by streaming the (F, F) weights, which elmo_gemm_rm does
- * at 2-4x OpenBLAS's bandwidth; many rows: OpenBLAS. */
-#define HW_STREAM_MAX_ROWS 256
-
-void elmo_highway_product(const elmo_config *c, const elmo_params *p, int i, int which, int N,
-                          const float *x, float *out) {
-    int F = c->n_filters;
-    const float *W = which == 0 ? p->hw_wc[i] : p->hw_wt[i];
-    if (N <= HW_STREAM_MAX_ROWS) elmo_gemm_rm(N, F, F, x, F, W, F, 0, out, F);
-    else elmo_sgemm(N, F, F, x, F, W, F, 0.0f, out, F);
+void elmo_highway_product(const elmo_model *m, int i, int which, int N, const float *x,
+                          float *out) {
+    int F = m->cfg.n_filters;
+    elmo_mat_mul(N, x, F, m->mat_hw[i][which], 0, out, F);
 }
 
 void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
@@ -49,14 +41,14 @@ void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int
     }
 }
 
-void elmo_highway_forward(const elmo_config *c, const elmo_params *p, int N, float *x,
-                          float *ws) {
+void elmo_highway_forward(const elmo_model *m, int N, float *x, float *ws) {
+    const elmo_config *c = &m->cfg;
     int F = c->n_filters;
     float *gc = ws, *gt = ws + (size_t)N * F;
     for (int i = 0; i < c->n_highway; i++) {
-        elmo_highway_product(c, p, i, 0, N, x, gc);
-        elmo_highway_product(c, p, i, 1, N, x, gt);
-        elmo_highway_combine(c, p, i, N, x, gc, gt);
+        elmo_highway_product(m, i, 0, N, x, gc);
+        elmo_highway_product(m, i, 1, N, x, gt);
+        elmo_highway_combine(c, &m->w, i, N, x, gc, gt);
     }
 }
 
@@ -82,16 +74,16 @@ void elmo_highway_forward_ref(const elmo_config *c, const elmo_params *p, int N,
     }
 }
 
-void elmo_projection_forward(const elmo_config *c, const elmo_params *p, int N, const float *x,
-                             float *tok) {
+void elmo_projection_forward(const elmo_model *m, int N, const float *x, float *tok) {
+    const elmo_config *c = &m->cfg;
+    const elmo_params *p = &m->w;
     int F = c->n_filters, P = c->projection_dim;
     if (!c->has_cnn_proj) {
         memcpy(tok, x, sizeof(float) * (size_t)N * F);
         return;
     }
     for (int n = 0; n < N; n++) memcpy(tok + (size_t)n * P, p->proj_b, sizeof(float) * P);
-    if (N <= HW_STREAM_MAX_ROWS) elmo_gemm_rm(N, P, F, x, F, p->proj_w, P, 1, tok, P);
-    else elmo_sgemm(N, P, F, x, F, p->proj_w, P, 1.0f, tok, P);
+    elmo_mat_mul(N, x, F, m->mat_proj, 1, tok, P);
 }
 
 void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int N, const float *x,

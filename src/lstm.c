@@ -13,9 +13,9 @@
  *   - the input half x_t W[0:P] of a window of consecutive steps (up to
  *     elmo_lstm_window_rows packed rows) is one GEMM;
  *   - the recurrent half h_{t-1} W[P:2P] is one GEMM per step over the active rows only,
- *     accumulated into the same buffer, then the projection; both with elmo_gemm_rm (gemm.h),
- *     which streams the weights once per step (the step is bound by that stream for small
- *     batches) - or, with the optional float16 weights and few rows, from half the bytes;
+ *     accumulated into the same buffer, then the projection; all on the matrix backend
+ *     (matmul.h) with the model's prepared weights (float32 or bfloat16: half the bytes to
+ *     stream per step, where small batches are bound by that stream);
  *   - the gates are one branch-free loop per row with the vectorizable exp/sigmoid/tanh of
  *     fastmath.h; bias added after both products, as TF does.
  * No allocation: the caller passes G and u.
@@ -25,9 +25,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "blas.h"
 #include "fastmath.h"
-#include "gemm.h"
+#include "matmul.h"
 #include "model.h"
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
@@ -87,17 +86,11 @@ int elmo_lstm_window_rows(const elmo_config *c) {
     return rows > 256 ? 256 : rows < 16 ? 16 : (int)rows;
 }
 
-#ifdef ELMO_EXP_OPENBLAS_LSTM
-#define elmo_gemm_rm(M, N, K, A, lda, W, ldw, acc, C, ldc) elmo_sgemm(M, N, K, A, lda, W, ldw, (acc) ? 1.0f : 0.0f, C, ldc)
-#endif
-#ifdef ELMO_EXP_LIBM_GATES
-#define gates_fast gates_ref
-#endif
 void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const elmo_packing *pk,
                        int zero_state, const float *x, float *h, float *cst, float *y, float *G,
                        float *u) {
     int P = c->projection_dim, H = c->lstm_dim, H4 = 4 * H;
-    const float *Wx = cell->W, *Wh = cell->W + (size_t)P * H4, *b = cell->b, *Wp = cell->Wp;
+    const float *b = cell->b;
     const float lim = c->proj_clip > 0 ? c->proj_clip : INFINITY;
     const int wrows = elmo_lstm_window_rows(c);
     for (int t0 = 0; t0 < pk->T;) {
@@ -106,24 +99,18 @@ void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const e
         while (t1 < pk->T && pk->offs[t1 + 1] - pk->offs[t0] <= wrows) t1++;
         int r0 = pk->offs[t0], r1 = pk->offs[t1];
         /* input products of every position in the window: G (r1-r0, 4H) = x Wx */
-        elmo_gemm_rm(r1 - r0, H4, P, x + (size_t)r0 * P, P, Wx, H4, 0, G, H4);
+        elmo_mat_mul(r1 - r0, x + (size_t)r0 * P, P, cell->Wx, 0, G, H4);
         for (int t = t0; t < t1; t++) {
-            int n = pk->steps[t], f16 = cell->Wh16 && n <= ELMO_F16_MAX_ROWS;
+            int n = pk->steps[t];
             float *g = G + (size_t)(pk->offs[t] - r0) * H4;
             /* recurrent product of the active rows: g (n, 4H) += h (n, P) Wh; nothing to add
              * at the first step from a zero state (exact: g + 0 == g) */
-            if (t == 0 && zero_state) {
-            } else if (f16) {
-                elmo_gemm_packed_f16(n, H4, P, h, P, cell->Wh16, 1, g, H4);
-            } else {
-                elmo_gemm_rm(n, H4, P, h, P, Wh, H4, 1, g, H4);
-            }
+            if (!(t == 0 && zero_state)) elmo_mat_mul(n, h, P, cell->Wh, 1, g, H4);
             gates_fast(n, H, g, b, c->cell_clip, cst, u);
             float *yt = y + (size_t)pk->offs[t] * P;
             if (c->has_lstm_proj) {
                 /* projection: yt (n, P) = clip(u (n, H) Wp) */
-                if (f16 && cell->Wp16) elmo_gemm_packed_f16(n, P, H, u, H, cell->Wp16, 0, yt, P);
-                else elmo_gemm_rm(n, P, H, u, H, Wp, P, 0, yt, P);
+                elmo_mat_mul(n, u, H, cell->Wp, 0, yt, P);
                 for (size_t k = 0; k < (size_t)n * P; k++) {
                     float v = yt[k] > lim ? lim : yt[k];
                     yt[k] = v < -lim ? -lim : v;

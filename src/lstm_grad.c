@@ -18,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "matmul.h"
 
 #include "grad.h"
 
@@ -36,8 +36,7 @@
 static inline void R(lgemm)(int ta, int tb, int M, int N, int K, const real *A, int lda,
                             const real *B, int ldb, real beta, real *C, int ldc) {
     if (M <= 0 || N <= 0 || K <= 0) return;
-    R_GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
-           1, A, lda, B, ldb, beta, C, ldc);
+    R_MM(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 static inline real R(lsig)(real v) { return 1 / (1 + R_EXP(-v)); }

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "blas.h"
+#include "matmul.h"
 
 size_t elmo_mlp_count(int in, int hidden, int out) {
     size_t n = 0;
@@ -52,7 +52,7 @@ static void affine(int N, int In, int O, const float *x, const elmo_csr *sx, con
                    const float *b, float *y) {
     for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, sizeof(float) * O);
     if (x) {
-        elmo_sgemm(N, O, In, x, In, W, O, 1.0f, y, O);
+        elmo_mm(0, 0, N, O, In, x, In, W, O, 1.0f, y, O);
         return;
     }
     for (int n = 0; n < N; n++) {
@@ -123,24 +123,24 @@ double elmo_mlp_backward(const elmo_mlp *m, int N, const float *x, const elmo_cs
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) gm.b2[c] += z[(size_t)n * C + c];
     if (m->hidden > 0 || x) {
-        elmo_sgemm_tn(A, C, N, a, A, z, C, 1.0f, gm.W2, C);
+        elmo_mm(1, 0, A, C, N, a, A, z, C, 1.0f, gm.W2, C);
     } else { /* linear head on sparse input */
         for (int n = 0; n < N; n++)
             for (int64_t k = sx->ptr[n]; k < sx->ptr[n + 1]; k++)
                 for (int c = 0; c < C; c++) gm.W2[(size_t)sx->idx[k] * C + c] += sx->val[k] * z[(size_t)n * C + c];
     }
     if (m->hidden == 0) {
-        if (dx) elmo_sgemm_nt(N, m->in, C, z, C, m->W2, C, 0.0f, dx, m->in);
+        if (dx) elmo_mm(0, 1, N, m->in, C, z, C, m->W2, C, 0.0f, dx, m->in);
         return loss;
     }
     /* through the hidden layer */
-    elmo_sgemm_nt(N, m->hidden, C, z, C, m->W2, C, 0.0f, dh, m->hidden);
+    elmo_mm(0, 1, N, m->hidden, C, z, C, m->W2, C, 0.0f, dh, m->hidden);
     for (size_t k = 0; k < (size_t)N * m->hidden; k++) dh[k] = h[k] > 0 ? dh[k] : 0;
     for (int n = 0; n < N; n++)
         for (int j = 0; j < m->hidden; j++) gm.b1[j] += dh[(size_t)n * m->hidden + j];
     if (x) {
-        elmo_sgemm_tn(m->in, m->hidden, N, x, m->in, dh, m->hidden, 1.0f, gm.W1, m->hidden);
-        if (dx) elmo_sgemm_nt(N, m->in, m->hidden, dh, m->hidden, m->W1, m->hidden, 0.0f, dx, m->in);
+        elmo_mm(1, 0, m->in, m->hidden, N, x, m->in, dh, m->hidden, 1.0f, gm.W1, m->hidden);
+        if (dx) elmo_mm(0, 1, N, m->in, m->hidden, dh, m->hidden, m->W1, m->hidden, 0.0f, dx, m->in);
     } else {
         for (int n = 0; n < N; n++) {
             const float *d = dh + (size_t)n * m->hidden;

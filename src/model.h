@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "elmo.h"
+#include "matmul.h"
 #include "params.h"
 
 struct elmo_model {
@@ -19,15 +20,21 @@ struct elmo_model {
      * bias included: the same for every token, so computed once (exact). */
     float *conv_pad[ELMO_MAX_FILTER_BANKS];
     float *conv_pad_mem;
-    /* optional reduced-precision mode (elmo_model_set_recurrent_fp16): float16 copies of the
-     * LSTMs' recurrent halves (P, 4H) and projections (H, P), panel layout (gemm.h) */
-    uint16_t *rec16[2][ELMO_MAX_LAYERS], *proj16[2][ELMO_MAX_LAYERS];
-    uint16_t *f16_mem;
+    /* the weights of every product, prepared for the matrix backend (matmul.h) in the
+     * model's precision: conv (K_i*E, n_i), highway carry/transform (F, F), projection
+     * (F, P), LSTM input half (P, 4H), recurrent half (P, 4H), projection (H, P) */
+    elmo_mat *mat_conv[ELMO_MAX_FILTER_BANKS];
+    elmo_mat *mat_hw[ELMO_MAX_HIGHWAY][2];
+    elmo_mat *mat_proj;
+    elmo_mat *mat_lx[2][ELMO_MAX_LAYERS], *mat_lh[2][ELMO_MAX_LAYERS], *mat_lp[2][ELMO_MAX_LAYERS];
     elmo_precision precision; /* resolved: FP32 or BF16 (elmo_model_set_precision) */
 };
 
 /* Fill the model's derived tables (conv_pad) from its weights. */
 elmo_status elmo_model_prepare(elmo_model *m);
+/* (Re)build the prepared product weights (mat_*) in precision p (FP32 or BF16). */
+elmo_status elmo_model_prepare_mats(elmo_model *m, elmo_precision p);
+void elmo_model_free_mats(elmo_model *m);
 
 /* ---- char CNN (charcnn.c): ids (N, W) -> y (N, F), conv + max over time + activation */
 
@@ -50,18 +57,17 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
 void elmo_charcnn_forward_ref(const elmo_model *m, int N, const int16_t *ids, float *y);
 
 /* ---- highway (highway.c): x (N, F) in place, n_highway layers. ws: (N, 2F) */
-void elmo_highway_forward(const elmo_config *c, const elmo_params *p, int N, float *x, float *ws);
+void elmo_highway_forward(const elmo_model *m, int N, float *x, float *ws);
 /* The pieces of layer i: out (N, F) = x W_carry (which 0) or x W_transform (which 1), and
  * x <- g * relu(gt + b_t) + (1 - g) * x with g = sigmoid(gc + b_c). */
-void elmo_highway_product(const elmo_config *c, const elmo_params *p, int i, int which, int N,
-                          const float *x, float *out);
+void elmo_highway_product(const elmo_model *m, int i, int which, int N, const float *x,
+                          float *out);
 void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
                           const float *gc, const float *gt);
 void elmo_highway_forward_ref(const elmo_config *c, const elmo_params *p, int N, float *x);
 
 /* ---- projection: tok (N, P) = x (N, F) · W_proj + b_proj (copy when F == P) */
-void elmo_projection_forward(const elmo_config *c, const elmo_params *p, int N, const float *x,
-                             float *tok);
+void elmo_projection_forward(const elmo_model *m, int N, const float *x, float *tok);
 void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int N, const float *x,
                                  float *tok);
 
@@ -76,21 +82,17 @@ typedef struct {
     const int *steps;  /* (T) active rows per step, non-increasing */
     const int *offs;   /* (T + 1) packed row offsets */
 } elmo_packing;
-/* One direction-layer's weights (TF layout) and the optional float16 copies. */
+/* One direction-layer's prepared weights (fast path). */
 typedef struct {
-    const float *W;        /* (2P, 4H): rows 0..P-1 multiply x_t, rows P..2P-1 h_{t-1} */
-    const float *b;        /* (4H) */
-    const float *Wp;       /* (H, P), or NULL without projection */
-    const uint16_t *Wh16;  /* NULL, or W's recurrent half (P, 4H) in float16, panel layout */
-    const uint16_t *Wp16;  /* NULL, or Wp in float16, panel layout */
+    const elmo_mat *Wx;  /* (P, 4H): multiplies x_t */
+    const elmo_mat *Wh;  /* (P, 4H): multiplies h_{t-1} */
+    const float *b;      /* (4H) */
+    const elmo_mat *Wp;  /* (H, P), or NULL without projection */
 } elmo_lstm_cell;
 /* The input products of a window of whole steps (at least one) are one GEMM: up to 256
  * packed rows, fewer for wide layers so that G stays within 8 MB (128 rows for H = 4096).
  * G needs max(B, elmo_lstm_window_rows(c)) rows of 4H. */
 int elmo_lstm_window_rows(const elmo_config *c);
-/* Steps with at most this many active rows use the float16 weights when present (memory-
- * bound there; with more rows the float32 kernel is faster). */
-#define ELMO_F16_MAX_ROWS 16
 /* zero_state: h and cst are all zero on entry (stateless), so the first step's recurrent
  * product is skipped. */
 void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const elmo_packing *pk,

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas.h"
+#include "matmul.h"
 #include "grad.h"
 #include "h5io.h"
 #include "options.h"
@@ -127,7 +127,7 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
         s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/b does not match the vocabulary of %d words", sp, V);
     if (!s && !(s = elmo_line_reader_open(&rd, input, (size_t)16 << 20))) rd_open = 1;
     if (!s && !(ss = calloc(CHUNK_SENTENCES, sizeof *ss))) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    elmo_blas_set_threads(1);
+    elmo_mm_set_threads(1);
     double loss[2] = {0, 0};
     int eof = 0;
     while (!s && !eof) {

@@ -5,11 +5,11 @@
  *
  *   real        float | double
  *   R(name)     name##_f | name##_d
- *   R_GEMM      cblas_sgemm | cblas_dgemm
+ *   R_MM        elmo_mm | elmo_mm_f64 (matmul.h)
  */
 #undef real
 #undef R
-#undef R_GEMM
+#undef R_MM
 #undef R_EXP
 #undef R_TANH
 #undef R_LOG
@@ -18,7 +18,7 @@
 #ifdef ELMO_DOUBLE
 #define real double
 #define R(name) name##_d
-#define R_GEMM cblas_dgemm
+#define R_MM elmo_mm_f64
 #define R_EXP exp
 #define R_TANH tanh
 #define R_LOG log
@@ -27,7 +27,7 @@
 #else
 #define real float
 #define R(name) name##_f
-#define R_GEMM cblas_sgemm
+#define R_MM elmo_mm
 #define R_EXP expf
 #define R_TANH tanhf
 #define R_LOG logf

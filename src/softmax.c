@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "matmul.h"
 
 #include "grad.h"
 
@@ -55,8 +55,7 @@ int elmo_sample_log_uniform(elmo_rng *r, int V, int S, int32_t *cand, float *log
 static inline void R(sgemm_)(int ta, int tb, int M, int N, int K, const real *A, int lda,
                              const real *B, int ldb, real beta, real *C, int ldc) {
     if (M <= 0 || N <= 0 || K <= 0) return;
-    R_GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
-           1, A, lda, B, ldb, beta, C, ldc);
+    R_MM(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* In place: logits (n) -> weight * softmax(logits) (entries at -inf give 0); returns the

@@ -34,7 +34,7 @@
 
 #include <cJSON.h>
 
-#include "blas.h"
+#include "matmul.h"
 #include "checkpoint.h"
 #include "dist.h"
 #include "grad.h"
@@ -893,7 +893,7 @@ setup_end:
     /* every rank stops here if any failed (rank 0's message is the one printed) */
     if ((s = elmo_dist_agree(s))) goto done;
     if ((s = elmo_dist_agree(share_state(&t, &resumed)))) goto done;
-    elmo_blas_set_threads(1);
+    elmo_mm_set_threads(1);
     int64_t ckpt_every = cfg->checkpoint_every > 0 ? cfg->checkpoint_every : 1000;
     int64_t log_every = cfg->log_every > 0 ? cfg->log_every : 20;
     double t0 = elmo_now();

@@ -1,10 +1,14 @@
 /*
- * test_gemm.c: the fast path's kernels against plain double-precision loops:
- *  - elmo_gemm_rm (row-major weights) and elmo_gemm_packed / _f16 (panel layout) for shapes
- *    covering every row-block remainder, partial column panels, K beyond one sub-panel,
- *    leading dimensions larger than the width, and accumulation into C;
- *  - the panel layout (elmo_pack_panels, elmo_panel_index, in place);
- *  - float <-> half conversion (round to nearest even, every half value round-trips);
+ * test_gemm.c: the matrix backend's kernels against plain double-precision loops:
+ *  - our own kernel elmo_gemm_rm, and prepared weights (elmo_mat) in float32 and bfloat16
+ *    (oneDNN, or our kernel where oneDNN's would depend on the batch), for shapes covering
+ *    every row-block remainder, partial column panels, K beyond one sub-panel, leading
+ *    dimensions larger than the width, and accumulation into C; bfloat16 against the same
+ *    loops on the rounded operands (products of bfloat16 values are exact in float32);
+ *  - rows independent of the batch: each row of a 64-row product equals, bit for bit, the
+ *    same row computed alone or in a block of 3 or 17 (what makes results batch-independent);
+ *  - the general product elmo_mm with every transpose combination;
+ *  - float32 -> bfloat16 rounding (to nearest even, NaN stays NaN);
  *  - fastmath.h's exp / sigmoid / tanh against libm in double over the float range.
  */
 #include <math.h>
@@ -14,6 +18,7 @@
 
 #include "fastmath.h"
 #include "gemm.h"
+#include "matmul.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -52,6 +57,38 @@ static void check(const char *what, int M, int N, int K, const float *C, int ldc
     }
 }
 
+static void round_bf16(float *x, size_t n) { elmo_round_bf16(x, x, n); }
+
+/* One shape on every kernel: own float32, elmo_mat float32 and bfloat16. */
+static void check_shape(int M, int N, int K, int acc, elmo_rng *r) {
+    int lda = K + 3, ldw = N + 5, ldc = N + 2;
+    float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * K * ldw);
+    float *Ar = malloc(sizeof(float) * M * lda), *Wr = malloc(sizeof(float) * K * ldw);
+    float *C0 = malloc(sizeof(float) * M * ldc), *C = malloc(sizeof(float) * M * ldc);
+    double *R = malloc(sizeof(double) * M * N), *bd = malloc(sizeof(double) * M * N);
+    for (int i = 0; i < M * lda; i++) A[i] = frand(r);
+    for (int i = 0; i < K * ldw; i++) W[i] = frand(r);
+    for (int i = 0; i < M * ldc; i++) C0[i] = frand(r);
+    memcpy(Ar, A, sizeof(float) * M * lda);
+    memcpy(Wr, W, sizeof(float) * K * ldw);
+    round_bf16(Ar, (size_t)M * lda);
+    round_bf16(Wr, (size_t)K * ldw);
+    ref_gemm(M, N, K, A, lda, W, ldw, acc, C0, ldc, R, bd);
+    memcpy(C, C0, sizeof(float) * M * ldc);
+    elmo_gemm_rm(M, N, K, A, lda, W, ldw, acc, C, ldc);
+    check("own f32", M, N, K, C, ldc, C0, R, bd, 1e-6);
+    for (int bf = 0; bf < 2; bf++) {
+        elmo_mat *w = NULL;
+        assert_int_equal(elmo_mat_new(K, N, W, ldw, bf ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w), ELMO_OK);
+        if (bf) ref_gemm(M, N, K, Ar, lda, Wr, ldw, acc, C0, ldc, R, bd);
+        memcpy(C, C0, sizeof(float) * M * ldc);
+        elmo_mat_mul(M, A, lda, w, acc, C, ldc);
+        check(elmo_mat_impl(w), M, N, K, C, ldc, C0, R, bd, 1e-6);
+        elmo_mat_free(w);
+    }
+    free(A), free(W), free(Ar), free(Wr), free(C0), free(C), free(R), free(bd);
+}
+
 static void test_kernels(void **state) {
     (void)state;
     static const int Ms[] = {1, 2, 5, 6, 7, 12, 13, 64};
@@ -63,78 +100,97 @@ static void test_kernels(void **state) {
     for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
         for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
             for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-                for (int acc = 0; acc < 2; acc++) {
-                    int M = Ms[mi], N = Ns[ni], K = Ks[ki];
-                    int lda = K + 3, ldw = N + 5, ldc = N + 2;
-                    float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * K * ldw);
-                    float *Wt = malloc(sizeof(float) * K * N), *Wp = malloc(sizeof(float) * K * N);
-                    uint16_t *W16 = malloc(sizeof(uint16_t) * K * N);
-                    float *Wr = malloc(sizeof(float) * K * N); /* W rounded to half */
-                    float *C0 = malloc(sizeof(float) * M * ldc), *C = malloc(sizeof(float) * M * ldc);
-                    double *R = malloc(sizeof(double) * M * N), *bd = malloc(sizeof(double) * M * N);
-                    for (int i = 0; i < M * lda; i++) A[i] = frand(&r);
-                    for (int i = 0; i < K * ldw; i++) W[i] = frand(&r);
-                    for (int i = 0; i < M * ldc; i++) C0[i] = frand(&r);
-                    for (int k = 0; k < K; k++) memcpy(Wt + (size_t)k * N, W + (size_t)k * ldw, sizeof(float) * N);
-                    /* row-major */
-                    ref_gemm(M, N, K, A, lda, W, ldw, acc, C0, ldc, R, bd);
-                    memcpy(C, C0, sizeof(float) * M * ldc);
-                    elmo_gemm_rm(M, N, K, A, lda, W, ldw, acc, C, ldc);
-                    check("elmo_gemm_rm", M, N, K, C, ldc, C0, R, bd, 2e-6);
-                    /* panel layout, float32 */
-                    assert_int_equal(elmo_pack_panels(K, N, Wt, Wp), 0);
-                    for (int k = 0; k < K; k++)
-                        for (int n = 0; n < N; n++)
-                            assert_true(Wp[elmo_panel_index(K, N, k, n)] == Wt[(size_t)k * N + n]);
-                    memcpy(C, C0, sizeof(float) * M * ldc);
-                    elmo_gemm_packed(M, N, K, A, lda, Wp, acc, C, ldc);
-                    check("elmo_gemm_packed", M, N, K, C, ldc, C0, R, bd, 2e-6);
-                    /* in place gives the same layout */
-                    float *Wi = malloc(sizeof(float) * K * N);
-                    memcpy(Wi, Wt, sizeof(float) * K * N);
-                    assert_int_equal(elmo_pack_panels(K, N, Wi, Wi), 0);
-                    assert_memory_equal(Wi, Wp, sizeof(float) * K * N);
-                    free(Wi);
-                    /* panel layout, float16: exact products of the rounded weights */
-                    elmo_pack_panels_f16(K, N, Wt, W16);
-                    for (int k = 0; k < K; k++)
-                        for (int n = 0; n < N; n++) {
-                            elmo_f16_to_f32(&W16[elmo_panel_index(K, N, k, n)], &Wr[(size_t)k * N + n], 1);
-                            assert_true(fabsf(Wr[(size_t)k * N + n] - Wt[(size_t)k * N + n]) <=
-                                        fabsf(Wt[(size_t)k * N + n]) * 0x1p-11f + 0x1p-25f);
-                        }
-                    ref_gemm(M, N, K, A, lda, Wr, N, acc, C0, ldc, R, bd);
-                    memcpy(C, C0, sizeof(float) * M * ldc);
-                    elmo_gemm_packed_f16(M, N, K, A, lda, W16, acc, C, ldc);
-                    check("elmo_gemm_packed_f16", M, N, K, C, ldc, C0, R, bd, 2e-6);
-                    free(A), free(W), free(Wt), free(Wp), free(W16), free(Wr), free(C0), free(C);
-                    free(R), free(bd);
-                    cases++;
-                }
-    print_message("%d shapes x 3 kernels agree with double-precision loops\n", cases);
+                for (int acc = 0; acc < 2; acc++, cases++) check_shape(Ms[mi], Ns[ni], Ks[ki], acc, &r);
+    print_message("%d shapes x 3 kernels; own kernel: %s; LSTM-shaped product: %s (f32), %s (bf16)\n",
+                  cases, elmo_gemm_isa(), elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_FP32),
+                  elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16));
 }
 
-static void test_half(void **state) {
+/* Each row of a product does not depend on the other rows: 64 rows at once, then the same
+ * rows alone and in blocks of 3 and 17, bit for bit, float32 and bfloat16. */
+static void test_rows_independent(void **state) {
     (void)state;
-    /* every half value (but NaNs) converts to float and back unchanged */
-    for (uint32_t h = 0; h < 65536; h++) {
-        uint16_t hv = (uint16_t)h, back;
-        float f;
-        elmo_f16_to_f32(&hv, &f, 1);
-        if (isnan(f)) continue;
-        elmo_f32_to_f16(&f, &back, 1);
-        if (back != hv) fail_msg("half 0x%04x -> %g -> 0x%04x", h, f, back);
+    int M = 64, K = 256, N = 1024;
+    elmo_rng r;
+    elmo_rng_seed(&r, 7);
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) A[i] = frand(&r);
+    for (int i = 0; i < K * N; i++) W[i] = 0.1f * frand(&r);
+    for (int bf = 0; bf < 2; bf++) {
+        elmo_mat *w = NULL;
+        assert_int_equal(elmo_mat_new(K, N, W, N, bf ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w), ELMO_OK);
+        elmo_mat_mul(M, A, K, w, 0, C, N);
+        static const int blocks[] = {1, 3, 17};
+        for (int b = 0; b < 3; b++) {
+            for (int m0 = 0; m0 < M; m0 += blocks[b]) {
+                int n = M - m0 < blocks[b] ? M - m0 : blocks[b];
+                elmo_mat_mul(n, A + (size_t)m0 * K, K, w, 0, C1 + (size_t)m0 * N, N);
+            }
+            if (memcmp(C, C1, sizeof(float) * M * N))
+                fail_msg("%s: rows computed in blocks of %d differ from the 64-row product", elmo_mat_impl(w), blocks[b]);
+        }
+        elmo_mat_free(w);
     }
-    /* rounding: to nearest, ties to even; overflow to inf; tiny to zero */
-    struct { float f; uint16_t h; } cases[] = {
-        {1.0f, 0x3C00}, {1.0f + 0x1p-11f, 0x3C00}, {1.0f + 3 * 0x1p-11f, 0x3C02},
-        {1.0f + 0x1p-11f + 0x1p-20f, 0x3C01}, {-2.0f, 0xC000}, {65504.0f, 0x7BFF},
-        {65520.0f, 0x7C00}, {1e-8f, 0x0000}, {0x1p-24f, 0x0001}, {0x1p-25f, 0x0000},
-        {3 * 0x1p-26f, 0x0001}, {0x1p-14f, 0x0400}};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        uint16_t h;
-        elmo_f32_to_f16(&cases[i].f, &h, 1);
-        if (h != cases[i].h) fail_msg("f32_to_f16(%a) = 0x%04x, expected 0x%04x", cases[i].f, h, cases[i].h);
+    free(A), free(W), free(C), free(C1);
+}
+
+/* elmo_mm: C = op(A) op(B) + beta C for every transpose combination and beta 0 / 1. */
+static void test_general(void **state) {
+    (void)state;
+    elmo_rng r;
+    elmo_rng_seed(&r, 3);
+    int M = 13, N = 70, K = 33;
+    float A[70 * 70], B[70 * 70], C0[13 * 70], C[13 * 70];
+    for (int i = 0; i < 70 * 70; i++) A[i] = frand(&r), B[i] = frand(&r);
+    for (int i = 0; i < M * N; i++) C0[i] = frand(&r);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int beta = 0; beta < 2; beta++) {
+                int lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2;
+                memcpy(C, C0, sizeof C);
+                elmo_mm(ta, tb, M, N, K, A, lda, B, ldb, (float)beta, C, N);
+                double md = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double s = beta ? C0[i * N + j] : 0;
+                        for (int k = 0; k < K; k++)
+                            s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                        md = fmax(md, fabs(s - C[i * N + j]));
+                    }
+                if (md > 1e-4) fail_msg("elmo_mm ta=%d tb=%d beta=%d: max |diff| %g", ta, tb, beta, md);
+            }
+}
+
+static void test_bf16_rounding(void **state) {
+    (void)state;
+    uint16_t h;
+    float f;
+    /* 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1); just above rounds up */
+    f = 1.0f + 0x1p-8f;
+    elmo_f32_to_bf16(&f, &h, 1);
+    assert_int_equal(h, 0x3f80);
+    f = 1.0f + 0x1p-8f + 0x1p-20f;
+    elmo_f32_to_bf16(&f, &h, 1);
+    assert_int_equal(h, 0x3f81);
+    f = 1.0f + 3 * 0x1p-8f; /* halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up to even */
+    elmo_f32_to_bf16(&f, &h, 1);
+    assert_int_equal(h, 0x3f82);
+    f = NAN;
+    elmo_f32_to_bf16(&f, &h, 1);
+    elmo_bf16_to_f32(&h, &f, 1);
+    assert_true(isnan(f));
+    f = INFINITY;
+    elmo_f32_to_bf16(&f, &h, 1);
+    assert_int_equal(h, 0x7f80);
+    /* every bfloat16 value round-trips */
+    for (uint32_t v = 0; v < 0x10000; v++) {
+        uint16_t x = (uint16_t)v, y;
+        float g;
+        elmo_bf16_to_f32(&x, &g, 1);
+        if (isnan(g)) continue;
+        elmo_f32_to_bf16(&g, &y, 1);
+        assert_int_equal(x, y);
     }
 }
 
@@ -190,7 +246,9 @@ static void test_fastmath(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels),
-        cmocka_unit_test(test_half),
+        cmocka_unit_test(test_rows_independent),
+        cmocka_unit_test(test_general),
+        cmocka_unit_test(test_bf16_rounding),
         cmocka_unit_test(test_fastmath),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

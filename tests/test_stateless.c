@@ -6,8 +6,9 @@
  *  - stateful mode carries state per row and reset clears it;
  *  - `elmo embed` writes the same datasets with and without length bucketing (and refuses
  *    bucketing with --stateful);
- *  - the optional float16 recurrent weights stay within their documented error, and turning
- *    them off restores the float32 results;
+ *  - bfloat16 precision stays within its measured error of the float32 reference, its
+ *    stateless results do not depend on the batch either (bit for bit), and going back to
+ *    float32 restores the float32 results;
  *  - `elmo dump-token-embeddings` writes the token layer in bilm-tf's format (lines
  *    !!!MAXTERMID skipped, <S> and </S> the boundary encodings), equal to the plain path and
  *    to the AllenNLP fixture's elmo_token_embeddings.hdf5.
@@ -85,6 +86,14 @@ static double maxdiff(float **a, float **b, tokenized *ts, int K, int D) {
         cmp_result r = allclose(a[i], b[i], (size_t)K * ts[i].n * D, 0, 0);
         if (r.max_abs > m) m = r.max_abs;
     }
+    return m;
+}
+
+/* max |a| over every sentence's outputs */
+static double maxabs(float **a, tokenized *ts, int K, int D) {
+    double m = 0;
+    for (int i = 0; i < NS; i++)
+        for (size_t k = 0; k < (size_t)K * ts[i].n * D; k++) m = fmax(m, fabs(a[i][k]));
     return m;
 }
 
@@ -276,45 +285,57 @@ static void test_cli_bucketing(void **state) {
     free(err);
 }
 
-/* ---- float16 recurrent weights: bounded error, and off restores float32 */
-static void test_fp16(void **state) {
+/* ---- bfloat16: bounded error, batch-independent, and fp32 again restores float32 */
+static void test_bf16(void **state) {
     (void)state;
     tokenized ts[NS];
     for (int i = 0; i < NS; i++) tokenize(sentences[i], &ts[i]);
     for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
         char dir[300];
-        snprintf(dir, sizeof dir, "%s/fp16_%zu", tmpdir(), v);
+        snprintf(dir, sizeof dir, "%s/bf16_%zu", tmpdir(), v);
         make_random_model(dir, variants[v], 55 + v);
         elmo_model *m;
         assert_int_equal(elmo_model_load_dir(dir, &m), ELMO_OK);
         int K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
-        float *ref[NS], *out[NS];
+        float *ref[NS], *out[NS], *out1[NS];
         for (int i = 0; i < NS; i++) {
             ref[i] = calloc((size_t)K * (ts[i].n + 1) * D, sizeof(float));
             out[i] = calloc((size_t)K * (ts[i].n + 1) * D, sizeof(float));
+            out1[i] = calloc((size_t)K * (ts[i].n + 1) * D, sizeof(float));
         }
         elmo_session *sr, *s;
         assert_int_equal(elmo_session_new(m, NS, 1, &sr), ELMO_OK);
         elmo_session_set_reference(sr, 1);
         embed_all(sr, ts, 1, ref);
         elmo_session_free(sr);
-        assert_int_equal(elmo_model_set_recurrent_fp16(m, 1), ELMO_OK);
+        assert_int_equal(elmo_model_set_precision(m, ELMO_PRECISION_BF16), ELMO_OK);
+        assert_int_equal(elmo_model_precision(m), ELMO_PRECISION_BF16);
         assert_int_equal(elmo_session_new(m, NS, 2, &s), ELMO_OK);
-        embed_all(s, ts, 1, out); /* one sentence per batch: every step uses float16 */
-        double d16 = maxdiff(ref, out, ts, K, D);
+        embed_all(s, ts, 1, out1);
+        double d1 = maxdiff(ref, out1, ts, K, D);
         embed_all(s, ts, NS, out);
-        double d16b = maxdiff(ref, out, ts, K, D);
-        assert_int_equal(elmo_model_set_recurrent_fp16(m, 0), ELMO_OK);
-        embed_all(s, ts, 1, out);
+        double dn = maxdiff(ref, out, ts, K, D), dbatch = maxdiff(out1, out, ts, K, D);
+        elmo_session_free(s);
+        assert_int_equal(elmo_model_set_precision(m, ELMO_PRECISION_FP32), ELMO_OK);
+        assert_int_equal(elmo_session_new(m, NS, 2, &s), ELMO_OK);
+        embed_all(s, ts, NS, out);
         double d32 = maxdiff(ref, out, ts, K, D);
-        print_message("variant %zu: float16 recurrent weights: max |diff| %.3g (batch 1), %.3g "
-                      "(batch %d); off again: %.3g\n", v, d16, d16b, NS, d32);
-        assert_true(d16 > 0 && d16 <= 2e-2 && d16b <= 2e-2);
+        double scale = maxabs(ref, ts, K, D);
+        print_message("variant %zu: bf16 max |diff| from the fp32 reference %.3g (batch 1), %.3g "
+                      "(batch %d) of values up to %.3g; between the batchings %.3g; fp32 again: "
+                      "%.3g\n", v, d1, dn, NS, scale, dbatch, d32);
+        /* bfloat16 keeps 8 bits (0.4 % per rounding) through every layer; these random toy
+         * models amplify it (variant 1, three unclipped tanh layers: 7.6 % of the largest
+         * value, the same with our emulation as with oneDNN's AMX kernels); the trained
+         * fixture models' errors are measured in test_conformance */
+        assert_true(d1 > 0 && d1 <= 0.1 * scale && dn <= 0.1 * scale);
+        assert_true(dbatch == 0);
         assert_true(d32 <= 1e-5);
         elmo_session_free(s);
         for (int i = 0; i < NS; i++) {
             free(ref[i]);
             free(out[i]);
+            free(out1[i]);
         }
         elmo_model_free(m);
     }
@@ -398,7 +419,7 @@ int main(void) {
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_stateful),
         cmocka_unit_test(test_cli_bucketing),
-        cmocka_unit_test(test_fp16),
+        cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_dump_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,9 +142,21 @@ const char *cli_default_model_dir(void) {
     return NULL;
 }
 
+int cli_precision(const char *cmd, const char *name, elmo_precision *out) {
+    *out = ELMO_PRECISION_FP32;
+    if (name && elmo_precision_parse(name, out) != ELMO_OK)
+        return cli_error(cmd, "--precision must be fp32, bf16 or auto, got '%s'", name);
+    if (*out == ELMO_PRECISION_BF16 && !elmo_cpu_has_native_bf16())
+        fprintf(stderr, "elmo %s: note: this CPU has no native bfloat16 matrix instructions (AMX, "
+                        "AVX-512-BF16): bf16 is emulated in float32, no faster than fp32\n", cmd);
+    return 0;
+}
+
 elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
     elmo_model *model = NULL;
     elmo_status s;
+    elmo_precision prec;
+    if (cli_precision(cmd, m->precision, &prec)) return NULL;
     if (m->model_dir && (m->options || m->weights)) {
         cli_error(cmd, "give either --model DIR or --options and --weights, not both");
         return NULL;
@@ -164,6 +176,7 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
         }
         s = elmo_model_load_dir(dir, &model);
     }
+    if (!s && (s = elmo_model_set_precision(model, prec))) elmo_model_free(model);
     if (s) {
         cli_lib_error(cmd, s);
         return NULL;
@@ -172,9 +185,10 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
 }
 
 elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,
-                                    const char **used) {
+                                    const char *precision, const char **used) {
     cli_model mo = {0};
     mo.model_dir = model_dir;
+    mo.precision = precision;
     if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
     if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
     *used = mo.model_dir;

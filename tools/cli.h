@@ -44,18 +44,26 @@ int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const cha
 /* The model to use: --model DIR, or --options + --weights, or the default model. */
 typedef struct {
     const char *model_dir, *options, *weights;
+    const char *precision; /* fp32 | bf16 | auto; NULL = fp32 */
 } cli_model;
+#define CLI_PRECISION_HELP                                                                   \
+    "fp32 (default, conformant) | bf16 (bfloat16 products: faster on CPUs with AMX or "      \
+    "AVX-512-BF16) | auto (bf16 where the CPU has native bf16, else fp32)"
 #define CLI_MODEL_OPTS(m)                                                                    \
     {"--model", OPT_STR, &(m).model_dir, 0, 0, "model directory (options.json, weights.hdf5)"}, \
     {"--options", OPT_STR, &(m).options, 0, 0, "options.json (with --weights)"},               \
-    {"--weights", OPT_STR, &(m).weights, 0, 0, "weights.hdf5 (with --options)"}
+    {"--weights", OPT_STR, &(m).weights, 0, 0, "weights.hdf5 (with --options)"},              \
+    {"--precision", OPT_STR, &(m).precision, 0, 0, CLI_PRECISION_HELP}
 /* Load the model; on failure print the error and return NULL. */
 elmo_model *cli_load_model(const char *cmd, const cli_model *m);
 /* The biLM of a downstream model (classifier, tagger): --model DIR when given, else the
  * directory recorded in the model file when it still exists, else the default model. *used
  * gets the directory loaded. Prints the error and returns NULL on failure. */
 elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,
-                                    const char **used);
+                                    const char *precision, const char **used);
+/* Parse a --precision value (NULL = fp32); on a bad one print the error and return 1. A bf16
+ * request on a CPU without native bf16 instructions gets a note on stderr. */
+int cli_precision(const char *cmd, const char *name, elmo_precision *out);
 /* Default model directory (ELMO_MODEL env, installed share dir, source tree); NULL if none. */
 const char *cli_default_model_dir(void);
 

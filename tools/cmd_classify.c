@@ -15,6 +15,9 @@
 
 #define CMD "classify"
 
+/* --precision of the biLM (every subcommand that loads one) */
+static const char *g_precision;
+
 typedef struct {
     const char *format, *text_col, *label_col, *encoding;
     int header, no_header;
@@ -151,6 +154,7 @@ static int classify_train(int argc, char **argv) {
         {"--tokenize", OPT_STR, &tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
         {"--features", OPT_STR, &features, 0, 0, "elmo | bow (tf-idf baseline)"},
         {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
+        {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
         {"--max-tokens", OPT_INT, &max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
         {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
@@ -200,7 +204,7 @@ static int classify_train(int argc, char **argv) {
     const char *bilm_dir = NULL;
     if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
     if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
-    if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = cli_load_recorded_model(CMD, model, NULL, &bilm_dir))) rc = 1;
+    if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &bilm_dir))) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
         if (s) rc = cli_lib_error(CMD, s);
@@ -266,7 +270,7 @@ static elmo_clf *load_classifier(const char *path, const char *model, const char
     *sv = NULL;
     if (elmo_clf_features(c) == ELMO_FEAT_ELMO) {
         const char *used;
-        if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_clf_bilm_dir(c), &used))) {
+        if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_clf_bilm_dir(c), g_precision, &used))) {
             elmo_clf_free(c);
             return NULL;
         }
@@ -293,6 +297,7 @@ static int classify_eval(int argc, char **argv) {
         {"--test", OPT_STR, &test, 0, 0, "labelled test data"},
         FORMAT_OPTS(f),
         {"--model", OPT_STR, &model, 0, 0, "the biLM (default: the one recorded in the classifier)"},
+        {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
         {"--json", OPT_BOOL, &json, 0, 0, "one JSON object"},
         {0}};
@@ -321,6 +326,7 @@ static int classify_predict(int argc, char **argv) {
     cli_opt opts[] = {
         {"--classifier", OPT_STR, &clf, 0, 0, "classifier file"},
         {"--model", OPT_STR, &model, 0, 0, "the biLM (default: the one recorded)"},
+        {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
         {"--encoding", OPT_STR, &enc, 0, 0, "utf-8 | latin-1"},
         {0}};

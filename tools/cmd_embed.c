@@ -100,7 +100,6 @@ int cmd_embed(int argc, char **argv) {
     cli_model mo = {0};
     const char *input = NULL, *output = NULL, *layers = "all";
     int batch_size = 64, stateful = 0, threads = 2, forget = 0, max_tokens = 100000, bucket = 16;
-    int fp16 = 0;
     cli_opt opts[] = {
         CLI_MODEL_OPTS(mo),
         {"--input", OPT_STR, &input, 0, 0, "sentences, one per line, tokens separated by spaces (- = stdin)"},
@@ -111,9 +110,6 @@ int cmd_embed(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, 1, 256, "threads"},
         {"--max-tokens", OPT_INT, &max_tokens, 1, 10000000, "refuse lines with more tokens"},
         {"--forget-sentences", OPT_BOOL, &forget, 0, 0, "do not write sentence_to_index"},
-        {"--fp16", OPT_BOOL, &fp16, 0, 0,
-         "float16 recurrent weights for small batches (faster one sentence at a time; "
-         "results differ by up to ~1e-2, see README)"},
         {"--bucket", OPT_INT, &bucket, 0, 4096,
          "sort by length within windows of this many batches (0 = file order; stateless only)"},
         {0}};
@@ -165,8 +161,7 @@ int cmd_embed(int argc, char **argv) {
     batch bt = {0};
     size_t *tst = NULL, *tln = NULL, tcap = 0;
     float *avg = NULL;
-    elmo_status s = fp16 ? elmo_model_set_recurrent_fp16(model, 1) : ELMO_OK;
-    if (!s) s = elmo_session_new(model, batch_size, threads, &sess);
+    elmo_status s = elmo_session_new(model, batch_size, threads, &sess);
     if (s) goto lib_fail;
     elmo_session_set_stateful(sess, stateful);
     if ((s = elmo_line_reader_open(&rd, input, (size_t)64 << 20))) goto lib_fail;

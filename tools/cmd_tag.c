@@ -14,6 +14,9 @@
 
 #define CMD "tag"
 
+/* --precision of the biLM (every subcommand that loads one) */
+static const char *g_precision;
+
 static int read_tagged(const char *path, const char *format, elmo_tagged_dataset *d) {
     elmo_tagged_options o = {ELMO_TAGFMT_AUTO, ELMO_ENC_UTF8};
     if (format && elmo_tag_format_parse(format, &o.format))
@@ -57,6 +60,7 @@ static int tag_train(int argc, char **argv) {
         {"--dev", OPT_STR, &dev, 0, 0, "tagged sentences evaluated after each epoch"},
         {"--format", OPT_STR, &format, 0, 0, "auto | slash | conll"},
         {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
+        {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--layers", OPT_STR, &layers, 0, 0, "mix (scalar mix of all layers) | token (context-free layer only)"},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
         {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
@@ -86,7 +90,7 @@ static int tag_train(int argc, char **argv) {
     const char *used = NULL;
     elmo_static_vectors *sv = NULL;
     elmo_tagger *t = NULL;
-    elmo_model *bilm = cli_load_recorded_model(CMD, model, NULL, &used);
+    elmo_model *bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &used);
     if (!bilm) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
@@ -132,7 +136,7 @@ static elmo_tagger *load_tagger(const char *path, const char *model, const char 
     }
     const char *used;
     *sv = NULL;
-    if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_tagger_bilm_dir(t), &used))) {
+    if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_tagger_bilm_dir(t), g_precision, &used))) {
         elmo_tagger_free(t);
         return NULL;
     }
@@ -155,6 +159,7 @@ static int tag_eval(int argc, char **argv) {
         {"--test", OPT_STR, &test, 0, 0, "tagged sentences"},
         {"--format", OPT_STR, &format, 0, 0, "auto | slash | conll"},
         {"--model", OPT_STR, &model, 0, 0, "the biLM (default: the one recorded)"},
+        {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
         {"--json", OPT_BOOL, &json, 0, 0, "one JSON object"},
         {0}};
@@ -192,6 +197,7 @@ static int tag_predict(int argc, char **argv) {
     cli_opt opts[] = {
         {"--tagger", OPT_STR, &tagger, 0, 0, "tagger file"},
         {"--model", OPT_STR, &model, 0, 0, "the biLM (default: the one recorded)"},
+        {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
         {0}};
     int r = cli_parse(CMD " predict", "--tagger TAGGER [FILE|-]  (one tokenized sentence per line)", opts, argc, argv,

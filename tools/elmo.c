@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blas.h"
 #include "commands.h"
 #include "elmo.h"
 
@@ -42,7 +41,6 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    elmo_blas_fix_coretype(argv); /* OpenBLAS reads OPENBLAS_CORETYPE when it loads */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage();
         return argc < 2 ? 2 : 0;

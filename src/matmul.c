@@ -1,0 +1,527 @@
+/*
+ * matmul.c: see matmul.h. oneDNN's C API (matmul primitive, reorder), one engine for the
+ * process, one stream per calling thread, primitives created per call: oneDNN keeps created
+ * primitives in its own cache, so a shape seen before costs ~2 us (the first one JITs its
+ * kernel, ~0.2 ms).
+ */
+#include "matmul.h"
+
+#include <dnnl.h>
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "util.h"
+
+enum { MAT_DNNL, MAT_OWN_F32, MAT_OWN_BF16 };
+
+struct elmo_mat {
+    int K, N, kind;
+    dnnl_data_type_t dt;
+    dnnl_memory_desc_t wmd; /* oneDNN's layout of the packed weights (MAT_DNNL) */
+    void *data;             /* packed weights; row-major (K, N) float32 for MAT_OWN_* */
+    size_t bytes;
+    char impl[64];
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Engine, per-thread stream, per-thread scratch, threads                                     */
+
+static dnnl_engine_t g_engine;
+static dnnl_status_t g_engine_status = dnnl_runtime_error;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_key;
+static atomic_long g_failures;
+
+typedef struct {
+    dnnl_stream_t stream;
+    void *scratch[2];
+    size_t cap[2];
+    int threads;
+    int bf16; /* elmo_mm_set_precision */
+} thread_state;
+
+static void thread_state_free(void *p) {
+    thread_state *t = p;
+    if (t->stream) dnnl_stream_destroy(t->stream);
+    for (int i = 0; i < 2; i++) elmo_free(t->scratch[i]);
+    free(t);
+}
+
+static void init_once(void) {
+    pthread_key_create(&g_key, thread_state_free);
+    g_engine_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
+}
+
+/* The calling thread's state, created on first use; NULL when out of memory. */
+static thread_state *tstate(void) {
+    pthread_once(&g_once, init_once);
+    thread_state *t = pthread_getspecific(g_key);
+    if (t) return t;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->threads = 1;
+    pthread_setspecific(g_key, t);
+    return t;
+}
+
+static dnnl_stream_t tstream(thread_state *t) {
+    if (!t->stream && g_engine_status == dnnl_success)
+        if (dnnl_stream_create(&t->stream, g_engine, dnnl_stream_default_flags) != dnnl_success)
+            t->stream = NULL;
+    return t->stream;
+}
+
+/* Scratch buffer i of the calling thread, at least bytes long. */
+static void *tscratch(thread_state *t, int i, size_t bytes) {
+    if (bytes <= t->cap[i]) return t->scratch[i];
+    void *p = elmo_alloc(bytes);
+    if (!p) return NULL;
+    elmo_free(t->scratch[i]);
+    t->scratch[i] = p;
+    t->cap[i] = bytes;
+    return p;
+}
+
+void elmo_mm_set_threads(int n) {
+    thread_state *t = tstate();
+    if (t) t->threads = n < 1 ? 1 : n;
+}
+
+void elmo_mm_set_precision(elmo_precision p) {
+    thread_state *t = tstate();
+    if (t) t->bf16 = p == ELMO_PRECISION_BF16;
+}
+
+int elmo_mm_threads(void) {
+    thread_state *t = tstate();
+    return t ? t->threads : 1;
+}
+
+long elmo_mm_failures(void) { return atomic_load(&g_failures); }
+
+static void fail_fill(int M, int N, float *C, int ldc) {
+    atomic_fetch_add(&g_failures, 1);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = NAN;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* bfloat16                                                                                   */
+
+static inline uint16_t bf16_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+void elmo_f32_to_bf16(const float *x, uint16_t *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = bf16_of(x[i]);
+}
+
+void elmo_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &u, 4);
+    }
+}
+
+void elmo_round_bf16(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)bf16_of(x[i]) << 16;
+        memcpy(&y[i], &u, 4);
+    }
+}
+
+/* rows x cols of x (leading dimension ld) into y (rows, cols) contiguous */
+static void to_bf16_2d(int rows, int cols, const float *x, int ld, uint16_t *y) {
+    for (int r = 0; r < rows; r++) elmo_f32_to_bf16(x + (size_t)r * ld, y + (size_t)r * cols, cols);
+}
+
+static void round_bf16_2d(int rows, int cols, const float *x, int ld, float *y) {
+    for (int r = 0; r < rows; r++) elmo_round_bf16(x + (size_t)r * ld, y + (size_t)r * cols, cols);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* oneDNN matmul                                                                              */
+
+/* A logical (rows, cols) matrix of type dt at p with row stride rs and column stride cs. */
+static dnnl_status_t md2(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt,
+                         int64_t rs, int64_t cs) {
+    dnnl_dims_t d = {rows, cols}, s = {rs, cs};
+    return dnnl_memory_desc_init_by_strides(md, 2, d, dt, s);
+}
+
+/* Primitive descriptor of C = A · W (+ C); w may have format "any". */
+static dnnl_status_t matmul_pd(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *w,
+                               const dnnl_memory_desc_t *c, int accumulate,
+                               dnnl_primitive_desc_t *pd) {
+    dnnl_matmul_desc_t d;
+    dnnl_status_t s = dnnl_matmul_desc_init(&d, a, w, NULL, c);
+    if (s != dnnl_success) return s;
+    dnnl_primitive_attr_t attr = NULL;
+    if (accumulate) {
+        dnnl_post_ops_t po = NULL;
+        if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success) return s;
+        if ((s = dnnl_post_ops_create(&po)) == dnnl_success) {
+            s = dnnl_post_ops_append_sum(po, 1.0f);
+            if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+        if (s != dnnl_success) {
+            dnnl_primitive_attr_destroy(attr);
+            return s;
+        }
+    }
+    s = dnnl_primitive_desc_create(pd, &d, attr, g_engine, NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* Execute C = A · W (+ C) on the calling thread's stream with its thread count. */
+static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, const void *A,
+                                const dnnl_memory_desc_t *w, const void *W,
+                                const dnnl_memory_desc_t *c, float *C, int accumulate) {
+    dnnl_stream_t st = tstream(t);
+    if (!st) return dnnl_runtime_error;
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = matmul_pd(a, w, c, accumulate, &pd);
+    if (s != dnnl_success) return s;
+    dnnl_primitive_t prim = NULL;
+    s = dnnl_primitive_create(&prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (s != dnnl_success) return s;
+    dnnl_memory_t am = NULL, wm = NULL, cm = NULL;
+    s = dnnl_memory_create(&am, a, g_engine, (void *)A);
+    if (s == dnnl_success) s = dnnl_memory_create(&wm, w, g_engine, (void *)W);
+    if (s == dnnl_success) s = dnnl_memory_create(&cm, c, g_engine, C);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}};
+        omp_set_num_threads(t->threads);
+        s = dnnl_primitive_execute(prim, st, 3, args);
+        if (s == dnnl_success) s = dnnl_stream_wait(st);
+    }
+    dnnl_memory_destroy(am);
+    dnnl_memory_destroy(wm);
+    dnnl_memory_destroy(cm);
+    dnnl_primitive_destroy(prim);
+    return s;
+}
+
+static const char *pd_impl(const dnnl_primitive_desc_t pd) {
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+        return "unknown";
+    return impl;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Prepared weight matrices                                                                   */
+
+/* oneDNN's batch-reduce kernel for C (M, N) = A (M, K) · W (K, N) in type dt with W's layout
+ * left to oneDNN: the weights' layout into *wmd and the implementation's name into impl when
+ * it is one whose rows do not depend on M ("brg:", native bfloat16 for dt bf16). */
+static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc_t *wmd,
+                      char *impl, size_t impl_size) {
+    dnnl_memory_desc_t a, w, c;
+    if (md2(&a, M, K, dt, K, 1) || md2(&c, M, N, dnnl_f32, N, 1)) return 0;
+    dnnl_dims_t wd = {K, N};
+    if (dnnl_memory_desc_init_by_tag(&w, 2, wd, dt, dnnl_format_tag_any) != dnnl_success) return 0;
+    dnnl_primitive_desc_t pd;
+    if (matmul_pd(&a, &w, &c, 0, &pd) != dnnl_success) return 0;
+    const char *name = pd_impl(pd);
+    int ok = strncmp(name, "brg:", 4) == 0 &&
+             (dt == dnnl_f32 || strstr(name, "bf16") || strstr(name, "amx"));
+    if (ok) {
+        *wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        snprintf(impl, impl_size, "%s", name);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return ok;
+}
+
+/* Reorder W (K, N, leading dimension ldw, float32) into m->data in layout m->wmd. */
+static elmo_status pack_dnnl(elmo_mat *m, const float *W, int ldw) {
+    thread_state *t = tstate();
+    dnnl_stream_t st = t ? tstream(t) : NULL;
+    if (!st) return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: cannot create a stream");
+    m->bytes = dnnl_memory_desc_get_size(&m->wmd);
+    if (!(m->data = elmo_alloc(m->bytes))) return ELMO_ERR_NOMEM;
+    dnnl_memory_desc_t src;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t sm = NULL, dm = NULL;
+    dnnl_status_t s = md2(&src, m->K, m->N, dnnl_f32, ldw, 1);
+    if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&pd, &src, g_engine, &m->wmd, g_engine, NULL);
+    if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
+    if (s == dnnl_success) s = dnnl_memory_create(&sm, &src, g_engine, (void *)W);
+    if (s == dnnl_success) s = dnnl_memory_create(&dm, &m->wmd, g_engine, m->data);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
+        omp_set_num_threads(t->threads);
+        s = dnnl_primitive_execute(prim, st, 2, args);
+        if (s == dnnl_success) s = dnnl_stream_wait(st);
+    }
+    dnnl_memory_destroy(sm);
+    dnnl_memory_destroy(dm);
+    dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (s != dnnl_success) return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: weight reorder failed (status %d)", (int)s);
+    return ELMO_OK;
+}
+
+/* Own kernel: a row-major float32 copy, rounded to bfloat16 values for BF16. */
+static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
+    m->kind = bf16 ? MAT_OWN_BF16 : MAT_OWN_F32;
+    m->bytes = sizeof(float) * (size_t)m->K * m->N;
+    if (!(m->data = elmo_alloc(m->bytes ? m->bytes : 64))) return ELMO_ERR_NOMEM;
+    float *d = m->data;
+    for (int k = 0; k < m->K; k++) {
+        if (bf16) elmo_round_bf16(W + (size_t)k * ldw, d + (size_t)k * m->N, m->N);
+        else memcpy(d + (size_t)k * m->N, W + (size_t)k * ldw, sizeof(float) * m->N);
+    }
+    snprintf(m->impl, sizeof m->impl, "%s", bf16 ? "own:bf16-emulated" : "own:f32");
+    return ELMO_OK;
+}
+
+elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p, elmo_mat **out) {
+    *out = NULL;
+    if (K < 1 || N < 1 || ldw < N) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new: bad shape (%d, %d)", K, N);
+    elmo_mat *m = calloc(1, sizeof *m);
+    if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    m->K = K;
+    m->N = N;
+    int bf16 = p == ELMO_PRECISION_BF16;
+    m->dt = bf16 ? dnnl_bf16 : dnnl_f32;
+    const char *force = getenv("ELMO_MATMUL"); /* "own": our kernels only (tests, comparisons) */
+    int use_dnnl = !(force && strcmp(force, "own") == 0) && tstate() && g_engine_status == dnnl_success;
+    if (use_dnnl) {
+        /* the same layout must serve one row and a whole window of rows */
+        dnnl_memory_desc_t w1, w256;
+        char i1[64], i256[64];
+        use_dnnl = brg_layout(1, N, K, m->dt, &w1, i1, sizeof i1) &&
+                   brg_layout(256, N, K, m->dt, &w256, i256, sizeof i256) &&
+                   dnnl_memory_desc_equal(&w1, &w256);
+        if (use_dnnl) {
+            m->wmd = w256;
+            snprintf(m->impl, sizeof m->impl, "%s", i256);
+        }
+    }
+    m->kind = MAT_DNNL;
+    elmo_status s = use_dnnl ? pack_dnnl(m, W, ldw) : pack_own(m, W, ldw, bf16);
+    if (s) {
+        elmo_mat_free(m);
+        return s;
+    }
+    *out = m;
+    return ELMO_OK;
+}
+
+void elmo_mat_free(elmo_mat *w) {
+    if (!w) return;
+    elmo_free(w->data);
+    free(w);
+}
+
+const char *elmo_mat_impl(const elmo_mat *w) { return w->impl; }
+size_t elmo_mat_bytes(const elmo_mat *w) { return w->bytes; }
+
+void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumulate, float *C,
+                  int ldc) {
+    if (M <= 0) return;
+    int K = W->K, N = W->N;
+    thread_state *t = tstate();
+    if (!t) {
+        fail_fill(M, N, C, ldc);
+        return;
+    }
+    if (W->kind == MAT_OWN_F32) {
+        elmo_gemm_rm(M, N, K, A, lda, W->data, N, accumulate, C, ldc);
+        return;
+    }
+    if (W->kind == MAT_OWN_BF16) {
+        float *Ar = tscratch(t, 0, sizeof(float) * (size_t)M * K);
+        if (!Ar) {
+            fail_fill(M, N, C, ldc);
+            return;
+        }
+        round_bf16_2d(M, K, A, lda, Ar);
+        elmo_gemm_rm(M, N, K, Ar, K, W->data, N, accumulate, C, ldc);
+        return;
+    }
+    const void *src = A;
+    int64_t ld = lda;
+    float *dst = C;
+    int rows = M, ldd = ldc;
+    if (W->dt == dnnl_bf16) {
+        /* oneDNN's AMX kernel treats a single row differently from the rows of larger
+         * products (last-bit differences): one row is computed as two, the second zero, so
+         * that a row's result does not depend on the batch */
+        rows = M == 1 ? 2 : M;
+        uint16_t *Ab = tscratch(t, 0, sizeof(uint16_t) * (size_t)rows * K);
+        float *Cs = rows > M ? tscratch(t, 1, sizeof(float) * (size_t)rows * N) : NULL;
+        if (!Ab || (rows > M && !Cs)) {
+            fail_fill(M, N, C, ldc);
+            return;
+        }
+        to_bf16_2d(M, K, A, lda, Ab);
+        src = Ab;
+        ld = K;
+        if (Cs) {
+            memset(Ab + (size_t)M * K, 0, sizeof(uint16_t) * (size_t)(rows - M) * K);
+            if (accumulate) memcpy(Cs, C, sizeof(float) * N);
+            dst = Cs;
+            ldd = N;
+        }
+    }
+    dnnl_memory_desc_t a, c;
+    dnnl_status_t s = md2(&a, rows, K, W->dt, ld, 1);
+    if (s == dnnl_success) s = md2(&c, rows, N, dnnl_f32, ldd, 1);
+    if (s == dnnl_success) s = matmul_run(t, &a, src, &W->wmd, W->data, &c, dst, accumulate);
+    if (s != dnnl_success) fail_fill(M, N, C, ldc);
+    else if (dst != C) memcpy(C, dst, sizeof(float) * N);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* General products                                                                           */
+
+/* Plain loops, the fallback when oneDNN refuses a product (never expected). */
+static void mm_plain(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                     int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float acc = 0;
+            for (int k = 0; k < K; k++)
+                acc += (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                       (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+            C[(size_t)i * ldc + j] = beta != 0 ? C[(size_t)i * ldc + j] + acc : acc;
+        }
+}
+
+/* op(X) of a stored matrix as a logical (rows, cols) descriptor. */
+static dnnl_status_t md_op(dnnl_memory_desc_t *md, int trans, int rows, int cols,
+                           dnnl_data_type_t dt, int ld) {
+    return trans ? md2(md, rows, cols, dt, 1, ld) : md2(md, rows, cols, dt, ld, 1);
+}
+
+static dnnl_status_t mm_dnnl(thread_state *t, int ta, int tb, int M, int N, int K,
+                             dnnl_data_type_t dt, const void *A, int lda, const void *B, int ldb,
+                             float beta, float *C, int ldc) {
+    dnnl_memory_desc_t a, b, c;
+    dnnl_status_t s = md_op(&a, ta, M, K, dt, lda);
+    if (s == dnnl_success) s = md_op(&b, tb, K, N, dt, ldb);
+    if (s == dnnl_success) s = md2(&c, M, N, dnnl_f32, ldc, 1);
+    if (s == dnnl_success) s = matmul_run(t, &a, A, &b, B, &c, C, beta != 0);
+    return s;
+}
+
+void elmo_mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+             int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        if (beta == 0)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
+        return;
+    }
+    thread_state *t = tstate();
+    if (t && t->bf16) {
+        elmo_mm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (!t || mm_dnnl(t, ta, tb, M, N, K, dnnl_f32, A, lda, B, ldb, beta, C, ldc) != dnnl_success)
+        mm_plain(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void elmo_mm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        if (beta == 0)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
+        return;
+    }
+    /* stored shapes: A (ta ? K : M, ta ? M : K), B (tb ? N : K, tb ? K : N) */
+    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    thread_state *t = tstate();
+    uint16_t *Ab = t ? tscratch(t, 0, sizeof(uint16_t) * (size_t)ar * ac) : NULL;
+    uint16_t *Bb = t ? tscratch(t, 1, sizeof(uint16_t) * (size_t)br * bc) : NULL;
+    if (Ab && Bb) {
+        to_bf16_2d(ar, ac, A, lda, Ab);
+        to_bf16_2d(br, bc, B, ldb, Bb);
+        if (mm_dnnl(t, ta, tb, M, N, K, dnnl_bf16, Ab, ac, Bb, bc, beta, C, ldc) == dnnl_success)
+            return;
+    }
+    /* no native bfloat16 product here: the same roundings, float32 products */
+    float *Ar = t ? tscratch(t, 0, sizeof(float) * (size_t)ar * ac) : NULL;
+    float *Br = t ? tscratch(t, 1, sizeof(float) * (size_t)br * bc) : NULL;
+    if (!Ar || !Br) {
+        fail_fill(M, N, C, ldc);
+        return;
+    }
+    round_bf16_2d(ar, ac, A, lda, Ar);
+    round_bf16_2d(br, bc, B, ldb, Br);
+    if (mm_dnnl(t, ta, tb, M, N, K, dnnl_f32, Ar, ac, Br, bc, beta, C, ldc) != dnnl_success)
+        mm_plain(ta, tb, M, N, K, Ar, ac, Br, bc, beta, C, ldc);
+}
+
+void elmo_mm_f64(int ta, int tb, int M, int N, int K, const double *A, int lda, const double *B,
+                 int ldb, double beta, double *C, int ldc) {
+    for (int i = 0; i < M; i++) {
+        double *c = C + (size_t)i * ldc;
+        if (beta == 0) memset(c, 0, sizeof(double) * (N > 0 ? N : 0));
+        for (int k = 0; k < K; k++) {
+            double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+            if (a == 0) continue;
+            if (tb)
+                for (int j = 0; j < N; j++) c[j] += a * B[(size_t)j * ldb + k];
+            else
+                for (int j = 0; j < N; j++) c[j] += a * B[(size_t)k * ldb + j];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reports                                                                                    */
+
+const char *elmo_mm_impl_name(int M, int N, int K, elmo_precision p) {
+    static _Thread_local char name[64];
+    snprintf(name, sizeof name, "none");
+    if (!tstate() || g_engine_status != dnnl_success) return name;
+    dnnl_data_type_t dt = p == ELMO_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t a, w, c;
+    dnnl_dims_t wd = {K, N};
+    dnnl_primitive_desc_t pd;
+    if (md2(&a, M, K, dt, K, 1) || md2(&c, M, N, dnnl_f32, N, 1) ||
+        dnnl_memory_desc_init_by_tag(&w, 2, wd, dt, dnnl_format_tag_any) ||
+        matmul_pd(&a, &w, &c, 0, &pd))
+        return name;
+    snprintf(name, sizeof name, "%s", pd_impl(pd));
+    dnnl_primitive_desc_destroy(pd);
+    return name;
+}
+
+const char *elmo_mm_backend_info(void) {
+    static char info[128];
+    const dnnl_version_t *v = dnnl_version();
+    const char *isa = "unknown";
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: isa = "sse41"; break;
+    case dnnl_cpu_isa_avx: isa = "avx"; break;
+    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
+    case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
+    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
+    case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
+    default: break;
+    }
+    snprintf(info, sizeof info, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch, isa);
+    return info;
+}
