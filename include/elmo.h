@@ -243,6 +243,8 @@ typedef struct {
                                   from zero state, as stateless inference runs it) */
     uint64_t seed;
     int threads;               /* 1 or 2 (the two directions run in parallel) */
+    elmo_precision precision;  /* of the matrix products (FP32 default; BF16: bfloat16 products,
+                                  float32 master weights, accumulators and optimizer state) */
     int resume;                /* continue from save_dir/checkpoint.bin */
     const char *init_from;     /* start from a trained model directory (domain adaptation) */
     int64_t checkpoint_every;  /* steps between checkpoints; 0: 1000 */
@@ -266,7 +268,7 @@ typedef struct {
     uint64_t n_words, n_oov;             /* words of the text, and those not in the vocabulary */
 } elmo_ppl_result;
 elmo_status elmo_perplexity(const char *model_dir, const char *input_path, int threads,
-                            elmo_ppl_result *out);
+                            elmo_precision precision, elmo_ppl_result *out);
 
 #ifdef __cplusplus
 }

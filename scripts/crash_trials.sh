@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 [[ -x $BUILD/test_crash ]] || { echo "crash_trials: build $BUILD first (cmake --build $BUILD)" >&2; exit 2; }
-export ELMO_CRASH_TRAIN=${1:-30} ELMO_CRASH_EMBED=${2:-20} OPENBLAS_NUM_THREADS=1
+export ELMO_CRASH_TRAIN=${1:-30} ELMO_CRASH_EMBED=${2:-20} OMP_NUM_THREADS=1
 export ELMO_CRASH_EMBED_LINES=${ELMO_CRASH_EMBED_LINES:-20000}
 cd "$BUILD"
 ./test_crash 2>&1 | grep -E 'crash trials|OK|FAILED|ERROR|error|differs|disappeared|not complete'

@@ -42,7 +42,7 @@ fixture_seeds() {
   esac
 }
 
-export OPENBLAS_NUM_THREADS=1 ELMO_FIXTURES="$FIX"
+export OMP_NUM_THREADS=1 ELMO_FIXTURES="$FIX"
 # a leak inside libhdf5 on some corrupted files (see the file)
 export LSAN_OPTIONS="suppressions=$ROOT/fuzz/lsan.supp:print_suppressions=0"
 # an impossible allocation returns NULL, as it does outside ASan (libhdf5 asks for exabytes on

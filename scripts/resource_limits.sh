@@ -25,7 +25,7 @@ WORDS=${WORDS:-10000000}
 WORK=${WORK:-$(mktemp -d /tmp/elmo-limits-XXXXXX)}
 mkdir -p "$WORK"
 [[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
+export OMP_NUM_THREADS=1
 MODEL=(--options "$FIX/bilm-tf/model/options.json" --weights "$FIX/bilm-tf/model/lm_weights.hdf5")
 tests=("$@")
 [[ ${#tests[@]} -gt 0 ]] || tests=(longline lines options vocab)

@@ -7,10 +7,10 @@
 #
 #   scripts/valgrind.sh [path/to/elmo]    (default: builds build-vg, RelWithDebInfo)
 #
-# No suppressions are needed. OPENBLAS_NUM_THREADS=1: OpenBLAS's own thread pool is left out
-# (elmo's threads are still used); its buffers are still reachable at exit, not lost.
-# ELMO_NATIVE=OFF for the default build: valgrind does not decode AVX-512, which -march=native
-# may emit (at run time, under valgrind, the CPU reports AVX2: OpenBLAS's kernels use that).
+# No suppressions are needed. OMP_NUM_THREADS=1: oneDNN's OpenMP pool is left out (elmo's
+# threads are still used). ELMO_NATIVE=OFF for the default build: valgrind does not decode
+# AVX-512, which -march=native may emit; at run time, under valgrind, the CPU reports AVX2,
+# and both oneDNN and our own kernel pick their AVX2 code (ONEDNN_MAX_CPU_ISA=AVX2 makes sure).
 # ctest runs this script in builds with ELMO_NATIVE=OFF; .ci/run runs it on its own build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +25,7 @@ fi
 command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/elmo-valgrind-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
+export OMP_NUM_THREADS=1 ONEDNN_MAX_CPU_ISA=AVX2
 
 cat >"$WORK/tiny.json" <<'EOF'
 {"lstm": {"dim": 16, "projection_dim": 8, "n_layers": 2, "cell_clip": 3, "proj_clip": 3,

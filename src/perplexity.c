@@ -33,10 +33,12 @@ typedef struct {
     int d;
     elmo_train_batch *bt;
     double loss;
+    elmo_precision precision;
 } eval_job;
 
 static void *eval_main(void *p) {
     eval_job *j = p;
+    elmo_mm_set_precision(j->precision); /* this thread's products */
     j->loss = bilm_direction_step_f(j->tr, j->d, j->bt, NULL, NULL, 0, NULL, 1.0f, NULL, NULL, 0);
     return NULL;
 }
@@ -49,7 +51,7 @@ static int by_len(const void *a, const void *b) {
 /* Score sentences ss[0..m) (all of length n) in batches of up to MAX_ROWS. */
 static elmo_status score_group(const elmo_config *c, int V, float *params, float *smW, float *smb,
                                const elmo_vocab *v, sent *ss, size_t m, int threads,
-                               double loss[2]) {
+                               elmo_precision precision, double loss[2]) {
     size_t n = ss[0].n;
     int T = (int)n + 1, W = c->max_chars;
     int B = m < MAX_ROWS ? (int)m : MAX_ROWS;
@@ -77,7 +79,7 @@ static elmo_status score_group(const elmo_config *c, int V, float *params, float
             }
         elmo_train_batch bt = {rows, T, {ids[0], ids[1]}, {tg[0], tg[1]}, {NULL, NULL}};
         bilm_trainer_reset_state_f(&tr);
-        eval_job jobs[2] = {{&tr, 0, &bt, 0}, {&tr, 1, &bt, 0}};
+        eval_job jobs[2] = {{&tr, 0, &bt, 0, precision}, {&tr, 1, &bt, 0, precision}};
         pthread_t th;
         if (threads > 1 && pthread_create(&th, NULL, eval_main, &jobs[1]) == 0) {
             eval_main(&jobs[0]);
@@ -99,7 +101,8 @@ static elmo_status score_group(const elmo_config *c, int V, float *params, float
     return s;
 }
 
-elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elmo_ppl_result *out) {
+elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elmo_precision precision,
+                            elmo_ppl_result *out) {
     elmo_clear_error();
     memset(out, 0, sizeof *out);
     char *op = elmo_path_join(dir, "options.json"), *vp = elmo_path_join(dir, "vocab.txt");
@@ -128,6 +131,8 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
     if (!s && !(s = elmo_line_reader_open(&rd, input, (size_t)16 << 20))) rd_open = 1;
     if (!s && !(ss = calloc(CHUNK_SENTENCES, sizeof *ss))) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_mm_set_threads(1);
+    if (precision == ELMO_PRECISION_AUTO)
+        precision = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     double loss[2] = {0, 0};
     int eof = 0;
     while (!s && !eof) {
@@ -169,7 +174,7 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
         for (size_t a = 0; a < m && !s;) {
             size_t b = a;
             while (b < m && ss[b].n == ss[a].n) b++;
-            s = score_group(&c, V, w.mem, smW, smb, v, ss + a, b - a, threads, loss);
+            s = score_group(&c, V, w.mem, smW, smb, v, ss + a, b - a, threads, precision, loss);
             a = b;
         }
         for (size_t i = 0; i < m; i++) {

@@ -504,6 +504,7 @@ static void *dir_main(void *p) {
     dir_task *j = p;
     trainer *t = j->t;
     int d = j->d;
+    elmo_mm_set_precision(t->cfg.precision); /* this thread's products */
     memset(t->g[d], 0, sizeof(float) * t->w.n);
     tparams_f g;
     tparams_bind_f(&t->arch, &g, t->g[d]);
@@ -894,6 +895,8 @@ setup_end:
     if ((s = elmo_dist_agree(s))) goto done;
     if ((s = elmo_dist_agree(share_state(&t, &resumed)))) goto done;
     elmo_mm_set_threads(1);
+    if (t.cfg.precision == ELMO_PRECISION_AUTO)
+        t.cfg.precision = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     int64_t ckpt_every = cfg->checkpoint_every > 0 ? cfg->checkpoint_every : 1000;
     int64_t log_every = cfg->log_every > 0 ? cfg->log_every : 20;
     double t0 = elmo_now();

@@ -8,6 +8,7 @@
  * layer must match allennlp's elmo_token_embeddings.hdf5, and lower layers the intermediate
  * values of spec 5.3.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,9 @@ static void write_sentences(const char *json_path, const char *path) {
     cJSON_Delete(root);
 }
 
-static void run_set(const fixture_set *fs, const char *extra) {
+/* The fixture set through `elmo embed ... extra`, every value within allclose(atol, rtol) of
+ * the reference; returns the max |diff| (and its RMS in *rms). */
+static double run_set_tol(const fixture_set *fs, const char *extra, double atol, double rtol, double *rms) {
     char dir[512], in[512], out[512], args[4096];
     snprintf(dir, sizeof dir, "%s", fixture(fs->dir));
     snprintf(in, sizeof in, "%s", tmpfile_path("conf_in.txt"));
@@ -58,7 +61,8 @@ static void run_set(const fixture_set *fs, const char *extra) {
     int rc = run_elmo(args, NULL, &err);
     if (rc != 0) fail_msg("elmo embed failed (%d): %s", rc, err ? err : "");
     free(err);
-    double worst = 0;
+    double worst = 0, ss = 0;
+    size_t cnt = 0;
     int all_ok = 1;
     for (int k = 0; k < 3; k++) {
         char expf[600];
@@ -83,8 +87,9 @@ static void run_set(const fixture_set *fs, const char *extra) {
             for (size_t t = 0; t < n; t++)
                 for (size_t d = 0; d < 2; d++)
                     memcpy(exp + t * 2 * P + d * P, e + (d * n + t) * P, sizeof(float) * P);
-            cmp_result r = allclose(a + 2 * n * 2 * P, exp, n * 2 * P, 1e-6, 1e-5);
+            cmp_result r = allclose(a + 2 * n * 2 * P, exp, n * 2 * P, atol, rtol);
             if (r.max_abs > worst) worst = r.max_abs;
+            for (size_t q = 0; q < n * 2 * P; q++, cnt++) ss += (double)(a[2 * n * 2 * P + q] - exp[q]) * (a[2 * n * 2 * P + q] - exp[q]);
             if (!r.ok) {
                 all_ok = 0;
                 print_message("%s: sentence %d of file %d differs: max |diff| %.3g\n", fs->name, i,
@@ -95,9 +100,16 @@ static void run_set(const fixture_set *fs, const char *extra) {
             free(a);
         }
     }
-    print_message("%s fixture (%s): top layer max |diff| %.3g over 30 sentences\n", fs->name,
-                  extra[0] ? extra : "default threads", worst);
+    *rms = cnt ? sqrt(ss / cnt) : 0;
+    print_message("%s fixture (%s): top layer max |diff| %.3g (RMS %.3g) over 30 sentences\n", fs->name,
+                  extra[0] ? extra : "default threads", worst, *rms);
     assert_true(all_ok);
+    return worst;
+}
+
+static void run_set(const fixture_set *fs, const char *extra) {
+    double rms;
+    run_set_tol(fs, extra, 1e-6, 1e-5, &rms);
 }
 
 static void test_bilm_tf_fixture(void **state) {
@@ -112,6 +124,17 @@ static void test_allennlp_fixture(void **state) {
     REQUIRE_FIXTURES();
     run_set(&sets[1], "");
     run_set(&sets[1], "--threads 1");
+}
+
+/* bfloat16 (--precision bf16) on both fixtures: within its measured error of the reference
+ * (the CPU's native bf16 kernels, or the emulation where it has none) */
+static void test_bf16_fixtures(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    for (int k = 0; k < 2; k++) {
+        double rms, worst = run_set_tol(&sets[k], "--precision bf16", 2e-2, 2e-2, &rms);
+        assert_true(worst > 0 && rms < 5e-3);
+    }
 }
 
 /* elmo_token_embeddings.hdf5: row r = token layer of line r of vocab_test.txt */
@@ -227,6 +250,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bilm_tf_fixture),
         cmocka_unit_test(test_allennlp_fixture),
+        cmocka_unit_test(test_bf16_fixtures),
         cmocka_unit_test(test_token_embeddings),
         cmocka_unit_test(test_intermediate_values),
     };

@@ -93,7 +93,7 @@ static void test_trains_and_exports(void **state) {
     if (rc) fail_msg("elmo train failed: %s", err);
     free(err);
     elmo_ppl_result p;
-    assert_int_equal(elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, &p), ELMO_OK);
+    assert_int_equal(elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p), ELMO_OK);
     print_message("tiny model after 600 steps: perplexity fw %.2f bw %.2f mean %.2f (vocabulary 32)\n",
                   p.fw_ppl, p.bw_ppl, p.mean_ppl);
     assert_true(p.mean_ppl < 12); /* far below the 32 words of the vocabulary */
@@ -128,7 +128,7 @@ static void test_trains_and_exports(void **state) {
     if (rc) fail_msg("--init-from failed: %s", err);
     free(err);
     elmo_ppl_result p2;
-    assert_int_equal(elmo_perplexity(dir2, fixture("bilm-tf/train/data.txt"), 1, &p2), ELMO_OK);
+    assert_int_equal(elmo_perplexity(dir2, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p2), ELMO_OK);
     print_message("after 50 more steps from it: mean perplexity %.2f\n", p2.mean_ppl);
     assert_true(p2.mean_ppl < 12);
 }

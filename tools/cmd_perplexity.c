@@ -6,22 +6,25 @@
 #include "util.h"
 
 int cmd_perplexity(int argc, char **argv) {
-    const char *cmd = "perplexity", *dir = NULL, *input = NULL;
+    const char *cmd = "perplexity", *dir = NULL, *input = NULL, *precision = NULL;
     int json = 0, threads = 2;
     cli_opt opts[] = {
         {"--model", OPT_STR, &dir, 0, 0, "trained model directory (needs softmax.hdf5 and vocab.txt)"},
         {"--input", OPT_STR, &input, 0, 0, "tokenized sentences, one per line (- = stdin)"},
         {"--threads", OPT_INT, &threads, 1, 2, "threads"},
         {"--json", OPT_BOOL, &json, 0, 0, "print one JSON object"},
+        {"--precision", OPT_STR, &precision, 0, 0, CLI_PRECISION_HELP},
         {0}};
     int r = cli_parse(cmd, "--model DIR --input FILE [--json]", opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!input) return cli_error(cmd, "missing --input");
     if (!dir) dir = cli_default_model_dir();
     if (!dir) return cli_error(cmd, "missing --model (and no default model found)");
+    elmo_precision prec;
+    if (cli_precision(cmd, precision, &prec)) return 1;
     elmo_ppl_result p;
     double t0 = elmo_now();
-    elmo_status s = elmo_perplexity(dir, input, threads, &p);
+    elmo_status s = elmo_perplexity(dir, input, threads, prec, &p);
     if (s) return cli_lib_error(cmd, s);
     double el = elmo_now() - t0;
     double oov = p.n_words ? (double)p.n_oov / p.n_words : 0;

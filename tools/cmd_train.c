@@ -56,6 +56,7 @@ int cmd_train(int argc, char **argv) {
     elmo_train_config c;
     elmo_train_config_init(&c);
     cli_list train = {0};
+    const char *precision = NULL;
     int epochs = 0, max_steps = 0, batch = 0, unroll = 0, neg = 0, seed = 1, threads = 2;
     int resume = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
     double lr = -1, dropout = -1, clip = -1, restart = 0;
@@ -78,6 +79,8 @@ int cmd_train(int argc, char **argv) {
          "trained as stateless inference runs)"},
         {"--seed", OPT_INT, &seed, 0, 2147483647, "random seed"},
         {"--threads", OPT_INT, &threads, 1, 2, "threads (the two directions run in parallel)"},
+        {"--precision", OPT_STR, &precision, 0, 0,
+         "fp32 (default) | bf16 (bfloat16 products; float32 master weights and Adagrad) | auto"},
         {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
         {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a trained model DIR on new text"},
         {"--checkpoint-every", OPT_INT, &ckpt, 1, 2000000000, "steps between checkpoints"},
@@ -110,6 +113,7 @@ int cmd_train(int argc, char **argv) {
     c.state_restart = restart;
     c.seed = (uint64_t)seed;
     c.threads = threads;
+    if (cli_precision("train", precision, &c.precision)) return 1;
     c.resume = resume;
     c.checkpoint_every = ckpt;
     c.log_every = log_every;
