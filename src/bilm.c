@@ -69,7 +69,10 @@ elmo_status elmo_model_load(const char *options_path, const char *weights_path,
     if (!s) s = params_alloc_huge(&m->cfg, &m->w);
     if (!s) s = elmo_weights_read(weights_path, &m->cfg, &m->w);
     if (!s) s = elmo_model_prepare(m);
-    if (!s) s = elmo_model_prepare_mats(m, ELMO_PRECISION_FP32);
+    if (!s) {
+        m->fingerprint = elmo_model_compute_fingerprint(m);
+        s = elmo_model_prepare_f32(m); /* in place: m->w now holds the kernels' layout */
+    }
     if (s) {
         elmo_model_free(m);
         return s;
@@ -89,7 +92,8 @@ elmo_status elmo_model_load_dir(const char *dir, elmo_model **out) {
 void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_params_free(&m->w);
-    elmo_model_free_mats(m);
+    elmo_model_mats_free(&m->f32);
+    elmo_model_mats_free(&m->bf16);
     elmo_free(m->conv_pad_mem);
     free(m);
 }
@@ -138,8 +142,14 @@ elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
     if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16)
         return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
     if (p == m->precision) return ELMO_OK;
-    elmo_status s = elmo_model_prepare_mats(m, p);
-    if (s) return s;
+    if (p == ELMO_PRECISION_BF16) {
+        elmo_status s = elmo_model_prepare_bf16(m);
+        if (s) return s;
+        m->mats = &m->bf16;
+    } else {
+        m->mats = &m->f32;
+        elmo_model_mats_free(&m->bf16);
+    }
     m->precision = p;
     return ELMO_OK;
 }
@@ -186,6 +196,7 @@ struct elmo_session {
     worker wk[2];
     elmo_token_cache *cache;
     size_t cache_cap;
+    elmo_params ref; /* the plain weights for the reference path, made on first use */
     buf ids, tok, miss, order, len, start, steps, offs, outp, rowp;
     elmo_session_stats stats;
 };
@@ -265,6 +276,7 @@ void elmo_session_free(elmo_session *s) {
     elmo_free(s->st_mem);
     for (int k = 0; k < 2; k++) worker_free(&s->wk[k]);
     elmo_token_cache_free(s->cache);
+    elmo_params_free(&s->ref);
     buf *b[] = {&s->ids, &s->tok, &s->miss, &s->order, &s->len, &s->start, &s->steps, &s->offs, &s->outp, &s->rowp};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) elmo_free(b[i]->p);
     free(s);
@@ -343,9 +355,9 @@ static void encode_range(const elmo_session *s, worker *w, int N, const int16_t 
         int n = N - n0 < ENC_CHUNK ? N - n0 : ENC_CHUNK;
         const int16_t *id = ids + (size_t)n0 * W;
         if (s->reference) {
-            elmo_charcnn_forward_ref(m, n, id, w->cnn_y);
-            elmo_highway_forward_ref(c, &m->w, n, w->cnn_y);
-            elmo_projection_forward_ref(c, &m->w, n, w->cnn_y, tok + (size_t)n0 * P);
+            elmo_charcnn_forward_ref(c, &s->ref, n, id, w->cnn_y);
+            elmo_highway_forward_ref(c, &s->ref, n, w->cnn_y);
+            elmo_projection_forward_ref(c, &s->ref, n, w->cnn_y, tok + (size_t)n0 * P);
         } else {
             elmo_charcnn_forward(m, n, id, w->cnn_y, &w->cnn);
             elmo_highway_forward(m, n, w->cnn_y, w->hw);
@@ -397,10 +409,19 @@ static void encode_few_par(const elmo_session *s, int N, const int16_t *ids, flo
     elmo_projection_forward(m, N, w->cnn_y, tok);
 }
 
+/* The reference path's plain weights, unpacked from the model on first use. */
+static elmo_status ensure_ref(elmo_session *s) {
+    if (!s->reference || s->ref.mem) return ELMO_OK;
+    elmo_status st = elmo_model_unpack(s->m, &s->ref);
+    return st ? elmo_fail(st, "out of memory for the reference path's weights") : ELMO_OK;
+}
+
 /* tok (N, P) for ids (N, W): cached vectors where possible, the rest computed (split over
  * the session's threads). */
 static elmo_status encode_tokens(elmo_session *s, int N, const int16_t *ids, float *tok) {
     double t0 = elmo_now();
+    elmo_status rs = ensure_ref(s);
+    if (rs) return rs;
     const elmo_config *c = &s->m->cfg;
     int W = c->max_chars, P = c->projection_dim;
     const int16_t *todo = ids;
@@ -520,8 +541,8 @@ static void direction_task(void *p) {
                 memset(cs + (size_t)i * H, 0, sizeof(float) * H);
             }
         }
-        elmo_lstm_cell cell = {s->m->mat_lx[d][l], s->m->mat_lh[d][l], w->lstm_b[d][l],
-                               s->m->mat_lp[d][l]};
+        const elmo_model_mats *mt = s->m->mats;
+        elmo_lstm_cell cell = {mt->lx[d][l], mt->lh[d][l], w->lstm_b[d][l], mt->lp[d][l]};
         elmo_lstm_forward(c, &cell, pk, !s->stateful, x, h, cs, y, G, u);
         if (s->stateful)
             for (int i = 0; i < B; i++) {
@@ -551,7 +572,7 @@ static void direction_task_ref(void *p) {
     dir_job *j = p;
     elmo_session *s = j->s;
     const elmo_config *c = &s->m->cfg;
-    const elmo_params *w = &s->m->w;
+    const elmo_params *w = &s->ref;
     int P = c->projection_dim, H = c->lstm_dim, d = j->d;
     worker *wk = &s->wk[d];
     int maxlen = 0;

@@ -110,7 +110,7 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
                     memcpy(ws->A + (size_t)(R + q) * KE, e + (size_t)q * E, sizeof(float) * KE);
                 R += np;
             }
-            elmo_mat_mul(R, ws->A, KE, m->mat_conv[i], 0, ws->Z, nf);
+            elmo_mat_mul(R, ws->A, KE, m->mats->conv[i], 0, ws->Z, nf);
             /* max over each token's windows (+ bias), with the all-PAD windows' value */
             R = 0;
             for (int n = 0; n < nt; n++) {
@@ -138,9 +138,7 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
     }
 }
 
-void elmo_charcnn_forward_ref(const elmo_model *m, int N, const int16_t *ids, float *y) {
-    const elmo_config *c = &m->cfg;
-    const elmo_params *p = &m->w;
+void elmo_charcnn_forward_ref(const elmo_config *c, const elmo_params *p, int N, const int16_t *ids, float *y) {
     int W = c->max_chars, E = c->char_embed_dim, F = c->n_filters;
     for (int n = 0; n < N; n++) {
         const int16_t *id = ids + (size_t)n * W;
@@ -192,63 +190,83 @@ elmo_status elmo_model_prepare(elmo_model *m) {
     return ELMO_OK;
 }
 
-void elmo_model_free_mats(elmo_model *m) {
-    for (int i = 0; i < ELMO_MAX_FILTER_BANKS; i++) elmo_mat_free(m->mat_conv[i]);
+void elmo_model_mats_free(elmo_model_mats *s) {
+    for (int i = 0; i < ELMO_MAX_FILTER_BANKS; i++) elmo_mat_free(s->conv[i]);
     for (int i = 0; i < ELMO_MAX_HIGHWAY; i++)
-        for (int k = 0; k < 2; k++) elmo_mat_free(m->mat_hw[i][k]);
-    elmo_mat_free(m->mat_proj);
+        for (int k = 0; k < 2; k++) elmo_mat_free(s->hw[i][k]);
+    elmo_mat_free(s->proj);
     for (int d = 0; d < 2; d++)
         for (int l = 0; l < ELMO_MAX_LAYERS; l++) {
-            elmo_mat_free(m->mat_lx[d][l]);
-            elmo_mat_free(m->mat_lh[d][l]);
-            elmo_mat_free(m->mat_lp[d][l]);
+            elmo_mat_free(s->lx[d][l]);
+            elmo_mat_free(s->lh[d][l]);
+            elmo_mat_free(s->lp[d][l]);
         }
-    memset(m->mat_conv, 0, sizeof m->mat_conv);
-    memset(m->mat_hw, 0, sizeof m->mat_hw);
-    m->mat_proj = NULL;
-    memset(m->mat_lx, 0, sizeof m->mat_lx);
-    memset(m->mat_lh, 0, sizeof m->mat_lh);
-    memset(m->mat_lp, 0, sizeof m->mat_lp);
+    memset(s, 0, sizeof *s);
 }
 
-/* The token encoder's and the LSTMs' product weights in precision p, into tmp (a model
- * whose mat_* are all NULL): on failure the caller frees tmp's, the model keeps its own. */
-static elmo_status prepare_mats(const elmo_model *m, elmo_precision p, elmo_model *tmp) {
+/* Every product's weights: the matrix slot in the set, its plain float32 location in the
+ * loaded weights, K and N. Returns the count. */
+typedef struct {
+    elmo_mat **slot;
+    float *w;
+    int K, N;
+} mat_ref;
+
+static int mat_refs(elmo_model *m, elmo_model_mats *set, mat_ref *r) {
     const elmo_config *c = &m->cfg;
-    const elmo_params *w = &m->w;
-    int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim;
-    elmo_status s = ELMO_OK;
-    for (int i = 0; i < c->n_banks && !s; i++)
-        s = elmo_mat_new(c->filter_width[i] * E, c->filter_count[i], w->conv_w[i], c->filter_count[i], p, &tmp->mat_conv[i]);
-    for (int i = 0; i < c->n_highway && !s; i++) {
-        s = elmo_mat_new(F, F, w->hw_wc[i], F, p, &tmp->mat_hw[i][0]);
-        if (!s) s = elmo_mat_new(F, F, w->hw_wt[i], F, p, &tmp->mat_hw[i][1]);
+    elmo_params *w = &m->w;
+    int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim, n = 0;
+    for (int i = 0; i < c->n_banks; i++)
+        r[n++] = (mat_ref){&set->conv[i], w->conv_w[i], c->filter_width[i] * E, c->filter_count[i]};
+    for (int i = 0; i < c->n_highway; i++) {
+        r[n++] = (mat_ref){&set->hw[i][0], w->hw_wc[i], F, F};
+        r[n++] = (mat_ref){&set->hw[i][1], w->hw_wt[i], F, F};
     }
-    if (!s && c->has_cnn_proj) s = elmo_mat_new(F, P, w->proj_w, P, p, &tmp->mat_proj);
-    for (int d = 0; d < 2 && !s; d++)
-        for (int l = 0; l < c->n_layers && !s; l++) {
-            const float *W = w->lstm_w[d][l];
-            s = elmo_mat_new(P, 4 * H, W, 4 * H, p, &tmp->mat_lx[d][l]);
-            if (!s) s = elmo_mat_new(P, 4 * H, W + (size_t)P * 4 * H, 4 * H, p, &tmp->mat_lh[d][l]);
-            if (!s && c->has_lstm_proj) s = elmo_mat_new(H, P, w->lstm_p[d][l], P, p, &tmp->mat_lp[d][l]);
+    if (c->has_cnn_proj) r[n++] = (mat_ref){&set->proj, w->proj_w, F, P};
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < c->n_layers; l++) {
+            r[n++] = (mat_ref){&set->lx[d][l], w->lstm_w[d][l], P, 4 * H};
+            r[n++] = (mat_ref){&set->lh[d][l], w->lstm_w[d][l] + (size_t)P * 4 * H, P, 4 * H};
+            if (c->has_lstm_proj) r[n++] = (mat_ref){&set->lp[d][l], w->lstm_p[d][l], H, P};
         }
-    return s;
+    return n;
 }
 
-elmo_status elmo_model_prepare_mats(elmo_model *m, elmo_precision p) {
-    elmo_model tmp;
-    memset(&tmp, 0, sizeof tmp);
-    elmo_status s = prepare_mats(m, p, &tmp);
+#define MAX_MATS (ELMO_MAX_FILTER_BANKS + 2 * ELMO_MAX_HIGHWAY + 1 + 6 * ELMO_MAX_LAYERS)
+
+elmo_status elmo_model_prepare_f32(elmo_model *m) {
+    mat_ref r[MAX_MATS];
+    int n = mat_refs(m, &m->f32, r), in_place;
+    elmo_status s = ELMO_OK;
+    for (int k = 0; k < n && !s; k++) s = elmo_mat_new_inplace(r[k].K, r[k].N, r[k].w, r[k].slot, &in_place);
+    m->mats = &m->f32;
+    return s ? elmo_fail(s, "out of memory preparing the weights") : ELMO_OK;
+}
+
+elmo_status elmo_model_prepare_bf16(elmo_model *m) {
+    mat_ref f[MAX_MATS], b[MAX_MATS];
+    int n = mat_refs(m, &m->f32, f);
+    mat_refs(m, &m->bf16, b);
+    elmo_status s = ELMO_OK;
+    for (int k = 0; k < n && !s; k++) s = elmo_mat_convert(*f[k].slot, ELMO_PRECISION_BF16, b[k].slot);
     if (s) {
-        elmo_model_free_mats(&tmp);
-        return elmo_fail(s, "out of memory preparing the weights in %s", elmo_precision_name(p));
+        elmo_model_mats_free(&m->bf16);
+        return elmo_fail(s, "out of memory preparing the weights in bfloat16");
     }
-    elmo_model_free_mats(m);
-    memcpy(m->mat_conv, tmp.mat_conv, sizeof m->mat_conv);
-    memcpy(m->mat_hw, tmp.mat_hw, sizeof m->mat_hw);
-    m->mat_proj = tmp.mat_proj;
-    memcpy(m->mat_lx, tmp.mat_lx, sizeof m->mat_lx);
-    memcpy(m->mat_lh, tmp.mat_lh, sizeof m->mat_lh);
-    memcpy(m->mat_lp, tmp.mat_lp, sizeof m->mat_lp);
     return ELMO_OK;
+}
+
+elmo_status elmo_model_unpack(const elmo_model *m, elmo_params *p) {
+    elmo_status s = elmo_params_alloc(&m->cfg, p);
+    if (s) return s;
+    memcpy(p->mem, m->w.mem, sizeof(float) * m->w.n); /* biases, char embeddings */
+    mat_ref r[MAX_MATS], q[MAX_MATS];
+    elmo_model *mm = (elmo_model *)m; /* mat_refs only takes addresses */
+    int n = mat_refs(mm, (elmo_model_mats *)m->mats, r);
+    elmo_model tmp = *m;
+    tmp.w = *p;
+    mat_refs(&tmp, (elmo_model_mats *)m->mats, q);
+    for (int k = 0; k < n && !s; k++) s = elmo_mat_unpack(*r[k].slot, q[k].w, r[k].N);
+    if (s) elmo_params_free(p);
+    return s;
 }

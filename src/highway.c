@@ -22,7 +22,7 @@ static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 void elmo_highway_product(const elmo_model *m, int i, int which, int N, const float *x,
                           float *out) {
     int F = m->cfg.n_filters;
-    elmo_mat_mul(N, x, F, m->mat_hw[i][which], 0, out, F);
+    elmo_mat_mul(N, x, F, m->mats->hw[i][which], 0, out, F);
 }
 
 void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
@@ -83,7 +83,7 @@ void elmo_projection_forward(const elmo_model *m, int N, const float *x, float *
         return;
     }
     for (int n = 0; n < N; n++) memcpy(tok + (size_t)n * P, p->proj_b, sizeof(float) * P);
-    elmo_mat_mul(N, x, F, m->mat_proj, 1, tok, P);
+    elmo_mat_mul(N, x, F, m->mats->proj, 1, tok, P);
 }
 
 void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int N, const float *x,

@@ -25,6 +25,7 @@ struct elmo_mat {
     dnnl_data_type_t dt;
     dnnl_memory_desc_t wmd; /* oneDNN's layout of the packed weights (MAT_DNNL) */
     void *data;             /* packed weights; row-major (K, N) float32 for MAT_OWN_* */
+    int borrowed;           /* data is the caller's (elmo_mat_new_inplace) */
     size_t bytes;
     char impl[64];
 };
@@ -247,22 +248,18 @@ static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc
     return ok;
 }
 
-/* Reorder W (K, N, leading dimension ldw, float32) into m->data in layout m->wmd. */
-static elmo_status pack_dnnl(elmo_mat *m, const float *W, int ldw) {
+/* oneDNN reorder: from (layout src, data S) to (layout dst, data D). */
+static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const dnnl_memory_desc_t *dst, void *D) {
     thread_state *t = tstate();
     dnnl_stream_t st = t ? tstream(t) : NULL;
     if (!st) return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: cannot create a stream");
-    m->bytes = dnnl_memory_desc_get_size(&m->wmd);
-    if (!(m->data = elmo_alloc(m->bytes))) return ELMO_ERR_NOMEM;
-    dnnl_memory_desc_t src;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
     dnnl_memory_t sm = NULL, dm = NULL;
-    dnnl_status_t s = md2(&src, m->K, m->N, dnnl_f32, ldw, 1);
-    if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&pd, &src, g_engine, &m->wmd, g_engine, NULL);
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, src, g_engine, dst, g_engine, NULL);
     if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
-    if (s == dnnl_success) s = dnnl_memory_create(&sm, &src, g_engine, (void *)W);
-    if (s == dnnl_success) s = dnnl_memory_create(&dm, &m->wmd, g_engine, m->data);
+    if (s == dnnl_success) s = dnnl_memory_create(&sm, src, g_engine, (void *)S);
+    if (s == dnnl_success) s = dnnl_memory_create(&dm, dst, g_engine, D);
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
         omp_set_num_threads(t->threads);
@@ -277,9 +274,15 @@ static elmo_status pack_dnnl(elmo_mat *m, const float *W, int ldw) {
     return ELMO_OK;
 }
 
+/* Reorder (src layout, S) into a new buffer m->data in layout m->wmd. */
+static elmo_status pack_dnnl(elmo_mat *m, const dnnl_memory_desc_t *src, const void *S) {
+    m->bytes = dnnl_memory_desc_get_size(&m->wmd);
+    if (!(m->data = elmo_alloc(m->bytes))) return ELMO_ERR_NOMEM;
+    return reorder(src, S, &m->wmd, m->data);
+}
+
 /* Own kernel: a row-major float32 copy, rounded to bfloat16 values for BF16. */
 static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
-    m->kind = bf16 ? MAT_OWN_BF16 : MAT_OWN_F32;
     m->bytes = sizeof(float) * (size_t)m->K * m->N;
     if (!(m->data = elmo_alloc(m->bytes ? m->bytes : 64))) return ELMO_ERR_NOMEM;
     float *d = m->data;
@@ -287,46 +290,118 @@ static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
         if (bf16) elmo_round_bf16(W + (size_t)k * ldw, d + (size_t)k * m->N, m->N);
         else memcpy(d + (size_t)k * m->N, W + (size_t)k * ldw, sizeof(float) * m->N);
     }
-    snprintf(m->impl, sizeof m->impl, "%s", bf16 ? "own:bf16-emulated" : "own:f32");
     return ELMO_OK;
+}
+
+/* A new matrix (K, N) of precision p with its kernel chosen: oneDNN's batch-reduce kernel
+ * (m->kind MAT_DNNL, m->wmd its layout) when the same layout serves one row and a window of
+ * rows, else our own. */
+static elmo_mat *mat_choose(int K, int N, elmo_precision p) {
+    elmo_mat *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->K = K;
+    m->N = N;
+    int bf16 = p == ELMO_PRECISION_BF16;
+    m->dt = bf16 ? dnnl_bf16 : dnnl_f32;
+    m->kind = bf16 ? MAT_OWN_BF16 : MAT_OWN_F32;
+    snprintf(m->impl, sizeof m->impl, "%s", bf16 ? "own:bf16-emulated" : "own:f32");
+    const char *force = getenv("ELMO_MATMUL"); /* "own": our kernels only (tests, comparisons) */
+    if ((force && strcmp(force, "own") == 0) || !tstate() || g_engine_status != dnnl_success) return m;
+    dnnl_memory_desc_t w1, w256;
+    char i1[64], i256[64];
+    if (brg_layout(1, N, K, m->dt, &w1, i1, sizeof i1) && brg_layout(256, N, K, m->dt, &w256, i256, sizeof i256) &&
+        dnnl_memory_desc_equal(&w1, &w256)) {
+        m->kind = MAT_DNNL;
+        m->wmd = w256;
+        snprintf(m->impl, sizeof m->impl, "%s", i256);
+    }
+    return m;
+}
+
+static elmo_status mat_fail(elmo_mat *m, elmo_status s) {
+    elmo_mat_free(m);
+    return s;
 }
 
 elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p, elmo_mat **out) {
     *out = NULL;
     if (K < 1 || N < 1 || ldw < N) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new: bad shape (%d, %d)", K, N);
-    elmo_mat *m = calloc(1, sizeof *m);
+    elmo_mat *m = mat_choose(K, N, p);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    m->K = K;
-    m->N = N;
-    int bf16 = p == ELMO_PRECISION_BF16;
-    m->dt = bf16 ? dnnl_bf16 : dnnl_f32;
-    const char *force = getenv("ELMO_MATMUL"); /* "own": our kernels only (tests, comparisons) */
-    int use_dnnl = !(force && strcmp(force, "own") == 0) && tstate() && g_engine_status == dnnl_success;
-    if (use_dnnl) {
-        /* the same layout must serve one row and a whole window of rows */
-        dnnl_memory_desc_t w1, w256;
-        char i1[64], i256[64];
-        use_dnnl = brg_layout(1, N, K, m->dt, &w1, i1, sizeof i1) &&
-                   brg_layout(256, N, K, m->dt, &w256, i256, sizeof i256) &&
-                   dnnl_memory_desc_equal(&w1, &w256);
-        if (use_dnnl) {
-            m->wmd = w256;
-            snprintf(m->impl, sizeof m->impl, "%s", i256);
-        }
+    elmo_status s;
+    if (m->kind == MAT_DNNL) {
+        dnnl_memory_desc_t src;
+        s = md2(&src, K, N, dnnl_f32, ldw, 1) == dnnl_success ? pack_dnnl(m, &src, W)
+                                                            : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+    } else {
+        s = pack_own(m, W, ldw, m->kind == MAT_OWN_BF16);
     }
-    m->kind = MAT_DNNL;
-    elmo_status s = use_dnnl ? pack_dnnl(m, W, ldw) : pack_own(m, W, ldw, bf16);
-    if (s) {
+    if (s) return mat_fail(m, s);
+    *out = m;
+    return ELMO_OK;
+}
+
+elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in_place) {
+    *out = NULL;
+    *in_place = 0;
+    if (K < 1 || N < 1) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new_inplace: bad shape (%d, %d)", K, N);
+    elmo_mat *m = mat_choose(K, N, ELMO_PRECISION_FP32);
+    if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    size_t plain = sizeof(float) * (size_t)K * N;
+    if (m->kind == MAT_OWN_F32) { /* our kernel reads W as it is */
+        m->data = W;
+        m->bytes = plain;
+        m->borrowed = *in_place = 1;
+    } else if (dnnl_memory_desc_get_size(&m->wmd) == plain) {
+        dnnl_memory_desc_t src;
+        elmo_status s = md2(&src, K, N, dnnl_f32, N, 1) == dnnl_success ? pack_dnnl(m, &src, W)
+                                                                       : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+        if (s) return mat_fail(m, s);
+        memcpy(W, m->data, plain); /* the packed layout takes W's place */
+        elmo_free(m->data);
+        m->data = W;
+        m->borrowed = *in_place = 1;
+    } else {
         elmo_mat_free(m);
-        return s;
+        return elmo_mat_new(K, N, W, N, ELMO_PRECISION_FP32, out);
     }
+    *out = m;
+    return ELMO_OK;
+}
+
+elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw) {
+    if (w->kind != MAT_DNNL) {
+        for (int k = 0; k < w->K; k++)
+            memcpy(W + (size_t)k * ldw, (const float *)w->data + (size_t)k * w->N, sizeof(float) * w->N);
+        return ELMO_OK;
+    }
+    dnnl_memory_desc_t dst;
+    if (md2(&dst, w->K, w->N, dnnl_f32, ldw, 1) != dnnl_success) return elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+    return reorder(&w->wmd, w->data, &dst, W);
+}
+
+elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **out) {
+    *out = NULL;
+    if (src->kind != MAT_DNNL) return elmo_mat_new(src->K, src->N, src->data, src->N, p, out);
+    elmo_mat *m = mat_choose(src->K, src->N, p);
+    if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_status s;
+    if (m->kind == MAT_DNNL) {
+        s = pack_dnnl(m, &src->wmd, src->data);
+    } else { /* through a plain copy */
+        float *plain = elmo_alloc(sizeof(float) * (size_t)src->K * src->N);
+        s = plain ? elmo_mat_unpack(src, plain, src->N) : ELMO_ERR_NOMEM;
+        if (!s) s = pack_own(m, plain, src->N, m->kind == MAT_OWN_BF16);
+        elmo_free(plain);
+    }
+    if (s) return mat_fail(m, s);
     *out = m;
     return ELMO_OK;
 }
 
 void elmo_mat_free(elmo_mat *w) {
     if (!w) return;
-    elmo_free(w->data);
+    if (!w->borrowed) elmo_free(w->data);
     free(w);
 }
 

@@ -37,6 +37,15 @@ typedef struct elmo_mat elmo_mat;
 /* Prepare W (K, N), row-major with leading dimension ldw, in precision p (FP32 or BF16).
  * The matrix owns its copy; W is not referenced afterwards. */
 elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p, elmo_mat **out);
+/* Float32, in place: W (K, N) contiguous is rearranged into the kernel's layout where that
+ * takes the same bytes (else a copy is made and W is left as it is). The matrix then uses W's
+ * memory without owning it: W must outlive it, and W's contents are the matrix's (read them
+ * back with elmo_mat_unpack). *in_place tells which happened. */
+elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in_place);
+/* The same matrix in another precision (from the prepared layout, not from W). */
+elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **out);
+/* The matrix's values, row-major (K, N) with leading dimension ldw (bfloat16 ones widened). */
+elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw);
 void elmo_mat_free(elmo_mat *w);
 /* C (M, N) = A (M, K) · W (+ C when accumulate). A is float32 (rounded to bfloat16 here for a
  * bfloat16 matrix). A failure inside oneDNN (out of memory) fills C with NaN and counts in

@@ -13,6 +13,15 @@
 #include "matmul.h"
 #include "params.h"
 
+/* The weights of every product: conv (K_i*E, n_i), highway carry/transform (F, F), projection
+ * (F, P), LSTM input half (P, 4H), recurrent half (P, 4H), projection (H, P). */
+typedef struct {
+    elmo_mat *conv[ELMO_MAX_FILTER_BANKS];
+    elmo_mat *hw[ELMO_MAX_HIGHWAY][2];
+    elmo_mat *proj;
+    elmo_mat *lx[2][ELMO_MAX_LAYERS], *lh[2][ELMO_MAX_LAYERS], *lp[2][ELMO_MAX_LAYERS];
+} elmo_model_mats;
+
 struct elmo_model {
     elmo_config cfg;
     elmo_params w;
@@ -20,21 +29,27 @@ struct elmo_model {
      * bias included: the same for every token, so computed once (exact). */
     float *conv_pad[ELMO_MAX_FILTER_BANKS];
     float *conv_pad_mem;
-    /* the weights of every product, prepared for the matrix backend (matmul.h) in the
-     * model's precision: conv (K_i*E, n_i), highway carry/transform (F, F), projection
-     * (F, P), LSTM input half (P, 4H), recurrent half (P, 4H), projection (H, P) */
-    elmo_mat *mat_conv[ELMO_MAX_FILTER_BANKS];
-    elmo_mat *mat_hw[ELMO_MAX_HIGHWAY][2];
-    elmo_mat *mat_proj;
-    elmo_mat *mat_lx[2][ELMO_MAX_LAYERS], *mat_lh[2][ELMO_MAX_LAYERS], *mat_lp[2][ELMO_MAX_LAYERS];
+    /* the weights of every product prepared for the matrix backend (matmul.h): f32 in place
+     * of the loaded float32 weights (w's matrices then hold the kernels' layout: read them
+     * with elmo_mat_unpack), bf16 copies while the precision is BF16; mats: the set in use */
+    elmo_model_mats f32, bf16;
+    const elmo_model_mats *mats;
+    uint64_t fingerprint; /* of the weights as loaded */
     elmo_precision precision; /* resolved: FP32 or BF16 (elmo_model_set_precision) */
 };
 
 /* Fill the model's derived tables (conv_pad) from its weights. */
 elmo_status elmo_model_prepare(elmo_model *m);
-/* (Re)build the prepared product weights (mat_*) in precision p (FP32 or BF16). */
-elmo_status elmo_model_prepare_mats(elmo_model *m, elmo_precision p);
-void elmo_model_free_mats(elmo_model *m);
+/* Prepare the float32 product weights in place (m->f32; after conv_pad and the fingerprint). */
+elmo_status elmo_model_prepare_f32(elmo_model *m);
+/* Make the bfloat16 set from the float32 one (m->bf16). */
+elmo_status elmo_model_prepare_bf16(elmo_model *m);
+void elmo_model_mats_free(elmo_model_mats *s);
+/* The loaded weights as plain row-major float32 (the active precision's values: bfloat16
+ * ones widened) into p, allocated with elmo_params_alloc: for the plain reference path. */
+elmo_status elmo_model_unpack(const elmo_model *m, elmo_params *p);
+/* A fingerprint of the configuration and the weights in m->w (as loaded). */
+uint64_t elmo_model_compute_fingerprint(const elmo_model *m);
 
 /* ---- char CNN (charcnn.c): ids (N, W) -> y (N, F), conv + max over time + activation */
 
@@ -54,7 +69,7 @@ void elmo_charcnn_ws_bind(const elmo_config *c, elmo_charcnn_ws *ws, void *mem);
 void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float *y,
                           elmo_charcnn_ws *ws);
 /* Plain reference: every window, direct loops. */
-void elmo_charcnn_forward_ref(const elmo_model *m, int N, const int16_t *ids, float *y);
+void elmo_charcnn_forward_ref(const elmo_config *c, const elmo_params *p, int N, const int16_t *ids, float *y);
 
 /* ---- highway (highway.c): x (N, F) in place, n_highway layers. ws: (N, 2F) */
 void elmo_highway_forward(const elmo_model *m, int N, float *x, float *ws);

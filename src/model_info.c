@@ -7,7 +7,9 @@ static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-uint64_t elmo_model_fingerprint(const elmo_model *m) {
+uint64_t elmo_model_fingerprint(const elmo_model *m) { return m->fingerprint; }
+
+uint64_t elmo_model_compute_fingerprint(const elmo_model *m) {
     const elmo_config *c = &m->cfg;
     uint64_t h = 1469598103934665603ULL;
     int dims[] = {c->lstm_dim, c->projection_dim, c->n_layers, c->use_skip_connections,
