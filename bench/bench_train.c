@@ -7,6 +7,7 @@
  *
  *   bench_train --options O.json [--vocab-size 50000] [--batch-size 32] [--unroll-steps 20]
  *               [--negatives 4096] [--steps 20] [--warmup 3] [--threads 2] [--seed 0]
+ *               [--precision fp32|bf16]
  *
  * Prints one JSON line: tokens_per_s, seconds_per_step, peak_rss_mb and the settings.
  */
@@ -35,6 +36,7 @@ static void on_progress(const elmo_train_progress *p, void *user) {
 int main(int argc, char **argv) {
     const char *options = NULL;
     int V = 50000, B = 32, T = 20, S = 4096, steps = 20, warmup = 3, threads = 2, seed = 0;
+    const char *precision = "fp32";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) break;
@@ -46,6 +48,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--warmup")) warmup = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--precision")) precision = v;
         else if (!strcmp(a, "--seed")) seed = atoi(v);
         else {
             fprintf(stderr, "bench_train: unknown option %s\n", a);
@@ -117,6 +120,10 @@ int main(int argc, char **argv) {
     c.unroll_steps = T;
     c.negatives = S;
     c.threads = threads;
+    if (elmo_precision_parse(precision, &c.precision)) {
+        fprintf(stderr, "bench_train: %s\n", elmo_last_error());
+        return 2;
+    }
     c.seed = (uint64_t)seed;
     c.checkpoint_every = 1000000000;
     c.log_every = 1;
@@ -135,9 +142,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double el = tm.t_end - tm.t_start;
-    printf("{\"impl\": \"elmo.c\", \"tokens_per_s\": %.1f, \"seconds_per_step\": %.4f, "
+    printf("{\"impl\": \"elmo.c\", \"precision\": \"%s\", \"tokens_per_s\": %.1f, \"seconds_per_step\": %.4f, "
            "\"peak_rss_mb\": %.0f, \"steps\": %d, \"batch_size\": %d, \"unroll_steps\": %d, "
            "\"negatives\": %d, \"vocab_size\": %d, \"threads\": %d}\n",
-           (double)B * T * steps / el, el / steps, ru.ru_maxrss / 1024.0, steps, B, T, S, V, threads);
+           precision, (double)B * T * steps / el, el / steps, ru.ru_maxrss / 1024.0, steps, B, T, S, V, threads);
     return 0;
 }

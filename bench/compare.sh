@@ -15,15 +15,12 @@
 #
 # Runs, for each architecture: batch mode (the first LIMIT sentences of brown-2000.txt,
 # batch BATCH, THREADS threads; elmo.c in file order like the peer, and with its length
-# bucketing) and single-sentence mode (brown-200.txt one sentence at a time; elmo.c also with
-# the optional float16 recurrent weights). Then prints a Markdown table with the ratios.
-#
-# OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons (Sapphire/Emerald Rapids) and
-# falls back to its generic SSE kernels, 5x slower; PyTorch on Debian uses the same OpenBLAS
-# for its matrix products. elmo.c's inference calls no BLAS (its own kernels, src/gemm.h), but
-# bench_embed's sgemm measurement (the machine's limit) does and re-executes itself with
-# OPENBLAS_CORETYPE set (src/blas.h); for a fair comparison this script exports the same
-# setting for the peer.
+# bucketing) and single-sentence mode (brown-200.txt one sentence at a time), each in float32
+# and in bfloat16 (the peer: --dtype bfloat16, its weights cast; elmo.c: --precision bf16).
+# Then biLM training (bench/compare_train.sh: the peer's two LSTM modes, elmo.c fp32 and
+# bf16) unless TRAIN=0. Prints Markdown tables with the ratios; the machine's limit comes from
+# oneDNN's matmul rates measured by bench_embed in the same run (fp32 and bf16), and the CPU
+# model and the ISA oneDNN uses are printed with them.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -42,12 +39,7 @@ for f in "$build/elmo" "$build/bench_embed" "$peer/bench_torch.py" "$peer/data/b
     [ -e "$f" ] || { echo "compare.sh: missing $f" >&2; exit 1; }
 done
 
-# the OpenBLAS kernels elmo.c picks (bench_embed reports them), also for the peer
-core=$("$build/bench_embed" --print-blas-core)
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$core" != "$(ELMO_NO_BLAS_FIX=1 "$build/bench_embed" --print-blas-core)" ]; then
-    export OPENBLAS_CORETYPE=$core
-    echo "OpenBLAS mis-detects this CPU: OPENBLAS_CORETYPE=$core for both implementations" >&2
-fi
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $("$build/bench_embed" --print-backend)" >&2
 
 mkdir -p "$cache"
 for m in $models; do
@@ -58,16 +50,16 @@ for m in $models; do
 done
 
 : > "$out"
-run_peer() { # model mode(batch|single)
-    m=$1
+run_peer() { # model mode(batch|single) dtype(float32|bfloat16)
+    m=$1 dt=$3
     if [ "$2" = single ]; then
         "$py" "$peer/bench_torch.py" --options "$cache/$m/options.json" --weights "$cache/$m/weights.hdf5" \
-            --input "$peer/data/brown-200.txt" --single --threads "$threads" --wait-idle "$wait_idle"
+            --input "$peer/data/brown-200.txt" --single --threads "$threads" --wait-idle "$wait_idle" --dtype "$dt"
     else
         "$py" "$peer/bench_torch.py" --options "$cache/$m/options.json" --weights "$cache/$m/weights.hdf5" \
             --input "$peer/data/brown-2000.txt" --limit "$limit" --batch-size "$batch" --threads "$threads" \
-            --wait-idle "$wait_idle"
-    fi | sed "s/^{/{\"run\": \"$m $2\", /" >> "$out"
+            --wait-idle "$wait_idle" --dtype "$dt"
+    fi | sed "s/^{/{\"run\": \"$m $2\", \"label\": \"peer $dt\", /" >> "$out"
 }
 run_elmo() { # model mode label [extra args]
     m=$1 mode=$2 label=$3
@@ -78,78 +70,93 @@ run_elmo() { # model mode label [extra args]
     else
         "$build/bench_embed" --model "$cache/$m" --input "$peer/data/brown-2000.txt" --limit "$limit" \
             --batch-size "$batch" --threads "$threads" --wait-idle "$wait_idle" --label "$label" "$@"
-    fi 2>/dev/null | sed "s/^{/{\"run\": \"$m $mode\", /" >> "$out"
+    fi 2>/dev/null | sed "s/^{/{\"run\": \"$m $mode\", \"label\": \"$label\", /" >> "$out"
 }
 
 i=0
 while [ $i -lt "$repeat" ]; do
     for m in $models; do
         echo "== $m, batch $batch" >&2
-        run_peer "$m" batch
+        run_peer "$m" batch float32
+        run_peer "$m" batch bfloat16
         run_elmo "$m" batch elmo.c
         run_elmo "$m" batch "elmo.c bucketed" --bucket 16
+        run_elmo "$m" batch "elmo.c bf16" --precision bf16
+        run_elmo "$m" batch "elmo.c bf16 bucketed" --precision bf16 --bucket 16
         if [ "${ABLATE:-0}" = 1 ]; then # what each part contributes: elmo.c without it
             run_elmo "$m" batch "elmo.c, no token cache" --cache 0
             run_elmo "$m" batch "elmo.c, 1 thread" --threads 1
             run_elmo "$m" batch "elmo.c, plain path" --reference --limit $((limit / 32)) --batch-size 16
         fi
         echo "== $m, one sentence at a time" >&2
-        run_peer "$m" single
+        run_peer "$m" single float32
+        run_peer "$m" single bfloat16
         run_elmo "$m" single elmo.c
-        run_elmo "$m" single "elmo.c fp16" --fp16 --no-sgemm
+        run_elmo "$m" single "elmo.c bf16" --precision bf16
     done
     i=$((i + 1))
 done
+if [ "${TRAIN:-1}" = 1 ]; then
+    echo "== training (options_default_small, batch 32, unroll 20, 4,096 negatives, V 50,000)" >&2
+    "$here/bench/compare_train.sh" "$build" | sed 's/^{/{"run": "train", /' >> "$out"
+fi
 
 "$py" - "$out" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def med(run, impl, key):
-    v = [r[key] for r in rows if r['run'] == run and r['impl'] == impl and key in r]
+def med(run, label, key):
+    v = [r[key] for r in rows if r['run'] == run and r.get('label') == label and r.get(key) is not None]
     return statistics.median(v) if v else None
 def fmt(x, d=0):
     return '-' if x is None else f'{x:,.{d}f}'
-sg = [r for r in rows if r['impl'] == 'elmo.c' and r.get('sgemm_gflops_2048')]
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else '-'
 print()
-if sg:
-    r = sg[0]
-    print(f"Machine: sgemm {r['threads']} threads {fmt(r['sgemm_gflops_2048'])} GFLOP/s (2048^3), "
-          f"OpenBLAS kernels {r['blas_core']}; other processes' load during the runs: "
-          f"{max(x.get('other_cpu', 0) for x in rows):.2f} cores at most")
-    print()
-print('| architecture, mode | peer (PyTorch) | elmo.c | ratio | elmo.c bucketed | ratio | limit | elmo.c, fraction of limit |')
-print('|---|---:|---:|---:|---:|---:|---:|---:|')
-for m in dict.fromkeys(r['run'].split()[0] for r in rows):
+for lab in ('elmo.c', 'elmo.c bf16'):
+    sg = [r for r in rows if r.get('label') == lab and r.get('matmul_gflops_2048')]
+    if sg:
+        r = sg[0]
+        print(f"Machine ({r['precision']}): oneDNN matmul {r['threads']} threads {fmt(r['matmul_gflops_2048'])} GFLOP/s (2048^3), "
+              f"{fmt(r['matmul_gflops_lstm_batch'])} (LSTM batch), {fmt(r['matmul_gflops_step'], 1)} (one-row step); {r['backend']}, LSTM product {r['lstm_impl']}")
+print(f"Other processes' load during the runs: {max(x.get('other_cpu', 0) for x in rows):.2f} cores at most")
+print()
+models = list(dict.fromkeys(r['run'].split()[0] for r in rows if r['run'] != 'train'))
+print('| architecture, mode | peer fp32 | peer bf16 | elmo.c fp32 (bucketed) | elmo.c bf16 (bucketed) | bf16: elmo.c / peer bf16 | limit fp32 / bf16 |')
+print('|---|---:|---:|---:|---:|---:|---:|')
+for m in models:
     run = f'{m} batch'
-    p, e, b = med(run, 'elmo_ref', 'tokens_per_s'), med(run, 'elmo.c', 'tokens_per_s'), med(run, 'elmo.c bucketed', 'tokens_per_s')
-    lim, limh, fr = med(run, 'elmo.c', 'limit_words_per_s'), med(run, 'elmo.c', 'limit_words_per_s_at_hits'), med(run, 'elmo.c', 'fraction_of_limit')
-    limc, hit = med(run, 'elmo.c', 'limit_words_per_s_cached'), med(run, 'elmo.c', 'cache_hit')
-    if p or e:
-        print(f"| {m}, batch (words/s) | {fmt(p)} | {fmt(e)} | {fmt(e / p if p and e else None, 2)}x | {fmt(b)} | "
-              f"{fmt(b / p if p and b else None, 2)}x | {fmt(limh)} at {fmt(100 * hit if hit is not None else None)}% cache hits "
-              f"({fmt(lim)} dense, {fmt(limc)} all cached) | {fmt(100 * fr if fr else None)}% |")
+    p32, p16 = med(run, 'peer float32', 'tokens_per_s'), med(run, 'peer bfloat16', 'tokens_per_s')
+    e32, e32b = med(run, 'elmo.c', 'tokens_per_s'), med(run, 'elmo.c bucketed', 'tokens_per_s')
+    e16, e16b = med(run, 'elmo.c bf16', 'tokens_per_s'), med(run, 'elmo.c bf16 bucketed', 'tokens_per_s')
+    l32, l16 = med(run, 'elmo.c', 'limit_words_per_s_at_hits'), med(run, 'elmo.c bf16', 'limit_words_per_s_at_hits')
+    print(f"| {m}, batch (words/s) | {fmt(p32)} | {fmt(p16)} | {fmt(e32)} ({fmt(e32b)}) | {fmt(e16)} ({fmt(e16b)}) | "
+          f"{ratio(e16, p16)} ({ratio(e16b, p16)}) | {fmt(l32)} / {fmt(l16)} |")
     run = f'{m} single'
-    p, e, f16 = med(run, 'elmo_ref', 'median_ms'), med(run, 'elmo.c', 'median_ms'), med(run, 'elmo.c fp16', 'median_ms')
-    lim, fr = med(run, 'elmo.c', 'limit_ms_median_sentence'), med(run, 'elmo.c', 'fraction_of_latency_limit')
-    if p or e:
-        print(f"| {m}, one sentence (median ms) | {fmt(p, 1)} | {fmt(e, 1)} | {fmt(p / e if p and e else None, 2)}x lower | "
-              f"{fmt(f16, 1)} (fp16) | {fmt(p / f16 if p and f16 else None, 2)}x lower | {fmt(lim, 1)} | {fmt(100 * fr if fr else None)}% |")
+    p32, p16 = med(run, 'peer float32', 'median_ms'), med(run, 'peer bfloat16', 'median_ms')
+    e32, e16 = med(run, 'elmo.c', 'median_ms'), med(run, 'elmo.c bf16', 'median_ms')
+    print(f"| {m}, one sentence (median ms) | {fmt(p32, 1)} | {fmt(p16, 1)} | {fmt(e32, 1)} | {fmt(e16, 1)} | "
+          f"{ratio(p16, e16)} lower | {fmt(med(run, 'elmo.c', 'limit_ms_median_sentence'), 1)} / {fmt(med(run, 'elmo.c bf16', 'limit_ms_median_sentence'), 1)} |")
     run = f'{m} batch'
-    pr, er = med(run, 'elmo_ref', 'max_rss_mb'), med(run, 'elmo.c', 'max_rss_mb')
-    w = med(run, 'elmo.c', 'weights_mb')
-    if pr or er:
-        print(f"| {m}, peak RSS at batch {rows[0].get('batch_size', '')} (MB) | {fmt(pr)} | {fmt(er)} "
-              f"({fmt(er / w if er and w else None, 2)}x the weights) | {fmt(pr / er if pr and er else None, 2)}x less | | | weights {fmt(w)} MB | |")
-    e16 = med(f'{m} single', 'elmo.c fp16', 'fp16_max_abs_diff')
-    if e16 is not None:
-        print(f"| {m}, fp16 error (max / RMS abs diff) | | {e16:.2g} / {med(f'{m} single', 'elmo.c fp16', 'fp16_rms_diff'):.2g} | | | | | |")
-abl = [i for i in dict.fromkeys(r['impl'] for r in rows) if i.startswith('elmo.c, ')]
+    pr, er, er16 = med(run, 'peer float32', 'max_rss_mb'), med(run, 'elmo.c', 'max_rss_mb'), med(run, 'elmo.c bf16', 'max_rss_mb')
+    pr16 = med(run, 'peer bfloat16', 'max_rss_mb')
+    print(f"| {m}, peak RSS batch (MB) | {fmt(pr)} | {fmt(pr16)} | {fmt(er)} | {fmt(er16)} | | weights file {fmt(med(run, 'elmo.c', 'weights_mb'))} MB |")
+    e, rms = med(f'{m} single', 'elmo.c bf16', 'bf16_max_abs_diff'), med(f'{m} single', 'elmo.c bf16', 'bf16_rms_diff')
+    if e is not None:
+        print(f"| {m}, bf16 error vs fp32 (max / RMS abs diff, 32 sentences) | | | | {e:.2g} / {rms:.2g} | | |")
+abl = [i for i in dict.fromkeys(r.get('label') for r in rows) if i and i.startswith('elmo.c, ')]
 if abl:
     print()
     print('| architecture, batch | ' + ' | '.join(['elmo.c'] + abl) + ' |')
     print('|---|' + '---:|' * (len(abl) + 1))
-    for m in dict.fromkeys(r['run'].split()[0] for r in rows):
-        run = f'{m} batch'
-        print(f'| {m} (words/s) | ' + ' | '.join(fmt(med(run, i, 'tokens_per_s')) for i in ['elmo.c'] + abl) + ' |')
+    for m in models:
+        print(f'| {m} (words/s) | ' + ' | '.join(fmt(med(f"{m} batch", i, "tokens_per_s")) for i in ['elmo.c'] + abl) + ' |')
+tr = [r for r in rows if r['run'] == 'train']
+if tr:
+    print()
+    print('| training (options_default_small, b32, unroll 20, 4,096 negatives) | tokens/s | peak RSS MB |')
+    print('|---|---:|---:|')
+    for r in tr:
+        name = r['impl'] + (' ' + r['precision'] if 'precision' in r else '') + (' ' + r['lstm'] if 'lstm' in r else '')
+        print(f"| {name} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('peak_rss_mb') or r.get('max_rss_mb'))} |")
 print(f"\n(raw runs: {sys.argv[1]})")
 EOF

@@ -6,22 +6,18 @@
 #
 #   bench/compare_train.sh [BUILD_DIR]     (default: build)
 #
-# As in compare.sh, when OpenBLAS mis-detects the CPU both run with the better
-# OPENBLAS_CORETYPE (bench_train re-executes itself with it; the peer gets it exported).
+# elmo.c runs twice: --precision fp32 and bf16 (float32 master weights, bfloat16 products).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 case $build in /*) ;; *) build=$here/$build ;; esac
 peer=${PEER:-$here/../shared/peer}
 opts=$peer/options_default_small.json
-core=$("$build/bench_embed" --print-blas-core)
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$core" != "$(ELMO_NO_BLAS_FIX=1 "$build/bench_embed" --print-blas-core)" ]; then
-    export OPENBLAS_CORETYPE=$core
-    echo "OpenBLAS mis-detects this CPU: OPENBLAS_CORETYPE=$core for both implementations" >&2
-fi
 for lstm in fused explicit; do
     /usr/bin/python3 "$peer/train_bench_torch.py" --options "$opts" --lstm $lstm --batch-size 32 \
         --negatives 4096 --threads 2 --steps 20
 done
-"$build/bench_train" --options "$opts" --vocab-size 50000 --batch-size 32 --unroll-steps 20 \
-    --negatives 4096 --steps 20 --threads 2
+for p in fp32 bf16; do
+    "$build/bench_train" --options "$opts" --vocab-size 50000 --batch-size 32 --unroll-steps 20 \
+        --negatives 4096 --steps 20 --threads 2 --precision $p
+done
