@@ -20,7 +20,8 @@
  * After the run (peak RSS is read first) a short matmul benchmark on the matrix backend
  * (oneDNN, in the run's precision, --threads threads) measures the machine: a 2048^3
  * product, the model's LSTM products at this batch size, and one sentence's recurrent step
- * (cycling through 4 cells' weights, so they come from memory). The limits follow as in the peer's flops.py: words/s = sgemm rate / FLOPs per
+ * (cycling through 4 cells' weights, so they come from memory; one thread, times the two
+ * directions' threads). The limits follow as in the peer's flops.py: words/s = sgemm rate / FLOPs per
  * word (all FLOPs, or LSTM FLOPs only when every word's token vector is cached); one
  * sentence of median length = its positions x (batched FLOPs / square rate + recurrent FLOPs
  * / step rate).
@@ -454,8 +455,11 @@ int main(int argc, char **argv) {
         int Hin = c->has_lstm_proj ? P : H;
         gsq = gemm_rate(1, 2048, 2048, 2048, 0, 0, 0, prec, sgemm_s);
         gb = gemm_rate(1, 64 > B ? 64 : B, 4 * H, Hin, 0, 0, 0, prec, sgemm_s);
-        gstep = gemm_rate(4, 1, 4 * H, Hin, c->has_lstm_proj ? 1 : 0, P, H, prec, sgemm_s);
+        /* one sentence's recurrent step runs single-threaded, the two directions on their own
+         * threads: the one-row rate is one thread's, times the threads (up to 2) */
         elmo_mm_set_threads(1);
+        gstep = gemm_rate(4, 1, 4 * H, Hin, c->has_lstm_proj ? 1 : 0, P, H, prec, sgemm_s) *
+                (threads < 2 ? threads : 2);
     }
     double hit0 = ss.tokens_cached + ss.tokens_computed > 0
                       ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed) : 0;

@@ -16,6 +16,7 @@
 #include "fastmath.h"
 #include "matmul.h"
 #include "model.h"
+#include "util.h"
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
@@ -25,7 +26,7 @@ void elmo_highway_product(const elmo_model *m, int i, int which, int N, const fl
     elmo_mat_mul(N, x, F, m->mats->hw[i][which], 0, out, F);
 }
 
-void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
+ELMO_VECTOR_CLONES void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
                           const float *gc, const float *gt) {
     int F = c->n_filters;
     const float *restrict bc = p->hw_bc[i], *restrict bt = p->hw_bt[i];

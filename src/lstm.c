@@ -28,6 +28,7 @@
 #include "fastmath.h"
 #include "matmul.h"
 #include "model.h"
+#include "util.h"
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
@@ -61,7 +62,7 @@ static void gates_ref(int n, int H, const float *g, const float *b, float cell_c
 
 /* Same, fast path: one branch-free loop per row that vectorizes (fastmath.h). A clip of 0
  * (none) becomes +inf so the clamp is unconditional. */
-static void gates_fast(int n, int H, const float *g, const float *restrict b, float cell_clip,
+ELMO_VECTOR_CLONES static void gates_fast(int n, int H, const float *g, const float *restrict b, float cell_clip,
                        float *c, float *u) {
     const float lim = cell_clip > 0 ? cell_clip : INFINITY;
     for (int r = 0; r < n; r++) {

@@ -115,15 +115,15 @@ static void fail_fill(int M, int N, float *C, int ldc) {
 /* ------------------------------------------------------------------------------------------ */
 /* bfloat16                                                                                   */
 
+/* Branch-free (the loops vectorize): round to nearest even; NaN stays a (quiet) NaN. */
 static inline uint16_t bf16_of(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u >> 16) | 0x40u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
 }
 
-void elmo_f32_to_bf16(const float *x, uint16_t *y, size_t n) {
+ELMO_VECTOR_CLONES void elmo_f32_to_bf16(const float *restrict x, uint16_t *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = bf16_of(x[i]);
 }
 
@@ -134,7 +134,7 @@ void elmo_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
     }
 }
 
-void elmo_round_bf16(const float *x, float *y, size_t n) {
+ELMO_VECTOR_CLONES void elmo_round_bf16(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)bf16_of(x[i]) << 16;
         memcpy(&y[i], &u, 4);

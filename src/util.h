@@ -14,6 +14,14 @@
 elmo_status elmo_fail(elmo_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void elmo_clear_error(void);
 
+/* Hot vectorizable loops: built for AVX-512, AVX2 and the baseline, the best picked at run
+ * time (the default build has no -march=native and must still be fast on any x86-64). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ELMO_NO_CLONES)
+#define ELMO_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ELMO_VECTOR_CLONES
+#endif
+
 /* Invariant violated (a bug, not bad input): report file:line and abort, in every build. */
 #define ELMO_ASSERT(cond)                                                                     \
     do {                                                                                      \
