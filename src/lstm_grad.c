@@ -39,6 +39,14 @@ static inline void R(lgemm)(int ta, int tb, int M, int N, int K, const real *A, 
     R_MM(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* Same, B a weight matrix that stays the same until the next training step (matmul.h:
+ * elmo_mm_weight keeps its bfloat16 copy). */
+static inline void R(lgemmw)(int ta, int tb, int M, int N, int K, const real *A, int lda,
+                             const real *B, int ldb, real beta, real *C, int ldc) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    R_MMW(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
 static inline real R(lsig)(real v) { return 1 / (1 + R_EXP(-v)); }
 
 static inline real R(clip)(real v, real lim) {
@@ -80,7 +88,7 @@ void R(lstm_train_forward)(const elmo_config *c, const real *W, const real *b, c
                 if (rs[r]) memset(hz + (size_t)r * P, 0, sizeof(real) * P);
             hp = hz;
         }
-        R(lgemm)(0, 0, B, H4, P, hp, P, Wh, H4, 1, z, H4);
+        R(lgemmw)(0, 0, B, H4, P, hp, P, Wh, H4, 1, z, H4);
         const real *cp = cs + (size_t)t * B * H;
         real *cn = cs + (size_t)(t + 1) * B * H, *tct = tc + (size_t)t * B * H, *ut = u + (size_t)t * B * H;
         for (int r = 0; r < B; r++) {
@@ -104,7 +112,7 @@ void R(lstm_train_forward)(const elmo_config *c, const real *W, const real *b, c
         }
         real *yt = y + (size_t)t * B * P;
         if (c->has_lstm_proj) {
-            R(lgemm)(0, 0, B, P, H, ut, H, Wp, P, 0, yt, P);
+            R(lgemmw)(0, 0, B, P, H, ut, H, Wp, P, 0, yt, P);
             if (pclip > 0)
                 for (size_t k = 0; k < (size_t)B * P; k++) yt[k] = R(clip)(yt[k], pclip);
         } else {
@@ -134,7 +142,7 @@ void R(lstm_train_backward)(const elmo_config *c, const real *W, const real *Wp,
         for (size_t k = 0; k < (size_t)B * P; k++) dh[k] = (dh[k] + dyt[k]) * R(inside)(yt[k], pclip);
         if (c->has_lstm_proj) {
             R(lgemm)(1, 0, H, P, B, ut, H, dh, P, 1, dWp, P);
-            R(lgemm)(0, 1, B, H, P, dh, P, Wp, P, 0, du, H);
+            R(lgemmw)(0, 1, B, H, P, dh, P, Wp, P, 0, du, H);
         } else {
             memcpy(du, dh, sizeof(real) * (size_t)B * P);
         }
@@ -158,7 +166,7 @@ void R(lstm_train_backward)(const elmo_config *c, const real *W, const real *Wp,
             for (int k = 0; k < H4; k++) db[k] += dz[(size_t)r * H4 + k];
         /* into h_{t-1} (not across a restart) */
         if (t > 0) {
-            R(lgemm)(0, 1, B, P, H4, dz, H4, Wh, H4, 0, dh, P);
+            R(lgemmw)(0, 1, B, P, H4, dz, H4, Wh, H4, 0, dh, P);
             if (rs)
                 for (int r = 0; r < B; r++)
                     if (rs[r]) memset(dh + (size_t)r * P, 0, sizeof(real) * P);

@@ -38,8 +38,23 @@ static dnnl_status_t g_engine_status = dnnl_runtime_error;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 static atomic_long g_failures;
+static atomic_long g_weights_gen; /* elmo_mm_weights_changed */
+
+/* A weight matrix's bfloat16 copy (elmo_mm_weight): the stored (rows, cols) at p with
+ * leading dimension ld, as it was in weights generation gen. */
+typedef struct {
+    const float *p;
+    int rows, cols, ld;
+    long gen;
+    uint16_t *bf;
+    size_t cap;
+    unsigned long used;
+} weight_copy;
+#define WEIGHT_COPIES 8
 
 typedef struct {
+    weight_copy wc[WEIGHT_COPIES];
+    unsigned long tick;
     dnnl_stream_t stream;
     void *scratch[2];
     size_t cap[2];
@@ -51,6 +66,7 @@ static void thread_state_free(void *p) {
     thread_state *t = p;
     if (t->stream) dnnl_stream_destroy(t->stream);
     for (int i = 0; i < 2; i++) elmo_free(t->scratch[i]);
+    for (int i = 0; i < WEIGHT_COPIES; i++) elmo_free(t->wc[i].bf);
     free(t);
 }
 
@@ -544,6 +560,51 @@ void elmo_mm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, 
     round_bf16_2d(br, bc, B, ldb, Br);
     if (mm_dnnl(t, ta, tb, M, N, K, dnnl_f32, Ar, ac, Br, bc, beta, C, ldc) != dnnl_success)
         mm_plain(ta, tb, M, N, K, Ar, ac, Br, bc, beta, C, ldc);
+}
+
+void elmo_mm_weights_changed(void) { atomic_fetch_add(&g_weights_gen, 1); }
+
+/* The calling thread's bfloat16 copy of the stored (rows, cols) matrix B (leading dimension
+ * ld) as of this weights generation: found, or made in the least recently used slot. */
+static const uint16_t *weight_bf16(thread_state *t, const float *B, int rows, int cols, int ld) {
+    long gen = atomic_load(&g_weights_gen);
+    weight_copy *lru = &t->wc[0];
+    for (int i = 0; i < WEIGHT_COPIES; i++) {
+        weight_copy *w = &t->wc[i];
+        if (w->p == B && w->rows == rows && w->cols == cols && w->ld == ld && w->gen == gen) {
+            w->used = ++t->tick;
+            return w->bf;
+        }
+        if (w->used < lru->used) lru = w;
+    }
+    size_t need = sizeof(uint16_t) * (size_t)rows * cols;
+    if (need > lru->cap) {
+        uint16_t *bf = elmo_alloc(need);
+        if (!bf) return NULL;
+        elmo_free(lru->bf);
+        lru->bf = bf;
+        lru->cap = need;
+    }
+    to_bf16_2d(rows, cols, B, ld, lru->bf);
+    *lru = (weight_copy){B, rows, cols, ld, gen, lru->bf, lru->cap, ++t->tick};
+    return lru->bf;
+}
+
+void elmo_mm_weight(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc) {
+    thread_state *t = tstate();
+    if (!t || !t->bf16 || M <= 0 || N <= 0 || K <= 0) {
+        elmo_mm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    const uint16_t *Bb = weight_bf16(t, B, br, bc, ldb);
+    uint16_t *Ab = tscratch(t, 0, sizeof(uint16_t) * (size_t)ar * ac);
+    if (Bb && Ab) {
+        to_bf16_2d(ar, ac, A, lda, Ab);
+        if (mm_dnnl(t, ta, tb, M, N, K, dnnl_bf16, Ab, ac, Bb, bc, beta, C, ldc) == dnnl_success) return;
+    }
+    elmo_mm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc); /* emulated, or out of memory */
 }
 
 void elmo_mm_f64(int ta, int tb, int M, int N, int K, const double *A, int lda, const double *B,

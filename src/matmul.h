@@ -62,6 +62,12 @@ size_t elmo_mat_bytes(const elmo_mat *w);
  * the flag is set (then X is stored (K, M) resp. (N, K)). beta is 0 or 1. */
 void elmo_mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
              int ldb, float beta, float *C, int ldc);
+/* Same, B a weight that does not change until elmo_mm_weights_changed(): in bfloat16 its
+ * rounded copy is kept (per thread, a few matrices) instead of being made at every call. */
+void elmo_mm_weight(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
+/* The weights changed (a training step): forget the kept bfloat16 copies (process-wide). */
+void elmo_mm_weights_changed(void);
 /* Same in bfloat16 (operands rounded to bfloat16, float32 accumulation and result). */
 void elmo_mm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);

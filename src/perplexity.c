@@ -131,6 +131,7 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
     if (!s && !(s = elmo_line_reader_open(&rd, input, (size_t)16 << 20))) rd_open = 1;
     if (!s && !(ss = calloc(CHUNK_SENTENCES, sizeof *ss))) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_mm_set_threads(1);
+    elmo_mm_weights_changed(); /* new weights (a previous model may have had the same addresses) */
     if (precision == ELMO_PRECISION_AUTO)
         precision = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     double loss[2] = {0, 0};

@@ -6,10 +6,12 @@
  *   real        float | double
  *   R(name)     name##_f | name##_d
  *   R_MM        elmo_mm | elmo_mm_f64 (matmul.h)
+ *   R_MMW       elmo_mm_weight | elmo_mm_f64 (B: a weight, unchanged until the next step)
  */
 #undef real
 #undef R
 #undef R_MM
+#undef R_MMW
 #undef R_EXP
 #undef R_TANH
 #undef R_LOG
@@ -19,6 +21,7 @@
 #define real double
 #define R(name) name##_d
 #define R_MM elmo_mm_f64
+#define R_MMW elmo_mm_f64
 #define R_EXP exp
 #define R_TANH tanh
 #define R_LOG log
@@ -28,6 +31,7 @@
 #define real float
 #define R(name) name##_f
 #define R_MM elmo_mm
+#define R_MMW elmo_mm_weight
 #define R_EXP expf
 #define R_TANH tanhf
 #define R_LOG logf

@@ -536,6 +536,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
         for (int d = 0; d < 2; d++)
             if ((s = elmo_dist_allgather_i32(t->tg[d], t->tcounts, t->tg_all[d]))) return s;
     dir_task jobs[2] = {{t, 0, &bt}, {t, 1, &bt}};
+    elmo_mm_weights_changed(); /* the last step's update: bfloat16 copies are stale */
     pthread_t th;
     if (t->cfg.threads > 1 && pthread_create(&th, NULL, dir_main, &jobs[1]) == 0) {
         dir_main(&jobs[0]);
