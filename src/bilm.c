@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <limits.h>
 
 #include "bilm.h"
 #include "matmul.h"
@@ -68,6 +69,8 @@ elmo_status elmo_model_load(const char *options_path, const char *weights_path,
     elmo_status s = elmo_config_load(options_path, &m->cfg);
     if (!s) s = params_alloc_huge(&m->cfg, &m->w);
     if (!s) s = elmo_weights_read(weights_path, &m->cfg, &m->w);
+    if (!s && !(m->weights_path = realpath(weights_path, NULL)))
+        s = elmo_fail(ELMO_ERR_IO, "%s: cannot resolve the path", weights_path);
     if (!s) s = elmo_model_prepare(m);
     if (!s) {
         m->fingerprint = elmo_model_compute_fingerprint(m);
@@ -95,6 +98,7 @@ void elmo_model_free(elmo_model *m) {
     elmo_model_mats_free(&m->f32);
     elmo_model_mats_free(&m->bf16);
     elmo_free(m->conv_pad_mem);
+    free(m->weights_path);
     free(m);
 }
 
@@ -136,6 +140,20 @@ const char *elmo_precision_name(elmo_precision p) {
     return p == ELMO_PRECISION_BF16 ? "bf16" : p == ELMO_PRECISION_AUTO ? "auto" : "fp32";
 }
 
+/* The float32 weights again after bf16 released them: read from the file they came from,
+ * which must still hold the same weights. */
+static elmo_status restore_f32(elmo_model *m) {
+    if (!m->f32_released) return ELMO_OK;
+    elmo_status s = elmo_weights_read(m->weights_path, &m->cfg, &m->w);
+    if (s) return elmo_fail(s, "cannot restore the float32 weights: %s", elmo_last_error());
+    if (elmo_model_compute_fingerprint(m) != m->fingerprint)
+        return elmo_fail(ELMO_ERR_STATE, "%s: the weights changed since the model was loaded; load it again",
+                         m->weights_path);
+    if ((s = elmo_model_prepare_f32(m))) return s;
+    m->f32_released = 0;
+    return ELMO_OK;
+}
+
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
     elmo_clear_error();
     if (p == ELMO_PRECISION_AUTO) p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
@@ -143,10 +161,15 @@ elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
         return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
     if (p == m->precision) return ELMO_OK;
     if (p == ELMO_PRECISION_BF16) {
-        elmo_status s = elmo_model_prepare_bf16(m);
-        if (s) return s;
+        elmo_status s = elmo_model_prepare_bf16(m); /* gives the float32 memory back */
+        if (s) {
+            restore_f32(m); /* best effort: the model stays usable in float32 */
+            return s;
+        }
         m->mats = &m->bf16;
     } else {
+        elmo_status s = restore_f32(m);
+        if (s) return s;
         m->mats = &m->f32;
         elmo_model_mats_free(&m->bf16);
     }

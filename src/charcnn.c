@@ -12,6 +12,8 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "util.h"
@@ -243,12 +245,27 @@ elmo_status elmo_model_prepare_f32(elmo_model *m) {
     return s ? elmo_fail(s, "out of memory preparing the weights") : ELMO_OK;
 }
 
+/* Give back the whole pages inside n floats at w (madvise: zeros on the next read). */
+static void release_pages(float *w, size_t n) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)w, e = a + sizeof(float) * n;
+    a = (a + page - 1) & ~(page - 1);
+    e &= ~(page - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 elmo_status elmo_model_prepare_bf16(elmo_model *m) {
     mat_ref f[MAX_MATS], b[MAX_MATS];
     int n = mat_refs(m, &m->f32, f);
     mat_refs(m, &m->bf16, b);
     elmo_status s = ELMO_OK;
-    for (int k = 0; k < n && !s; k++) s = elmo_mat_convert(*f[k].slot, ELMO_PRECISION_BF16, b[k].slot);
+    /* matrix by matrix, each float32 one given back once converted: the peak stays near the
+     * float32 size */
+    for (int k = 0; k < n && !s; k++) {
+        s = elmo_mat_convert(*f[k].slot, ELMO_PRECISION_BF16, b[k].slot);
+        if (!s) release_pages(f[k].w, (size_t)f[k].K * f[k].N);
+    }
+    elmo_model_mats_free(&m->f32);
+    m->f32_released = 1;
     if (s) {
         elmo_model_mats_free(&m->bf16);
         return elmo_fail(s, "out of memory preparing the weights in bfloat16");

@@ -35,6 +35,8 @@ struct elmo_model {
     elmo_model_mats f32, bf16;
     const elmo_model_mats *mats;
     uint64_t fingerprint; /* of the weights as loaded */
+    char *weights_path;   /* absolute: the float32 weights are read again after bf16 released them */
+    int f32_released;     /* BF16: the float32 weights' memory was given back (madvise) */
     elmo_precision precision; /* resolved: FP32 or BF16 (elmo_model_set_precision) */
 };
 
@@ -42,7 +44,9 @@ struct elmo_model {
 elmo_status elmo_model_prepare(elmo_model *m);
 /* Prepare the float32 product weights in place (m->f32; after conv_pad and the fingerprint). */
 elmo_status elmo_model_prepare_f32(elmo_model *m);
-/* Make the bfloat16 set from the float32 one (m->bf16). */
+/* Make the bfloat16 set from the float32 one (m->bf16), giving the float32 product weights'
+ * memory back to the system as it goes (m->f32 freed, m->f32_released set: those parts of
+ * m->w read as zeros until the weights are read again), also on failure. */
 elmo_status elmo_model_prepare_bf16(elmo_model *m);
 void elmo_model_mats_free(elmo_model_mats *s);
 /* The loaded weights as plain row-major float32 (the active precision's values: bfloat16
