@@ -256,6 +256,22 @@ static elmo_status store(td_ctx *c, elmo_td_arena *a, const char *s, size_t len,
     return ELMO_OK;
 }
 
+/* A label as store() keeps it, refused when it holds a control character (tab, line break,
+ * ...): labels are printed one per line, tab-separated, by every command (predict, eval,
+ * the classifier file), so one that breaks a line or a column is refused, in every format. */
+static elmo_status store_label(td_ctx *c, elmo_td_arena *a, const char *s, size_t len,
+                               uint64_t line, const char *what, const char **out) {
+    elmo_status st = store(c, a, s, len, line, what, 0, out, NULL);
+    if (st) return st;
+    for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return elmo_fail(ELMO_ERR_FORMAT,
+                             "%s:%llu: %s contains a control character (0x%02X: tab, line break, "
+                             "...); labels must be printable",
+                             c->name, (ull)line, what, *p);
+    return ELMO_OK;
+}
+
 static td_field *new_field(td_ctx *c) {
     if (c->nf == c->fcap) {
         size_t cap = c->fcap ? c->fcap * 2 : 16;
@@ -392,7 +408,7 @@ static elmo_status add_example(td_ctx *c, elmo_cls_dataset *d, const char *label
     const char *s;
     size_t n;
     elmo_status st = to_utf8(c, label, llen, lline, &s, &n);
-    if (!st) st = store(c, &d->arena_, s, n, lline, lwhat, 0, &e->label, NULL);
+    if (!st) st = store_label(c, &d->arena_, s, n, lline, lwhat, &e->label);
     if (!st) st = to_utf8(c, text, tlen, tline, &s, &n);
     if (!st) st = store(c, &d->arena_, s, n, tline, twhat, 0, &e->text, &e->text_len);
     if (st) return st;
@@ -649,6 +665,7 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
+    r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
     int tsv = o->format == ELMO_CLS_TSV;
     int header = tsv && o->header > 0;
     int have_cols = 0;
@@ -734,7 +751,7 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
                 st = ELMO_ERR_NOMEM;
                 break;
             }
-            st = store(c, &d->arena_, L + lf->off, lf->len, ln, cols.ldesc, 0, &e->label, NULL);
+            st = store_label(c, &d->arena_, L + lf->off, lf->len, ln, cols.ldesc, &e->label);
             if (!st)
                 st = store(c, &d->arena_, L + tf->off, tf->len, ln, cols.tdesc, 0, &e->text,
                            &e->text_len);
@@ -772,7 +789,7 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
                 st = ELMO_ERR_NOMEM;
                 break;
             }
-            st = store(c, &d->arena_, L + lab, labend - lab, ln, "the label", 0, &e->label, NULL);
+            st = store_label(c, &d->arena_, L + lab, labend - lab, ln, "the label", &e->label);
             if (!st)
                 st = store(c, &d->arena_, L + i, n - i, ln, "the text", 0, &e->text, &e->text_len);
             if (st) break;
@@ -1132,6 +1149,7 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
+    r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
     st = tagged_begin(c, d, tagged);
     int detected = 0;
     size_t first = 0;      /* CoNLL: first token of the current sentence */

@@ -168,6 +168,8 @@ static int classify_train(int argc, char **argv) {
     if (!train) return cli_error(CMD, "missing --train");
     if (!output) return cli_error(CMD, "missing --output");
     if (test && split > 0) return cli_error(CMD, "give --test or --split, not both");
+    const char *ins[] = {train, test, sv_path};
+    if (cli_check_output(CMD, output, ins, 3)) return 1;
     elmo_clf_options o;
     elmo_clf_options_default(&o);
     if (!strcmp(tokenize, "simple")) o.tokenizer = ELMO_TOK_SIMPLE;
@@ -200,6 +202,10 @@ static int classify_train(int argc, char **argv) {
     const char *bilm_dir = NULL;
     if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
     if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
+    for (size_t i = 0; !rc && i < te.n; i++) /* before the work: a test label must be known */
+        if (elmo_labelset_id(&ls, te.ex[i].label) < 0)
+            rc = cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
+                           test ? test : train, (unsigned long long)te.ex[i].line, te.ex[i].label);
     if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = cli_load_recorded_model(CMD, model, NULL, &bilm_dir))) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
@@ -226,13 +232,16 @@ static int classify_train(int argc, char **argv) {
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
     }
+    double t_train = elmo_now() - t0;
+    /* the classifier file is written last: only when everything else has succeeded */
+    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
     if (!rc) {
         elmo_status s = elmo_clf_save(c, output);
         if (s) rc = cli_lib_error(CMD, s);
         else {
             float sw[64], g;
             int K = elmo_clf_mix(c, sw, &g);
-            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", elmo_now() - t0, epochs, output);
+            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", t_train, epochs, output);
             if (K) {
                 fprintf(stderr, "; layer weights");
                 for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
@@ -241,7 +250,7 @@ static int classify_train(int argc, char **argv) {
             fprintf(stderr, "\n");
         }
     }
-    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
+
     elmo_clf_free(c);
     free(items);
     free(labels);
@@ -339,6 +348,7 @@ static int classify_predict(int argc, char **argv) {
     if (!c) return 1;
     elmo_line_reader rd;
     elmo_status s = elmo_line_reader_open(&rd, pos[0], (size_t)64 << 20);
+    if (!s) rd.raw_bytes = 1; /* decoded below (--encoding) */
     if (s) {
         elmo_clf_free(c);
         elmo_model_free(bilm);

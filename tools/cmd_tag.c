@@ -71,6 +71,8 @@ static int tag_train(int argc, char **argv) {
     if (r) return r == 1 ? 0 : r;
     if (!train) return cli_error(CMD, "missing --train");
     if (!output) return cli_error(CMD, "missing --output");
+    const char *ins[] = {train, dev, sv_path};
+    if (cli_check_output(CMD, output, ins, 3)) return 1;
     elmo_tagger_options o;
     elmo_tagger_options_default(&o);
     if (!strcmp(layers, "token")) o.layers = ELMO_TAG_LAYERS_TOKEN;

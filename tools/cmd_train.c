@@ -22,14 +22,27 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. */
-static int expand(const char *cmd, const cli_list *in, glob_t *g) {
+/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. A
+ * wildcard's matches that are not regular files (a FIFO would block the reader) are skipped
+ * with a message: moved after the *n kept ones (glob_t still owns them); a path given
+ * literally is kept whatever it is (a pipe from process substitution reads fine). */
+static int expand(const char *cmd, const cli_list *in, glob_t *g, int *n) {
     memset(g, 0, sizeof *g);
+    *n = 0;
     for (int i = 0; i < in->n; i++) {
+        size_t before = g->gl_pathc;
         int r = glob(in->items[i], i ? GLOB_APPEND : 0, NULL, g);
         if (r == GLOB_NOMATCH) return cli_error(cmd, "%s: no such file", in->items[i]);
         if (r) return cli_error(cmd, "%s: cannot expand the pattern", in->items[i]);
+        int wild = strpbrk(in->items[i], "*?[") != NULL;
+        for (size_t k = before; k < g->gl_pathc; k++) {
+            if (wild && cli_skip_special(cmd, g->gl_pathv[k])) continue;
+            char *keep = g->gl_pathv[k]; /* stable: kept ones in order, skipped ones after */
+            memmove(g->gl_pathv + *n + 1, g->gl_pathv + *n, sizeof(char *) * (k - (size_t)*n));
+            g->gl_pathv[(*n)++] = keep;
+        }
     }
+    if (*n == 0) return cli_error(cmd, "no regular files to read");
     return 0;
 }
 
@@ -92,12 +105,13 @@ int cmd_train(int argc, char **argv) {
     if (!c.save_dir) return cli_error(cmd, "missing --save-dir");
     if (!c.options_path && !c.init_from && !resume) return cli_error(cmd, "missing --options");
     glob_t g;
-    if (expand(cmd, &train, &g)) {
+    int nfiles;
+    if (expand(cmd, &train, &g, &nfiles)) {
         globfree(&g);
         return 1;
     }
     c.train_files = (const char *const *)g.gl_pathv;
-    c.n_train_files = (int)g.gl_pathc;
+    c.n_train_files = nfiles;
     c.epochs = epochs;
     c.max_steps = max_steps;
     c.batch_size = batch;
@@ -171,13 +185,15 @@ int cmd_vocab(int argc, char **argv) {
     if (!out) return cli_error(cmd, "missing --output");
     if (max_size && max_size < 3) return cli_error(cmd, "--max-size must be at least 3 (<S>, </S>, <UNK>)");
     glob_t g;
-    if (expand(cmd, &in, &g)) {
+    int nfiles;
+    if (expand(cmd, &in, &g, &nfiles) ||
+        cli_check_output(cmd, out, (const char *const *)g.gl_pathv, nfiles)) {
         globfree(&g);
         return 1;
     }
     uint64_t distinct, tokens, kept;
     double cov;
-    elmo_status s = elmo_vocab_build((const char *const *)g.gl_pathv, (int)g.gl_pathc,
+    elmo_status s = elmo_vocab_build((const char *const *)g.gl_pathv, nfiles,
                                      (uint64_t)min_count, (uint64_t)max_size, out, &distinct,
                                      &tokens, &kept, &cov);
     globfree(&g);
