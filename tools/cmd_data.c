@@ -316,8 +316,11 @@ static int text_file(const char *cmd, const char *path, text_out *o) {
     int rc = 0;
     if (ends_with(path, ".json")) {
         cJSON *j = cJSON_ParseWithLength(data, len);
+        char key[256] = "";
         if (!j) {
             rc = cli_error(cmd, "%s: invalid JSON", path);
+        } else if (elmo_json_dup_key(j, key, sizeof key, 0)) {
+            rc = cli_error(cmd, "%s: duplicate key \"%s\"", path, key);
         } else {
             int n = 0;
             json_texts(j, 0, NULL, 0, &n);
@@ -419,7 +422,10 @@ static int read_message(const char *cmd, const char *dir, const char *name, elmo
     } else if (ends_with(name, ".json")) {
         cJSON *j = cJSON_ParseWithLength(data, len);
         const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-        if (!cJSON_IsString(t)) *rc = cli_error(cmd, "%s: expected a JSON object with a \"text\" string", path);
+        char key[256] = "";
+        if (j && elmo_json_dup_key(j, key, sizeof key, 0))
+            *rc = cli_error(cmd, "%s: duplicate key \"%s\"", path, key);
+        else if (!cJSON_IsString(t)) *rc = cli_error(cmd, "%s: expected a JSON object with a \"text\" string", path);
         else if (elmo_strbuf_add(raw, t->valuestring, strlen(t->valuestring))) *rc = cli_error(cmd, "out of memory");
         else got = 1;
         cJSON_Delete(j);

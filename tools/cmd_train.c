@@ -3,6 +3,7 @@
  * Under mpirun, `elmo train` is data-parallel (see src/train.c): --batch-size is the global
  * batch, rank 0 prints the progress and writes the save directory.
  */
+#include <dirent.h>
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,17 @@ static volatile int g_stop;
 static void on_signal(int sig) {
     (void)sig;
     g_stop = 1;
+}
+
+/* Whether dir exists and holds anything. */
+static int dir_has_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int any = 0;
+    while (!any && (e = readdir(d))) any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return any;
 }
 
 /* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. A
@@ -70,7 +82,7 @@ int cmd_train(int argc, char **argv) {
     elmo_train_config_init(&c);
     cli_list train = {0};
     int epochs = 0, max_steps = 0, batch = 0, unroll = 0, neg = 0, seed = 1, threads = 2;
-    int resume = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
+    int resume = 0, force = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
     double lr = -1, dropout = -1, clip = -1, restart = 0;
     cli_opt opts[] = {
         {"--options", OPT_STR, &c.options_path, 0, 0, "options.json (architecture; bilm-tf training keys as defaults)"},
@@ -92,6 +104,7 @@ int cmd_train(int argc, char **argv) {
         {"--seed", OPT_INT, &seed, 0, 2147483647, "random seed"},
         {"--threads", OPT_INT, &threads, 1, 2, "threads (the two directions run in parallel)"},
         {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
+        {"--force", OPT_BOOL, &force, 0, 0, "start over in a save directory that is not empty"},
         {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a trained model DIR on new text"},
         {"--checkpoint-every", OPT_INT, &ckpt, 1, 2000000000, "steps between checkpoints"},
         {"--log-every", OPT_INT, &log_every, 1, 2000000000, "steps between log lines"},
@@ -104,6 +117,9 @@ int cmd_train(int argc, char **argv) {
     if (!train.n) return cli_error(cmd, "missing --train");
     if (!c.save_dir) return cli_error(cmd, "missing --save-dir");
     if (!c.options_path && !c.init_from && !resume) return cli_error(cmd, "missing --options");
+    if (!resume && !force && dir_has_entries(c.save_dir))
+        return cli_error(cmd, "%s: the save directory is not empty: continue its run with --resume, "
+                              "or start over (its checkpoint replaced) with --force", c.save_dir);
     glob_t g;
     int nfiles;
     if (expand(cmd, &train, &g, &nfiles)) {
