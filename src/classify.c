@@ -94,6 +94,8 @@ int elmo_clf_label_id(const elmo_clf *c, const char *name) {
 int elmo_clf_features(const elmo_clf *c) { return c->features; }
 const char *elmo_clf_bilm_dir(const elmo_clf *c) { return c->bilm_dir ? c->bilm_dir : ""; }
 const char *elmo_clf_static_path(const elmo_clf *c) { return c->static_path; }
+int elmo_clf_max_tokens(const elmo_clf *c) { return c->max_tokens; }
+
 elmo_tokenizer elmo_clf_tokenizer(const elmo_clf *c) { return c->tok; }
 
 int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma) {

@@ -1043,6 +1043,11 @@ static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const
 static elmo_status sent_push(td_ctx *c, elmo_tagged_dataset *d, size_t first, uint64_t line,
                              int keep_empty) {
     if (d->n_tokens == first && !keep_empty) return ELMO_OK;
+    if (d->n_tokens - first > ELMO_TD_MAX_TOKENS) /* the biLM's memory grows with it */
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s:%llu: a sentence of %zu tokens, more than %d (the memory it needs "
+                         "grows with its length): split it",
+                         c->name, (ull)line, d->n_tokens - first, ELMO_TD_MAX_TOKENS);
     if (d->n == d->cap_sent_) {
         size_t cap = d->cap_sent_ ? d->cap_sent_ * 2 : 256;
         elmo_sentence *p = realloc(d->sent, cap * sizeof *p);

@@ -28,6 +28,10 @@
 
 /* A record (CSV) or line longer than this is an error. */
 #define ELMO_TD_MAX_RECORD ((size_t)64 << 20)
+/* Tokens per sentence or text run through the biLM at most (its memory grows with the
+ * length: a 10 MB text would need gigabytes); longer ones are refused, named (the classifier
+ * keeps the first --max-tokens instead when that is given). The default of elmo embed too. */
+#define ELMO_TD_MAX_TOKENS 100000
 
 /* ------------------------------------------------------------------------------------------ */
 /* Shared                                                                                     */

@@ -8,6 +8,7 @@
 
 #include "classify.h"
 #include "cli.h"
+#include "featurize.h"
 #include "commands.h"
 #include "textdata.h"
 #include "textio.h"
@@ -27,6 +28,20 @@ typedef struct {
     {"--encoding", OPT_STR, &(f).encoding, 0, 0, "utf-8 | latin-1"},                             \
     {"--header", OPT_BOOL, &(f).header, 0, 0, "the first line names the columns"},              \
     {"--no-header", OPT_BOOL, &(f).no_header, 0, 0, "the first line is data"}
+
+/* Whether a text is too long for the biLM: over ELMO_TD_MAX_TOKENS tokens when the
+ * classifier keeps them all (max_tokens 0). Prints the error naming the text. */
+static int too_long(elmo_tokenizer tok, int max_tokens, const char *text, size_t len,
+                    const char *name, uint64_t line, const char *hint) {
+    if (max_tokens > 0) return 0; /* the first max_tokens are used */
+    size_t n = elmo_tokenize_text(tok, text, len, NULL, NULL, 0);
+    if (n <= ELMO_TD_MAX_TOKENS) return 0;
+    return cli_error(CMD, "%s:%llu: a text of %zu tokens, more than %d (the biLM's memory grows "
+                          "with a text's length): %s",
+                     name, (unsigned long long)line, n, ELMO_TD_MAX_TOKENS, hint);
+}
+#define HINT_TRAIN "give --max-tokens N to use the first N tokens of every text"
+#define HINT_CLF "the classifier keeps every token (trained without --max-tokens): shorten the text"
 
 /* Read a labelled file with the format flags. */
 static int read_data(const char *path, const fmt_flags *f, elmo_cls_dataset *d) {
@@ -202,6 +217,11 @@ static int classify_train(int argc, char **argv) {
     const char *bilm_dir = NULL;
     if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
     if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
+    for (size_t i = 0; !rc && o.features == ELMO_FEAT_ELMO && i < tr.n + te.n; i++) {
+        const elmo_cls_example *e = i < tr.n ? &tr.ex[i] : &te.ex[i - tr.n];
+        rc = too_long(o.tokenizer, max_tokens, e->text, e->text_len,
+                      i < tr.n || !test ? train : test, e->line, HINT_TRAIN);
+    }
     for (size_t i = 0; !rc && i < te.n; i++) /* before the work: a test label must be known */
         if (elmo_labelset_id(&ls, te.ex[i].label) < 0)
             rc = cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
@@ -315,6 +335,9 @@ static int classify_eval(int argc, char **argv) {
     if (!c) return 1;
     elmo_cls_dataset d = {0};
     int rc = read_data(test, &f, &d);
+    for (size_t i = 0; !rc && elmo_clf_features(c) == ELMO_FEAT_ELMO && i < d.n; i++)
+        rc = too_long(elmo_clf_tokenizer(c), elmo_clf_max_tokens(c), d.ex[i].text, d.ex[i].text_len,
+                      test, d.ex[i].line, HINT_CLF);
     if (!rc) rc = evaluate(c, d.ex, d.n, json, test);
     elmo_cls_free(&d);
     elmo_clf_free(c);
@@ -394,6 +417,12 @@ static int classify_predict(int argc, char **argv) {
             if (sl == 0) {
                 elmo_strbuf_free(&b);
                 rc = cli_error(CMD, "%s:%llu: empty text", rd.name, (unsigned long long)rd.lineno);
+                break;
+            }
+            if (elmo_clf_features(c) == ELMO_FEAT_ELMO &&
+                (rc = too_long(elmo_clf_tokenizer(c), elmo_clf_max_tokens(c), st, sl, rd.name,
+                               rd.lineno, HINT_CLF))) {
+                elmo_strbuf_free(&b);
                 break;
             }
             texts[n] = malloc(sl + 1);

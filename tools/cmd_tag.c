@@ -88,8 +88,15 @@ static int tag_train(int argc, char **argv) {
     const char *used = NULL;
     elmo_static_vectors *sv = NULL;
     elmo_tagger *t = NULL;
-    elmo_model *bilm = cli_load_recorded_model(CMD, model, NULL, &used);
-    if (!bilm) rc = 1;
+    elmo_model *bilm = NULL;
+    elmo_labelset ls; /* before the work: something to learn */
+    elmo_labelset_init(&ls);
+    if (elmo_labelset_from_tags(&ls, &dtr, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
+    else if (ls.n < 2)
+        rc = cli_error(CMD, "%s: %d distinct tag%s in the training data; a tagger needs at least 2",
+                       train, ls.n, ls.n == 1 ? "" : "s");
+    elmo_labelset_free(&ls);
+    if (!rc && !(bilm = cli_load_recorded_model(CMD, model, NULL, &used))) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
         if (s) rc = cli_lib_error(CMD, s);
