@@ -5,6 +5,7 @@
 #include "textio.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -215,6 +216,16 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
         return NULL;
     }
     return model;
+}
+
+const char *cli_resolve_recorded(const char *recorded, const char *model_file) {
+    static char buf[PATH_MAX];
+    if (!recorded || !*recorded || recorded[0] == '/' || access(recorded, R_OK) == 0) return recorded;
+    char *d = strdup(model_file);
+    if (!d) return recorded;
+    snprintf(buf, sizeof buf, "%s/%s", dirname(d), recorded);
+    free(d);
+    return access(buf, R_OK) == 0 ? buf : recorded;
 }
 
 elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,

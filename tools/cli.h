@@ -70,6 +70,10 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m);
  * gets the directory loaded. Prints the error and returns NULL on failure. */
 elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,
                                     const char **used);
+/* The biLM directory recorded in a classifier/tagger file: as recorded (absolute since this
+ * version), or, when relative and not found from the working directory, relative to the
+ * directory of that file. Static buffer. */
+const char *cli_resolve_recorded(const char *recorded, const char *model_file);
 /* Default model directory (ELMO_MODEL env, installed share dir, source tree); NULL if none. */
 const char *cli_default_model_dir(void);
 

@@ -1,6 +1,7 @@
 /*
  * cmd_classify.c: `elmo classify train|eval|predict`: the ELMo text classifier.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +248,9 @@ static int classify_train(int argc, char **argv) {
                 te.n ? "" : ", no test set");
         cli_progress pg;
         progress_start(&pg, "classify", tr.n);
-        elmo_status s = elmo_clf_train(&o, bilm, bilm_dir, sv, sv_path, labels, ls.n, items, tr.n,
+        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
+        const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
+        elmo_status s = elmo_clf_train(&o, bilm, bilm_dir, sv, sv_rec, labels, ls.n, items, tr.n,
                                        on_progress, &pg, &c);
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
@@ -295,11 +298,11 @@ static elmo_clf *load_classifier(const char *path, const char *model, const char
     *sv = NULL;
     if (elmo_clf_features(c) == ELMO_FEAT_ELMO) {
         const char *used;
-        if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_clf_bilm_dir(c), &used))) {
+        if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_clf_bilm_dir(c), path), &used))) {
             elmo_clf_free(c);
             return NULL;
         }
-        const char *svp = sv_path ? sv_path : elmo_clf_static_path(c);
+        const char *svp = sv_path ? sv_path : cli_resolve_recorded(elmo_clf_static_path(c), path);
         if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_clf_attach(c, *bilm, *sv))) {
             cli_lib_error(CMD, s);
             elmo_clf_free(c);

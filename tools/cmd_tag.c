@@ -1,6 +1,7 @@
 /*
  * cmd_tag.c: `elmo tag train|eval|predict|baseline`: sequence tagging (part of speech) on ELMo.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,9 @@ static int tag_train(int argc, char **argv) {
                 sv ? " + static vectors" : "");
         cli_progress pg;
         progress_start(&pg, "tag", dtr.n);
-        elmo_status s = elmo_tagger_train(&o, bilm, used, sv, sv_path, &dtr, dev ? &ddev : NULL, on_progress, &pg, &t);
+        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
+        const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
+        elmo_status s = elmo_tagger_train(&o, bilm, used, sv, sv_rec, &dtr, dev ? &ddev : NULL, on_progress, &pg, &t);
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
     }
@@ -141,11 +144,11 @@ static elmo_tagger *load_tagger(const char *path, const char *model, const char 
     }
     const char *used;
     *sv = NULL;
-    if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_tagger_bilm_dir(t), &used))) {
+    if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_tagger_bilm_dir(t), path), &used))) {
         elmo_tagger_free(t);
         return NULL;
     }
-    const char *svp = sv_path ? sv_path : elmo_tagger_static_path(t);
+    const char *svp = sv_path ? sv_path : cli_resolve_recorded(elmo_tagger_static_path(t), path);
     if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_tagger_attach(t, *bilm, *sv))) {
         cli_lib_error(CMD, s);
         elmo_tagger_free(t);
