@@ -261,10 +261,25 @@ static const char *temp_dir(void) {
     return t && *t ? t : "/tmp";
 }
 
-/* Outputs written into in place (copied at commit), never replaced: FIFOs, devices, and
- * anything under /dev or /proc (/dev/stdout may name a terminal, a pipe or a file). */
+/* The descriptor a path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), else -1: written
+ * through a duplicate, so that the shell's redirection (offset, append) is kept. */
+static int named_fd(const char *path) {
+    if (strcmp(path, "/dev/stdout") == 0) return 1;
+    if (strcmp(path, "/dev/stderr") == 0) return 2;
+    const char *num = strncmp(path, "/dev/fd/", 8) == 0          ? path + 8
+                      : strncmp(path, "/proc/self/fd/", 14) == 0 ? path + 14
+                                                                 : NULL;
+    if (!num || !isdigit((unsigned char)*num)) return -1;
+    char *end;
+    long fd = strtol(num, &end, 10);
+    return *end || fd > 1 << 20 ? -1 : (int)fd;
+}
+
+/* Outputs written into in place (copied at commit), never replaced: FIFOs, devices, the
+ * descriptors /dev/stdout, /dev/fd/N (a terminal, a pipe or a file the shell opened), and
+ * anything under /proc. A regular file elsewhere (/dev/shm too) is replaced atomically. */
 static int output_is_special(const char *path, const struct stat *st, int exists) {
-    if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0) return 1;
+    if (named_fd(path) >= 0 || strncmp(path, "/proc/", 6) == 0) return 1;
     return exists && !S_ISREG(st->st_mode);
 }
 
@@ -354,20 +369,6 @@ static void atomic_release(elmo_atomic_file *a) {
     free(a->path);
     free(a->tmp);
     a->path = a->tmp = NULL;
-}
-
-/* The descriptor a path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), else -1: written
- * through a duplicate, so that the shell's redirection (offset, append) is kept. */
-static int named_fd(const char *path) {
-    if (strcmp(path, "/dev/stdout") == 0) return 1;
-    if (strcmp(path, "/dev/stderr") == 0) return 2;
-    const char *num = strncmp(path, "/dev/fd/", 8) == 0          ? path + 8
-                      : strncmp(path, "/proc/self/fd/", 14) == 0 ? path + 14
-                                                                 : NULL;
-    if (!num || !isdigit((unsigned char)*num)) return -1;
-    char *end;
-    long fd = strtol(num, &end, 10);
-    return *end || fd > 1 << 20 ? -1 : (int)fd;
 }
 
 /* Copy the temporary into the special output (FIFO, device, /dev/stdout...). */
