@@ -588,6 +588,12 @@ static void test_token_limit(void **state) {
     rc = run_sh("exec \"$ELMO\" tag train --train tl_tagged.txt --model /nonexistent --output tl.tagger", 0, &err);
     expect_error(rc, err, "tl_tagged.txt:2: a sentence of 100001 tokens, more than 100000");
     free(err);
+    char script[1024];
+    snprintf(script, sizeof script, "exec \"$ELMO\" perplexity --model '%s/models/elmo-en-small' --input tl_tagged.txt",
+             ELMO_SOURCE_DIR);
+    rc = run_sh(script, 0, &err);
+    expect_error(rc, err, "tl_tagged.txt:2: a sentence of 100001 tokens, more than 100000");
+    free(err);
 }
 
 /* ---- walkers skip FIFOs */
