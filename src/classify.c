@@ -19,6 +19,7 @@
 #include "mlp.h"
 #include "optim.h"
 #include "strmap.h"
+#include "textdata.h"
 #include "util.h"
 
 #define CLF_MAGIC "ELMOCLF1"
@@ -667,7 +668,8 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
             c->labels = calloc((size_t)(c->n_classes > 0 ? c->n_classes : 1), sizeof(char *));
             for (int k = 0; !s && k < c->n_classes; k++) {
                 const cJSON *x = cJSON_GetArrayItem(lab, k);
-                if (!cJSON_IsString(x)) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
+                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
+                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
                 else c->labels[k] = strdup(x->valuestring);
             }
         }

@@ -263,13 +263,19 @@ static elmo_status store_label(td_ctx *c, elmo_td_arena *a, const char *s, size_
                                uint64_t line, const char *what, const char **out) {
     elmo_status st = store(c, a, s, len, line, what, 0, out, NULL);
     if (st) return st;
-    for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return elmo_fail(ELMO_ERR_FORMAT,
-                             "%s:%llu: %s contains a control character (0x%02X: tab, line break, "
-                             "...); labels must be printable",
-                             c->name, (ull)line, what, *p);
+    int cc = elmo_label_control_char(*out);
+    if (cc)
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s:%llu: %s contains a control character (0x%02X: tab, line break, "
+                         "...); labels must be printable",
+                         c->name, (ull)line, what, cc);
     return ELMO_OK;
+}
+
+int elmo_label_control_char(const char *label) {
+    for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return *p;
+    return 0;
 }
 
 static td_field *new_field(td_ctx *c) {

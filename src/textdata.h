@@ -33,6 +33,11 @@
  * keeps the first --max-tokens instead when that is given). The default of elmo embed too. */
 #define ELMO_TD_MAX_TOKENS 100000
 
+/* The first control character of a label or tag (TAB, line break, ...: it would break the
+ * line- and TAB-separated outputs that print it), or 0 when it has none. Labels holding one
+ * are refused by every reader and by the classifier/tagger loaders. */
+int elmo_label_control_char(const char *label);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Shared                                                                                     */
 
