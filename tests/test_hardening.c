@@ -503,6 +503,14 @@ static void test_bom_and_utf8(void **state) {
     put("bom.json", "\xef\xbb\xbf{\"a\": [1, {\"b\": 2}]}");
     assert_int_equal(elmo_json_load(tmpfile_path("bom.json"), &root), ELMO_OK);
     cJSON_Delete(root);
+    /* the corpus converter's JSON inputs alike */
+    rc = run_sh("exec \"$ELMO\" data text --input bom.json --output bom_json.txt", 0, &err);
+    expect_error(rc, err, "bom.json: no text in the JSON"); /* parsed (not "invalid JSON") */
+    free(err);
+    put("dup_text.json", "{\"text\": \"a\", \"text\": \"b\"}");
+    rc = run_sh("exec \"$ELMO\" data text --input dup_text.json --output dup_text.txt", 0, &err);
+    expect_error(rc, err, "dup_text.json: duplicate key \"text\"");
+    free(err);
 }
 
 /* ---- the biLM path recorded in a classifier */

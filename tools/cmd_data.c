@@ -315,7 +315,8 @@ static int text_file(const char *cmd, const char *path, text_out *o) {
     if (s) return cli_lib_error(cmd, s);
     int rc = 0;
     if (ends_with(path, ".json")) {
-        cJSON *j = cJSON_ParseWithLength(data, len);
+        size_t bom = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        cJSON *j = cJSON_ParseWithLength(data + bom, len - bom);
         char key[256] = "";
         if (!j) {
             rc = cli_error(cmd, "%s: invalid JSON", path);
@@ -420,7 +421,8 @@ static int read_message(const char *cmd, const char *dir, const char *name, elmo
     if (s) {
         *rc = cli_lib_error(cmd, s);
     } else if (ends_with(name, ".json")) {
-        cJSON *j = cJSON_ParseWithLength(data, len);
+        size_t bom = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        cJSON *j = cJSON_ParseWithLength(data + bom, len - bom);
         const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
         char key[256] = "";
         if (j && elmo_json_dup_key(j, key, sizeof key, 0))
