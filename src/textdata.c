@@ -1023,7 +1023,7 @@ void elmo_tagged_free(elmo_tagged_dataset *d) {
 }
 
 static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const char *w,
-                            size_t wl, const char *t, size_t tl) {
+                            size_t wl, const char *t, size_t tl, uint64_t ln) {
     if (d->n_tokens == d->cap_tok_) {
         size_t cap = d->cap_tok_ * 2;
         const char **a = realloc(d->words, cap * sizeof *a);
@@ -1039,6 +1039,10 @@ static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const
     if (tagged) {
         const char *ts = arena_strdup(&d->arena_, t, tl);
         if (!ts) return ELMO_ERR_NOMEM;
+        int cc = elmo_label_control_char(ts);
+        if (cc) /* printed word/TAG by tag predict: refused like a label */
+            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: the tag '%s' contains a control character (0x%02X)",
+                             c->name, (ull)ln, ts, cc);
         d->tags[d->n_tokens] = ts;
     }
     d->n_tokens++;
@@ -1111,7 +1115,7 @@ static elmo_status slash_line(td_ctx *c, elmo_tagged_dataset *d, const char *L, 
             return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: token %zu ('%.*s') has an empty %s",
                              c->name, (ull)ln, i + 1, (int)short_len(tl), t,
                              slash == 0 ? "word" : "tag");
-        st = tok_push(c, d, 1, t, slash, t + slash + 1, tl - slash - 1);
+        st = tok_push(c, d, 1, t, slash, t + slash + 1, tl - slash - 1, ln);
         if (st) return st;
     }
     return sent_push(c, d, first, ln, 0);
@@ -1152,7 +1156,7 @@ static elmo_status conll_line(td_ctx *c, elmo_tagged_dataset *d, const char *L, 
     if (!wl || !tl)
         return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: empty %s in a CoNLL line of %zu columns",
                          c->name, (ull)ln, !wl ? "token" : "tag", ncol);
-    return tok_push(c, d, 1, w, wl, t, tl);
+    return tok_push(c, d, 1, w, wl, t, tl, ln);
 }
 
 static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format fmt, int tagged,
@@ -1185,7 +1189,7 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
             st = split_ws(c, L, n, &nt);
             size_t f0 = d->n_tokens;
             for (size_t i = 0; i < nt && !st; i++)
-                st = tok_push(c, d, 0, L + c->st[i], c->ln[i], NULL, 0);
+                st = tok_push(c, d, 0, L + c->st[i], c->ln[i], NULL, 0, ln);
             if (!st) st = sent_push(c, d, f0, ln, 1);
             continue;
         }

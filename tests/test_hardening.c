@@ -440,6 +440,11 @@ static void test_labels_refused(void **state) {
                 0, &err);
     expect_error(rc, err, "control character");
     free(err);
+    /* tags alike (tag predict prints word/TAG) */
+    put("lb.tag", "the/DT cat/N\001N\n");
+    rc = run_sh("exec \"$ELMO\" tag baseline --train lb.tag --test lb.tag", 0, &err);
+    expect_error(rc, err, "lb.tag:1: the tag");
+    free(err);
 }
 
 /* ---- text input: BOM, one UTF-8 policy, duplicate JSON keys */
