@@ -78,8 +78,12 @@ static int run_sh(const char *script, rlim_t fsize, char **err) {
     assert_int_equal(waitpid(pid, &st, 0), pid);
     char *e = read_text(errp, NULL);
     if (e && (strstr(e, "ERROR: AddressSanitizer") || strstr(e, "ERROR: LeakSanitizer") ||
-              strstr(e, "runtime error:")))
-        fail_msg("sanitizer report from `%.200s`:\n%s", script, e);
+              strstr(e, "runtime error:"))) {
+        char msg[8192];
+        snprintf(msg, sizeof msg, "%s", e);
+        free(e);
+        fail_msg("sanitizer report from `%.200s`:\n%s", script, msg);
+    }
     if (err) *err = e;
     else free(e);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

@@ -322,6 +322,7 @@ static int text_file(const char *cmd, const char *path, text_out *o) {
             rc = cli_error(cmd, "%s: invalid JSON", path);
         } else if (elmo_json_dup_key(j, key, sizeof key, 0)) {
             rc = cli_error(cmd, "%s: duplicate key \"%s\"", path, key);
+            cJSON_Delete(j);
         } else {
             int n = 0;
             json_texts(j, 0, NULL, 0, &n);
