@@ -19,6 +19,7 @@
 #include "mlp.h"
 #include "optim.h"
 #include "strmap.h"
+#include "textdata.h"
 #include "util.h"
 
 #define CLF_MAGIC "ELMOCLF1"
@@ -94,6 +95,8 @@ int elmo_clf_label_id(const elmo_clf *c, const char *name) {
 int elmo_clf_features(const elmo_clf *c) { return c->features; }
 const char *elmo_clf_bilm_dir(const elmo_clf *c) { return c->bilm_dir ? c->bilm_dir : ""; }
 const char *elmo_clf_static_path(const elmo_clf *c) { return c->static_path; }
+int elmo_clf_max_tokens(const elmo_clf *c) { return c->max_tokens; }
+
 elmo_tokenizer elmo_clf_tokenizer(const elmo_clf *c) { return c->tok; }
 
 int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma) {
@@ -665,7 +668,8 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
             c->labels = calloc((size_t)(c->n_classes > 0 ? c->n_classes : 1), sizeof(char *));
             for (int k = 0; !s && k < c->n_classes; k++) {
                 const cJSON *x = cJSON_GetArrayItem(lab, k);
-                if (!cJSON_IsString(x)) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
+                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
+                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
                 else c->labels[k] = strdup(x->valuestring);
             }
         }

@@ -77,6 +77,7 @@ int elmo_clf_features(const elmo_clf *c);
 const char *elmo_clf_bilm_dir(const elmo_clf *c);   /* as recorded ("" for bow) */
 const char *elmo_clf_static_path(const elmo_clf *c); /* NULL if none */
 elmo_tokenizer elmo_clf_tokenizer(const elmo_clf *c);
+int elmo_clf_max_tokens(const elmo_clf *c); /* tokens kept per text (0 = all) */
 /* The learned scalar mix: softmax weights (K) and gamma. */
 int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma);
 

@@ -14,7 +14,18 @@
 
 #include "util.h"
 
-void elmo_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* Called before elmo's first HDF5 call. H5dont_atexit (effective when elmo is the first to
+ * use libhdf5 in the process): libhdf5 1.10's shutdown at exit crashes (SIGSEGV in
+ * H5F__close_cb) after an H5Fclose that failed, as it does when the disk fills while a file
+ * is written; elmo closes every file it opens, so there is nothing left for it to do. */
+void elmo_h5_quiet(void) {
+    static _Atomic int once;
+    if (!once) {
+        once = 1;
+        H5dont_atexit();
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static void shape_str(char *buf, size_t n, int rank, const uint64_t *dims) {
     size_t o = 0;

@@ -269,7 +269,8 @@ elmo_status elmo_ngram_train(const elmo_vocab *v, const char *const *files, int 
     m->n_words = rd.n_words;
     m->n_oov = rd.n_oov;
     if (!s && rd.n_sentences == 0)
-        s = elmo_fail(ELMO_ERR_FORMAT, "ngram: the training files hold no sentences");
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s%s: no sentences (empty file%s)", files[0],
+                      n_files > 1 ? " and the other training files" : "", n_files > 1 ? "s" : "");
     /* lower orders: continuation counts from the distinct n-grams one order up */
     for (int k = order - 1; k >= 1 && !s; k--) {
         const ng_table *up = &m->ng[k + 1];

@@ -207,6 +207,26 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
     return ELMO_OK;
 }
 
+int elmo_json_dup_key(const cJSON *x, char *path, size_t n, size_t at) {
+    for (const cJSON *a = x ? x->child : NULL; a; a = a->next) {
+        if (cJSON_IsObject(x))
+            for (const cJSON *b = x->child; b != a; b = b->next)
+                if (a->string && b->string && strcmp(a->string, b->string) == 0) {
+                    snprintf(path + at, n - at, "%s%s", at ? "." : "", a->string);
+                    return 1;
+                }
+        size_t end = at;
+        if (cJSON_IsObject(x) && a->string)
+            end += (size_t)snprintf(path + at, n - at, "%s%s", at ? "." : "", a->string);
+        else if (cJSON_IsArray(x))
+            end += (size_t)snprintf(path + at, n - at, "[]");
+        if (end >= n) end = n - 1;
+        if (elmo_json_dup_key(a, path, n, end)) return 1;
+        path[at] = 0;
+    }
+    return 0;
+}
+
 elmo_status elmo_json_load(const char *path, cJSON **out) {
     char *text;
     size_t len;
@@ -217,8 +237,9 @@ elmo_status elmo_json_load(const char *path, cJSON **out) {
         return elmo_fail(ELMO_ERR_FORMAT, "%s: malformed JSON (contains a NUL byte)", path);
     }
     const char *end = NULL;
+    size_t bom = len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* UTF-8 BOM */
     /* the length includes the terminating NUL: cJSON 1.7.15 needs it to see the end */
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    cJSON *root = cJSON_ParseWithLengthOpts(text + bom, len - bom + 1, &end, 1);
     if (!root) {
         /* report the line of the parse error */
         size_t off = end ? (size_t)(end - text) : 0, line = 1;
@@ -227,6 +248,11 @@ elmo_status elmo_json_load(const char *path, cJSON **out) {
         return elmo_fail(ELMO_ERR_FORMAT, "%s:%zu: malformed JSON", path, line);
     }
     free(text);
+    char key[256] = "";
+    if (elmo_json_dup_key(root, key, sizeof key, 0)) { /* Python's json would take the last */
+        cJSON_Delete(root);
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: duplicate key \"%s\"", path, key);
+    }
     *out = root;
     return ELMO_OK;
 }

@@ -15,6 +15,7 @@
 #include "h5io.h"
 #include "options.h"
 #include "params.h"
+#include "textdata.h"
 #include "textio.h"
 #include "train_data.h"
 #include "vocab.h"
@@ -151,6 +152,12 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
             }
             sent *x = &ss[m];
             x->n = elmo_split_whitespace(rd.line, rd.len, NULL, NULL, 0);
+            if (x->n > ELMO_TD_MAX_TOKENS) { /* memory grows with a sentence's length */
+                s = elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: a sentence of %zu tokens, more than %d",
+                              rd.name, (unsigned long long)rd.lineno, x->n, ELMO_TD_MAX_TOKENS);
+                x->text = NULL, x->st = x->ln = NULL;
+                break;
+            }
             x->text = malloc(rd.len + 1);
             x->st = malloc(sizeof(size_t) * (x->n + 1));
             x->ln = malloc(sizeof(size_t) * (x->n + 1));

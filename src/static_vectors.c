@@ -38,6 +38,7 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
     elmo_line_reader r;
     elmo_status s = elmo_line_reader_open(&r, path, (size_t)1 << 24);
     if (s) return s;
+    r.raw_bytes = 1; /* published vector files hold stray bytes: words kept as bytes */
     elmo_static_vectors *sv = calloc(1, sizeof *sv);
     if (!sv) {
         elmo_line_reader_close(&r);

@@ -529,7 +529,8 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
             t->tags = calloc((size_t)(t->n_tags > 0 ? t->n_tags : 1), sizeof(char *));
             for (int k = 0; !s && k < t->n_tags; k++) {
                 const cJSON *x = cJSON_GetArrayItem(tags, k);
-                if (!cJSON_IsString(x)) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
+                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
+                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
                 else t->tags[k] = strdup(x->valuestring);
             }
         }

@@ -256,6 +256,28 @@ static elmo_status store(td_ctx *c, elmo_td_arena *a, const char *s, size_t len,
     return ELMO_OK;
 }
 
+/* A label as store() keeps it, refused when it holds a control character (tab, line break,
+ * ...): labels are printed one per line, tab-separated, by every command (predict, eval,
+ * the classifier file), so one that breaks a line or a column is refused, in every format. */
+static elmo_status store_label(td_ctx *c, elmo_td_arena *a, const char *s, size_t len,
+                               uint64_t line, const char *what, const char **out) {
+    elmo_status st = store(c, a, s, len, line, what, 0, out, NULL);
+    if (st) return st;
+    int cc = elmo_label_control_char(*out);
+    if (cc)
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s:%llu: %s contains a control character (0x%02X: tab, line break, "
+                         "...); labels must be printable",
+                         c->name, (ull)line, what, cc);
+    return ELMO_OK;
+}
+
+int elmo_label_control_char(const char *label) {
+    for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return *p;
+    return 0;
+}
+
 static td_field *new_field(td_ctx *c) {
     if (c->nf == c->fcap) {
         size_t cap = c->fcap ? c->fcap * 2 : 16;
@@ -392,7 +414,7 @@ static elmo_status add_example(td_ctx *c, elmo_cls_dataset *d, const char *label
     const char *s;
     size_t n;
     elmo_status st = to_utf8(c, label, llen, lline, &s, &n);
-    if (!st) st = store(c, &d->arena_, s, n, lline, lwhat, 0, &e->label, NULL);
+    if (!st) st = store_label(c, &d->arena_, s, n, lline, lwhat, &e->label);
     if (!st) st = to_utf8(c, text, tlen, tline, &s, &n);
     if (!st) st = store(c, &d->arena_, s, n, tline, twhat, 0, &e->text, &e->text_len);
     if (st) return st;
@@ -649,6 +671,7 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
+    r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
     int tsv = o->format == ELMO_CLS_TSV;
     int header = tsv && o->header > 0;
     int have_cols = 0;
@@ -734,7 +757,7 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
                 st = ELMO_ERR_NOMEM;
                 break;
             }
-            st = store(c, &d->arena_, L + lf->off, lf->len, ln, cols.ldesc, 0, &e->label, NULL);
+            st = store_label(c, &d->arena_, L + lf->off, lf->len, ln, cols.ldesc, &e->label);
             if (!st)
                 st = store(c, &d->arena_, L + tf->off, tf->len, ln, cols.tdesc, 0, &e->text,
                            &e->text_len);
@@ -772,7 +795,7 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
                 st = ELMO_ERR_NOMEM;
                 break;
             }
-            st = store(c, &d->arena_, L + lab, labend - lab, ln, "the label", 0, &e->label, NULL);
+            st = store_label(c, &d->arena_, L + lab, labend - lab, ln, "the label", &e->label);
             if (!st)
                 st = store(c, &d->arena_, L + i, n - i, ln, "the text", 0, &e->text, &e->text_len);
             if (st) break;
@@ -1000,7 +1023,7 @@ void elmo_tagged_free(elmo_tagged_dataset *d) {
 }
 
 static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const char *w,
-                            size_t wl, const char *t, size_t tl) {
+                            size_t wl, const char *t, size_t tl, uint64_t ln) {
     if (d->n_tokens == d->cap_tok_) {
         size_t cap = d->cap_tok_ * 2;
         const char **a = realloc(d->words, cap * sizeof *a);
@@ -1016,6 +1039,10 @@ static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const
     if (tagged) {
         const char *ts = arena_strdup(&d->arena_, t, tl);
         if (!ts) return ELMO_ERR_NOMEM;
+        int cc = elmo_label_control_char(ts);
+        if (cc) /* printed word/TAG by tag predict: refused like a label */
+            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: the tag '%s' contains a control character (0x%02X)",
+                             c->name, (ull)ln, ts, cc);
         d->tags[d->n_tokens] = ts;
     }
     d->n_tokens++;
@@ -1026,6 +1053,11 @@ static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const
 static elmo_status sent_push(td_ctx *c, elmo_tagged_dataset *d, size_t first, uint64_t line,
                              int keep_empty) {
     if (d->n_tokens == first && !keep_empty) return ELMO_OK;
+    if (d->n_tokens - first > ELMO_TD_MAX_TOKENS) /* the biLM's memory grows with it */
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s:%llu: a sentence of %zu tokens, more than %d (the memory it needs "
+                         "grows with its length): split it",
+                         c->name, (ull)line, d->n_tokens - first, ELMO_TD_MAX_TOKENS);
     if (d->n == d->cap_sent_) {
         size_t cap = d->cap_sent_ ? d->cap_sent_ * 2 : 256;
         elmo_sentence *p = realloc(d->sent, cap * sizeof *p);
@@ -1083,7 +1115,7 @@ static elmo_status slash_line(td_ctx *c, elmo_tagged_dataset *d, const char *L, 
             return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: token %zu ('%.*s') has an empty %s",
                              c->name, (ull)ln, i + 1, (int)short_len(tl), t,
                              slash == 0 ? "word" : "tag");
-        st = tok_push(c, d, 1, t, slash, t + slash + 1, tl - slash - 1);
+        st = tok_push(c, d, 1, t, slash, t + slash + 1, tl - slash - 1, ln);
         if (st) return st;
     }
     return sent_push(c, d, first, ln, 0);
@@ -1124,7 +1156,7 @@ static elmo_status conll_line(td_ctx *c, elmo_tagged_dataset *d, const char *L, 
     if (!wl || !tl)
         return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: empty %s in a CoNLL line of %zu columns",
                          c->name, (ull)ln, !wl ? "token" : "tag", ncol);
-    return tok_push(c, d, 1, w, wl, t, tl);
+    return tok_push(c, d, 1, w, wl, t, tl, ln);
 }
 
 static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format fmt, int tagged,
@@ -1132,6 +1164,7 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
+    r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
     st = tagged_begin(c, d, tagged);
     int detected = 0;
     size_t first = 0;      /* CoNLL: first token of the current sentence */
@@ -1156,7 +1189,7 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
             st = split_ws(c, L, n, &nt);
             size_t f0 = d->n_tokens;
             for (size_t i = 0; i < nt && !st; i++)
-                st = tok_push(c, d, 0, L + c->st[i], c->ln[i], NULL, 0);
+                st = tok_push(c, d, 0, L + c->st[i], c->ln[i], NULL, 0, ln);
             if (!st) st = sent_push(c, d, f0, ln, 1);
             continue;
         }

@@ -28,6 +28,15 @@
 
 /* A record (CSV) or line longer than this is an error. */
 #define ELMO_TD_MAX_RECORD ((size_t)64 << 20)
+/* Tokens per sentence or text run through the biLM at most (its memory grows with the
+ * length: a 10 MB text would need gigabytes); longer ones are refused, named (the classifier
+ * keeps the first --max-tokens instead when that is given). The default of elmo embed too. */
+#define ELMO_TD_MAX_TOKENS 100000
+
+/* The first control character of a label or tag (TAB, line break, ...: it would break the
+ * line- and TAB-separated outputs that print it), or 0 when it has none. Labels holding one
+ * are refused by every reader and by the classifier/tagger loaders. */
+int elmo_label_control_char(const char *label);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Shared                                                                                     */

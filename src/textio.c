@@ -72,6 +72,16 @@ int elmo_line_reader_next(elmo_line_reader *r) {
     if (!any) return 0;
     r->line[r->len] = 0;
     r->lineno++;
+    if (r->lineno == 1 && r->len >= 3 && memcmp(r->line, "\xef\xbb\xbf", 3) == 0) {
+        r->len -= 3; /* UTF-8 byte order mark */
+        memmove(r->line, r->line + 3, r->len + 1);
+    }
+    if (!r->raw_bytes) {
+        size_t vl = elmo_utf8_valid_prefix(r->line, r->len);
+        if (vl != r->len)
+            return -(int)elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: invalid UTF-8 at byte %zu", r->name,
+                                   (unsigned long long)r->lineno, vl + 1);
+    }
     return 1;
 }
 

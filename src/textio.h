@@ -4,6 +4,12 @@
  * Lines end at LF, CR LF or a lone CR (Python's universal newlines, as the reference tools
  * read files). A line longer than max_bytes is an error naming the file and line, found
  * without holding more than max_bytes. "-" reads standard input.
+ *
+ * Every text reader of elmo reads through this one, with one policy: a UTF-8 byte order mark
+ * at the start of the input is skipped, and a line that is not valid UTF-8 is an error
+ * naming the file, the line and the byte ("FILE:LINE: invalid UTF-8 at byte N"). Readers
+ * that decode the bytes themselves (--encoding latin-1, the corpus converters that repair
+ * text) set raw_bytes after opening.
  */
 #ifndef ELMO_TEXTIO_H
 #define ELMO_TEXTIO_H
@@ -25,6 +31,7 @@ typedef struct {
     uint64_t bytes;     /* bytes consumed so far */
     uint64_t size;      /* file size if known, else 0 */
     int pending_cr;     /* previous line ended with CR: skip a following LF */
+    int raw_bytes;      /* 1: no UTF-8 check (the caller decodes); the BOM is skipped anyway */
 } elmo_line_reader;
 
 elmo_status elmo_line_reader_open(elmo_line_reader *r, const char *path, size_t max_bytes);

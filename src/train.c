@@ -337,6 +337,82 @@ static elmo_status save_checkpoint(trainer *t, double elapsed) {
     return elmo_ckpt_commit(&w);
 }
 
+/* The first difference between two JSON values: its key path ("lstm.cell_clip",
+ * "char_cnn.filters[2]") into path, and 1; 0 when they are equal. */
+static int json_first_diff(const cJSON *a, const cJSON *b, char *path, size_t n, size_t at) {
+    if (!a || !b) return 1;
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        for (int pass = 0; pass < 2; pass++) /* keys of a (compared), then keys only in b */
+            for (const cJSON *x = (pass ? b : a)->child; x; x = x->next) {
+                const cJSON *y = cJSON_GetObjectItemCaseSensitive(pass ? a : b, x->string);
+                if (pass && y) continue;
+                snprintf(path + at, n - at, "%s%s", at ? "." : "", x->string);
+                size_t end = strlen(path);
+                if (!y || json_first_diff(pass ? y : x, pass ? x : y, path, n, end)) return 1;
+                path[at] = 0;
+            }
+        return 0;
+    }
+    if (cJSON_IsArray(a) && cJSON_IsArray(b)) {
+        int na = cJSON_GetArraySize(a), nb = cJSON_GetArraySize(b);
+        for (int i = 0; i < na && i < nb; i++) {
+            snprintf(path + at, n - at, "[%d]", i);
+            if (json_first_diff(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), path, n, strlen(path)))
+                return 1;
+        }
+        path[at] = 0;
+        return na != nb;
+    }
+    if (cJSON_IsNumber(a) && cJSON_IsNumber(b)) return a->valuedouble != b->valuedouble;
+    if (cJSON_IsString(a) && cJSON_IsString(b)) return strcmp(a->valuestring, b->valuestring) != 0;
+    if (cJSON_IsBool(a) && cJSON_IsBool(b)) return cJSON_IsTrue(a) != cJSON_IsTrue(b);
+    return 1;
+}
+
+/* The item at a key path as JSON text ("absent" when missing): for messages. */
+static void json_at(const cJSON *root, const char *path, char *out, size_t n) {
+    char key[256];
+    const cJSON *x = root;
+    for (const char *p = path; x && *p;) {
+        if (*p == '.') p++;
+        if (*p == '[') {
+            x = cJSON_GetArrayItem(x, atoi(p + 1));
+            p = strchr(p, ']');
+            p = p ? p + 1 : "";
+            continue;
+        }
+        size_t k = strcspn(p, ".[");
+        snprintf(key, sizeof key, "%.*s", (int)(k < sizeof key ? k : sizeof key - 1), p);
+        x = cJSON_GetObjectItemCaseSensitive(x, key);
+        p += k;
+    }
+    char *txt = x ? cJSON_PrintUnformatted(x) : NULL;
+    snprintf(out, n, "%s", txt ? txt : "absent");
+    free(txt);
+}
+
+/* Every option that defines the model (the architecture, as the checkpoint records it) must
+ * be the same as now: named when it is not. */
+static elmo_status check_architecture(const trainer *t, const char *path, const char *rec, size_t len) {
+    cJSON *was = cJSON_ParseWithLength(rec, len), *now = arch_json(&t->arch, 261);
+    char key[256] = "", a[64], b[64];
+    elmo_status s = ELMO_OK;
+    if (!was) {
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (architecture)", path);
+    } else if (json_first_diff(was, now, key, sizeof key, 0)) {
+        json_at(was, key, a, sizeof a);
+        json_at(now, key, b, sizeof b);
+        s = elmo_fail(ELMO_ERR_STATE,
+                      "%s: the options differ from the checkpoint's: %s is %s there, %s now (the "
+                      "model's options cannot change: use the checkpoint's options.json, or a new "
+                      "save directory)",
+                      path, key, a, b);
+    }
+    cJSON_Delete(was);
+    cJSON_Delete(now);
+    return s;
+}
+
 /* Load a checkpoint: everything (resume) or only the parameters and accumulators
  * (init_from). */
 static elmo_status load_checkpoint(trainer *t, const char *path, int everything) {
@@ -353,6 +429,10 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
         s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (step %lld)", path, (long long)m.step);
         goto out;
     }
+    size_t alen;
+    if (!elmo_ckpt_get(&ck, "architecture", SIZE_MAX, &d, &alen) &&
+        (s = check_architecture(t, path, d, alen)))
+        goto out;
     if (m.n_params != t->w.n || m.V != t->V) {
         s = elmo_fail(ELMO_ERR_STATE, "%s: written for another architecture or vocabulary size", path);
         goto out;

@@ -189,7 +189,9 @@ static elmo_status next_chunk(elmo_stream *s) {
                 s->pos = 0;
             }
             if (dry++ > s->n_shards)
-                return elmo_fail(ELMO_ERR_FORMAT, "the training files hold no sentences");
+                return elmo_fail(ELMO_ERR_FORMAT, "%s%s: no sentences (empty file%s)", s->shards[0],
+                                 s->n_shards > 1 ? " and the other training files" : "",
+                                 s->n_shards > 1 ? "s" : "");
             elmo_status st = open_shard(s, 0, 0);
             if (st) return st;
         }

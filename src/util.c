@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -191,40 +192,142 @@ uint64_t elmo_rng_below(elmo_rng *r, uint64_t n) {
 
 /* ---- atomic files */
 
-/* Remove the "<path>.tmp.<pid>" files of processes that no longer exist: a process killed
- * while writing leaves one behind, never complete, that nothing else would remove (a
- * checkpoint's can be gigabytes). A live pid's file is left alone. */
-static void remove_stale_temporaries(const char *path) {
-    char *d = strdup(path), *b = strdup(path);
-    DIR *dp = NULL;
-    if (!d || !b) goto out;
-    const char *dir = dirname(d), *base = basename(b);
-    size_t bl = strlen(base);
-    if (!(dp = opendir(dir))) goto out;
+/* Registry of the temporaries being written, for signal handlers: a slot's path is written
+ * before the slot is marked used, and unmarked before it is reused. */
+#define TEMP_SLOTS 16
+static char g_temp_path[TEMP_SLOTS][4096];
+static volatile sig_atomic_t g_temp_used[TEMP_SLOTS];
+static pthread_mutex_t g_temp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void temp_register(const char *path) {
+    if (strlen(path) >= sizeof g_temp_path[0]) return;
+    pthread_mutex_lock(&g_temp_lock);
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (!g_temp_used[i]) {
+            strcpy(g_temp_path[i], path);
+            g_temp_used[i] = 1;
+            break;
+        }
+    pthread_mutex_unlock(&g_temp_lock);
+}
+
+static void temp_unregister(const char *path) {
+    pthread_mutex_lock(&g_temp_lock);
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (g_temp_used[i] && strcmp(g_temp_path[i], path) == 0) {
+            g_temp_used[i] = 0;
+            break;
+        }
+    pthread_mutex_unlock(&g_temp_lock);
+}
+
+void elmo_temp_remove_all(void) {
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (g_temp_used[i]) unlink(g_temp_path[i]);
+}
+
+/* Remove the files of dir named "<base><mid><pid>[...]" whose process no longer exists: a
+ * process killed while writing leaves one behind, never complete, that nothing else would
+ * remove (a checkpoint's can be gigabytes). A live pid's file is left alone. */
+static void remove_stale(const char *dir, const char *base, const char *mid, int suffix_ok) {
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    size_t bl = strlen(base), ml = strlen(mid);
     struct dirent *e;
     while ((e = readdir(dp))) {
-        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5) != 0)
-            continue;
-        const char *num = e->d_name + bl + 5;
+        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, mid, ml) != 0) continue;
+        const char *num = e->d_name + bl + ml;
         if (!isdigit((unsigned char)num[0])) continue;
         char *end;
         long pid = strtol(num, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if ((*end && !(suffix_ok && *end == '.')) || pid <= 0 || pid == (long)getpid()) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to tell */
         char *full = elmo_path_join(dir, e->d_name);
         if (full) unlink(full);
         free(full);
     }
-out:
-    if (dp) closedir(dp);
+    closedir(dp);
+}
+
+static void remove_stale_temporaries(const char *path) {
+    char *d = strdup(path), *b = strdup(path);
+    if (d && b) remove_stale(dirname(d), basename(b), ".tmp.", 0);
     free(d);
     free(b);
 }
 
+static const char *temp_dir(void) {
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+/* The descriptor a path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), else -1: written
+ * through a duplicate, so that the shell's redirection (offset, append) is kept. */
+static int named_fd(const char *path) {
+    if (strcmp(path, "/dev/stdout") == 0) return 1;
+    if (strcmp(path, "/dev/stderr") == 0) return 2;
+    const char *num = strncmp(path, "/dev/fd/", 8) == 0          ? path + 8
+                      : strncmp(path, "/proc/self/fd/", 14) == 0 ? path + 14
+                                                                 : NULL;
+    if (!num || !isdigit((unsigned char)*num)) return -1;
+    char *end;
+    long fd = strtol(num, &end, 10);
+    return *end || fd > 1 << 20 ? -1 : (int)fd;
+}
+
+/* Outputs written into in place (copied at commit), never replaced: FIFOs, devices, the
+ * descriptors /dev/stdout, /dev/fd/N (a terminal, a pipe or a file the shell opened), and
+ * anything under /proc. A regular file elsewhere (/dev/shm too) is replaced atomically. */
+static int output_is_special(const char *path, const struct stat *st, int exists) {
+    if (named_fd(path) >= 0 || strncmp(path, "/proc/", 6) == 0) return 1;
+    return exists && !S_ISREG(st->st_mode);
+}
+
+elmo_status elmo_output_check(const char *path, const char *const *inputs, int n_inputs) {
+    if (!path || !*path) return elmo_fail(ELMO_ERR_ARG, "the output path is empty");
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (!exists && errno != ENOENT)
+        return elmo_fail(ELMO_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (exists && S_ISDIR(st.st_mode))
+        return elmo_fail(ELMO_ERR_IO, "%s: is a directory (the output must be a file)", path);
+    if (exists && S_ISSOCK(st.st_mode))
+        return elmo_fail(ELMO_ERR_IO, "%s: is a socket, not a file to write", path);
+    if (output_is_special(path, &st, exists)) {
+        if (exists && access(path, W_OK) != 0)
+            return elmo_fail(ELMO_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        return ELMO_OK; /* written in place: never the same as an input file replaced */
+    }
+    char *d = strdup(path);
+    if (!d) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    const char *dir = dirname(d);
+    struct stat ds;
+    elmo_status s = ELMO_OK;
+    if (stat(dir, &ds) != 0 || !S_ISDIR(ds.st_mode))
+        s = elmo_fail(ELMO_ERR_IO, "%s: directory %s does not exist", path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        s = elmo_fail(ELMO_ERR_IO, "%s: cannot create files in %s: %s", path, dir, strerror(errno));
+    free(d);
+    for (int i = 0; i < n_inputs && !s && exists; i++) {
+        struct stat is;
+        if (!inputs[i]) continue;
+        int ok = strcmp(inputs[i], "-") == 0 ? fstat(0, &is) == 0 : stat(inputs[i], &is) == 0;
+        if (ok && is.st_dev == st.st_dev && is.st_ino == st.st_ino)
+            s = elmo_fail(ELMO_ERR_ARG, "%s: the output is also an input (%s): refusing to "
+                                        "overwrite it", path, strcmp(inputs[i], "-") ? inputs[i] : "stdin");
+    }
+    return s;
+}
+
 elmo_status elmo_atomic_begin(elmo_atomic_file *a, const char *path) {
-    remove_stale_temporaries(path);
+    memset(a, 0, sizeof *a);
+    elmo_status s = elmo_output_check(path, NULL, 0);
+    if (s) return s;
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    a->direct = output_is_special(path, &st, exists);
     a->path = strdup(path);
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + strlen(temp_dir()) + 48;
     a->tmp = malloc(n);
     if (!a->path || !a->tmp) {
         free(a->path);
@@ -232,7 +335,24 @@ elmo_status elmo_atomic_begin(elmo_atomic_file *a, const char *path) {
         a->path = a->tmp = NULL;
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
-    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    if (a->direct) {
+        remove_stale(temp_dir(), "elmo-out", ".", 1);
+        snprintf(a->tmp, n, "%s/elmo-out.%ld.XXXXXX", temp_dir(), (long)getpid());
+        int fd = mkstemp(a->tmp);
+        if (fd < 0) {
+            s = elmo_fail(ELMO_ERR_IO, "%s: cannot create a temporary file in %s: %s", path,
+                          temp_dir(), strerror(errno));
+            free(a->path);
+            free(a->tmp);
+            a->path = a->tmp = NULL;
+            return s;
+        }
+        close(fd);
+    } else {
+        remove_stale_temporaries(path);
+        snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    }
+    temp_register(a->tmp);
     return ELMO_OK;
 }
 
@@ -244,15 +364,64 @@ static void fsync_path(const char *path, int dir) {
     }
 }
 
+static void atomic_release(elmo_atomic_file *a) {
+    temp_unregister(a->tmp);
+    free(a->path);
+    free(a->tmp);
+    a->path = a->tmp = NULL;
+}
+
+/* Copy the temporary into the special output (FIFO, device, /dev/stdout...). */
+static elmo_status copy_into(const char *tmp, const char *path) {
+    int in = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return elmo_fail(ELMO_ERR_IO, "%s: cannot read back: %s", tmp, strerror(errno));
+    int nfd = named_fd(path);
+    int out = nfd >= 0 ? dup(nfd) : open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (out < 0) {
+        close(in);
+        return elmo_fail(ELMO_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+    }
+    struct stat st;
+    int regular = fstat(out, &st) == 0 && S_ISREG(st.st_mode); /* e.g. /dev/stdout > file */
+    if (regular && nfd < 0 && ftruncate(out, 0) != 0) regular = 0;
+    enum { BUF = 1 << 16 };
+    char *buf = malloc(BUF);
+    int err = buf ? 0 : ENOMEM;
+    while (!err) {
+        ssize_t r = read(in, buf, BUF);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            err = r < 0 ? errno : 0;
+            break;
+        }
+        for (ssize_t o = 0; o < r && !err;) {
+            ssize_t w = write(out, buf + o, (size_t)(r - o));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) err = w < 0 ? errno : EIO;
+            else o += w;
+        }
+    }
+    free(buf);
+    if (!err && regular && fsync(out) != 0 && errno != EINVAL) err = errno;
+    if (close(out) != 0 && !err && errno != EINTR) err = errno;
+    close(in);
+    if (err) return elmo_fail(ELMO_ERR_IO, "%s: write error: %s", path, strerror(err));
+    return ELMO_OK;
+}
+
 elmo_status elmo_atomic_commit(elmo_atomic_file *a) {
+    if (a->direct) {
+        elmo_status s = copy_into(a->tmp, a->path);
+        unlink(a->tmp);
+        atomic_release(a);
+        return s;
+    }
     fsync_path(a->tmp, 0);
     if (rename(a->tmp, a->path) != 0) {
         elmo_status s = elmo_fail(ELMO_ERR_IO, "%s: cannot rename temporary file into place: %s",
                                   a->path, strerror(errno));
         unlink(a->tmp);
-        free(a->path);
-        free(a->tmp);
-        a->path = a->tmp = NULL;
+        atomic_release(a);
         return s;
     }
     char *d = strdup(a->path);
@@ -260,17 +429,14 @@ elmo_status elmo_atomic_commit(elmo_atomic_file *a) {
         fsync_path(dirname(d), 1);
         free(d);
     }
-    free(a->path);
-    free(a->tmp);
-    a->path = a->tmp = NULL;
+    atomic_release(a);
     return ELMO_OK;
 }
 
 void elmo_atomic_abort(elmo_atomic_file *a) {
-    if (a->tmp) unlink(a->tmp);
-    free(a->path);
-    free(a->tmp);
-    a->path = a->tmp = NULL;
+    if (!a->tmp) return;
+    unlink(a->tmp);
+    atomic_release(a);
 }
 
 char *elmo_path_join(const char *dir, const char *name) {

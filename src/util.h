@@ -52,16 +52,30 @@ double elmo_rng_uniform(elmo_rng *r);          /* [0, 1) */
 float elmo_rng_normal(elmo_rng *r);            /* N(0, 1) */
 uint64_t elmo_rng_below(elmo_rng *r, uint64_t n); /* [0, n) */
 
-/* Atomic output: write to "<path>.tmp.<pid>", then fsync and rename over path. Begin also
- * removes the temporaries of path left by processes that no longer exist (killed while
- * writing). */
+/* Output files. elmo_output_check validates an output path before any work starts: not
+ * empty, not a directory or socket, its directory present and writable, and not the same
+ * file as any of inputs (paths; "-" is standard input; NULL entries skipped).
+ *
+ * Atomic output: elmo_atomic_begin checks the path the same way, then gives a temporary
+ * file to write, a->tmp; commit makes it the output. A regular (or absent) output: the
+ * temporary is "<path>.tmp.<pid>", fsync'ed and renamed over path (begin also removes the
+ * temporaries of path left by processes that no longer exist). A FIFO, a character device
+ * or any path under /dev or /proc (a->direct): the temporary is in $TMPDIR (else /tmp) and
+ * commit copies it into the output, which is never replaced: the node stays, the reader of
+ * a FIFO gets the complete file, a write error (/dev/full) is an error. Every temporary is
+ * registered until commit or abort, so that a signal handler can remove them all
+ * (elmo_temp_remove_all). */
 typedef struct {
     char *path;
     char *tmp;
+    int direct;
 } elmo_atomic_file;
+elmo_status elmo_output_check(const char *path, const char *const *inputs, int n_inputs);
 elmo_status elmo_atomic_begin(elmo_atomic_file *a, const char *path);
-elmo_status elmo_atomic_commit(elmo_atomic_file *a); /* fsync + rename + fsync dir */
+elmo_status elmo_atomic_commit(elmo_atomic_file *a); /* fsync + rename + fsync dir, or copy */
 void elmo_atomic_abort(elmo_atomic_file *a);         /* unlink the temporary */
+/* Unlink every registered temporary: async-signal-safe (for SIGTERM/SIGINT handlers). */
+void elmo_temp_remove_all(void);
 
 /* Growable byte string (always NUL-terminated when p != NULL). */
 typedef struct {

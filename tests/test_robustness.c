@@ -109,7 +109,7 @@ static void test_nan_stops_training(void **state) {
     elmo_params_free(&w);
     /* training from it into the good run's directory stops at once, with the reason */
     char extra[1024];
-    snprintf(extra, sizeof extra, "--max-steps 6 --init-from '%s'", huge);
+    snprintf(extra, sizeof extra, "--max-steps 6 --force --init-from '%s'", huge);
     int rc = train(good, extra, &err);
     assert_int_not_equal(rc, 0);
     assert_non_null(err);

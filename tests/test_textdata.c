@@ -309,13 +309,17 @@ static void test_tsv(void **state) {
     elmo_cls_free(&d);
 
     /* a header on request; columns by name; the last column takes the rest of the line */
-    p = PUT("h.tsv", "id\ttext\tlabel\n7\thello\tpos\n8\tbye\tneg\textra\n");
+    p = PUT("h.tsv", "id\ttext\tlabel\n7\thello\tpos\n8\tbye\tneg extra\n");
     o = cls_opts(ELMO_CLS_TSV, "label", "text", ELMO_ENC_UTF8, 1);
     assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 2);
     expect_ex(&d, 0, "pos", "hello", 2);
-    assert_string_equal(d.ex[1].label, "neg\textra");
+    assert_string_equal(d.ex[1].label, "neg extra");
     elmo_cls_free(&d);
+    /* ... but a label holding a tab would break every output that prints it: refused */
+    p = PUT("t.tsv", "id\ttext\tlabel\n8\tbye\tneg\textra\n");
+    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_ERR_FORMAT);
+    assert_non_null(strstr(elmo_last_error(), "t.tsv:2: label column 2 (label) contains a control character"));
 
     /* Latin-1, text first, BOM */
     p = PUT("l1.tsv", "\xef\xbb\xbf" "caf\xe9\tfr\n\xa3" "5\ten\n");

@@ -5,7 +5,11 @@
 #include "textio.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +126,49 @@ int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const cha
     return 1;
 }
 
+int cli_check_output(const char *cmd, const char *path, const char *const *inputs, int n_inputs) {
+    elmo_status s = elmo_output_check(path, inputs, n_inputs);
+    return s ? cli_lib_error(cmd, s) : 0;
+}
+
+int cli_skip_special(const char *cmd, const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
+    const char *what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device";
+    fprintf(stderr, "elmo %s: %s: not a regular file (%s): skipped\n", cmd, path, what);
+    return 1;
+}
+
+static void on_fatal_signal(int sig) {
+    elmo_temp_remove_all();
+    signal(sig, SIG_DFL);
+    raise(sig); /* delivered when the handler returns */
+}
+
+void cli_cleanup_on_signals(void) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigemptyset(&sa.sa_mask);
+        struct sigaction old;
+        /* a signal ignored by the parent (nohup) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+int cli_finish_stdout(const char *cmd, int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int err = errno;
+    if (fclose(stdout) != 0 && !bad) bad = 1, err = errno;
+    if (!bad) return rc;
+    cli_error(cmd, "error writing standard output: %s", err ? strerror(err) : "write error");
+    return 1;
+}
+
 const char *cli_default_model_dir(void) {
     static const char *candidates[] = {
 #ifdef ELMO_INSTALLED_MODEL_DIR
@@ -184,15 +231,28 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
     return model;
 }
 
+const char *cli_resolve_recorded(const char *recorded, const char *model_file) {
+    static char buf[PATH_MAX];
+    if (!recorded || !*recorded || recorded[0] == '/' || access(recorded, R_OK) == 0) return recorded;
+    char *d = strdup(model_file);
+    if (!d) return recorded;
+    snprintf(buf, sizeof buf, "%s/%s", dirname(d), recorded);
+    free(d);
+    return access(buf, R_OK) == 0 ? buf : recorded;
+}
+
 elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, const char *recorded,
                                     const char *precision, const char **used) {
+    static char abs_dir[PATH_MAX]; /* recorded in classifier/tagger files: absolute */
     cli_model mo = {0};
     mo.model_dir = model_dir;
     mo.precision = precision;
     if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
     if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
     *used = mo.model_dir;
-    return cli_load_model(cmd, &mo);
+    elmo_model *m = cli_load_model(cmd, &mo);
+    if (m && mo.model_dir && realpath(mo.model_dir, abs_dir)) *used = abs_dir;
+    return m;
 }
 
 void progress_start(cli_progress *p, const char *what, uint64_t total) {

@@ -41,6 +41,20 @@ int cli_lib_error(const char *cmd, elmo_status s);
  * "cmd: NAME:LINE: invalid UTF-8 at byte N" and returns 1. */
 int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line, size_t len);
 
+/* Check an output path before the work starts (elmo_output_check: not empty, not a
+ * directory, its directory writable, not one of the n inputs); prints the error, returns 1. */
+int cli_check_output(const char *cmd, const char *path, const char *const *inputs, int n_inputs);
+/* Directory walkers and glob patterns take regular files only: for a FIFO, device or
+ * socket (reading one may block forever) prints "elmo CMD: PATH: not a regular file (...):
+ * skipped" and returns 1; 0 for a regular file, a directory or a path that does not exist. */
+int cli_skip_special(const char *cmd, const char *path);
+/* SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove the temporaries being written, then die by the
+ * signal (the default action). Installed by main for every command. */
+void cli_cleanup_on_signals(void);
+/* At the end of a command: flush and close stdout; a write error (full disk, /dev/full,
+ * closed pipe) prints "elmo CMD: error writing standard output: ..." and turns rc into 1. */
+int cli_finish_stdout(const char *cmd, int rc);
+
 /* The model to use: --model DIR, or --options + --weights, or the default model. */
 typedef struct {
     const char *model_dir, *options, *weights;
@@ -64,6 +78,10 @@ elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, cons
 /* Parse a --precision value (NULL = fp32); on a bad one print the error and return 1. A bf16
  * request on a CPU without native bf16 instructions gets a note on stderr. */
 int cli_precision(const char *cmd, const char *name, elmo_precision *out);
+/* The biLM directory recorded in a classifier/tagger file: as recorded (absolute since this
+ * version), or, when relative and not found from the working directory, relative to the
+ * directory of that file. Static buffer. */
+const char *cli_resolve_recorded(const char *recorded, const char *model_file);
 /* Default model directory (ELMO_MODEL env, installed share dir, source tree); NULL if none. */
 const char *cli_default_model_dir(void);
 

@@ -1,6 +1,7 @@
 /*
  * cmd_classify.c: `elmo classify train|eval|predict`: the ELMo text classifier.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "classify.h"
 #include "cli.h"
+#include "featurize.h"
 #include "commands.h"
 #include "textdata.h"
 #include "textio.h"
@@ -30,6 +32,20 @@ typedef struct {
     {"--encoding", OPT_STR, &(f).encoding, 0, 0, "utf-8 | latin-1"},                             \
     {"--header", OPT_BOOL, &(f).header, 0, 0, "the first line names the columns"},              \
     {"--no-header", OPT_BOOL, &(f).no_header, 0, 0, "the first line is data"}
+
+/* Whether a text is too long for the biLM: over ELMO_TD_MAX_TOKENS tokens when the
+ * classifier keeps them all (max_tokens 0). Prints the error naming the text. */
+static int too_long(elmo_tokenizer tok, int max_tokens, const char *text, size_t len,
+                    const char *name, uint64_t line, const char *hint) {
+    if (max_tokens > 0) return 0; /* the first max_tokens are used */
+    size_t n = elmo_tokenize_text(tok, text, len, NULL, NULL, 0);
+    if (n <= ELMO_TD_MAX_TOKENS) return 0;
+    return cli_error(CMD, "%s:%llu: a text of %zu tokens, more than %d (the biLM's memory grows "
+                          "with a text's length): %s",
+                     name, (unsigned long long)line, n, ELMO_TD_MAX_TOKENS, hint);
+}
+#define HINT_TRAIN "give --max-tokens N to use the first N tokens of every text"
+#define HINT_CLF "the classifier keeps every token (trained without --max-tokens): shorten the text"
 
 /* Read a labelled file with the format flags. */
 static int read_data(const char *path, const fmt_flags *f, elmo_cls_dataset *d) {
@@ -172,6 +188,8 @@ static int classify_train(int argc, char **argv) {
     if (!train) return cli_error(CMD, "missing --train");
     if (!output) return cli_error(CMD, "missing --output");
     if (test && split > 0) return cli_error(CMD, "give --test or --split, not both");
+    const char *ins[] = {train, test, sv_path};
+    if (cli_check_output(CMD, output, ins, 3)) return 1;
     elmo_clf_options o;
     elmo_clf_options_default(&o);
     if (!strcmp(tokenize, "simple")) o.tokenizer = ELMO_TOK_SIMPLE;
@@ -204,6 +222,15 @@ static int classify_train(int argc, char **argv) {
     const char *bilm_dir = NULL;
     if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
     if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
+    for (size_t i = 0; !rc && o.features == ELMO_FEAT_ELMO && i < tr.n + te.n; i++) {
+        const elmo_cls_example *e = i < tr.n ? &tr.ex[i] : &te.ex[i - tr.n];
+        rc = too_long(o.tokenizer, max_tokens, e->text, e->text_len,
+                      i < tr.n || !test ? train : test, e->line, HINT_TRAIN);
+    }
+    for (size_t i = 0; !rc && i < te.n; i++) /* before the work: a test label must be known */
+        if (elmo_labelset_id(&ls, te.ex[i].label) < 0)
+            rc = cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
+                           test ? test : train, (unsigned long long)te.ex[i].line, te.ex[i].label);
     if (!rc && o.features == ELMO_FEAT_ELMO && !(bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &bilm_dir))) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
@@ -225,18 +252,23 @@ static int classify_train(int argc, char **argv) {
                 te.n ? "" : ", no test set");
         cli_progress pg;
         progress_start(&pg, "classify", tr.n);
-        elmo_status s = elmo_clf_train(&o, bilm, bilm_dir, sv, sv_path, labels, ls.n, items, tr.n,
+        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
+        const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
+        elmo_status s = elmo_clf_train(&o, bilm, bilm_dir, sv, sv_rec, labels, ls.n, items, tr.n,
                                        on_progress, &pg, &c);
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
     }
+    double t_train = elmo_now() - t0;
+    /* the classifier file is written last: only when everything else has succeeded */
+    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
     if (!rc) {
         elmo_status s = elmo_clf_save(c, output);
         if (s) rc = cli_lib_error(CMD, s);
         else {
             float sw[64], g;
             int K = elmo_clf_mix(c, sw, &g);
-            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", elmo_now() - t0, epochs, output);
+            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", t_train, epochs, output);
             if (K) {
                 fprintf(stderr, "; layer weights");
                 for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
@@ -245,7 +277,7 @@ static int classify_train(int argc, char **argv) {
             fprintf(stderr, "\n");
         }
     }
-    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
+
     elmo_clf_free(c);
     free(items);
     free(labels);
@@ -270,11 +302,11 @@ static elmo_clf *load_classifier(const char *path, const char *model, const char
     *sv = NULL;
     if (elmo_clf_features(c) == ELMO_FEAT_ELMO) {
         const char *used;
-        if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_clf_bilm_dir(c), g_precision, &used))) {
+        if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_clf_bilm_dir(c), path), g_precision, &used))) {
             elmo_clf_free(c);
             return NULL;
         }
-        const char *svp = sv_path ? sv_path : elmo_clf_static_path(c);
+        const char *svp = sv_path ? sv_path : cli_resolve_recorded(elmo_clf_static_path(c), path);
         if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_clf_attach(c, *bilm, *sv))) {
             cli_lib_error(CMD, s);
             elmo_clf_free(c);
@@ -311,6 +343,9 @@ static int classify_eval(int argc, char **argv) {
     if (!c) return 1;
     elmo_cls_dataset d = {0};
     int rc = read_data(test, &f, &d);
+    for (size_t i = 0; !rc && elmo_clf_features(c) == ELMO_FEAT_ELMO && i < d.n; i++)
+        rc = too_long(elmo_clf_tokenizer(c), elmo_clf_max_tokens(c), d.ex[i].text, d.ex[i].text_len,
+                      test, d.ex[i].line, HINT_CLF);
     if (!rc) rc = evaluate(c, d.ex, d.n, json, test);
     elmo_cls_free(&d);
     elmo_clf_free(c);
@@ -345,6 +380,7 @@ static int classify_predict(int argc, char **argv) {
     if (!c) return 1;
     elmo_line_reader rd;
     elmo_status s = elmo_line_reader_open(&rd, pos[0], (size_t)64 << 20);
+    if (!s) rd.raw_bytes = 1; /* decoded below (--encoding) */
     if (s) {
         elmo_clf_free(c);
         elmo_model_free(bilm);
@@ -390,6 +426,12 @@ static int classify_predict(int argc, char **argv) {
             if (sl == 0) {
                 elmo_strbuf_free(&b);
                 rc = cli_error(CMD, "%s:%llu: empty text", rd.name, (unsigned long long)rd.lineno);
+                break;
+            }
+            if (elmo_clf_features(c) == ELMO_FEAT_ELMO &&
+                (rc = too_long(elmo_clf_tokenizer(c), elmo_clf_max_tokens(c), st, sl, rd.name,
+                               rd.lineno, HINT_CLF))) {
+                elmo_strbuf_free(&b);
                 break;
             }
             texts[n] = malloc(sl + 1);

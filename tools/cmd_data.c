@@ -139,6 +139,7 @@ static int brown_convert(const char *cmd, const char *path, int tagged, brown_sp
     elmo_line_reader r;
     elmo_status s = elmo_line_reader_open(&r, path, MAX_LINE_BYTES);
     if (s) return cli_lib_error(cmd, s);
+    r.raw_bytes = 1; /* a converter: copies the corpus' bytes */
     size_t cap = 0, *st = NULL, *ln = NULL;
     elmo_strbuf line = {0};
     int rc = 0, got;
@@ -222,7 +223,9 @@ static int data_brown(int argc, char **argv) {
         brown_split *s = &sp[brown_heldout(list[i]->d_name)];
         if (!s->path) continue;
         char *path = elmo_path_join(input, list[i]->d_name);
-        rc = path ? brown_convert(cmd, path, tagged, s) : cli_error(cmd, "out of memory");
+        rc = !path ? cli_error(cmd, "out of memory")
+             : cli_skip_special(cmd, path) ? 0
+                                           : brown_convert(cmd, path, tagged, s);
         free(path);
     }
     for (int k = 0; k < 2; k++) {
@@ -312,9 +315,14 @@ static int text_file(const char *cmd, const char *path, text_out *o) {
     if (s) return cli_lib_error(cmd, s);
     int rc = 0;
     if (ends_with(path, ".json")) {
-        cJSON *j = cJSON_ParseWithLength(data, len);
+        size_t bom = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        cJSON *j = cJSON_ParseWithLength(data + bom, len - bom);
+        char key[256] = "";
         if (!j) {
             rc = cli_error(cmd, "%s: invalid JSON", path);
+        } else if (elmo_json_dup_key(j, key, sizeof key, 0)) {
+            rc = cli_error(cmd, "%s: duplicate key \"%s\"", path, key);
+            cJSON_Delete(j);
         } else {
             int n = 0;
             json_texts(j, 0, NULL, 0, &n);
@@ -356,6 +364,7 @@ static int data_text(int argc, char **argv) {
     if (r) return r == 1 ? 0 : r;
     if (inputs.n == 0) return cli_error(cmd, "--input FILE... is required (see elmo %s --help)", cmd);
     if (!output) return cli_error(cmd, "--output OUT.txt is required");
+    if (cli_check_output(cmd, output, inputs.items, inputs.n)) return 1;
     text_out o = {.path = output};
     int rc = out_open(cmd, &o.out, output);
     for (int i = 0; i < inputs.n && rc == 0; i++) rc = text_file(cmd, inputs.items[i], &o);
@@ -389,7 +398,7 @@ static int read_message(const char *cmd, const char *dir, const char *name, elmo
     char *path = elmo_path_join(dir, name);
     if (!path) return (*rc = cli_error(cmd, "out of memory")), 0;
     int got = 0;
-    if (is_dir(path)) {
+    if (is_dir(path) || cli_skip_special(cmd, path)) { /* a FIFO would block the read */
         free(path);
         return 0;
     }
@@ -413,9 +422,13 @@ static int read_message(const char *cmd, const char *dir, const char *name, elmo
     if (s) {
         *rc = cli_lib_error(cmd, s);
     } else if (ends_with(name, ".json")) {
-        cJSON *j = cJSON_ParseWithLength(data, len);
+        size_t bom = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+        cJSON *j = cJSON_ParseWithLength(data + bom, len - bom);
         const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-        if (!cJSON_IsString(t)) *rc = cli_error(cmd, "%s: expected a JSON object with a \"text\" string", path);
+        char key[256] = "";
+        if (j && elmo_json_dup_key(j, key, sizeof key, 0))
+            *rc = cli_error(cmd, "%s: duplicate key \"%s\"", path, key);
+        else if (!cJSON_IsString(t)) *rc = cli_error(cmd, "%s: expected a JSON object with a \"text\" string", path);
         else if (elmo_strbuf_add(raw, t->valuestring, strlen(t->valuestring))) *rc = cli_error(cmd, "out of memory");
         else got = 1;
         cJSON_Delete(j);
@@ -444,6 +457,7 @@ static int data_spamassassin(int argc, char **argv) {
     if (!input) return cli_error(cmd, "--input DIR is required (see elmo %s --help)", cmd);
     if (!output) return cli_error(cmd, "--output OUT.tsv is required");
     if (!is_dir(input)) return cli_error(cmd, "%s: not a directory", input);
+    if (cli_check_output(cmd, output, NULL, 0)) return 1;
     struct dirent **dirs;
     int nd = list_dir(cmd, input, visible, &dirs);
     if (nd < 0) return 1;

@@ -32,6 +32,7 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
     if (r) return r == 1 ? 0 : r;
     if (!vocab) return cli_error(CMD, "missing --vocab");
     if (!output) return cli_error(CMD, "missing --output");
+    if (cli_check_output(CMD, output, &vocab, 1)) return 1;
     elmo_model *model = cli_load_model(CMD, &mo);
     if (!model) return 1;
     int P = elmo_model_config(model)->projection_dim, rc = 1, rd_open = 0;

@@ -117,6 +117,7 @@ int cmd_embed(int argc, char **argv) {
     if (r) return r == 1 ? 0 : r;
     if (!input) return cli_error(CMD, "missing --input (use - for stdin)");
     if (!output) return cli_error(CMD, "missing --output");
+    if (cli_check_output(CMD, output, &input, 1)) return 1; /* before any work */
     int mode;
     if (strcmp(layers, "all") == 0) mode = LAYERS_ALL;
     else if (strcmp(layers, "top") == 0) mode = LAYERS_TOP;

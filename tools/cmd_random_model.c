@@ -28,7 +28,9 @@ int cmd_random_model(int argc, char **argv) {
     if (!output) return cli_error(CMD, "missing --output");
     char *json = NULL;
     size_t len;
-    elmo_status s = elmo_read_file(options, (size_t)1 << 20, &json, &len);
+    elmo_config c; /* checked where it is, so that errors name it (not the copy) */
+    elmo_status s = elmo_config_load(options, &c);
+    if (!s) s = elmo_read_file(options, (size_t)1 << 20, &json, &len);
     if (!s) s = elmo_random_model_write(output, json, (uint64_t)seed);
     free(json);
     if (s) return cli_lib_error(CMD, s);

@@ -1,6 +1,7 @@
 /*
  * cmd_tag.c: `elmo tag train|eval|predict|baseline`: sequence tagging (part of speech) on ELMo.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ static int tag_train(int argc, char **argv) {
     if (r) return r == 1 ? 0 : r;
     if (!train) return cli_error(CMD, "missing --train");
     if (!output) return cli_error(CMD, "missing --output");
+    const char *ins[] = {train, dev, sv_path};
+    if (cli_check_output(CMD, output, ins, 3)) return 1;
     elmo_tagger_options o;
     elmo_tagger_options_default(&o);
     if (!strcmp(layers, "token")) o.layers = ELMO_TAG_LAYERS_TOKEN;
@@ -90,8 +93,15 @@ static int tag_train(int argc, char **argv) {
     const char *used = NULL;
     elmo_static_vectors *sv = NULL;
     elmo_tagger *t = NULL;
-    elmo_model *bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &used);
-    if (!bilm) rc = 1;
+    elmo_model *bilm = NULL;
+    elmo_labelset ls; /* before the work: something to learn */
+    elmo_labelset_init(&ls);
+    if (elmo_labelset_from_tags(&ls, &dtr, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
+    else if (ls.n < 2)
+        rc = cli_error(CMD, "%s: %d distinct tag%s in the training data; a tagger needs at least 2",
+                       train, ls.n, ls.n == 1 ? "" : "s");
+    elmo_labelset_free(&ls);
+    if (!rc && !(bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &used))) rc = 1;
     if (!rc && sv_path) {
         elmo_status s = elmo_static_load(sv_path, &sv);
         if (s) rc = cli_lib_error(CMD, s);
@@ -102,7 +112,9 @@ static int tag_train(int argc, char **argv) {
                 sv ? " + static vectors" : "");
         cli_progress pg;
         progress_start(&pg, "tag", dtr.n);
-        elmo_status s = elmo_tagger_train(&o, bilm, used, sv, sv_path, &dtr, dev ? &ddev : NULL, on_progress, &pg, &t);
+        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
+        const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
+        elmo_status s = elmo_tagger_train(&o, bilm, used, sv, sv_rec, &dtr, dev ? &ddev : NULL, on_progress, &pg, &t);
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
     }
@@ -136,11 +148,11 @@ static elmo_tagger *load_tagger(const char *path, const char *model, const char 
     }
     const char *used;
     *sv = NULL;
-    if (!(*bilm = cli_load_recorded_model(CMD, model, elmo_tagger_bilm_dir(t), g_precision, &used))) {
+    if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_tagger_bilm_dir(t), path), g_precision, &used))) {
         elmo_tagger_free(t);
         return NULL;
     }
-    const char *svp = sv_path ? sv_path : elmo_tagger_static_path(t);
+    const char *svp = sv_path ? sv_path : cli_resolve_recorded(elmo_tagger_static_path(t), path);
     if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_tagger_attach(t, *bilm, *sv))) {
         cli_lib_error(CMD, s);
         elmo_tagger_free(t);

@@ -3,6 +3,7 @@
  * Under mpirun, `elmo train` is data-parallel (see src/train.c): --batch-size is the global
  * batch, rank 0 prints the progress and writes the save directory.
  */
+#include <dirent.h>
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,14 +23,38 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. */
-static int expand(const char *cmd, const cli_list *in, glob_t *g) {
+/* Whether dir exists and holds anything. */
+static int dir_has_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int any = 0;
+    while (!any && (e = readdir(d))) any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return any;
+}
+
+/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. A
+ * wildcard's matches that are not regular files (a FIFO would block the reader) are skipped
+ * with a message: moved after the *n kept ones (glob_t still owns them); a path given
+ * literally is kept whatever it is (a pipe from process substitution reads fine). */
+static int expand(const char *cmd, const cli_list *in, glob_t *g, int *n) {
     memset(g, 0, sizeof *g);
+    *n = 0;
     for (int i = 0; i < in->n; i++) {
+        size_t before = g->gl_pathc;
         int r = glob(in->items[i], i ? GLOB_APPEND : 0, NULL, g);
         if (r == GLOB_NOMATCH) return cli_error(cmd, "%s: no such file", in->items[i]);
         if (r) return cli_error(cmd, "%s: cannot expand the pattern", in->items[i]);
+        int wild = strpbrk(in->items[i], "*?[") != NULL;
+        for (size_t k = before; k < g->gl_pathc; k++) {
+            if (wild && cli_skip_special(cmd, g->gl_pathv[k])) continue;
+            char *keep = g->gl_pathv[k]; /* stable: kept ones in order, skipped ones after */
+            memmove(g->gl_pathv + *n + 1, g->gl_pathv + *n, sizeof(char *) * (k - (size_t)*n));
+            g->gl_pathv[(*n)++] = keep;
+        }
     }
+    if (*n == 0) return cli_error(cmd, "no regular files to read");
     return 0;
 }
 
@@ -58,7 +83,7 @@ int cmd_train(int argc, char **argv) {
     cli_list train = {0};
     const char *precision = NULL;
     int epochs = 0, max_steps = 0, batch = 0, unroll = 0, neg = 0, seed = 1, threads = 2;
-    int resume = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
+    int resume = 0, force = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
     double lr = -1, dropout = -1, clip = -1, restart = 0;
     cli_opt opts[] = {
         {"--options", OPT_STR, &c.options_path, 0, 0, "options.json (architecture; bilm-tf training keys as defaults)"},
@@ -82,6 +107,7 @@ int cmd_train(int argc, char **argv) {
         {"--precision", OPT_STR, &precision, 0, 0,
          "fp32 (default) | bf16 (bfloat16 products; float32 master weights and Adagrad) | auto"},
         {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
+        {"--force", OPT_BOOL, &force, 0, 0, "start over in a save directory that is not empty"},
         {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a trained model DIR on new text"},
         {"--checkpoint-every", OPT_INT, &ckpt, 1, 2000000000, "steps between checkpoints"},
         {"--log-every", OPT_INT, &log_every, 1, 2000000000, "steps between log lines"},
@@ -94,13 +120,17 @@ int cmd_train(int argc, char **argv) {
     if (!train.n) return cli_error(cmd, "missing --train");
     if (!c.save_dir) return cli_error(cmd, "missing --save-dir");
     if (!c.options_path && !c.init_from && !resume) return cli_error(cmd, "missing --options");
+    if (!resume && !force && dir_has_entries(c.save_dir))
+        return cli_error(cmd, "%s: the save directory is not empty: continue its run with --resume, "
+                              "or start over (its checkpoint replaced) with --force", c.save_dir);
     glob_t g;
-    if (expand(cmd, &train, &g)) {
+    int nfiles;
+    if (expand(cmd, &train, &g, &nfiles)) {
         globfree(&g);
         return 1;
     }
     c.train_files = (const char *const *)g.gl_pathv;
-    c.n_train_files = (int)g.gl_pathc;
+    c.n_train_files = nfiles;
     c.epochs = epochs;
     c.max_steps = max_steps;
     c.batch_size = batch;
@@ -175,13 +205,15 @@ int cmd_vocab(int argc, char **argv) {
     if (!out) return cli_error(cmd, "missing --output");
     if (max_size && max_size < 3) return cli_error(cmd, "--max-size must be at least 3 (<S>, </S>, <UNK>)");
     glob_t g;
-    if (expand(cmd, &in, &g)) {
+    int nfiles;
+    if (expand(cmd, &in, &g, &nfiles) ||
+        cli_check_output(cmd, out, (const char *const *)g.gl_pathv, nfiles)) {
         globfree(&g);
         return 1;
     }
     uint64_t distinct, tokens, kept;
     double cov;
-    elmo_status s = elmo_vocab_build((const char *const *)g.gl_pathv, (int)g.gl_pathc,
+    elmo_status s = elmo_vocab_build((const char *const *)g.gl_pathv, nfiles,
                                      (uint64_t)min_count, (uint64_t)max_size, out, &distinct,
                                      &tokens, &kept, &cov);
     globfree(&g);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "elmo.h"
 
@@ -47,10 +48,11 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("elmo %s\n", ELMO_VERSION);
-        return 0;
+        return cli_finish_stdout("--version", 0);
     }
+    cli_cleanup_on_signals(); /* temporaries removed on SIGTERM/SIGINT (train has its own) */
     for (const command *c = commands; c->name; c++)
-        if (strcmp(argv[1], c->name) == 0) return c->fn(argc - 2, argv + 2);
+        if (strcmp(argv[1], c->name) == 0) return cli_finish_stdout(c->name, c->fn(argc - 2, argv + 2));
     fprintf(stderr, "elmo: unknown command '%s' (see elmo --help)\n", argv[1]);
     return 2;
 }
