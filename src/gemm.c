@@ -226,12 +226,16 @@ void elmo_gemm_rm_avx2(int M, int N, int K, const float *A, int lda, const float
                        int accumulate, float *C, int ldc);
 typedef void (*gemm_fn)(int, int, int, const float *, int, const float *, int, int, float *, int);
 
+/* The best variant this CPU runs; ELMO_GEMM_ISA=avx2|plain caps it (to test the lower paths). */
 static gemm_fn pick(void) {
+    const char *cap = getenv("ELMO_GEMM_ISA");
+    int max = cap && strcmp(cap, "plain") == 0 ? 0 : cap && strcmp(cap, "avx2") == 0 ? 1 : 2;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(ELMO_GEMM_VARIANTS)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return elmo_gemm_rm_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return elmo_gemm_rm_avx2;
+    if (max >= 2 && __builtin_cpu_supports("avx512f")) return elmo_gemm_rm_avx512;
+    if (max >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return elmo_gemm_rm_avx2;
 #endif
+    (void)max;
     return elmo_gemm_rm_plain;
 }
 

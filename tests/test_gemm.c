@@ -101,9 +101,10 @@ static void test_kernels(void **state) {
         for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
             for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
                 for (int acc = 0; acc < 2; acc++, cases++) check_shape(Ms[mi], Ns[ni], Ks[ki], acc, &r);
-    print_message("%d shapes x 3 kernels; own kernel: %s; LSTM-shaped product: %s (f32), %s (bf16)\n",
-                  cases, elmo_gemm_isa(), elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_FP32),
-                  elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16));
+    char f32[64];
+    snprintf(f32, sizeof f32, "%s", elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_FP32));
+    print_message("%d shapes x 3 kernels; own kernel: %s; oneDNN for an LSTM-shaped product: %s (f32), "
+                  "%s (bf16)\n", cases, elmo_gemm_isa(), f32, elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16));
 }
 
 /* Each row of a product does not depend on the other rows: 64 rows at once, then the same
