@@ -8,7 +8,7 @@
 
 #include <dnnl.h>
 #include <math.h>
-#include <omp.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,9 +70,20 @@ static void thread_state_free(void *p) {
     free(t);
 }
 
+/* oneDNN's thread count per calling thread: its OpenMP runtime's omp_set_num_threads (a
+ * per-thread setting), found at run time in whichever runtime libdnnl was built with (Debian's:
+ * libgomp), so that elmo needs no OpenMP of its own and a clang build does not bring a second
+ * runtime. */
+static void (*g_omp_set_num_threads)(int);
+
 static void init_once(void) {
     pthread_key_create(&g_key, thread_state_free);
     g_engine_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
+    *(void **)&g_omp_set_num_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+}
+
+static void set_threads(const thread_state *t) {
+    if (g_omp_set_num_threads) g_omp_set_num_threads(t->threads);
 }
 
 /* The calling thread's state, created on first use; NULL when out of memory. */
@@ -221,7 +232,7 @@ static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, co
     if (s == dnnl_success) s = dnnl_memory_create(&cm, c, g_engine, C);
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}};
-        omp_set_num_threads(t->threads);
+        set_threads(t);
         s = dnnl_primitive_execute(prim, st, 3, args);
         if (s == dnnl_success) s = dnnl_stream_wait(st);
     }
@@ -278,7 +289,7 @@ static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const d
     if (s == dnnl_success) s = dnnl_memory_create(&dm, dst, g_engine, D);
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
-        omp_set_num_threads(t->threads);
+        set_threads(t);
         s = dnnl_primitive_execute(prim, st, 2, args);
         if (s == dnnl_success) s = dnnl_stream_wait(st);
     }
