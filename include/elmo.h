@@ -124,8 +124,11 @@ typedef enum { ELMO_PRECISION_FP32 = 0, ELMO_PRECISION_BF16 = 1, ELMO_PRECISION_
 /* "fp32", "bf16" or "auto"; anything else is ELMO_ERR_ARG. */
 elmo_status elmo_precision_parse(const char *name, elmo_precision *out);
 const char *elmo_precision_name(elmo_precision p);
-/* 1 when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX-512-BF16). */
+/* 1 when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX-512-BF16) that the
+ * matrix backend may use (ONEDNN_MAX_CPU_ISA can forbid them). */
 int elmo_cpu_has_native_bf16(void);
+/* The matrix backend and what it uses here, e.g. "oneDNN 2.6.3, ISA avx512_core_amx". */
+const char *elmo_backend_info(void);
 /* Set the model's precision (AUTO is resolved here): re-prepares the weights of every
  * product. Call before creating sessions, not while they run. */
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p);

@@ -654,6 +654,14 @@ const char *elmo_mm_impl_name(int M, int N, int K, elmo_precision p) {
     return name;
 }
 
+int elmo_cpu_has_native_bf16(void) {
+    /* what oneDNN would run a bfloat16 product with (respects ONEDNN_MAX_CPU_ISA) */
+    dnnl_memory_desc_t w;
+    char impl[64];
+    return tstate() && g_engine_status == dnnl_success &&
+           brg_layout(64, 1024, 1024, dnnl_bf16, &w, impl, sizeof impl);
+}
+
 const char *elmo_mm_backend_info(void) {
     static char info[128];
     const dnnl_version_t *v = dnnl_version();
@@ -672,3 +680,5 @@ const char *elmo_mm_backend_info(void) {
     snprintf(info, sizeof info, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch, isa);
     return info;
 }
+
+const char *elmo_backend_info(void) { return elmo_mm_backend_info(); }

@@ -493,12 +493,3 @@ void elmo_strbuf_free(elmo_strbuf *b) {
     b->p = NULL;
     b->n = b->cap = 0;
 }
-
-int elmo_cpu_has_native_bf16(void) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
-#else
-    return 0;
-#endif
-}

@@ -1,4 +1,5 @@
-/* cmd_info.c: `elmo info`: architecture, parameter count, FLOPs per token. */
+/* cmd_info.c: `elmo info`: architecture, parameter count, FLOPs per token, precision and
+ * the matrix backend. */
 #include <stdio.h>
 
 #include "cli.h"
@@ -34,6 +35,8 @@ int cmd_info(int argc, char **argv) {
     printf("%-28s %lld\n", "parameters", (long long)elmo_model_n_params(m));
     printf("%-28s %.2f M\n", "FLOPs per token", elmo_model_flops_per_token(m) / 1e6);
     printf("%-28s %.2f M\n", "  of which LSTMs", elmo_model_lstm_flops_per_token(m) / 1e6);
+    printf("%-28s %s\n", "precision", elmo_precision_name(elmo_model_precision(m)));
+    printf("%-28s %s\n", "matrix backend", elmo_backend_info());
     elmo_model_free(m);
     return 0;
 }
