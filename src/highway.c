@@ -26,7 +26,7 @@ void elmo_highway_product(const elmo_model *m, int i, int which, int N, const fl
     elmo_mat_mul(N, x, F, m->mats->hw[i][which], 0, out, F);
 }
 
-ELMO_VECTOR_CLONES void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
+ELMO_VECTOR_CLONES static void combine_impl(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
                           const float *gc, const float *gt) {
     int F = c->n_filters;
     const float *restrict bc = p->hw_bc[i], *restrict bt = p->hw_bt[i];
@@ -40,6 +40,13 @@ ELMO_VECTOR_CLONES void elmo_highway_combine(const elmo_config *c, const elmo_pa
             xr[f] = g * tr + (1.0f - g) * xr[f];
         }
     }
+}
+
+/* (the clones are static: clang wants every declaration of a multiversioned function to
+ * carry the attribute) */
+void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
+                          const float *gc, const float *gt) {
+    combine_impl(c, p, i, N, x, gc, gt);
 }
 
 void elmo_highway_forward(const elmo_model *m, int N, float *x, float *ws) {

@@ -150,9 +150,13 @@ static inline uint16_t bf16_of(float f) {
     return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
 }
 
-ELMO_VECTOR_CLONES void elmo_f32_to_bf16(const float *restrict x, uint16_t *restrict y, size_t n) {
+/* (clones static: clang wants every declaration of a multiversioned function to carry the
+ * attribute) */
+ELMO_VECTOR_CLONES static void to_bf16(const float *restrict x, uint16_t *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = bf16_of(x[i]);
 }
+
+void elmo_f32_to_bf16(const float *x, uint16_t *y, size_t n) { to_bf16(x, y, n); }
 
 void elmo_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -161,12 +165,14 @@ void elmo_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
     }
 }
 
-ELMO_VECTOR_CLONES void elmo_round_bf16(const float *x, float *y, size_t n) {
+ELMO_VECTOR_CLONES static void round_bf16(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)bf16_of(x[i]) << 16;
         memcpy(&y[i], &u, 4);
     }
 }
+
+void elmo_round_bf16(const float *x, float *y, size_t n) { round_bf16(x, y, n); }
 
 /* rows x cols of x (leading dimension ld) into y (rows, cols) contiguous */
 static void to_bf16_2d(int rows, int cols, const float *x, int ld, uint16_t *y) {
