@@ -25,13 +25,18 @@ __all__ = ["Model", "ElmoError", "batch_to_ids", "scalar_mix", "split", "default
 __version__ = _elmo.LIB_VERSION
 
 
+# <prefix>/lib/python3.X/{site,dist}-packages/elmo -> <prefix>: a relocated install
+_PREFIX = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+
+
 def default_model_dir():
     """The default model directory as `elmo` finds it: $ELMO_MODEL, else models/elmo-en-small
     of the install prefix or of the source tree; None when there is none."""
     env = os.environ.get("ELMO_MODEL")
     if env:
         return env
-    for d in _elmo.DEFAULT_MODEL_DIRS.split(os.pathsep):
+    here = os.path.join(_PREFIX, "share", "elmo", "models", "elmo-en-small")
+    for d in [here] + _elmo.DEFAULT_MODEL_DIRS.split(os.pathsep):
         if d and os.access(os.path.join(d, "weights.hdf5"), os.R_OK):
             return d
     return None
@@ -43,7 +48,7 @@ def _cli_path():
     env = os.environ.get("ELMO_CLI")
     if env:
         return env
-    for p in _elmo.CLI_PATHS.split(os.pathsep):
+    for p in [os.path.join(_PREFIX, "bin", "elmo")] + _elmo.CLI_PATHS.split(os.pathsep):
         if p and os.access(p, os.X_OK):
             return p
     return shutil.which("elmo")
