@@ -12,6 +12,7 @@ Measures, on the first --limit sentences of ../shared/peer/data/brown-2000.txt (
   - `import elmo` + loading the model, in a fresh interpreter (median of 5);
   - two Python threads embedding half the sentences each against one thread embedding all
     (models with 1 worker thread each: the GIL is released while the biLM runs);
+  - before each, waits (--wait-idle S) for the machine to be idle (it may be shared);
   - with --peer: the PyTorch peer (../shared/peer/bench_torch.py) on the same sentences.
 Words exclude the sentence-boundary tokens. Prints one JSON line and a Markdown summary.
 """
@@ -28,6 +29,27 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+def busy_cores(dt=1.0):
+    """cores busy over dt seconds (all processes), from /proc/stat"""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = read()
+    time.sleep(dt)
+    t1, i1 = read()
+    return (os.cpu_count() or 1) * (1 - (i1 - i0) / max(t1 - t0, 1))
+
+
+def wait_idle(limit_s):
+    """wait (up to limit_s) until under 0.3 cores are busy; returns the last load seen"""
+    t = time.time()
+    load = busy_cores()
+    while load > 0.3 and time.time() - t < limit_s:
+        load = busy_cores()
+    return load
 
 
 def cli_run(cli, model_args, path, batch, threads, out):
@@ -87,6 +109,8 @@ def main():
     ap.add_argument("--cli", default=None, help="the elmo tool (default: the one built with the package)")
     ap.add_argument("--peer", action="store_true", help="also run ../shared/peer/bench_torch.py")
     ap.add_argument("--label", default="")
+    ap.add_argument("--wait-idle", type=float, default=60, metavar="S",
+                    help="before each run, wait up to S s for an idle machine")
     a = ap.parse_args()
 
     import elmo
@@ -108,7 +132,9 @@ def main():
     elmo.Model(model_dir, threads=a.threads).embed(["warm up the page cache"], "all")
     bench = os.path.join(os.path.dirname(cli), "bench_embed")
     py, cl, lib = [], [], []
+    loads = []
     for _ in range(a.repeat):
+        loads.append(wait_idle(a.wait_idle))
         m = elmo.Model(model_dir, threads=a.threads)
         t = time.perf_counter()
         m.embed(sents, "all", a.batch_size)
@@ -116,7 +142,9 @@ def main():
         cl.append(cli_run(cli, margs, path, a.batch_size, a.threads, out))
         if os.access(bench, os.X_OK):
             lib.append(lib_run(bench, model_dir, path, a.batch_size, a.threads))
+    wait_idle(a.wait_idle)
     imp = import_time(model_dir)
+    wait_idle(a.wait_idle)
     one, two = two_threads(elmo, paths, sents, a.batch_size)
     res = {"label": a.label, "model": model_dir, "sentences": len(sents), "words": words,
            "batch_size": a.batch_size, "threads": a.threads,
@@ -124,7 +152,7 @@ def main():
            "python_runs": py, "cli_runs": cl, "ratio": max(py) / max(cl),
            "lib_words_per_s": max(lib) if lib else None, "lib_runs": lib,
            "ratio_lib": max(py) / max(lib) if lib else None,
-           "import_and_load_s": imp, "one_thread_words_per_s": one,
+           "other_load_before_runs": loads, "import_and_load_s": imp, "one_thread_words_per_s": one,
            "two_threads_words_per_s": two}
     if a.peer:
         peer = os.path.join(ROOT, "..", "shared", "peer", "bench_torch.py")
