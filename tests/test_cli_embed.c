@@ -383,6 +383,8 @@ static void test_output_formats(void **state) {
     free(raw);
     embed_args(in, "-", "--output-format hdf5");
     expect_error(g_args, "--output - writes JSON lines to stdout", NULL);
+    embed_args(in, tmpdir(), "--layers mean --output-format npy");
+    expect_error(g_args, ": is a directory", NULL);
     embed_args(in, tmpfile_path("fmt_x"), "--output-format csv");
     expect_error(g_args, "--output-format must be hdf5, npy or jsonl, got 'csv'", "fmt_x");
 }

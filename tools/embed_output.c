@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "h5io.h"
 #include "textio.h"
@@ -59,6 +60,11 @@ elmo_status embed_output_open(const char *path, embed_format fmt, embed_output *
     o->fmt = fmt;
     o->name = path;
     elmo_status s = ELMO_OK;
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        output_free(o);
+        return elmo_fail(ELMO_ERR_IO, "%s: is a directory", path);
+    }
     if (fmt == EMBED_HDF5) {
         s = elmo_h5_writer_open(path, 1, &o->h5);
     } else if (strcmp(path, "-") == 0) {
