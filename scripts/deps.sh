@@ -7,6 +7,10 @@ set -euo pipefail
 # clang-14 + libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh); valgrind: the
 # memcheck test (scripts/valgrind.sh); time: peak memory in scripts/resource_limits.sh.
 pkgs="build-essential cmake pkg-config libdnnl-dev libhdf5-dev libcjson-dev libcmocka-dev openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev valgrind time ${ELMO_DEPS_EXTRA:-}"
+# python3-dev + python3-numpy: the Python package (python/; optional for the build, built and
+# tested by ctest when found); python3-pytest runs its tests (else unittest); python3-h5py:
+# they also read the HDF5 output when present.
+pkgs="$pkgs python3-dev python3-numpy python3-pytest python3-h5py"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "h5io.h"
 #include "testutil.h"
 #include "util.h"
@@ -71,7 +73,7 @@ static void test_missing_files(void **state) {
     expect_error(g_args, "is a directory", "out_missing");
     /* flags */
     embed_args(in, out, "--layers middle");
-    expect_error(g_args, "--layers must be all, top or average", "out_missing");
+    expect_error(g_args, "--layers must be all, top, average or mean", "out_missing");
     embed_args(in, out, "--batch-size 0");
     expect_error(g_args, "--batch-size must be in", "out_missing");
     embed_args(in, out, "--bogus");
@@ -275,6 +277,118 @@ static void test_good_inputs(void **state) {
     free(big);
 }
 
+/* The mean over tokens of the layer average, as elmo embed --layers mean and the Python
+ * package compute it (bit for bit). all: (3, n, D). */
+static void mean_of_average(const float *all, int n, int D, float *out) {
+    size_t nd = (size_t)n * D;
+    for (int d = 0; d < D; d++) {
+        double sum = 0;
+        for (int t = 0; t < n; t++) {
+            float acc = 0;
+            for (int l = 0; l < 3; l++) acc += all[(size_t)l * nd + (size_t)t * D + d];
+            sum += acc / 3.0f;
+        }
+        out[d] = n > 0 ? (float)(sum / n) : 0.0f;
+    }
+}
+
+/* --layers mean, --output-format npy / jsonl, --output - (stdout) */
+static void test_output_formats(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    /* lengths vary so that bucketing (batch 2) runs them out of order */
+    const char *text = "a b c\n\nThe longest line of them all here .\nx y\nshort one\n"
+                       "another rather long line for the bucket\n";
+    const char *in = tmpfile_path("fmt.txt");
+    write_file(in, text, strlen(text));
+    int counts[] = {3, 0, 8, 2, 2, 7}, N = 6, D = 32;
+    const char *ref = tmpfile_path("fmt.hdf5");
+    embed_args(in, ref, "--batch-size 2");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    float want[6][32];
+    for (int i = 0; i < N; i++) {
+        char name[8];
+        int r;
+        uint64_t d[4];
+        snprintf(name, sizeof name, "%d", i);
+        float *all = get(ref, name, &r, d);
+        mean_of_average(all, counts[i], D, want[i]);
+        free(all);
+    }
+    /* npy: one (6, 32) float32 array, every row bit-identical; chosen by the extension too */
+    const char *npy = tmpfile_path("fmt_mean.npy");
+    embed_args(in, npy, "--layers mean --batch-size 2");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    size_t len;
+    char *raw = read_text(npy, &len);
+    assert_int_equal(len, 256 + sizeof want);
+    assert_memory_equal(raw, "\x93NUMPY\x01\x00", 8);
+    assert_int_equal((unsigned char)raw[8] | (unsigned char)raw[9] << 8, 246);
+    assert_non_null(strstr(raw + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 32), }"));
+    assert_int_equal(raw[255], '\n');
+    assert_memory_equal(raw + 256, want, sizeof want);
+    free(raw);
+    /* jsonl to stdout, in line order, values round-tripping exactly */
+    snprintf(g_args, sizeof g_args, "embed " FIX_MODEL " --input '%s' --output - --layers mean --batch-size 2",
+             fopt(), fwts(), in);
+    char *err = NULL;
+    assert_int_equal(run_elmo(g_args, NULL, &err), 0);
+    assert_non_null(strstr(err, "-> stdout")); /* progress on stderr */
+    free(err);
+    raw = read_text(tmpfile_path("stdout.txt"), &len);
+    char *line = raw;
+    for (int i = 0; i < N; i++) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        cJSON *j = cJSON_Parse(line);
+        assert_non_null(j);
+        assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, i);
+        cJSON *e = cJSON_GetObjectItem(j, "embedding");
+        assert_int_equal(cJSON_GetArraySize(e), D);
+        for (int d = 0; d < D; d++) assert_true((float)cJSON_GetArrayItem(e, d)->valuedouble == want[i][d]);
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    assert_int_equal(*line, 0);
+    free(raw);
+    /* jsonl file of all layers: nested (3, n, 32) in line order */
+    const char *jl = tmpfile_path("fmt_all.jsonl");
+    embed_args(in, jl, "--batch-size 2");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    raw = read_text(jl, &len);
+    line = raw;
+    for (int i = 0; i < N; i++) {
+        char *nl = strchr(line, '\n');
+        *nl = 0;
+        cJSON *j = cJSON_Parse(line), *e = cJSON_GetObjectItem(j, "embedding");
+        assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, i);
+        assert_int_equal(cJSON_GetArraySize(e), 3);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(e, 2)), counts[i]);
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    free(raw);
+    /* npy refuses lines of different lengths, and leaves nothing behind */
+    embed_args(in, tmpfile_path("fmt_top.npy"), "--layers top");
+    expect_error(g_args, "line 2 has 0 tokens, line 1 has 3: --output-format npy needs one shape", "fmt_top");
+    /* same lengths: (N, n, D) */
+    const char *same = tmpfile_path("same.txt");
+    write_file(same, "a b\nc d\n", 8);
+    embed_args(same, tmpfile_path("same.npy"), "--layers top --output-format npy");
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    raw = read_text(tmpfile_path("same.npy"), &len);
+    assert_non_null(strstr(raw + 10, "'shape': (2, 2, 32), }"));
+    assert_int_equal(len, 256 + 2 * 2 * 32 * sizeof(float));
+    free(raw);
+    embed_args(in, "-", "--output-format hdf5");
+    expect_error(g_args, "--output - writes JSON lines to stdout", NULL);
+    embed_args(in, tmpdir(), "--layers mean --output-format npy");
+    expect_error(g_args, ": is a directory", NULL);
+    embed_args(in, tmpfile_path("fmt_x"), "--output-format csv");
+    expect_error(g_args, "--output-format must be hdf5, npy or jsonl, got 'csv'", "fmt_x");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_missing_files),
@@ -282,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_bad_weights),
         cmocka_unit_test(test_bad_input_text),
         cmocka_unit_test(test_good_inputs),
+        cmocka_unit_test(test_output_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,12 @@
  * lines and row k of a batch continues row k of the previous batch. The output appears only
  * when complete (temporary file, then rename).
  *
+ * --layers mean gives one vector per line: the mean over its tokens of the layer average
+ * (TF-Hub's "default" output; zeros for an empty line). --output-format npy stacks every
+ * line's result into one array (the lines' shapes must agree: always so with mean), jsonl
+ * writes one JSON object per line ({"index": i, "embedding": ...}); both in line order
+ * (tools/embed_output.c). --output - writes JSON lines to stdout; progress stays on stderr.
+ *
  * Under mpirun (stateless only) every rank reads the whole input and forms the same windows
  * and batches; batch k (counted over the whole input) is run by rank k mod N, so each batch
  * has the composition it has in one process and the output is bitwise the same. Rank 0
@@ -25,7 +31,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "dist.h"
-#include "h5io.h"
+#include "embed_output.h"
 #include "strmap.h"
 #include "textio.h"
 #include "util.h"
@@ -94,46 +100,331 @@ typedef struct {
     size_t ocap;
 } batch;
 
-enum { LAYERS_ALL, LAYERS_TOP, LAYERS_AVERAGE };
+enum { LAYERS_ALL, LAYERS_TOP, LAYERS_AVERAGE, LAYERS_MEAN };
 
-int cmd_embed(int argc, char **argv) {
-    cli_model mo = {0};
-    const char *input = NULL, *output = NULL, *layers = "all";
-    int batch_size = 64, stateful = 0, threads = 2, forget = 0, max_tokens = 100000, bucket = 16;
+/* ---- flags */
+typedef struct {
+    cli_model mo;
+    const char *input, *output, *layers, *format;
+    int batch_size, stateful, threads, forget, max_tokens, bucket;
+    int mode;            /* LAYERS_* */
+    embed_format fmt;
+    int window;          /* lines read per window */
+} embed_flags;
+
+/* the format: --output-format, else jsonl for stdout, npy / jsonl by extension, else hdf5 */
+static int pick_format(embed_flags *f) {
+    if (f->format) {
+        if (embed_format_parse(f->format, &f->fmt))
+            return cli_error(CMD, "--output-format must be hdf5, npy or jsonl, got '%s'", f->format);
+        if (strcmp(f->output, "-") == 0 && f->fmt != EMBED_JSONL)
+            return cli_error(CMD, "--output - writes JSON lines to stdout: use --output-format jsonl "
+                                  "(or a file name)");
+        return 0;
+    }
+    size_t n = strlen(f->output);
+    if (strcmp(f->output, "-") == 0 || (n > 6 && strcmp(f->output + n - 6, ".jsonl") == 0))
+        f->fmt = EMBED_JSONL;
+    else if (n > 4 && strcmp(f->output + n - 4, ".npy") == 0)
+        f->fmt = EMBED_NPY;
+    else
+        f->fmt = EMBED_HDF5;
+    return 0;
+}
+
+/* 0: go on; otherwise the exit status (*done set) */
+static int parse_flags(int argc, char **argv, embed_flags *f, int *done) {
+    *f = (embed_flags){.layers = "all", .batch_size = 64, .threads = 2, .max_tokens = 100000,
+                       .bucket = 16};
+    *done = 1;
     cli_opt opts[] = {
-        CLI_MODEL_OPTS(mo),
-        {"--input", OPT_STR, &input, 0, 0, "sentences, one per line, tokens separated by spaces (- = stdin)"},
-        {"--output", OPT_STR, &output, 0, 0, "HDF5 file to write"},
-        {"--layers", OPT_STR, &layers, 0, 0, "all | top | average"},
-        {"--batch-size", OPT_INT, &batch_size, 1, 65536, "lines per batch"},
-        {"--stateful", OPT_BOOL, &stateful, 0, 0, "carry LSTM states per batch row across batches"},
-        {"--threads", OPT_INT, &threads, 1, 256, "threads"},
-        {"--max-tokens", OPT_INT, &max_tokens, 1, 10000000, "refuse lines with more tokens"},
-        {"--forget-sentences", OPT_BOOL, &forget, 0, 0, "do not write sentence_to_index"},
-        {"--bucket", OPT_INT, &bucket, 0, 4096,
+        CLI_MODEL_OPTS(f->mo),
+        {"--input", OPT_STR, &f->input, 0, 0, "sentences, one per line, tokens separated by spaces (- = stdin)"},
+        {"--output", OPT_STR, &f->output, 0, 0, "file to write (- = JSON lines to stdout)"},
+        {"--output-format", OPT_STR, &f->format, 0, 0,
+         "hdf5 | npy (one array; every line the same shape) | jsonl; default: by the --output "
+         "name (.npy, .jsonl, -), else hdf5"},
+        {"--layers", OPT_STR, &f->layers, 0, 0,
+         "all | top | average | mean (one vector per line: the mean over tokens of the average)"},
+        {"--batch-size", OPT_INT, &f->batch_size, 1, 65536, "lines per batch"},
+        {"--stateful", OPT_BOOL, &f->stateful, 0, 0, "carry LSTM states per batch row across batches"},
+        {"--threads", OPT_INT, &f->threads, 1, 256, "threads"},
+        {"--max-tokens", OPT_INT, &f->max_tokens, 1, 10000000, "refuse lines with more tokens"},
+        {"--forget-sentences", OPT_BOOL, &f->forget, 0, 0, "do not write sentence_to_index"},
+        {"--bucket", OPT_INT, &f->bucket, 0, 4096,
          "sort by length within windows of this many batches (0 = file order; stateless only)"},
         {0}};
     int r = cli_parse(CMD, "--input FILE --output OUT.hdf5 [options]", opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
-    if (!input) return cli_error(CMD, "missing --input (use - for stdin)");
-    if (!output) return cli_error(CMD, "missing --output");
-    if (cli_check_output(CMD, output, &input, 1)) return 1; /* before any work */
-    int mode;
-    if (strcmp(layers, "all") == 0) mode = LAYERS_ALL;
-    else if (strcmp(layers, "top") == 0) mode = LAYERS_TOP;
-    else if (strcmp(layers, "average") == 0) mode = LAYERS_AVERAGE;
-    else return cli_error(CMD, "--layers must be all, top or average, got '%s'", layers);
+    if (!f->input) return cli_error(CMD, "missing --input (use - for stdin)");
+    if (!f->output) return cli_error(CMD, "missing --output");
+    if (pick_format(f)) return 1;
+    if (strcmp(f->output, "-") != 0 && cli_check_output(CMD, f->output, &f->input, 1)) return 1; /* before any work */
+    if (strcmp(f->layers, "all") == 0) f->mode = LAYERS_ALL;
+    else if (strcmp(f->layers, "top") == 0) f->mode = LAYERS_TOP;
+    else if (strcmp(f->layers, "average") == 0) f->mode = LAYERS_AVERAGE;
+    else if (strcmp(f->layers, "mean") == 0) f->mode = LAYERS_MEAN;
+    else return cli_error(CMD, "--layers must be all, top, average or mean, got '%s'", f->layers);
     int bucket_given = 0;
     for (int i = 0; i < argc; i++) bucket_given |= strcmp(argv[i], "--bucket") == 0;
-    if (stateful && bucket_given && bucket > 0)
+    if (f->stateful && bucket_given && f->bucket > 0)
         return cli_error(CMD, "--bucket needs stateless mode: with --stateful the batches must be "
                               "consecutive lines");
-    if (stateful) bucket = 0;
+    if (f->stateful) f->bucket = 0;
     /* lines read per window: bucket batches (at least one) */
-    int window = batch_size * (bucket > 1 ? bucket : 1);
-    if (window > (1 << 20)) window = 1 << 20; /* batch_size <= 65536 */
+    f->window = f->batch_size * (f->bucket > 1 ? f->bucket : 1);
+    if (f->window > (1 << 20)) f->window = 1 << 20; /* batch_size <= 65536 */
+    *done = 0;
+    return 0;
+}
 
-    elmo_model *model = cli_load_model(CMD, &mo);
+/* ---- one run */
+typedef struct {
+    const embed_flags *f;
+    int W, K, D;
+    int rank, nranks;
+    elmo_session *sess;
+    elmo_line_reader rd;
+    int rd_open;
+    embed_output *out;
+    s2i_map map;
+    int keep_s2i;             /* sentence_to_index is written (HDF5, not forgotten, rank 0) */
+    batch bt;
+    size_t *tst, *tln, tcap;  /* whitespace split of a line */
+    float *red;               /* (ocap) a line's reduced result */
+    uint64_t n_lines, n_tokens, n_batches;
+} embed_run;
+
+static int oom(void) { return cli_error(CMD, "out of memory"); }
+
+/* split a stripped line, append its character ids to the window */
+static int add_line(embed_run *e, const char *text, size_t slen) {
+    batch *bt = &e->bt;
+    size_t nt = elmo_split_whitespace(text, slen, e->tst, e->tln, e->tcap);
+    if (nt > (size_t)e->f->max_tokens)
+        return cli_error(CMD, "%s:%llu: %zu tokens, more than --max-tokens %d", e->rd.name,
+                         (unsigned long long)e->rd.lineno, nt, e->f->max_tokens);
+    if (nt > e->tcap) {
+        size_t nc = nt * 2;
+        size_t *a = realloc(e->tst, sizeof(size_t) * nc), *b2;
+        if (a) e->tst = a;
+        b2 = realloc(e->tln, sizeof(size_t) * nc);
+        if (b2) e->tln = b2;
+        if (!a || !b2) return oom();
+        e->tcap = nc;
+        elmo_split_whitespace(text, slen, e->tst, e->tln, e->tcap);
+    }
+    if (bt->rows + nt > bt->rcap) {
+        size_t nc = (bt->rows + nt) * 2 + 256;
+        int16_t *ni = realloc(bt->ids, sizeof(int16_t) * nc * e->W);
+        if (!ni) return oom();
+        bt->ids = ni;
+        bt->rcap = nc;
+    }
+    for (size_t t = 0; t < nt; t++)
+        elmo_char_ids(text + e->tst[t], e->tln[t], e->W, bt->ids + (bt->rows + t) * e->W);
+    bt->n[bt->B] = (int)nt;
+    bt->id_off[bt->B] = bt->rows;
+    bt->rows += nt;
+    if (e->keep_s2i && s2i_put(&e->map, text, slen, e->n_lines))
+        return cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
+    bt->B++;
+    e->n_lines++;
+    return 0;
+}
+
+/* read up to one window of lines; *eof at the end of the input */
+static int read_window(embed_run *e, int *eof) {
+    batch *bt = &e->bt;
+    bt->B = 0;
+    bt->rows = 0;
+    bt->first_line = e->n_lines;
+    while (bt->B < bt->cap) {
+        int got = elmo_line_reader_next(&e->rd);
+        if (got < 0) return cli_lib_error(CMD, (elmo_status)-got);
+        if (got == 0) {
+            *eof = 1;
+            return 0;
+        }
+        if (cli_check_utf8(CMD, e->rd.name, e->rd.lineno, e->rd.line, e->rd.len)) return 1;
+        size_t slen;
+        const char *text = elmo_strip(e->rd.line, e->rd.len, &slen);
+        if (add_line(e, text, slen)) return 1;
+    }
+    return 0;
+}
+
+/* batches of the window: consecutive lines, or (bucketing) the window's lines longest first,
+ * cut at batch_size lines or at the position budget of a typical batch; returns the count */
+static int plan_window(embed_run *e) {
+    batch *bt = &e->bt;
+    int bs = e->f->batch_size, nbatch = 0;
+    if (e->f->bucket > 0) {
+        elmo_bucket_order(bt->B, bt->n, bt->B, bt->order);
+        return elmo_bucket_batches(bt->B, bt->n, bt->order, bs,
+                                   elmo_bucket_budget(bt->B, bt->n, bs), bt->starts);
+    }
+    for (int b = 0; b < bt->B; b++) bt->order[b] = b;
+    for (int b = 0; b < bt->B; b += bs) bt->starts[nbatch++] = b;
+    bt->starts[nbatch] = bt->B;
+    return nbatch;
+}
+
+/* one line's (K, n, D) result reduced as --layers asks, to the output. The arithmetic of
+ * average and mean is also the Python package's (python/src/elmomodule.c, reduce_one): keep
+ * them the same, bit for bit. */
+static elmo_status emit_line(embed_run *e, uint64_t index, int n, const float *res) {
+    int K = e->K, D = e->D;
+    size_t nd = (size_t)n * D;
+    uint64_t dims[3] = {(uint64_t)K, (uint64_t)n, (uint64_t)D};
+    switch (e->f->mode) {
+    case LAYERS_ALL: return embed_output_put(e->out, index, 3, dims, res);
+    case LAYERS_TOP: return embed_output_put(e->out, index, 2, dims + 1, res + (size_t)(K - 1) * nd);
+    case LAYERS_AVERAGE:
+        for (size_t q = 0; q < nd; q++) {
+            float acc = 0;
+            for (int l = 0; l < K; l++) acc += res[(size_t)l * nd + q];
+            e->red[q] = acc / (float)K;
+        }
+        return embed_output_put(e->out, index, 2, dims + 1, e->red);
+    default: /* LAYERS_MEAN: over tokens (double, in order) of the layer average */
+        for (int d = 0; d < D; d++) {
+            double sum = 0;
+            for (int t = 0; t < n; t++) {
+                float acc = 0;
+                for (int l = 0; l < K; l++) acc += res[(size_t)l * nd + (size_t)t * D + d];
+                sum += acc / (float)K;
+            }
+            e->red[d] = n > 0 ? (float)(sum / n) : 0.0f;
+        }
+        return embed_output_put(e->out, index, 1, dims + 2, e->red);
+    }
+}
+
+/* batch bi of the window: run it (or receive it from the rank that ran it), then write it
+ * (rank 0) or send it to rank 0 */
+static int run_batch(embed_run *e, int b0, int nb) {
+    batch *bt = &e->bt;
+    int K = e->K, D = e->D, W = e->W;
+    int owner = (int)(e->n_batches++ % (uint64_t)e->nranks); /* the rank that runs it */
+    if (e->rank != 0 && owner != e->rank) return 0;
+    size_t need = (size_t)D;
+    for (int k = 0; k < nb; k++) need += (size_t)K * bt->n[bt->order[b0 + k]] * D;
+    if (need > bt->ocap) {
+        float *no = realloc(bt->outmem, sizeof(float) * need);
+        float *na = realloc(e->red, sizeof(float) * need);
+        if (no) bt->outmem = no;
+        if (na) e->red = na;
+        if (!no || !na) return oom();
+        bt->ocap = need;
+    }
+    size_t off = 0;
+    for (int k = 0; k < nb; k++) {
+        int b = bt->order[b0 + k];
+        bt->rowp[k] = bt->ids + bt->id_off[b] * W;
+        bt->bn[k] = bt->n[b];
+        bt->out[k] = bt->outmem + off;
+        off += (size_t)K * bt->n[b] * D;
+    }
+    elmo_status s;
+    if (owner == e->rank) s = elmo_embed_ids(e->sess, nb, bt->rowp, bt->bn, bt->out);
+    else s = elmo_dist_recv_f(bt->outmem, off, owner, 0);
+    if (!s && e->rank != 0) s = elmo_dist_send_f(bt->outmem, off, 0, 0); /* rank 0 writes */
+    for (int k = 0; !s && e->rank == 0 && k < nb; k++) {
+        e->n_tokens += (uint64_t)bt->bn[k];
+        s = emit_line(e, bt->first_line + (uint64_t)bt->order[b0 + k], bt->bn[k], bt->out[k]);
+    }
+    return s ? cli_lib_error(CMD, s) : 0;
+}
+
+static int alloc_window(embed_run *e) {
+    batch *bt = &e->bt;
+    int window = e->f->window, bs = e->f->batch_size;
+    bt->cap = window;
+    bt->n = malloc(sizeof(int) * window);
+    bt->id_off = malloc(sizeof(size_t) * window);
+    bt->order = malloc(sizeof(int) * window);
+    bt->starts = malloc(sizeof(int) * (window + 1));
+    bt->rowp = malloc(sizeof(*bt->rowp) * bs);
+    bt->bn = malloc(sizeof(int) * bs);
+    bt->out = malloc(sizeof(float *) * bs);
+    if (!bt->n || !bt->id_off || !bt->order || !bt->starts || !bt->rowp || !bt->bn || !bt->out)
+        return oom();
+    return 0;
+}
+
+/* every window of the input through the biLM to the output (not yet committed) */
+static int embed_all(embed_run *e, cli_progress *pg) {
+    int eof = 0;
+    while (!eof) {
+        if (read_window(e, &eof)) return 1;
+        if (e->bt.B == 0) break;
+        int nbatch = plan_window(e);
+        for (int bi = 0; bi < nbatch; bi++)
+            if (run_batch(e, e->bt.starts[bi], e->bt.starts[bi + 1] - e->bt.starts[bi])) return 1;
+        char tail[96];
+        double el = elmo_now() - pg->t0;
+        snprintf(tail, sizeof tail, "%llu lines, %.0f tokens/s", (unsigned long long)e->n_lines,
+                 el > 0 ? e->n_tokens / el : 0.0);
+        progress_update(pg, e->rd.size ? e->rd.bytes : e->n_lines, tail);
+    }
+    if (e->n_lines == 0) return cli_error(CMD, "%s: no lines to embed (empty input)", e->rd.name);
+    return 0;
+}
+
+/* rank 0: sentence_to_index, then the output moved into place */
+static int finish_output(embed_run *e) {
+    elmo_status s = ELMO_OK;
+    if (e->keep_s2i) {
+        char *json = s2i_json(&e->map);
+        if (!json) return cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
+        s = embed_output_put_string(e->out, "sentence_to_index", json);
+        free(json);
+    }
+    if (!s) {
+        s = embed_output_commit(e->out);
+        e->out = NULL;
+    }
+    return s ? cli_lib_error(CMD, s) : 0;
+}
+
+static void run_free(embed_run *e) {
+    embed_output_abort(e->out);
+    if (e->rd_open) elmo_line_reader_close(&e->rd);
+    elmo_session_free(e->sess);
+    s2i_free(&e->map);
+    batch *bt = &e->bt;
+    free(bt->n);
+    free(bt->id_off);
+    free(bt->order);
+    free(bt->starts);
+    free(bt->bn);
+    free(bt->rowp);
+    free(bt->out);
+    free(bt->outmem);
+    free(bt->ids);
+    free(e->red);
+    free(e->tst);
+    free(e->tln);
+}
+
+/* session, input and output of a run (rank 0 opens the output: a bad path fails now) */
+static int open_run(embed_run *e, elmo_model *model) {
+    const embed_flags *f = e->f;
+    elmo_status s = elmo_session_new(model, f->batch_size, f->threads, &e->sess);
+    if (s) return cli_lib_error(CMD, s);
+    elmo_session_set_stateful(e->sess, f->stateful);
+    if ((s = elmo_line_reader_open(&e->rd, f->input, (size_t)64 << 20))) return cli_lib_error(CMD, s);
+    e->rd_open = 1;
+    if (e->rank == 0 && (s = embed_output_open(f->output, f->fmt, &e->out))) return cli_lib_error(CMD, s);
+    return alloc_window(e);
+}
+
+int cmd_embed(int argc, char **argv) {
+    embed_flags f;
+    int done, r = parse_flags(argc, argv, &f, &done);
+    if (done) return r;
+    elmo_model *model = cli_load_model(CMD, &f.mo);
     if (!model) return 1;
     elmo_status s0 = elmo_dist_init(); /* MPI only when started by mpirun */
     if (s0) {
@@ -141,243 +432,41 @@ int cmd_embed(int argc, char **argv) {
         return cli_lib_error(CMD, s0);
     }
     int rank = elmo_dist_rank(), nranks = elmo_dist_size();
-    if (nranks > 1 && (stateful || strcmp(input, "-") == 0)) {
+    if (nranks > 1 && (f.stateful || strcmp(f.input, "-") == 0 || strcmp(f.output, "-") == 0)) {
         if (rank == 0)
             cli_error(CMD, "%s cannot be split across %d processes: run it without mpirun",
-                      stateful ? "--stateful (each batch continues the previous one)"
-                               : "--input - (mpirun gives stdin to rank 0 only)",
+                      f.stateful ? "--stateful (each batch continues the previous one)"
+                      : strcmp(f.input, "-") == 0 ? "--input - (mpirun gives stdin to rank 0 only)"
+                                                  : "--output - (every rank's stdout is merged)",
                       nranks);
         elmo_dist_finalize();
         elmo_model_free(model);
         return 1;
     }
-    const elmo_config *c = elmo_model_config(model);
-    int W = c->max_chars, K = elmo_model_n_output_layers(model), D = elmo_model_output_dim(model);
-    elmo_session *sess = NULL;
-    elmo_line_reader rd;
-    int rd_open = 0, rc = 1;
-    elmo_h5_writer *wr = NULL;
-    s2i_map map = {0};
-    elmo_strmap_init(&map.texts);
-    batch bt = {0};
-    size_t *tst = NULL, *tln = NULL, tcap = 0;
-    float *avg = NULL;
-    elmo_status s = elmo_session_new(model, batch_size, threads, &sess);
-    if (s) goto lib_fail;
-    elmo_session_set_stateful(sess, stateful);
-    if ((s = elmo_line_reader_open(&rd, input, (size_t)64 << 20))) goto lib_fail;
-    rd_open = 1;
-    /* open the output before any long work: a bad path fails now */
-    if (rank == 0 && (s = elmo_h5_writer_open(output, 1, &wr))) goto lib_fail;
-
-    bt.cap = window;
-    bt.n = malloc(sizeof(int) * window);
-    bt.id_off = malloc(sizeof(size_t) * window);
-    bt.order = malloc(sizeof(int) * window);
-    bt.starts = malloc(sizeof(int) * (window + 1));
-    bt.rowp = malloc(sizeof(*bt.rowp) * batch_size);
-    bt.bn = malloc(sizeof(int) * batch_size);
-    bt.out = malloc(sizeof(float *) * batch_size);
-    if (!bt.n || !bt.id_off || !bt.order || !bt.starts || !bt.rowp || !bt.bn || !bt.out) {
-        cli_error(CMD, "out of memory");
-        goto done;
-    }
+    embed_run e = {.f = &f, .rank = rank, .nranks = nranks};
+    e.W = elmo_model_config(model)->max_chars;
+    e.K = elmo_model_n_output_layers(model);
+    e.D = elmo_model_output_dim(model);
+    e.keep_s2i = !f.forget && rank == 0 && f.fmt == EMBED_HDF5;
+    elmo_strmap_init(&e.map.texts);
     cli_progress pg;
-    progress_start(&pg, "embed", rd.size);
-    if (rank != 0) pg.tty = 0, pg.log_every = 1e300; /* rank 0 reports */
-    uint64_t n_lines = 0, n_tokens = 0, n_batches = 0;
-    int eof = 0;
-    while (!eof) {
-        /* read up to one window of lines */
-        bt.B = 0;
-        bt.rows = 0;
-        bt.first_line = n_lines;
-        while (bt.B < bt.cap) {
-            int got = elmo_line_reader_next(&rd);
-            if (got < 0) {
-                s = (elmo_status)-got;
-                goto lib_fail;
-            }
-            if (got == 0) {
-                eof = 1;
-                break;
-            }
-            if (cli_check_utf8(CMD, rd.name, rd.lineno, rd.line, rd.len)) goto done;
-            size_t slen;
-            const char *text = elmo_strip(rd.line, rd.len, &slen);
-            size_t nt = elmo_split_whitespace(text, slen, tst, tln, tcap);
-            if (nt > (size_t)max_tokens) {
-                cli_error(CMD, "%s:%llu: %zu tokens, more than --max-tokens %d", rd.name,
-                          (unsigned long long)rd.lineno, nt, max_tokens);
-                goto done;
-            }
-            if (nt > tcap) {
-                size_t nc = nt * 2;
-                size_t *a = realloc(tst, sizeof(size_t) * nc), *b2;
-                if (a) tst = a;
-                b2 = realloc(tln, sizeof(size_t) * nc);
-                if (b2) tln = b2;
-                if (!a || !b2) {
-                    cli_error(CMD, "out of memory");
-                    goto done;
-                }
-                tcap = nc;
-                elmo_split_whitespace(text, slen, tst, tln, tcap);
-            }
-            if (bt.rows + nt > bt.rcap) {
-                size_t nc = (bt.rows + nt) * 2 + 256;
-                int16_t *ni = realloc(bt.ids, sizeof(int16_t) * nc * W);
-                if (!ni) {
-                    cli_error(CMD, "out of memory");
-                    goto done;
-                }
-                bt.ids = ni;
-                bt.rcap = nc;
-            }
-            for (size_t t = 0; t < nt; t++)
-                elmo_char_ids(text + tst[t], tln[t], W, bt.ids + (bt.rows + t) * W);
-            bt.n[bt.B] = (int)nt;
-            bt.id_off[bt.B] = bt.rows;
-            bt.rows += nt;
-            if (!forget && rank == 0 && s2i_put(&map, text, slen, n_lines)) {
-                cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
-                goto done;
-            }
-            bt.B++;
-            n_lines++;
-        }
-        if (bt.B == 0) break;
-        /* batches: consecutive lines, or (bucketing) the window's lines longest first, cut
-         * at batch_size lines or at the position budget of a typical batch */
-        int nbatch;
-        if (bucket > 0) {
-            elmo_bucket_order(bt.B, bt.n, bt.B, bt.order);
-            nbatch = elmo_bucket_batches(bt.B, bt.n, bt.order, batch_size,
-                                         elmo_bucket_budget(bt.B, bt.n, batch_size), bt.starts);
-        } else {
-            for (int b = 0; b < bt.B; b++) bt.order[b] = b;
-            nbatch = 0;
-            for (int b = 0; b < bt.B; b += batch_size) bt.starts[nbatch++] = b;
-            bt.starts[nbatch] = bt.B;
-        }
-        for (int bi = 0; bi < nbatch; bi++) {
-            int b0 = bt.starts[bi], nb = bt.starts[bi + 1] - b0;
-            int owner = (int)(n_batches++ % (uint64_t)nranks); /* the rank that runs it */
-            if (rank != 0 && owner != rank) continue;
-            /* output buffers */
-            size_t need = 0;
-            for (int k = 0; k < nb; k++) need += (size_t)K * bt.n[bt.order[b0 + k]] * D;
-            if (need > bt.ocap) {
-                float *no = realloc(bt.outmem, sizeof(float) * need);
-                float *na = realloc(avg, sizeof(float) * need);
-                if (no) bt.outmem = no;
-                if (na) avg = na;
-                if (!no || !na) {
-                    cli_error(CMD, "out of memory");
-                    goto done;
-                }
-                bt.ocap = need;
-            }
-            size_t off = 0;
-            for (int k = 0; k < nb; k++) {
-                int b = bt.order[b0 + k];
-                bt.rowp[k] = bt.ids + bt.id_off[b] * W;
-                bt.bn[k] = bt.n[b];
-                bt.out[k] = bt.outmem + off;
-                off += (size_t)K * bt.n[b] * D;
-            }
-            if (owner == rank) {
-                if ((s = elmo_embed_ids(sess, nb, bt.rowp, bt.bn, bt.out))) goto lib_fail;
-            } else if ((s = elmo_dist_recv_f(bt.outmem, off, owner, 0))) {
-                goto lib_fail;
-            }
-            if (rank != 0) { /* to rank 0, which writes */
-                if ((s = elmo_dist_send_f(bt.outmem, off, 0, 0))) goto lib_fail;
-                continue;
-            }
-            for (int k = 0; k < nb; k++) {
-                char name[32];
-                snprintf(name, sizeof name, "%llu", (unsigned long long)(bt.first_line + bt.order[b0 + k]));
-                uint64_t n = (uint64_t)bt.bn[k];
-                n_tokens += n;
-                if (mode == LAYERS_ALL) {
-                    uint64_t dims[3] = {(uint64_t)K, n, (uint64_t)D};
-                    s = elmo_h5_writer_put(wr, name, 3, dims, bt.out[k]);
-                } else {
-                    uint64_t dims[2] = {n, (uint64_t)D};
-                    const float *src = bt.out[k] + (size_t)(K - 1) * n * D;
-                    if (mode == LAYERS_AVERAGE) {
-                        size_t nd = (size_t)n * D;
-                        for (size_t q = 0; q < nd; q++) {
-                            float acc = 0;
-                            for (int l = 0; l < K; l++) acc += bt.out[k][(size_t)l * nd + q];
-                            avg[q] = acc / (float)K;
-                        }
-                        src = avg;
-                    }
-                    s = elmo_h5_writer_put(wr, name, 2, dims, src);
-                }
-                if (s) goto lib_fail;
-            }
-        }
-        char tail[96];
-        double el = elmo_now() - pg.t0;
-        snprintf(tail, sizeof tail, "%llu lines, %.0f tokens/s", (unsigned long long)n_lines,
-                 el > 0 ? n_tokens / el : 0.0);
-        progress_update(&pg, rd.size ? rd.bytes : n_lines, tail);
+    int rc = open_run(&e, model);
+    if (!rc) {
+        progress_start(&pg, "embed", e.rd.size);
+        if (rank != 0) pg.tty = 0, pg.log_every = 1e300; /* rank 0 reports */
+        rc = embed_all(&e, &pg);
     }
-    if (n_lines == 0) {
-        cli_error(CMD, "%s: no lines to embed (empty input)", rd.name);
-        goto done;
-    }
-    if (rank != 0) { /* rank 0 writes the file */
-        rc = 0;
-        goto done;
-    }
-    if (!forget) {
-        char *json = s2i_json(&map);
-        if (!json) {
-            cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
-            goto done;
-        }
-        s = elmo_h5_writer_put_string(wr, "sentence_to_index", json);
-        free(json);
-        if (s) goto lib_fail;
-    }
-    s = elmo_h5_writer_commit(wr);
-    wr = NULL;
-    if (s) goto lib_fail;
-    {
+    if (!rc && rank == 0 && !(rc = finish_output(&e))) {
         char sum[160];
         double el = elmo_now() - pg.t0;
         snprintf(sum, sizeof sum, "%llu lines, %llu tokens in %.2f s (%.0f tokens/s) -> %s",
-                 (unsigned long long)n_lines, (unsigned long long)n_tokens, el,
-                 el > 0 ? n_tokens / el : 0.0, output);
+                 (unsigned long long)e.n_lines, (unsigned long long)e.n_tokens, el,
+                 el > 0 ? e.n_tokens / el : 0.0, strcmp(f.output, "-") ? f.output : "stdout");
         progress_end(&pg, sum);
     }
-    rc = 0;
-    goto done;
-lib_fail:
-    cli_lib_error(CMD, s);
-done:
     if (rc && nranks > 1) elmo_dist_abort(rc); /* the other ranks may be waiting for this one */
-    if (wr) elmo_h5_writer_abort(wr);
-    if (rd_open) elmo_line_reader_close(&rd);
-    elmo_session_free(sess);
+    run_free(&e);
     elmo_model_free(model);
-    s2i_free(&map);
-    free(bt.n);
-    free(bt.id_off);
-    free(bt.order);
-    free(bt.starts);
-    free(bt.bn);
-    free(bt.rowp);
-    free(bt.out);
-    free(bt.outmem);
-    free(bt.ids);
-    free(avg);
-    free(tst);
-    free(tln);
     elmo_dist_finalize();
     return rc;
 }
