@@ -5,8 +5,9 @@
 # Extra packages: ELMO_DEPS_EXTRA="pkg ..." scripts/deps.sh
 set -euo pipefail
 # clang-14 + libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh); valgrind: the
-# memcheck test (scripts/valgrind.sh); time: peak memory in scripts/resource_limits.sh.
-pkgs="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libcjson-dev libcmocka-dev openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev valgrind time ${ELMO_DEPS_EXTRA:-}"
+# memcheck test (scripts/valgrind.sh); time: peak memory in scripts/resource_limits.sh;
+# libmicrohttpd-dev: `elmo serve` (optional for the build); wrk: bench/serve_load.sh.
+pkgs="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libcjson-dev libcmocka-dev openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev valgrind time libmicrohttpd-dev wrk ${ELMO_DEPS_EXTRA:-}"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
