@@ -68,6 +68,17 @@ static cJSON *parse_json(const char *body, size_t len, char *err, size_t errsz, 
     return root;
 }
 
+/* up to 40 bytes of a key for a message: control characters as '?', cut at a character */
+static void key_for_message(const char *key, char *out) {
+    size_t n = strlen(key);
+    if (n > 40) {
+        n = 40;
+        while (n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80) n--; /* inside a character */
+    }
+    for (size_t i = 0; i < n; i++) out[i] = (unsigned char)key[i] < 0x20 || key[i] == 0x7f ? '?' : key[i];
+    out[n] = 0;
+}
+
 /* the object's "sentences" (array) and "layers" (string); 0 or 400 */
 static int parse_fields(const cJSON *root, const cJSON **sents, serve_layers *layers, char *err,
                         size_t errsz) {
@@ -85,8 +96,10 @@ static int parse_fields(const cJSON *root, const cJSON **sents, serve_layers *la
             if (k == 4) return fail(err, errsz, 400, "\"layers\" must be \"all\", \"top\", \"average\" or \"mean\"");
             *layers = (serve_layers)k;
         } else {
-            return fail(err, errsz, 400, "unexpected or repeated key \"%.64s\" (expected \"sentences\", \"layers\")",
-                        f->string);
+            char key[41];
+            key_for_message(f->string, key);
+            return fail(err, errsz, 400, "unexpected or repeated key \"%s\" (expected \"sentences\", \"layers\")",
+                        key);
         }
     }
     if (!*sents) return fail(err, errsz, 400, "missing \"sentences\"");
