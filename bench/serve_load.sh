@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# serve_load.sh: load test of `elmo serve` with wrk (Debian package wrk), on 127.0.0.1 only,
+# against `elmo embed --batch-size 64` on the same sentences, model and threads, in one run.
+#
+#   bench/serve_load.sh [BUILD_DIR]      (default: build; needs elmo and bench_serve_latency)
+#
+# Environment:
+#   MODELS="default small"   default = models/elmo-en-small; small = random weights of the
+#                            released small architecture (../shared/peer/options_small.json,
+#                            generated once into $CACHE/small by `elmo random-model`)
+#   DURATION=60 CONNECTIONS=64 LIMIT=512 THREADS=2 LAYERS=all MAX_DELAY_MS=5
+#   PEER=DIR (../shared/peer)  CACHE=DIR (/tmp/elmo-bench-models)  OUT=FILE (/tmp/elmo-serve-load.txt)
+#
+# For each model:
+#   1. `elmo embed --batch-size 64 --threads THREADS` on the first LIMIT sentences of
+#      brown-2000.txt: its tokens/s (its own summary line: reading, embedding, HDF5 writing);
+#   2. `elmo serve --threads THREADS --max-batch 64` and wrk: CONNECTIONS connections (one
+#      wrk thread) for DURATION s, every request one of those sentences (cycled), "layers":
+#      LAYERS; words/s = the server's elmo_tokens_total over the run / wrk's duration; p50/p99
+#      latency and errors from wrk;
+#   3. one client, one sentence at a time (brown-200.txt, keep-alive): bench_serve_latency's
+#      median against the same sentences embedded in-process;
+#   4. SIGTERM: the server must exit 0.
+# Prints a Markdown table (also appended to OUT).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+case $build in /*) ;; *) build=$here/$build ;; esac
+peer=${PEER:-$here/../shared/peer}
+cache=${CACHE:-/tmp/elmo-bench-models}
+models=${MODELS:-default small}
+duration=${DURATION:-60}
+conns=${CONNECTIONS:-64}
+limit=${LIMIT:-512}
+threads=${THREADS:-2}
+layers=${LAYERS:-all}
+delay=${MAX_DELAY_MS:-5}
+out=${OUT:-/tmp/elmo-serve-load.txt}
+command -v wrk >/dev/null || { echo "serve_load.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
+for f in "$build/elmo" "$build/bench_serve_latency" "$peer/data/brown-2000.txt" "$peer/data/brown-200.txt"; do
+    [ -e "$f" ] || { echo "serve_load.sh: missing $f" >&2; exit 1; }
+done
+tmp=$(mktemp -d /tmp/elmo-serve-load-XXXXXX)
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+head -n "$limit" "$peer/data/brown-2000.txt" > "$tmp/sents.txt"
+words=$(wc -w < "$tmp/sents.txt")
+
+model_dir() {
+    case $1 in
+    default) echo "$here/models/elmo-en-small" ;;
+    *)
+        if [ ! -s "$cache/$1/weights.hdf5" ]; then
+            echo "generating random weights for $1 in $cache/$1" >&2
+            "$build/elmo" random-model --options "$peer/options_$1.json" --output "$cache/$1" --seed 0 >&2
+        fi
+        echo "$cache/$1" ;;
+    esac
+}
+
+# GET PATH from the server, by bash's /dev/tcp (no other client needed)
+http_get() {
+    exec 3<>"/dev/tcp/127.0.0.1/$port"
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
+    cat <&3
+    exec 3<&-
+}
+metric() { http_get /metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+isa=""
+for f in avx512f avx512_bf16 amx_bf16; do case " $flags " in *" $f "*) isa="$isa $f" ;; esac; done
+{
+    echo "elmo serve load test, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $cpu ($isa ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "$conns connections for ${duration} s (wrk, 1 thread, 127.0.0.1), one sentence per request (first $limit of brown-2000.txt, $words words), layers $layers; server --threads $threads --max-batch 64 --max-delay-ms $delay"
+    echo
+    echo "| model | elmo embed --batch-size 64, words/s | elmo serve, words/s | ratio | requests | p50 ms | p99 ms | errors | one sentence: in-process median ms | HTTP median ms (JSON / npy) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+} | tee -a "$out"
+
+for m in $models; do
+    dir=$(model_dir "$m")
+    # 1. elmo embed, same sentences, batch 64
+    "$build/elmo" embed --model "$dir" --input "$tmp/sents.txt" --output "$tmp/out.hdf5" --batch-size 64 \
+        --threads "$threads" 2> "$tmp/embed.err"
+    embed_wps=$(grep -o '([0-9]* tokens/s)' "$tmp/embed.err" | tail -1 | tr -dc 0-9)
+    # 2. the server under wrk
+    "$build/elmo" serve --model "$dir" --port 0 --threads "$threads" --max-batch 64 --max-delay-ms "$delay" \
+        2> "$tmp/serve.err" &
+    server_pid=$!
+    port=""
+    for _ in $(seq 1 600); do
+        port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$tmp/serve.err")
+        [ -n "$port" ] && break
+        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/serve.err" >&2; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$port" ] || { echo "serve_load.sh: the server did not start" >&2; exit 1; }
+    tok0=$(metric elmo_tokens_total)
+    SENTENCES="$tmp/sents.txt" LAYERS="$layers" wrk -t1 -c"$conns" -d"${duration}s" --timeout 10s \
+        -s "$here/bench/serve_load.lua" "http://127.0.0.1:$port/v1/embed" > "$tmp/wrk.out"
+    tok1=$(metric elmo_tokens_total)
+    res=$(grep '^wrk_result' "$tmp/wrk.out")
+    get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+    dur=$(get duration_s)
+    serve_wps=$(awk -v a="$tok0" -v b="$tok1" -v d="$dur" 'BEGIN { printf "%.0f", (b - a) / d }')
+    errors=$(( $(get non2xx) + $(get connect) + $(get read) + $(get write) + $(get timeout) ))
+    # 3. one client, one sentence at a time
+    lat=$("$build/bench_serve_latency" --model "$dir" --port "$port" --input "$peer/data/brown-200.txt" \
+        --threads "$threads" --rounds 1 --layers "$layers" 2>> "$tmp/lat.err")
+    jget() { echo "$lat" | sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p"; }
+    # 4. SIGTERM
+    kill -TERM "$server_pid"
+    rc=0
+    wait "$server_pid" || rc=$?
+    server_pid=""
+    [ "$rc" = 0 ] || echo "serve_load.sh: elmo serve exited with $rc after SIGTERM" >&2
+    printf '| %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s / %s |\n' "$m" "$embed_wps" "$serve_wps" \
+        "$(awk -v a="$serve_wps" -v b="$embed_wps" 'BEGIN { print a / b }')" "$(get requests)" "$(get p50_ms)" \
+        "$(get p99_ms)" "$errors" "$(jget inproc_median_ms)" "$(jget http_json_median_ms)" \
+        "$(jget http_npy_median_ms)" | tee -a "$out"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
