@@ -89,7 +89,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, server *sv, request *r
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r && r->embed ? "POST" : "GET");
-    if (sv->stopping) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (__atomic_load_n(&sv->stopping, __ATOMIC_RELAXED))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     serve_metrics_request(&sv->metrics, status, r && r->embed && status == 200 ? elmo_now() - r->t0 : -1);
@@ -187,7 +188,7 @@ static enum MHD_Result finish_embed(struct MHD_Connection *c, server *sv, reques
     long positions = q.total + 2L * q.n;
     if (!admit(sv, r, positions)) {
         code = 503;
-        snprintf(err, sizeof err, "%s", sv->stopping ? "the server is shutting down"
+        snprintf(err, sizeof err, "%s", __atomic_load_n(&sv->stopping, __ATOMIC_RELAXED) ? "the server is shutting down"
                                                      : "too many tokens waiting (--max-queue-tokens), retry later");
     } else {
         code = embed(c, sv, r, &q, &b, &type, err, sizeof err);
@@ -390,7 +391,7 @@ static void shutdown_http(struct MHD_Daemon *d, server *sv, int timeout) {
     MHD_socket ls = MHD_quiesce_daemon(d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
     pthread_mutex_lock(&sv->lock);
-    sv->stopping = 1;
+    __atomic_store_n(&sv->stopping, 1, __ATOMIC_RELAXED);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += timeout + 5;
