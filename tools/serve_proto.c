@@ -252,33 +252,50 @@ void serve_select(serve_layers l, int K, int n, int D, const float *raw, float *
 
 /* ---- numbers */
 
-static const double P10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* d * 10^p for |p| <= 66 (two exact powers; the rounding errors, ~1e-16 relative, are far
- * below the half unit of a float that the 9 digits must stay within) */
-static double scale10(double d, int p) {
-    while (p > 22) d *= P10[22], p -= 22;
-    while (p < -22) d /= P10[22], p += 22;
-    return p >= 0 ? d * P10[p] : d / P10[-p];
+/* 10^k for |k| <= P10_MAX (pow: within an ulp of double, ~1e-16 relative, far below the half
+ * unit of a float, ~3e-8 relative, that the 9 digits must stay within) */
+enum { P10_MAX = 64 };
+static double g_p10[2 * P10_MAX + 1];
+static pthread_once_t g_p10_once = PTHREAD_ONCE_INIT;
+static void init_p10(void) {
+    for (int k = -P10_MAX; k <= P10_MAX; k++) g_p10[k + P10_MAX] = pow(10.0, k);
 }
+
+/* 9 significant digits of d > 0: q in [1e8, 1e9) with d ~ q * 10^(e - 8) */
+static long long digits9(double d, int *e10) {
+    uint32_t bits;
+    float f = (float)d;
+    memcpy(&bits, &f, 4);
+    int e2 = (int)((bits >> 23) & 0xff) - 127;
+    if (e2 == -127) e2 = ilogb(d); /* subnormal */
+    int e = (int)floor(e2 * 0.30102999566398120); /* log10(d) rounded down, or one less */
+    long long q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
+    if (q >= 1000000000LL) e++, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
+    else if (q < 100000000LL) e--, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
+    if (q >= 1000000000LL) q /= 10, e++; /* rounded up to a power of ten */
+    *e10 = e;
+    return q;
+}
+
+static const char DIG2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
 
 int serve_format_float(float f, char *buf) {
     if (isnan(f) || isinf(f)) return (int)(memcpy(buf, "null", 4), 4);
+    pthread_once(&g_p10_once, init_p10);
     int len = 0;
     if (signbit(f)) buf[len++] = '-';
     double d = fabs((double)f);
     if (d == 0) return (int)(memcpy(buf + len, "0.0", 3), len + 3);
-    /* q: 9 significant digits of d, q * 10^(e - 8) within half a unit of the 9th digit, i.e.
-     * within 5e-9 relative: inside half an ulp of float (>= 2^-25 relative), so it reads back */
-    int e = (int)floor(log10(d));
-    long long q = llround(scale10(d, 8 - e));
-    if (q >= 1000000000LL) q = llround(scale10(d, 8 - ++e));
-    else if (q < 100000000LL) q = llround(scale10(d, 8 - --e));
-    if (q >= 1000000000LL) q /= 10, e++; /* rounding up to a power of ten */
-    char dig[9];
-    for (int i = 8; i >= 0; i--) dig[i] = (char)('0' + q % 10), q /= 10;
+    /* q * 10^(e - 8) is within half a unit of the 9th digit of d, i.e. within 5e-9 relative:
+     * inside half an ulp of float (>= 2^-25 relative), so it reads back to f */
+    int e;
+    long long q = digits9(d, &e);
+    char dig[10];
+    dig[0] = (char)('0' + q / 100000000);
+    unsigned r = (unsigned)(q % 100000000);
+    for (int i = 7; i >= 1; i -= 2, r /= 100) memcpy(dig + i, DIG2 + 2 * (r % 100), 2);
     int nd = 9;
     while (nd > 1 && dig[nd - 1] == '0') nd--;
     if (e >= 0 && e < 9) { /* ddd.ddd */
