@@ -36,6 +36,22 @@ typedef struct {
 } server;
 
 static int g_K, g_D;
+static pid_t g_pids[8]; /* servers started: killed at exit if a failed test left one */
+
+static void kill_servers(void) {
+    for (int i = 0; i < 8; i++)
+        if (g_pids[i] > 0 && waitpid(g_pids[i], NULL, WNOHANG) == 0) kill(g_pids[i], SIGKILL);
+}
+
+static void track(pid_t pid) {
+    static int registered;
+    if (!registered) registered = 1, atexit(kill_servers);
+    for (int i = 0; i < 8; i++)
+        if (g_pids[i] <= 0 || waitpid(g_pids[i], NULL, WNOHANG) != 0) { /* free, or exited */
+            g_pids[i] = pid;
+            return;
+        }
+}
 
 static void start_server(server *s, const char *extra) {
     int p[2];
@@ -45,7 +61,9 @@ static void start_server(server *s, const char *extra) {
              fixture_model_dir(), extra ? extra : "");
     s->pid = fork();
     assert_true(s->pid >= 0);
-    if (s->pid == 0) {
+    if (s->pid == 0) { /* stderr to the pipe, stdout away (a test's pipe must not stay open) */
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
         dup2(p[1], 2);
         close(p[0]);
         close(p[1]);
@@ -54,6 +72,7 @@ static void start_server(server *s, const char *extra) {
     }
     close(p[1]);
     s->err_fd = p[0];
+    track(s->pid);
     /* the start-up line: "elmo serve: listening on http://127.0.0.1:PORT" */
     char buf[4096];
     size_t n = 0;
@@ -135,22 +154,13 @@ static int send_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-static reply http(int port, const char *method, const char *path, const char *headers,
-                  const char *body, size_t len) {
+/* read an answer until the server closes the connection */
+static reply read_reply(int fd) {
     reply r = {0};
-    int fd = connect_to(port);
-    if (fd < 0) return r;
-    char *req;
-    if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
-                 method, path, headers ? headers : "", body ? len : 0) < 0)
-        abort();
-    int bad = send_all(fd, req, strlen(req)) || (body && send_all(fd, body, len));
-    free(req);
     elmo_strbuf in = {0};
     char buf[65536];
     ssize_t got;
-    while (!bad && (got = recv(fd, buf, sizeof buf, 0)) > 0) elmo_strbuf_add(&in, buf, (size_t)got);
-    close(fd);
+    while ((got = recv(fd, buf, sizeof buf, 0)) > 0) elmo_strbuf_add(&in, buf, (size_t)got);
     char *sep = in.p ? strstr(in.p, "\r\n\r\n") : NULL;
     if (!sep || strncmp(in.p, "HTTP/1.1 ", 9) != 0) {
         elmo_strbuf_free(&in);
@@ -165,6 +175,27 @@ static reply http(int port, const char *method, const char *path, const char *he
     const char *cl = strcasestr(r.head, "\r\nContent-Length: ");
     r.complete = cl && (size_t)atoll(cl + 18) == r.body_len;
     elmo_strbuf_free(&in);
+    return r;
+}
+
+static char *request_head(const char *method, const char *path, const char *headers, size_t len) {
+    char *req;
+    if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
+                 method, path, headers ? headers : "", len) < 0)
+        abort();
+    return req;
+}
+
+static reply http(int port, const char *method, const char *path, const char *headers,
+                  const char *body, size_t len) {
+    reply r = {0};
+    int fd = connect_to(port);
+    if (fd < 0) return r;
+    char *req = request_head(method, path, headers, body ? len : 0);
+    int bad = send_all(fd, req, strlen(req)) || (body && send_all(fd, body, len));
+    free(req);
+    if (!bad) r = read_reply(fd);
+    close(fd);
     return r;
 }
 
@@ -363,9 +394,11 @@ static void *client_main(void *arg) {
     return NULL;
 }
 
+/* the value of a sample line "NAME VALUE" (name ends with its space) */
 static long metric(const char *text, const char *name) {
-    const char *p = strstr(text, name);
-    return p ? atol(p + strlen(name)) : -1;
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, name, strlen(name)) == 0) return atol(p + strlen(name));
+    return -1;
 }
 
 static void test_concurrent_batched(void **state) {
@@ -529,6 +562,74 @@ static void test_api_key(void **state) {
     assert_int_equal(stop_server(&s, SIGINT, 10, NULL), 0);
 }
 
+/* ---- a full queue: 503 with Retry-After; a batch waits for a request being received */
+
+static long get_metric(int port, const char *name) {
+    reply m = http(port, "GET", "/metrics", NULL, NULL, 0);
+    long v = m.body ? metric(m.body, name) : -1;
+    reply_free(&m);
+    return v;
+}
+
+static void wait_metric(int port, const char *name, long want) {
+    double t0 = elmo_now();
+    while (get_metric(port, name) != want)
+        if (elmo_now() - t0 > 20) fail_msg("%s never reached %ld", name, want);
+        else usleep(5000);
+}
+
+typedef struct {
+    int port;
+    reply r;
+    double took;
+} poster;
+
+static void *poster_main(void *arg) {
+    poster *p = arg;
+    double t0 = elmo_now();
+    p->r = post(p->port, "{\"sentences\": [\"one two three four five six seven eight nine ten\"]}", NULL);
+    p->took = elmo_now() - t0;
+    return NULL;
+}
+
+static void test_queue_full(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    server s;
+    start_server(&s, "--max-queue-tokens 20 --max-delay-ms 5000");
+    /* B: the headers of a request, its body later (while it is being received, a batch that
+     * is not full waits for it, up to --max-delay-ms) */
+    const char *bbody = "{\"sentences\": [\"b\"]}";
+    int fb = connect_to(s.port);
+    assert_true(fb >= 0);
+    char *head = request_head("POST", "/v1/embed", NULL, strlen(bbody));
+    assert_int_equal(send_all(fb, head, strlen(head)), 0);
+    free(head);
+    wait_metric(s.port, "elmo_requests_in_flight ", 1);
+    /* A: 10 tokens (12 positions of 20) admitted, queued, waiting for B */
+    poster a = {.port = s.port};
+    pthread_t th;
+    pthread_create(&th, NULL, poster_main, &a);
+    wait_metric(s.port, "elmo_queue_sentences ", 1);
+    /* C: 15 tokens more do not fit */
+    reply c = post(s.port, "{\"sentences\": [\"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\"]}", NULL);
+    if (c.status != 503 || !strstr(c.head, "Retry-After: 1")) fail_msg("expected 503 with Retry-After: %s", c.head);
+    reply_free(&c);
+    /* B's body: 1 token fits; A and B run together at once */
+    assert_int_equal(send_all(fb, bbody, strlen(bbody)), 0);
+    reply b = read_reply(fb);
+    close(fb);
+    pthread_join(th, NULL);
+    assert_int_equal(b.status, 200);
+    assert_int_equal(a.r.status, 200);
+    if (a.took > 4) fail_msg("request A waited %.1f s: the batch did not start when B arrived", a.took);
+    assert_int_equal(get_metric(s.port, "elmo_batch_rows_count "), 1);
+    assert_int_equal(get_metric(s.port, "elmo_batch_rows_sum "), 2);
+    reply_free(&b);
+    reply_free(&a.r);
+    assert_int_equal(stop_server(&s, SIGTERM, 10, NULL), 0);
+}
+
 /* ---- SIGTERM under load */
 
 typedef struct {
@@ -654,6 +755,7 @@ int main(void) {
         cmocka_unit_test(test_npy_and_model),
         cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_api_key),
+        cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_sigterm_under_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

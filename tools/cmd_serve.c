@@ -417,7 +417,7 @@ int cmd_serve(int argc, char **argv) {
         {"--max-delay-ms", OPT_INT, &max_delay_ms, 0, 10000, "longest wait for a batch to fill"},
         {"--max-request-tokens", OPT_INT, &max_tokens, 1, 10000000, "tokens (and sentences) per request"},
         {"--max-queue-tokens", OPT_INT, &max_queue, 1, 100000000,
-         "tokens of the requests admitted at once (beyond: 503)"},
+         "tokens (+2 per sentence) of the requests admitted at once (beyond: 503)"},
         {"--timeout", OPT_INT, &timeout, 1, 3600, "seconds before an idle or slow connection is closed"},
         {"--max-connections", OPT_INT, &max_conn, 1, 100000, "open connections at most"},
         {"--api-key-file", OPT_STR, &key_file, 0, 0, "require Authorization: Bearer <the file's first line>"},
