@@ -57,7 +57,9 @@ static void start_server(server *s, const char *extra) {
     int p[2];
     assert_int_equal(pipe(p), 0);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "exec '%s' serve --model '%s' --port 0 --threads 2 %s", ELMO_CLI,
+    /* as a user runs it, with OpenBLAS's thread pool (ctest sets OPENBLAS_NUM_THREADS=1):
+     * SIGTERM may then be delivered to any thread */
+    snprintf(cmd, sizeof cmd, "unset OPENBLAS_NUM_THREADS; exec '%s' serve --model '%s' --port 0 --threads 2 %s", ELMO_CLI,
              fixture_model_dir(), extra ? extra : "");
     s->pid = fork();
     assert_true(s->pid >= 0);

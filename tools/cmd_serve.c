@@ -310,6 +310,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- start-up and shutdown */
 
+static int g_sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+    unsigned char b = (unsigned char)sig;
+    ssize_t w = write(g_sig_pipe[1], &b, 1); /* async-signal-safe */
+    (void)w;
+}
+
 static char *model_json(const elmo_model *m, const char *fp, int max_batch, long max_tokens) {
     const elmo_config *c = elmo_model_config(m);
     elmo_strbuf b = {0};
@@ -388,10 +396,12 @@ static struct MHD_Daemon *start_http(server *sv, const char *host, int port, int
 /* stop accepting, let the requests received finish (bounded by the connection timeout),
  * close the connections */
 static void shutdown_http(struct MHD_Daemon *d, server *sv, int timeout) {
+    double t0 = elmo_now();
     MHD_socket ls = MHD_quiesce_daemon(d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
     pthread_mutex_lock(&sv->lock);
     __atomic_store_n(&sv->stopping, 1, __ATOMIC_RELAXED);
+    long open0 = sv->in_flight;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += timeout + 5;
@@ -399,8 +409,10 @@ static void shutdown_http(struct MHD_Daemon *d, server *sv, int timeout) {
         if (pthread_cond_timedwait(&sv->idle, &sv->lock, &ts)) break;
     long left = sv->in_flight;
     pthread_mutex_unlock(&sv->lock);
-    if (left) fprintf(stderr, "elmo serve: %ld requests still open at exit\n", left);
+    double t1 = elmo_now();
     MHD_stop_daemon(d);
+    fprintf(stderr, "elmo serve: %ld requests in flight at the signal answered in %.2f s, %ld left open; "
+                    "connections closed in %.2f s\n", open0 - left, t1 - t0, left, elmo_now() - t1);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -429,12 +441,13 @@ int cmd_serve(int argc, char **argv) {
     elmo_precision prec;
     if (elmo_precision_parse(precision, &prec))
         return cli_error(CMD, "--precision must be fp32, bf16 or auto, got '%s'", precision);
-    /* SIGINT / SIGTERM go to sigwait below: blocked in every thread started from here */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* SIGINT / SIGTERM: a handler (whichever thread receives them, OpenBLAS's included)
+     * writes the signal's number to a pipe that the main thread waits on */
+    if (pipe(g_sig_pipe) != 0) return cli_error(CMD, "pipe: cannot create");
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     server sv = {.max_request_tokens = max_tokens, .max_queue_tokens = max_queue};
@@ -469,8 +482,9 @@ int cmd_serve(int argc, char **argv) {
         goto done;
     }
     if (!(d = start_http(&sv, host, port, timeout, max_conn))) goto done;
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    unsigned char sig = 0;
+    while (read(g_sig_pipe[0], &sig, 1) != 1) {
+    }
     fprintf(stderr, "elmo serve: %s: finishing the requests received, then exiting\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_http(d, &sv, timeout);
@@ -483,6 +497,8 @@ done:
     serve_metrics_destroy(&sv.metrics);
     pthread_mutex_destroy(&sv.lock);
     pthread_cond_destroy(&sv.idle);
+    close(g_sig_pipe[0]);
+    close(g_sig_pipe[1]);
     return rc;
 }
 #endif
