@@ -8,12 +8,14 @@
 #   MODELS="default small"   default = models/elmo-en-small; small = random weights of the
 #                            released small architecture (../shared/peer/options_small.json,
 #                            generated once into $CACHE/small by `elmo random-model`)
-#   DURATION=60 CONNECTIONS=64 LIMIT=512 THREADS=2 LAYERS=all MAX_DELAY_MS=5
+#   DURATION=60 CONNECTIONS=64 LIMIT=512 THREADS=2 LAYERS=all MAX_DELAY_MS=5 EMBED_REPEAT=5
 #   PEER=DIR (../shared/peer)  CACHE=DIR (/tmp/elmo-bench-models)  OUT=FILE (/tmp/elmo-serve-load.txt)
 #
 # For each model:
 #   1. `elmo embed --batch-size 64 --threads THREADS` on the first LIMIT sentences of
-#      brown-2000.txt: its tokens/s (its own summary line: reading, embedding, HDF5 writing);
+#      brown-2000.txt, EMBED_REPEAT times over (the server sees them cycled for DURATION s: its
+#      token cache is warm, so is embed's after the first pass): its tokens/s (its own summary
+#      line: reading, embedding, HDF5 writing);
 #   2. `elmo serve --threads THREADS --max-batch 64` and wrk: CONNECTIONS connections (one
 #      wrk thread) for DURATION s, every request one of those sentences (cycled), "layers":
 #      LAYERS; words/s = the server's elmo_tokens_total over the run / wrk's duration; p50/p99
@@ -35,6 +37,7 @@ limit=${LIMIT:-512}
 threads=${THREADS:-2}
 layers=${LAYERS:-all}
 delay=${MAX_DELAY_MS:-5}
+embed_repeat=${EMBED_REPEAT:-5}
 out=${OUT:-/tmp/elmo-serve-load.txt}
 command -v wrk >/dev/null || { echo "serve_load.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
 for f in "$build/elmo" "$build/bench_serve_latency" "$peer/data/brown-2000.txt" "$peer/data/brown-200.txt"; do
@@ -49,6 +52,7 @@ cleanup() {
 trap cleanup EXIT
 head -n "$limit" "$peer/data/brown-2000.txt" > "$tmp/sents.txt"
 words=$(wc -w < "$tmp/sents.txt")
+for _ in $(seq 1 "$embed_repeat"); do cat "$tmp/sents.txt"; done > "$tmp/embed_in.txt"
 
 model_dir() {
     case $1 in
@@ -77,7 +81,7 @@ isa=""
 for f in avx512f avx512_bf16 amx_bf16; do case " $flags " in *" $f "*) isa="$isa $f" ;; esac; done
 {
     echo "elmo serve load test, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $cpu ($isa ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "$conns connections for ${duration} s (wrk, 1 thread, 127.0.0.1), one sentence per request (first $limit of brown-2000.txt, $words words), layers $layers; server --threads $threads --max-batch 64 --max-delay-ms $delay"
+    echo "$conns connections for ${duration} s (wrk, 1 thread, 127.0.0.1), one sentence per request (first $limit of brown-2000.txt, $words words), layers $layers; server --threads $threads --max-batch 64 --max-delay-ms $delay; elmo embed on the same sentences $embed_repeat times over"
     echo
     echo "| model | elmo embed --batch-size 64, words/s | elmo serve, words/s | ratio | requests | p50 ms | p99 ms | errors | one sentence: in-process median ms | HTTP median ms (JSON / npy) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -86,8 +90,8 @@ for f in avx512f avx512_bf16 amx_bf16; do case " $flags " in *" $f "*) isa="$isa
 for m in $models; do
     dir=$(model_dir "$m")
     # 1. elmo embed, same sentences, batch 64
-    "$build/elmo" embed --model "$dir" --input "$tmp/sents.txt" --output "$tmp/out.hdf5" --batch-size 64 \
-        --threads "$threads" 2> "$tmp/embed.err"
+    "$build/elmo" embed --model "$dir" --input "$tmp/embed_in.txt" --output "$tmp/out.hdf5" --batch-size 64 \
+        --threads "$threads" --forget-sentences 2> "$tmp/embed.err"
     embed_wps=$(grep -o '([0-9]* tokens/s)' "$tmp/embed.err" | tail -1 | tr -dc 0-9)
     # 2. the server under wrk
     "$build/elmo" serve --model "$dir" --port 0 --threads "$threads" --max-batch 64 --max-delay-ms "$delay" \

@@ -261,14 +261,11 @@ static void init_p10(void) {
     for (int k = -P10_MAX; k <= P10_MAX; k++) g_p10[k + P10_MAX] = pow(10.0, k);
 }
 
-/* 9 significant digits of d > 0: q in [1e8, 1e9) with d ~ q * 10^(e - 8) */
-static long long digits9(double d, int *e10) {
-    uint32_t bits;
-    float f = (float)d;
-    memcpy(&bits, &f, 4);
-    int e2 = (int)((bits >> 23) & 0xff) - 127;
-    if (e2 == -127) e2 = ilogb(d); /* subnormal */
-    int e = (int)floor(e2 * 0.30102999566398120); /* log10(d) rounded down, or one less */
+/* 9 significant digits of a finite float of |value| d > 0 whose biased exponent is be:
+ * q in [1e8, 1e9) with d ~ q * 10^(e - 8) */
+static long long digits9(double d, int be, int *e10) {
+    int e2 = be ? be - 127 : ilogb(d);          /* subnormals: from d */
+    int e = (e2 * 78913) >> 18;                  /* floor(e2 log10 2): log10(d) rounded down, or one less */
     long long q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
     if (q >= 1000000000LL) e++, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
     else if (q < 100000000LL) e--, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
@@ -281,46 +278,55 @@ static const char DIG2[201] = "0001020304050607080910111213141516171819202122232
                               "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                               "8081828384858687888990919293949596979899";
 
-int serve_format_float(float f, char *buf) {
-    if (isnan(f) || isinf(f)) return (int)(memcpy(buf, "null", 4), 4);
-    pthread_once(&g_p10_once, init_p10);
-    int len = 0;
-    if (signbit(f)) buf[len++] = '-';
-    double d = fabs((double)f);
-    if (d == 0) return (int)(memcpy(buf + len, "0.0", 3), len + 3);
-    /* q * 10^(e - 8) is within half a unit of the 9th digit of d, i.e. within 5e-9 relative:
-     * inside half an ulp of float (>= 2^-25 relative), so it reads back to f */
+/* serve_format_float once the table of powers exists */
+static int format_float(float f, char *buf) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    int be = (int)((bits >> 23) & 0xff), len = 0;
+    if (be == 0xff) return (int)(memcpy(buf, "null", 4), 4); /* NaN, infinities */
+    if (bits >> 31) buf[len++] = '-';
+    if ((bits & 0x7fffffffu) == 0) return (int)(memcpy(buf + len, "0.0", 3), len + 3);
+    /* q * 10^(e - 8) is within half a unit of the 9th digit of |f|, i.e. within 5e-9
+     * relative: inside half an ulp of float (>= 2^-25 relative), so it reads back to f */
     int e;
-    long long q = digits9(d, &e);
+    long long q = digits9(fabs((double)f), be, &e);
     char dig[10];
     dig[0] = (char)('0' + q / 100000000);
     unsigned r = (unsigned)(q % 100000000);
-    for (int i = 7; i >= 1; i -= 2, r /= 100) memcpy(dig + i, DIG2 + 2 * (r % 100), 2);
+    memcpy(dig + 1, DIG2 + 2 * (r / 1000000), 2);
+    memcpy(dig + 3, DIG2 + 2 * (r / 10000 % 100), 2);
+    memcpy(dig + 5, DIG2 + 2 * (r / 100 % 100), 2);
+    memcpy(dig + 7, DIG2 + 2 * (r % 100), 2);
     int nd = 9;
     while (nd > 1 && dig[nd - 1] == '0') nd--;
     if (e >= 0 && e < 9) { /* ddd.ddd */
-        for (int i = 0; i <= e; i++) buf[len++] = i < nd ? dig[i] : '0';
-        buf[len++] = '.';
         if (nd > e + 1) {
-            memcpy(buf + len, dig + e + 1, (size_t)(nd - e - 1));
-            len += nd - e - 1;
-        } else {
-            buf[len++] = '0';
+            memcpy(buf + len, dig, (size_t)e + 1);
+            buf[len + e + 1] = '.';
+            memcpy(buf + len + e + 2, dig + e + 1, (size_t)(nd - e - 1));
+            return len + nd + 1;
         }
-    } else if (e < 0 && e >= -5) { /* 0.000ddd */
+        for (int i = 0; i <= e; i++) buf[len++] = i < nd ? dig[i] : '0';
+        memcpy(buf + len, ".0", 2);
+        return len + 2;
+    }
+    if (e < 0 && e >= -5) { /* 0.000ddd */
         buf[len++] = '0';
         buf[len++] = '.';
         for (int i = 0; i < -e - 1; i++) buf[len++] = '0';
         memcpy(buf + len, dig, (size_t)nd);
-        len += nd;
-    } else { /* d.ddde-XX */
-        buf[len++] = dig[0];
-        buf[len++] = '.';
-        if (nd > 1) memcpy(buf + len, dig + 1, (size_t)(nd - 1)), len += nd - 1;
-        else buf[len++] = '0';
-        len += sprintf(buf + len, "e%d", e);
+        return len + nd;
     }
-    return len;
+    buf[len++] = dig[0]; /* d.ddde-XX */
+    buf[len++] = '.';
+    if (nd > 1) memcpy(buf + len, dig + 1, (size_t)(nd - 1)), len += nd - 1;
+    else buf[len++] = '0';
+    return len + sprintf(buf + len, "e%d", e);
+}
+
+int serve_format_float(float f, char *buf) {
+    pthread_once(&g_p10_once, init_p10);
+    return format_float(f, buf);
 }
 
 /* room for extra more bytes (and the NUL) */
@@ -337,6 +343,7 @@ static int reserve(elmo_strbuf *b, size_t extra) {
 
 /* rows arrays of cols floats: [[x, ...], ...] (or one [x, ...] when rows < 0) */
 static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
+    pthread_once(&g_p10_once, init_p10);
     int flat = rows < 0;
     if (flat) rows = 1;
     if (reserve(b, (size_t)rows * ((size_t)cols * 25 + 4) + 4)) return -1;
@@ -347,7 +354,7 @@ static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
         *p++ = '[';
         for (int c = 0; c < cols; c++) {
             if (c) *p++ = ',';
-            p += serve_format_float(x[(size_t)r * cols + c], p);
+            p += format_float(x[(size_t)r * cols + c], p);
         }
         *p++ = ']';
     }
