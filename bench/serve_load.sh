@@ -9,6 +9,7 @@
 #                            released small architecture (../shared/peer/options_small.json,
 #                            generated once into $CACHE/small by `elmo random-model`)
 #   DURATION=60 CONNECTIONS=64 LIMIT=512 THREADS=2 LAYERS=all MAX_DELAY_MS=5 EMBED_REPEAT=5
+#   FORMATS="json"           answers to load-test: json, npy (Accept: application/x-npy), or both
 #   PEER=DIR (../shared/peer)  CACHE=DIR (/tmp/elmo-bench-models)  OUT=FILE (/tmp/elmo-serve-load.txt)
 #
 # For each model:
@@ -23,6 +24,8 @@
 #   3. one client, one sentence at a time (brown-200.txt, keep-alive): bench_serve_latency's
 #      median against the same sentences embedded in-process;
 #   4. SIGTERM: the server must exit 0.
+# Also the CPU time (user + system) per 1,000 words of each: on a shared machine the
+# words/s depend on what else runs, the CPU cost much less.
 # Prints a Markdown table (also appended to OUT).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +41,7 @@ threads=${THREADS:-2}
 layers=${LAYERS:-all}
 delay=${MAX_DELAY_MS:-5}
 embed_repeat=${EMBED_REPEAT:-5}
+formats=${FORMATS:-json}
 out=${OUT:-/tmp/elmo-serve-load.txt}
 command -v wrk >/dev/null || { echo "serve_load.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
 for f in "$build/elmo" "$build/bench_serve_latency" "$peer/data/brown-2000.txt" "$peer/data/brown-200.txt"; do
@@ -74,6 +78,8 @@ http_get() {
     exec 3<&-
 }
 metric() { http_get /metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+# CPU seconds (user + system) used so far by process $1
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 flags=$(grep -m1 '^flags' /proc/cpuinfo)
@@ -83,16 +89,17 @@ for f in avx512f avx512_bf16 amx_bf16; do case " $flags " in *" $f "*) isa="$isa
     echo "elmo serve load test, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $cpu ($isa ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "$conns connections for ${duration} s (wrk, 1 thread, 127.0.0.1), one sentence per request (first $limit of brown-2000.txt, $words words), layers $layers; server --threads $threads --max-batch 64 --max-delay-ms $delay; elmo embed on the same sentences $embed_repeat times over"
     echo
-    echo "| model | elmo embed --batch-size 64, words/s | elmo serve, words/s | ratio | requests | p50 ms | p99 ms | errors | one sentence: in-process median ms | HTTP median ms (JSON / npy) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| model | elmo embed --batch-size 64, words/s | answers | elmo serve, words/s | ratio | requests | p50 ms | p99 ms | errors | CPU s per 1,000 words, embed / serve | one sentence: in-process median ms | HTTP median ms (JSON / npy) |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } | tee -a "$out"
 
 for m in $models; do
     dir=$(model_dir "$m")
     # 1. elmo embed, same sentences, batch 64
-    "$build/elmo" embed --model "$dir" --input "$tmp/embed_in.txt" --output "$tmp/out.hdf5" --batch-size 64 \
-        --threads "$threads" --forget-sentences 2> "$tmp/embed.err"
+    /usr/bin/time -f "%U %S" -o "$tmp/embed.time" "$build/elmo" embed --model "$dir" --input "$tmp/embed_in.txt" \
+        --output "$tmp/out.hdf5" --batch-size 64 --threads "$threads" --forget-sentences 2> "$tmp/embed.err"
     embed_wps=$(grep -o '([0-9]* tokens/s)' "$tmp/embed.err" | tail -1 | tr -dc 0-9)
+    embed_cpu=$(awk -v w="$words" -v r="$embed_repeat" '{ printf "%.3f", ($1 + $2) * 1000 / (w * r) }' "$tmp/embed.time")
     # 2. the server under wrk
     "$build/elmo" serve --model "$dir" --port 0 --threads "$threads" --max-batch 64 --max-delay-ms "$delay" \
         2> "$tmp/serve.err" &
@@ -105,15 +112,26 @@ for m in $models; do
         sleep 0.1
     done
     [ -n "$port" ] || { echo "serve_load.sh: the server did not start" >&2; exit 1; }
-    tok0=$(metric elmo_tokens_total)
-    SENTENCES="$tmp/sents.txt" LAYERS="$layers" wrk -t1 -c"$conns" -d"${duration}s" --timeout 10s \
-        -s "$here/bench/serve_load.lua" "http://127.0.0.1:$port/v1/embed" > "$tmp/wrk.out"
-    tok1=$(metric elmo_tokens_total)
-    res=$(grep '^wrk_result' "$tmp/wrk.out")
-    get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-    dur=$(get duration_s)
-    serve_wps=$(awk -v a="$tok0" -v b="$tok1" -v d="$dur" 'BEGIN { printf "%.0f", (b - a) / d }')
-    errors=$(( $(get non2xx) + $(get connect) + $(get read) + $(get write) + $(get timeout) ))
+    rows=()
+    for fmt in $formats; do
+        accept=""
+        [ "$fmt" = npy ] && accept=application/x-npy
+        tok0=$(metric elmo_tokens_total)
+        cpu0=$(cpu_s "$server_pid")
+        SENTENCES="$tmp/sents.txt" LAYERS="$layers" ACCEPT="$accept" wrk -t1 -c"$conns" -d"${duration}s" \
+            --timeout 10s -s "$here/bench/serve_load.lua" "http://127.0.0.1:$port/v1/embed" > "$tmp/wrk.out"
+        tok1=$(metric elmo_tokens_total)
+        cpu1=$(cpu_s "$server_pid")
+        serve_cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t0="$tok0" -v t1="$tok1" 'BEGIN { printf "%.3f", (b - a) * 1000 / (t1 - t0) }')
+        res=$(grep '^wrk_result' "$tmp/wrk.out")
+        get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+        dur=$(get duration_s)
+        serve_wps=$(awk -v a="$tok0" -v b="$tok1" -v d="$dur" 'BEGIN { printf "%.0f", (b - a) / d }')
+        errors=$(( $(get non2xx) + $(get connect) + $(get read) + $(get write) + $(get timeout) ))
+        rows+=("$(printf '%s | %s | %.2f | %s | %s | %s | %s | %s / %s' "$fmt" "$serve_wps" \
+            "$(awk -v a="$serve_wps" -v b="$embed_wps" 'BEGIN { print a / b }')" "$(get requests)" \
+            "$(get p50_ms)" "$(get p99_ms)" "$errors" "$embed_cpu" "$serve_cpu")")
+    done
     # 3. one client, one sentence at a time
     lat=$("$build/bench_serve_latency" --model "$dir" --port "$port" --input "$peer/data/brown-200.txt" \
         --threads "$threads" --rounds 1 --layers "$layers" 2>> "$tmp/lat.err")
@@ -124,9 +142,9 @@ for m in $models; do
     wait "$server_pid" || rc=$?
     server_pid=""
     [ "$rc" = 0 ] || echo "serve_load.sh: elmo serve exited with $rc after SIGTERM" >&2
-    printf '| %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s / %s |\n' "$m" "$embed_wps" "$serve_wps" \
-        "$(awk -v a="$serve_wps" -v b="$embed_wps" 'BEGIN { print a / b }')" "$(get requests)" "$(get p50_ms)" \
-        "$(get p99_ms)" "$errors" "$(jget inproc_median_ms)" "$(jget http_json_median_ms)" \
-        "$(jget http_npy_median_ms)" | tee -a "$out"
+    for row in "${rows[@]}"; do
+        printf '| %s | %s | %s | %s | %s / %s |\n' "$m" "$embed_wps" "$row" "$(jget inproc_median_ms)" \
+            "$(jget http_json_median_ms)" "$(jget http_npy_median_ms)" | tee -a "$out"
+    done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
