@@ -23,7 +23,8 @@
 #      latency and errors from wrk;
 #   3. one client, one sentence at a time (brown-200.txt, keep-alive): bench_serve_latency's
 #      median against the same sentences embedded in-process;
-#   4. SIGTERM: the server must exit 0.
+#   4. SIGTERM under load (6 s of wrk, the signal 3 s in): the requests in flight answered,
+#      the exit status (must be 0) and how long the server took to exit.
 # Also the CPU time (user + system) per 1,000 words of each: on a shared machine the
 # words/s depend on what else runs, the CPU cost much less.
 # Prints a Markdown table (also appended to OUT).
@@ -136,15 +137,27 @@ for m in $models; do
     lat=$("$build/bench_serve_latency" --model "$dir" --port "$port" --input "$peer/data/brown-200.txt" \
         --threads "$threads" --rounds 1 --layers "$layers" 2>> "$tmp/lat.err")
     jget() { echo "$lat" | sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p"; }
-    # 4. SIGTERM
+    # 4. SIGTERM under load: a wrk run of 6 s, the signal 3 s in
+    SENTENCES="$tmp/sents.txt" LAYERS="$layers" wrk -t1 -c"$conns" -d6s --timeout 10s \
+        -s "$here/bench/serve_load.lua" "http://127.0.0.1:$port/v1/embed" > "$tmp/wrk_term.out" &
+    wrk_pid=$!
+    sleep 3
+    t0=$(date +%s.%N)
     kill -TERM "$server_pid"
     rc=0
     wait "$server_pid" || rc=$?
+    t1=$(date +%s.%N)
     server_pid=""
+    wait "$wrk_pid" || true
+    drained=$(sed -n 's/.*: \([0-9]*\) requests in flight at the signal answered.*/\1/p' "$tmp/serve.err")
+    term=$(grep '^wrk_result' "$tmp/wrk_term.out" | tr ' ' '\n' | sed -n 's/^non2xx=//p')
+    echo "$m: SIGTERM under load: $drained requests in flight answered, exit status $rc after" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s, $term non-2xx answers" >> "$tmp/term.txt"
     [ "$rc" = 0 ] || echo "serve_load.sh: elmo serve exited with $rc after SIGTERM" >&2
     for row in "${rows[@]}"; do
         printf '| %s | %s | %s | %s | %s / %s |\n' "$m" "$embed_wps" "$row" "$(jget inproc_median_ms)" \
             "$(jget http_json_median_ms)" "$(jget http_npy_median_ms)" | tee -a "$out"
     done
 done
+cat "$tmp/term.txt" | tee -a "$out"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
