@@ -150,8 +150,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "one sentence at a time, %d sentences x %d rounds, layers %s, %d threads:\n", ns, rounds,
             layers, threads);
     fprintf(stderr, "  in-process elmo_embed       median %7.2f ms   p99 %7.2f ms\n", min, pin);
-    fprintf(stderr, "  HTTP, JSON answer           median %7.2f ms   p99 %7.2f ms   (+%.2f ms)\n", mjs, pjs, mjs - min);
-    fprintf(stderr, "  HTTP, npy answer            median %7.2f ms   p99 %7.2f ms   (+%.2f ms)\n", mnp, pnp, mnp - min);
+    fprintf(stderr, "  HTTP, JSON answer           median %7.2f ms   p99 %7.2f ms   (%+.2f ms)\n", mjs, pjs, mjs - min);
+    fprintf(stderr, "  HTTP, npy answer            median %7.2f ms   p99 %7.2f ms   (%+.2f ms)\n", mnp, pnp, mnp - min);
     printf("{\"sentences\": %d, \"rounds\": %d, \"layers\": \"%s\", \"inproc_median_ms\": %.3f, "
            "\"http_json_median_ms\": %.3f, \"http_npy_median_ms\": %.3f, \"inproc_p99_ms\": %.3f, "
            "\"http_json_p99_ms\": %.3f, \"http_npy_p99_ms\": %.3f}\n",

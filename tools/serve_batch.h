@@ -2,7 +2,8 @@
  * serve_batch.h: dynamic batching for `elmo serve`. Request threads queue their sentences
  * and wait; one batcher thread owns the elmo_session and runs the queued sentences of all
  * requests together: a batch starts when max_batch sentences wait, when the oldest has waited
- * max_delay, or at once when no other request is being received (a lone client does not wait).
+ * max_delay, or at once when no other request is being received (a lone client does not wait;
+ * when nothing is queued and the session is idle, its own thread runs it, without hand-off).
  * The sentences taken are run longest first in batches of similar lengths (length bucketing,
  * as `elmo embed`). Stateless: every sentence's result is bit-identical whatever the batch.
  */
