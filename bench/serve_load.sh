@@ -102,8 +102,9 @@ for m in $models; do
     embed_wps=$(grep -o '([0-9]* tokens/s)' "$tmp/embed.err" | tail -1 | tr -dc 0-9)
     embed_cpu=$(awk -v w="$words" -v r="$embed_repeat" '{ printf "%.3f", ($1 + $2) * 1000 / (w * r) }' "$tmp/embed.time")
     # 2. the server under wrk
+    : > "$tmp/serve.err" # exists before the server (started in the background) opens it
     "$build/elmo" serve --model "$dir" --port 0 --threads "$threads" --max-batch 64 --max-delay-ms "$delay" \
-        2> "$tmp/serve.err" &
+        2>> "$tmp/serve.err" &
     server_pid=$!
     port=""
     for _ in $(seq 1 600); do
