@@ -28,7 +28,7 @@ cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInf
   { cat "$OUT/cmake.log"; exit 1; }
 cmake --build "$BUILD" -j2 --target fuzz >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 
-all=(options weights textio cls tagged vocab static clf tagger checkpoint mail)
+all=(options weights textio cls tagged vocab static clf tagger checkpoint mail serve)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 

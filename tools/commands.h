@@ -14,5 +14,6 @@ int cmd_data(int argc, char **argv);
 int cmd_random_model(int argc, char **argv);
 int cmd_dump_token_embeddings(int argc, char **argv);
 int cmd_ngram(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* stub unless built with libmicrohttpd */
 
 #endif

@@ -27,6 +27,7 @@ static const command commands[] = {
     {"data", cmd_data, "convert the corpora (Brown, prose, SpamAssassin) to text files"},
     {"random-model", cmd_random_model, "write random weights (bilm-tf layout) for an options.json"},
     {"dump-token-embeddings", cmd_dump_token_embeddings, "token-layer vectors of a vocabulary (bilm-tf format)"},
+    {"serve", cmd_serve, "HTTP embedding service with dynamic batching (POST /v1/embed)"},
     {"ngram", cmd_ngram, "Kneser-Ney n-gram baseline: forward/backward perplexity of a test file"},
     {NULL, NULL, NULL},
 };
