@@ -34,7 +34,9 @@ struct elmo_clf {
     int max_tokens;
     int n_classes;
     char **labels;
+    int standardize;
     int pooling, P, E;     /* pooling, statistics per text and width (pooling.h) */
+    float *norm;           /* standardisation: mean (S, K, D) then 1/sd (S, K, D); S = max(P, 1) */
     int K, D, Ds, in, hidden;
     float *params; /* [w (K) | gamma | v (D) for attention | head] for ELMo, [head] for bow */
     size_t n_params;
@@ -54,6 +56,7 @@ void elmo_clf_options_default(elmo_clf_options *o) {
     memset(o, 0, sizeof *o);
     o->features = ELMO_FEAT_ELMO;
     o->pooling = ELMO_POOL_MEAN;
+    o->standardize = 0;
     o->tokenizer = ELMO_TOK_WHITESPACE;
     o->hidden = 256;
     o->epochs = 10;
@@ -68,6 +71,7 @@ static float *mix_w(const elmo_clf *c) { return c->params; }
 static float *mix_gamma(const elmo_clf *c) { return c->params + c->K; }
 static float *attn_v(const elmo_clf *c) { return c->params + c->K + 1; }
 static int has_elmo(const elmo_clf *c) { return c->features != ELMO_FEAT_BOW; }
+static size_t norm_count(const elmo_clf *c) { return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D; }
 static int has_bow(const elmo_clf *c) { return c->features != ELMO_FEAT_ELMO; }
 static int dense_width(const elmo_clf *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
 static size_t head_offset(const elmo_clf *c) {
@@ -91,6 +95,7 @@ void elmo_clf_free(elmo_clf *c) {
     free(c->labels);
     elmo_strmap_free(&c->terms);
     free(c->idf);
+    free(c->norm);
     elmo_free(c->params);
     free(c->bilm_dir);
     free(c->static_path);
@@ -384,6 +389,13 @@ static int load_tokens(batch_ws *w, size_t i) {
     size_t KD = (size_t)w->c->K * w->c->D, n = f->tok_off[i + 1] - f->tok_off[i];
     const uint16_t *src = f->tok + f->tok_off[i] * KD;
     for (size_t k = 0; k < n * KD; k++) w->tl[k] = elmo_pool_from_bf16(src[k]);
+    const float *mu = w->c->norm, *is = mu ? mu + KD : NULL;
+    int D = w->c->D;
+    for (size_t j = 0; mu && j < (size_t)w->c->K; j++)
+        for (size_t t = 0; t < n; t++) {
+            float *x = w->tl + (j * n + t) * D;
+            for (int d = 0; d < D; d++) x[d] = (x[d] - mu[j * D + d]) * is[j * D + d];
+        }
     return (int)n;
 }
 
@@ -544,6 +556,47 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
     return loss;
 }
 
+/* Standardisation of the ELMo features: per statistic, layer and dimension, the mean and
+ * 1/sd over the training texts (attention: over every token of the training texts), so that
+ * every input of the head is on the same scale whatever the layer. */
+static elmo_status compute_norm(elmo_clf *c, const feat_store *f, size_t n) {
+    size_t KD = (size_t)c->K * c->D, S = c->P ? (size_t)c->P : 1;
+    double *acc = calloc(2 * S * KD, sizeof(double));
+    c->norm = malloc(sizeof(float) * 2 * S * KD);
+    if (!acc || !c->norm) {
+        free(acc);
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t rows = c->P ? 1 : f->tok_off[i + 1] - f->tok_off[i];
+        for (size_t r = 0; r < rows; r++, count++)
+            for (size_t p = 0; p < S; p++)
+                for (size_t j = 0; j < (size_t)c->K; j++)
+                    for (size_t d = 0; d < (size_t)c->D; d++) {
+                        double v = c->P ? f->stats[((i * S + p) * c->K + j) * c->D + d]
+                                        : elmo_pool_from_bf16(f->tok[(f->tok_off[i] * c->K + j * rows + r) * c->D + d]);
+                        acc[(p * c->K + j) * c->D + d] += v;
+                        acc[S * KD + (p * c->K + j) * c->D + d] += v * v;
+                    }
+    }
+    for (size_t k = 0; k < S * KD; k++) {
+        double mu = acc[k] / (double)(count ? count : 1), var = acc[S * KD + k] / (double)(count ? count : 1) - mu * mu;
+        c->norm[k] = (float)mu;
+        c->norm[S * KD + k] = (float)(1.0 / sqrt(var > 1e-12 ? var : 1e-12));
+    }
+    free(acc);
+    return ELMO_OK;
+}
+
+/* The cached statistics standardised in place (attention: when the tokens are loaded). */
+static void apply_norm(const elmo_clf *c, feat_store *f, size_t n) {
+    if (!c->norm || !c->P) return;
+    size_t M = (size_t)c->P * c->K * c->D;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < M; k++) f->stats[i * M + k] = (f->stats[i * M + k] - c->norm[k]) * c->norm[M + k];
+}
+
 static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts,
                                  const size_t *lens, int threads, prog_ctx *pc, feat_store *f,
                                  int build_vocab, int bow_max_terms) {
@@ -561,6 +614,8 @@ static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts
         if (!s) s = bow_features(c, &tk, &f->bow);
     }
     if (!s && has_elmo(c)) s = elmo_features(c, &tk, f, threads, pc);
+    if (!s && has_elmo(c) && build_vocab && c->standardize) s = compute_norm(c, f, n);
+    if (!s && has_elmo(c)) apply_norm(c, f, n);
     elmo_tokenized_free(&tk);
     if (s) feat_free(f);
     return s;
@@ -579,6 +634,7 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
     if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     c->features = o->features;
     c->pooling = o->features == ELMO_FEAT_BOW ? ELMO_POOL_MEAN : o->pooling;
+    c->standardize = o->features != ELMO_FEAT_BOW && o->standardize;
     c->tok = o->tokenizer;
     c->max_tokens = o->max_tokens;
     c->hidden = o->hidden;
@@ -709,6 +765,7 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     cJSON_AddNumberToObject(m, "version", CLF_VERSION);
     cJSON_AddStringToObject(m, "features", c->features == ELMO_FEAT_BOW ? "bow" : c->features == ELMO_FEAT_ELMO_BOW ? "elmo+bow" : "elmo");
     cJSON_AddStringToObject(m, "pooling", elmo_pool_name(c->pooling));
+    cJSON_AddBoolToObject(m, "standardize", c->norm != NULL);
     cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
     cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
     cJSON_AddNumberToObject(m, "hidden", c->hidden);
@@ -737,6 +794,7 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     elmo_ckpt_put(&w, "meta", txt, strlen(txt));
     free(txt);
     elmo_ckpt_put(&w, "params", c->params, sizeof(float) * c->n_params);
+    if (c->norm) elmo_ckpt_put(&w, "norm", c->norm, sizeof(float) * norm_count(c));
     if (has_bow(c)) {
         elmo_strbuf b = {0};
         for (int k = 0; k < c->n_terms; k++)
@@ -784,6 +842,7 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
             c->pooling = ck.version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
             if (c->pooling < 0) s = elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
             c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
+            c->standardize = ck.version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
             c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
             c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
             c->bilm_fp = strtoull(fp->valuestring, NULL, 16);
@@ -830,6 +889,10 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
     }
     if (!s) s = alloc_params(c);
     if (!s) memcpy(c->params, d, sizeof(float) * c->n_params);
+    if (!s && c->standardize && !(s = elmo_ckpt_get(&ck, "norm", sizeof(float) * norm_count(c), &d, NULL))) {
+        if ((c->norm = malloc(sizeof(float) * norm_count(c)))) memcpy(c->norm, d, sizeof(float) * norm_count(c));
+        else s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    }
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
@@ -860,41 +923,46 @@ elmo_status elmo_clf_attach(elmo_clf *c, elmo_model *bilm, elmo_static_vectors *
 }
 
 void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, float *x) {
-    int D = c->D;
+    int D = c->D, S = c->P ? c->P : 1;
+    size_t KD = (size_t)c->K * D;
+    float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * KD);
     float *mixed = malloc(sizeof(float) * (size_t)(n ? n : 1) * D);
     float *alpha = malloc(sizeof(float) * (size_t)(n ? n : 1));
     memset(x, 0, sizeof(float) * c->E);
-    if (!mixed || !alpha || n == 0) {
-        free(mixed), free(alpha);
-        return;
-    }
-    if (c->pooling == ELMO_POOL_ATTN) {
-        elmo_attn_pool_forward(c->K, n, D, layers, mix_w(c), *mix_gamma(c), attn_v(c), mixed, alpha, x);
-        free(mixed), free(alpha);
-        return;
-    }
-    elmo_scalar_mix(c->K, n, D, layers, NULL, mix_w(c), *mix_gamma(c), 0, mixed);
-    int p = 0;
-    if (c->pooling == ELMO_POOL_MEAN || c->pooling == ELMO_POOL_MEANMAX) {
-        for (int t = 0; t < n; t++)
-            for (int d = 0; d < D; d++) x[d] += mixed[(size_t)t * D + d] / (float)n;
-        p = 1;
-    }
-    if (c->pooling == ELMO_POOL_MAX || c->pooling == ELMO_POOL_MEANMAX) {
-        /* per layer: the maximum of each layer, mixed (the definition; pooling.h) */
-        float s[64], g = *mix_gamma(c);
-        elmo_clf_mix(c, s, &g);
+    for (int p = 0; tmp && mixed && alpha && n > 0 && p < S; p++) {
+        /* every token standardised with statistic p's constants (the mean and the maximum
+         * commute with a positive affine map per dimension) */
+        memcpy(tmp, layers, sizeof(float) * n * KD);
+        for (size_t j = 0; c->norm && j < (size_t)c->K; j++)
+            for (int t = 0; t < n; t++)
+                for (int d = 0; d < D; d++) {
+                    size_t k = ((size_t)p * c->K + j) * D + d;
+                    tmp[(j * n + t) * D + d] = (tmp[(j * n + t) * D + d] - c->norm[k]) * c->norm[S * KD + k];
+                }
+        if (c->pooling == ELMO_POOL_ATTN) {
+            elmo_attn_pool_forward(c->K, n, D, tmp, mix_w(c), *mix_gamma(c), attn_v(c), mixed, alpha, x);
+            break;
+        }
+        int is_mean = c->pooling == ELMO_POOL_MEAN || (c->pooling == ELMO_POOL_MEANMAX && p == 0);
+        if (is_mean) {
+            elmo_scalar_mix(c->K, n, D, tmp, NULL, mix_w(c), *mix_gamma(c), 0, mixed);
+            for (int t = 0; t < n; t++)
+                for (int d = 0; d < D; d++) x[p * D + d] += mixed[(size_t)t * D + d] / (float)n;
+            continue;
+        }
+        float sw[64], g; /* max: the maximum of each layer, mixed (pooling.h) */
+        elmo_clf_mix(c, sw, &g);
         for (int d = 0; d < D; d++) {
             double v = 0;
             for (int j = 0; j < c->K; j++) {
-                float mx = layers[(size_t)j * n * D + d];
-                for (int t = 1; t < n; t++) mx = fmaxf(mx, layers[((size_t)j * n + t) * D + d]);
-                v += s[j] * mx;
+                float mx = tmp[(size_t)j * n * D + d];
+                for (int t = 1; t < n; t++) mx = fmaxf(mx, tmp[((size_t)j * n + t) * D + d]);
+                v += sw[j] * mx;
             }
             x[p * D + d] = (float)(g * v);
         }
     }
-    free(mixed), free(alpha);
+    free(tmp), free(mixed), free(alpha);
 }
 
 void elmo_clf_head_probs(const elmo_clf *c, const float *x, float *probs) {

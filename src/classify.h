@@ -31,6 +31,7 @@ enum { ELMO_FEAT_ELMO = 0, ELMO_FEAT_BOW = 1, ELMO_FEAT_ELMO_BOW = 2 };
 typedef struct {
     int features;             /* ELMO_FEAT_ELMO, ELMO_FEAT_BOW or ELMO_FEAT_ELMO_BOW */
     int pooling;              /* ELMO_POOL_* (pooling.h) of the ELMo features */
+    int standardize;          /* ELMo statistics to zero mean, unit variance (training texts) */
     elmo_tokenizer tokenizer;
     int max_tokens;           /* per text (0 = all) */
     int hidden, epochs, batch_size;

@@ -18,6 +18,7 @@
 #define CMD "classify"
 /* chosen on validation data of several tasks (README, "Text classification") */
 #define CLF_DEFAULT_POOLING "mean"
+#define CLF_DEFAULT_STANDARDIZE "no"
 
 /* --precision of the biLM (every subcommand that loads one) */
 static const char *g_precision;
@@ -161,6 +162,7 @@ static int classify_train(int argc, char **argv) {
     fmt_flags f = {0};
     const char *train = NULL, *test = NULL, *output = NULL, *model = NULL, *sv_path = NULL;
     const char *tokenize = "whitespace", *features = "elmo", *pooling = CLF_DEFAULT_POOLING;
+    const char *standardize = CLF_DEFAULT_STANDARDIZE;
     double split = 0, lr = 1e-3;
     int epochs = 10, batch = 60, hidden = 256, seed = 1, shuffle = -1, max_tokens = 0, threads = 2, json = 0;
     cli_opt opts[] = {
@@ -172,6 +174,7 @@ static int classify_train(int argc, char **argv) {
         {"--tokenize", OPT_STR, &tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
         {"--features", OPT_STR, &features, 0, 0, "elmo | bow (tf-idf baseline) | elmo+bow (both)"},
         {"--pooling", OPT_STR, &pooling, 0, 0, "ELMo vectors over the tokens: mean | max | mean+max | attention (default " CLF_DEFAULT_POOLING ")"},
+        {"--standardize", OPT_STR, &standardize, 0, 0, "yes | no: ELMo features to zero mean and unit variance on the training texts (default " CLF_DEFAULT_STANDARDIZE ")"},
         {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
@@ -202,6 +205,8 @@ static int classify_train(int argc, char **argv) {
     else if (strcmp(features, "elmo")) return cli_error(CMD, "--features must be elmo, bow or elmo+bow");
     if ((o.pooling = elmo_pool_parse(pooling)) < 0)
         return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'", pooling);
+    if (strcmp(standardize, "yes") && strcmp(standardize, "no")) return cli_error(CMD, "--standardize must be yes or no");
+    o.standardize = !strcmp(standardize, "yes");
     if (o.features == ELMO_FEAT_BOW && sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
     o.epochs = epochs, o.batch_size = batch, o.hidden = hidden, o.lr = lr, o.seed = (uint64_t)seed;
     o.max_tokens = max_tokens, o.threads = threads;
