@@ -5,8 +5,9 @@
 # scripts/clf_tasks.py: spam (SpamAssassin, first MAX_TOKENS tokens), sms (first 20 tokens,
 # 4,457 training messages), brown (genre of 3-sentence chunks, 15 classes, split by file).
 # Environment: ELMO (build/elmo), MODEL (models/elmo-en-small), OUT (data/heads-eval),
-# TASKS ("sms brown spam"), VARIANTS ("bow elmo:mean ..."), SPAM_MAX_TOKENS (100).
-# Prints one TSV line per run: task variant valid_acc test_acc train_seconds.
+# TASKS ("sms brown spam"), VARIANTS ("bow elmo:mean ..."), SPAM_MAX_TOKENS (100),
+# STANDARDIZE (no | yes: --standardize of the ELMo variants; "yes" runs are named *-std).
+# Prints one TSV line per run: task variant standardize valid_acc test_acc train_seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -30,8 +31,11 @@ for task in $TASKS; do
     pool=mean
     [[ $v == *:* ]] && pool=${v#*:}
     name=$task-${v//:/-}
+    std=${STANDARDIZE:-no}
+    [[ $feat == bow ]] && std=no
+    [[ $std == yes ]] && name=$name-std
     "$ELMO" classify train --train "$OUT/tasks/$task/train.tsv" --test "$OUT/tasks/$task/valid.tsv" \
-      --format tsv "${opts[@]}" --features "$feat" --pooling "$pool" --epochs 10 --batch-size 60 \
+      --format tsv "${opts[@]}" --features "$feat" --pooling "$pool" --standardize "$std" --epochs 10 --batch-size 60 \
       --hidden 256 --lr 1e-3 --seed 1 --model "$MODEL" --json --output "$OUT/$name.clf" \
       > "$OUT/$name.valid.json" 2> "$OUT/$name.log"
     "$ELMO" classify eval --classifier "$OUT/$name.clf" --model "$MODEL" --test "$OUT/tasks/$task/test.tsv" --format tsv \
@@ -39,6 +43,6 @@ for task in $TASKS; do
     va=$(grep -o '"accuracy": [0-9.]*' "$OUT/$name.valid.json" | cut -d' ' -f2)
     te=$(grep -o '"accuracy": [0-9.]*' "$OUT/$name.test.json" | cut -d' ' -f2)
     secs=$(grep -o 'trained in [0-9.]* s' "$OUT/$name.log" | cut -d' ' -f3)
-    printf '%s\t%s\t%s\t%s\t%s\n' "$task" "$v" "$va" "$te" "$secs"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$task" "$v" "$std" "$va" "$te" "$secs"
   done
 done
