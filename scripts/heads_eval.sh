@@ -7,6 +7,7 @@
 # Environment: ELMO (build/elmo), MODEL (models/elmo-en-small), OUT (data/heads-eval),
 # TASKS ("sms brown spam"), VARIANTS ("bow elmo:mean ..."), SPAM_MAX_TOKENS (100),
 # STANDARDIZE (no | yes: --standardize of the ELMo variants; "yes" runs are named *-std).
+# A variant is FEATURES[:POOLING][/ng] (/ng: the bag of words with --ngrams 2 --char-ngrams 2-5).
 # Prints one TSV line per run: task variant standardize valid_acc test_acc train_seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,15 +28,22 @@ for task in $TASKS; do
     *) echo "unknown task $task" >&2; exit 2 ;;
   esac
   for v in $VARIANTS; do
-    feat=${v%%:*}
+    ng=()
+    base=$v
+    if [[ $v == */ng ]]; then # bag of words with word bigrams and character 2-5-grams
+      ng=(--ngrams 2 --char-ngrams 2-5)
+      base=${v%/ng}
+    fi
+    feat=${base%%:*}
     pool=mean
-    [[ $v == *:* ]] && pool=${v#*:}
-    name=$task-${v//:/-}
+    [[ $base == *:* ]] && pool=${base#*:}
+    name=$task-${base//:/-}
+    [[ ${#ng[@]} -gt 0 ]] && name=$name-ng
     std=${STANDARDIZE:-no}
     [[ $feat == bow ]] && std=no
     [[ $std == yes ]] && name=$name-std
     "$ELMO" classify train --train "$OUT/tasks/$task/train.tsv" --test "$OUT/tasks/$task/valid.tsv" \
-      --format tsv "${opts[@]}" --features "$feat" --pooling "$pool" --standardize "$std" --epochs 10 --batch-size 60 \
+      --format tsv "${opts[@]}" --features "$feat" --pooling "$pool" --standardize "$std" ${ng[@]+"${ng[@]}"} --epochs 10 --batch-size 60 \
       --hidden 256 --lr 1e-3 --seed 1 --model "$MODEL" --json --output "$OUT/$name.clf" \
       > "$OUT/$name.valid.json" 2> "$OUT/$name.log"
     "$ELMO" classify eval --classifier "$OUT/$name.clf" --model "$MODEL" --test "$OUT/tasks/$task/test.tsv" --format tsv \

@@ -35,6 +35,7 @@ struct elmo_clf {
     int n_classes;
     char **labels;
     int standardize;
+    int word_ngrams, char_lo, char_hi; /* bag-of-words terms (for_each_term) */
     int pooling, P, E;     /* pooling, statistics per text and width (pooling.h) */
     float *norm;           /* standardisation: mean (S, K, D) then 1/sd (S, K, D); S = max(P, 1) */
     int K, D, Ds, in, hidden;
@@ -65,6 +66,7 @@ void elmo_clf_options_default(elmo_clf_options *o) {
     o->seed = 1;
     o->threads = 2;
     o->bow_max_terms = 50000;
+    o->word_ngrams = 1;
 }
 
 static float *mix_w(const elmo_clf *c) { return c->params; }
@@ -138,6 +140,45 @@ static int term_id(const elmo_clf *c, const char *t, size_t n) {
     return (int)elmo_strmap_find(&c->terms, t, n);
 }
 
+/* The terms of a text, each given to fn (which returns nonzero to stop): its lower-cased
+ * tokens; with word_ngrams N > 1, the word n-grams 2..N (tokens joined by a space); with
+ * char_hi > 0, the byte n-grams char_lo..char_hi of every token padded by a space on both
+ * sides (sklearn's "char_wb"), marked by a leading \x01. */
+typedef int (*term_fn)(const char *t, size_t n, void *ctx);
+
+static int for_each_term(const elmo_clf *c, const elmo_tok_seq *q, term_fn fn, void *ctx) {
+    char buf[1024], gram[1100];
+    for (int t = 0; t < q->n; t++) {
+        size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
+        lower(q->text + q->st[t], len, buf);
+        if (fn(buf, len, ctx)) return 1;
+        len = len < 255 ? len : 255; /* n-grams of the first 255 bytes */
+        for (int k = 2; k <= c->word_ngrams && t + 1 >= k; k++) { /* tokens t-k+1 .. t */
+            size_t g = 0;
+            for (int u = t - k + 1; u <= t; u++) {
+                size_t l = q->ln[u] < 255 ? q->ln[u] : 255;
+                if (g) gram[g++] = ' ';
+                lower(q->text + q->st[u], l, gram + g);
+                g += l;
+            }
+            if (fn(gram, g, ctx)) return 1;
+        }
+        if (c->char_hi <= 0) continue;
+        gram[0] = ' ';
+        memcpy(gram + 1, buf, len);
+        gram[len + 1] = ' ';
+        size_t L = len + 2;
+        for (int k = c->char_lo; k <= c->char_hi && (size_t)k <= L; k++)
+            for (size_t a = 0; a + (size_t)k <= L; a++) {
+                char m[64];
+                m[0] = 1;
+                memcpy(m + 1, gram + a, (size_t)k);
+                if (fn(m, (size_t)k + 1, ctx)) return 1;
+            }
+    }
+    return 0;
+}
+
 typedef struct {
     uint32_t key;
     int df;
@@ -151,44 +192,50 @@ static int by_df(const void *a, const void *b) {
     return strcmp(elmo_strmap_key(g_terms, x->key), elmo_strmap_key(g_terms, y->key));
 }
 
-/* The vocabulary of the bag of words: the max_terms lower-cased tokens of highest document
+typedef struct {
+    elmo_strmap *all;
+    term_df *df;
+    size_t *last, cap, text; /* last[key]: the last text (1-based) that counted the term */
+} df_ctx;
+
+static int count_df(const char *t, size_t n, void *u) {
+    df_ctx *d = u;
+    int added;
+    int64_t key = elmo_strmap_add(d->all, t, n, &added);
+    if (key >= 0 && (size_t)key >= d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 1 << 15;
+        term_df *nd = realloc(d->df, nc * sizeof *nd);
+        if (nd) d->df = nd;
+        size_t *nl = nd ? realloc(d->last, nc * sizeof *nl) : NULL;
+        if (nl) d->last = nl, d->cap = nc;
+        else key = -1;
+    }
+    if (key < 0) return 1;
+    if (added) {
+        d->df[key] = (term_df){(uint32_t)key, 0};
+        d->last[key] = 0;
+    }
+    if (d->last[key] != d->text) {
+        d->df[key].df++;
+        d->last[key] = d->text;
+    }
+    return 0;
+}
+
+/* The vocabulary of the bag of words: the max_terms terms (for_each_term) of highest document
  * frequency (ties in byte order), with their smooth idf ln((1+n)/(1+df)) + 1. */
 static elmo_status build_terms(elmo_clf *c, const elmo_tokenized *tk, int max_terms) {
     elmo_strmap all;
     elmo_strmap_init(&all);
-    term_df *df = NULL;
-    size_t *last = NULL, cap = 0; /* last[key]: the last text (1-based) that counted the term */
-    char buf[1024];
+    df_ctx d = {&all, NULL, NULL, 0, 0};
     elmo_status s = ELMO_OK;
     for (size_t i = 0; i < tk->count && !s; i++) {
-        const elmo_tok_seq *q = &tk->seq[i];
-        for (int t = 0; t < q->n && !s; t++) {
-            size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
-            lower(q->text + q->st[t], len, buf);
-            int added;
-            int64_t key = elmo_strmap_add(&all, buf, len, &added);
-            if (key >= 0 && (size_t)key >= cap) {
-                size_t nc = cap ? cap * 2 : 1 << 15;
-                term_df *nd = realloc(df, nc * sizeof *nd);
-                if (nd) df = nd;
-                size_t *nl = nd ? realloc(last, nc * sizeof *nl) : NULL;
-                if (nl) last = nl, cap = nc;
-                else key = -1;
-            }
-            if (key < 0) {
-                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory building the bag of words");
-                break;
-            }
-            if (added) {
-                df[key] = (term_df){(uint32_t)key, 0};
-                last[key] = 0;
-            }
-            if (last[key] != i + 1) {
-                df[key].df++;
-                last[key] = i + 1;
-            }
-        }
+        d.text = i + 1;
+        if (for_each_term(c, &tk->seq[i], count_df, &d))
+            s = elmo_fail(ELMO_ERR_NOMEM, "out of memory building the bag of words");
     }
+    term_df *df = d.df;
+    size_t *last = d.last;
     if (!s) {
         g_terms = &all;
         qsort(df, all.n, sizeof *df, by_df);
@@ -226,26 +273,42 @@ static int cmp_i32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static int count_term(const char *t, size_t n, void *u) {
+    (void)t, (void)n;
+    ++*(size_t *)u;
+    return 0;
+}
+
+typedef struct {
+    const elmo_clf *c;
+    int32_t *idx;
+    int64_t pos;
+} id_ctx;
+
+static int add_id(const char *t, size_t n, void *u) {
+    id_ctx *x = u;
+    int id = term_id(x->c, t, n);
+    if (id >= 0) x->idx[x->pos++] = id;
+    return 0;
+}
+
 static elmo_status bow_features(const elmo_clf *c, const elmo_tokenized *tk, csr_store *out) {
+    size_t total = 0;
+    for (size_t i = 0; i < tk->count; i++) for_each_term(c, &tk->seq[i], count_term, &total);
     out->ptr = malloc(sizeof(int64_t) * (tk->count + 1));
-    out->idx = malloc(sizeof(int32_t) * (tk->n_tokens ? tk->n_tokens : 1));
-    out->val = malloc(sizeof(float) * (tk->n_tokens ? tk->n_tokens : 1));
+    out->idx = malloc(sizeof(int32_t) * (total ? total : 1));
+    out->val = malloc(sizeof(float) * (total ? total : 1));
     if (!out->ptr || !out->idx || !out->val) {
         csr_free(out);
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
-    char buf[1024];
     int64_t pos = 0;
     out->ptr[0] = 0;
     for (size_t i = 0; i < tk->count; i++) {
-        const elmo_tok_seq *q = &tk->seq[i];
         int64_t start = pos;
-        for (int t = 0; t < q->n; t++) {
-            size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
-            lower(q->text + q->st[t], len, buf);
-            int id = term_id(c, buf, len);
-            if (id >= 0) out->idx[pos++] = id;
-        }
+        id_ctx ic = {c, out->idx, pos};
+        for_each_term(c, &tk->seq[i], add_id, &ic);
+        pos = ic.pos;
         /* counts of each term, times idf, normalised */
         qsort(out->idx + start, (size_t)(pos - start), sizeof(int32_t), cmp_i32);
         int64_t w = start;
@@ -635,6 +698,12 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
     c->features = o->features;
     c->pooling = o->features == ELMO_FEAT_BOW ? ELMO_POOL_MEAN : o->pooling;
     c->standardize = o->features != ELMO_FEAT_BOW && o->standardize;
+    c->word_ngrams = o->word_ngrams > 1 ? o->word_ngrams : 1;
+    c->char_lo = o->char_lo, c->char_hi = o->char_hi;
+    if (c->word_ngrams > 3 || c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))) {
+        elmo_clf_free(c);
+        return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
+    }
     c->tok = o->tokenizer;
     c->max_tokens = o->max_tokens;
     c->hidden = o->hidden;
@@ -766,6 +835,9 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     cJSON_AddStringToObject(m, "features", c->features == ELMO_FEAT_BOW ? "bow" : c->features == ELMO_FEAT_ELMO_BOW ? "elmo+bow" : "elmo");
     cJSON_AddStringToObject(m, "pooling", elmo_pool_name(c->pooling));
     cJSON_AddBoolToObject(m, "standardize", c->norm != NULL);
+    cJSON_AddNumberToObject(m, "word_ngrams", c->word_ngrams);
+    cJSON_AddNumberToObject(m, "char_ngram_min", c->char_lo);
+    cJSON_AddNumberToObject(m, "char_ngram_max", c->char_hi);
     cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
     cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
     cJSON_AddNumberToObject(m, "hidden", c->hidden);
@@ -843,6 +915,11 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
             if (c->pooling < 0) s = elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
             c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
             c->standardize = ck.version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
+            c->word_ngrams = 1;
+            if (ck.version >= 2 && (json_int(m, "word_ngrams", &c->word_ngrams) || json_int(m, "char_ngram_min", &c->char_lo) ||
+                                    json_int(m, "char_ngram_max", &c->char_hi) || c->word_ngrams < 1 || c->word_ngrams > 3 ||
+                                    c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))))
+                s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
             c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
             c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
             c->bilm_fp = strtoull(fp->valuestring, NULL, 16);

@@ -11,7 +11,8 @@
  * once and training runs on them, exactly.
  *
  * The bag-of-words baseline (features "bow") runs the same trainer on L2-normalised tf-idf
- * vectors (sklearn's smooth idf) of lower-cased tokens.
+ * vectors (sklearn's smooth idf) of lower-cased tokens, optionally with word n-grams and the
+ * character n-grams of each token.
  */
 #ifndef ELMO_CLASSIFY_H
 #define ELMO_CLASSIFY_H
@@ -39,6 +40,8 @@ typedef struct {
     uint64_t seed;
     int threads;
     int bow_max_terms;        /* vocabulary of the bag-of-words (most frequent by df) */
+    int word_ngrams;          /* bag of words: word n-grams 1..N (1 = words only) */
+    int char_lo, char_hi;     /* and character n-grams char_lo..char_hi of every token (0 = none) */
 } elmo_clf_options;
 void elmo_clf_options_default(elmo_clf_options *o);
 

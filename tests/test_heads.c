@@ -3,8 +3,8 @@
  * shapes and values, attention pooling's gradients against finite differences, every pooling
  * and the elmo+bow concatenation trained end to end with the fixture biLM (a tiny overfit
  * case, the file round trip, the cached statistics against the token-level definition, with
- * and without standardisation), and classifier files of version 1 still loading with the
- * same predictions.
+ * and without standardisation), the bag of words' word and character n-grams, and classifier
+ * files of version 1 still loading with the same predictions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -202,6 +202,37 @@ static void test_version1_files(void **state) {
     }
 }
 
+/* The bag of words with word bigrams and character 2-5-grams: learns, round-trips, and
+ * counts its terms (a vocabulary larger than the words'). */
+static void test_ngrams(void **state) {
+    (void)state;
+    const char *tsv = tmpfile_path("ng.tsv"), *clf = tmpfile_path("ng.clf");
+    write_tsv(tsv, 80, 6);
+    snprintf(g_args, sizeof g_args,
+             "classify train --train '%s' --test '%s' --format tsv --features bow --ngrams 2 --char-ngrams 2-5 "
+             "--epochs 30 --hidden 16 --lr 0.01 --json --output '%s'", tsv, tsv, clf);
+    char *err = NULL;
+    if (run_elmo(g_args, NULL, &err)) fail_msg("bow n-grams: %s", err);
+    free(err);
+    char *out = read_text(tmpfile_path("stdout.txt"), NULL);
+    double acc = json_number(out, "accuracy");
+    free(out);
+    snprintf(g_args, sizeof g_args, "classify eval --classifier '%s' --test '%s' --format tsv --json", clf, tsv);
+    assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+    out = read_text(tmpfile_path("stdout.txt"), NULL);
+    assert_float_equal(json_number(out, "accuracy"), acc, 1e-9);
+    free(out);
+    assert_true(acc >= 0.95);
+    elmo_clf *c;
+    assert_int_equal(elmo_clf_load(clf, &c), ELMO_OK);
+    elmo_clf_free(c);
+    char *e2 = NULL;
+    snprintf(g_args, sizeof g_args, "classify train --train '%s' --output '%s' --features bow --char-ngrams 5-2", tsv, clf);
+    assert_int_not_equal(run_elmo(g_args, NULL, &e2), 0);
+    assert_non_null(strstr(e2, "--char-ngrams must be"));
+    free(e2);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     char *err = NULL;
@@ -223,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_attention_gradients),
         cmocka_unit_test(test_every_head),
         cmocka_unit_test(test_version1_files),
+        cmocka_unit_test(test_ngrams),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,7 +162,8 @@ static int classify_train(int argc, char **argv) {
     fmt_flags f = {0};
     const char *train = NULL, *test = NULL, *output = NULL, *model = NULL, *sv_path = NULL;
     const char *tokenize = "whitespace", *features = "elmo", *pooling = CLF_DEFAULT_POOLING;
-    const char *standardize = CLF_DEFAULT_STANDARDIZE;
+    const char *standardize = CLF_DEFAULT_STANDARDIZE, *char_ngrams = NULL;
+    int word_ngrams = 1, max_terms = 50000;
     double split = 0, lr = 1e-3;
     int epochs = 10, batch = 60, hidden = 256, seed = 1, shuffle = -1, max_tokens = 0, threads = 2, json = 0;
     cli_opt opts[] = {
@@ -177,6 +178,9 @@ static int classify_train(int argc, char **argv) {
         {"--standardize", OPT_STR, &standardize, 0, 0, "yes | no: ELMo features to zero mean and unit variance on the training texts (default " CLF_DEFAULT_STANDARDIZE ")"},
         {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
+        {"--ngrams", OPT_INT, &word_ngrams, 1, 3, "bag of words: word n-grams 1..N [1]"},
+        {"--char-ngrams", OPT_STR, &char_ngrams, 0, 0, "bag of words: also the character LO-HI-grams of every token (e.g. 2-5)"},
+        {"--max-terms", OPT_INT, &max_terms, 1, 10000000, "bag of words: the terms of highest document frequency kept [50000]"},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
         {"--max-tokens", OPT_INT, &max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
         {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
@@ -207,6 +211,14 @@ static int classify_train(int argc, char **argv) {
         return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'", pooling);
     if (strcmp(standardize, "yes") && strcmp(standardize, "no")) return cli_error(CMD, "--standardize must be yes or no");
     o.standardize = !strcmp(standardize, "yes");
+    o.word_ngrams = word_ngrams, o.bow_max_terms = max_terms;
+    if (char_ngrams) {
+        char tail;
+        if (sscanf(char_ngrams, "%d-%d%c", &o.char_lo, &o.char_hi, &tail) != 2 || o.char_lo < 1 || o.char_hi > 8 || o.char_lo > o.char_hi)
+            return cli_error(CMD, "--char-ngrams must be LO-HI within 1-8 (e.g. 2-5), got '%s'", char_ngrams);
+    }
+    if (o.features == ELMO_FEAT_ELMO && (word_ngrams > 1 || char_ngrams))
+        return cli_error(CMD, "--ngrams and --char-ngrams go with --features bow or elmo+bow");
     if (o.features == ELMO_FEAT_BOW && sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
     o.epochs = epochs, o.batch_size = batch, o.hidden = hidden, o.lr = lr, o.seed = (uint64_t)seed;
     o.max_tokens = max_tokens, o.threads = threads;
