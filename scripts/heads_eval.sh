@@ -45,12 +45,12 @@ for task in $TASKS; do
     "$ELMO" classify train --train "$OUT/tasks/$task/train.tsv" --test "$OUT/tasks/$task/valid.tsv" \
       --format tsv "${opts[@]}" --features "$feat" --pooling "$pool" --standardize "$std" ${ng[@]+"${ng[@]}"} --epochs 10 --batch-size 60 \
       --hidden 256 --lr 1e-3 --seed 1 --model "$MODEL" --json --output "$OUT/$name.clf" \
-      > "$OUT/$name.valid.json" 2> "$OUT/$name.log"
+      > "$OUT/$name.valid.json" 2> "$OUT/$name.log" || true
     "$ELMO" classify eval --classifier "$OUT/$name.clf" --model "$MODEL" --test "$OUT/tasks/$task/test.tsv" --format tsv \
       --json > "$OUT/$name.test.json" 2>> "$OUT/$name.log" || true
-    va=$(grep -o '"accuracy": [0-9.]*' "$OUT/$name.valid.json" | cut -d' ' -f2)
-    te=$(grep -o '"accuracy": [0-9.]*' "$OUT/$name.test.json" | cut -d' ' -f2)
-    secs=$(grep -o 'trained in [0-9.]* s' "$OUT/$name.log" | cut -d' ' -f3)
+    va=$(grep -o '"accuracy": [0-9.]*' "$OUT/$name.valid.json" | cut -d' ' -f2 || true)
+    te=$(grep -o '"accuracy": [0-9.]*' "$OUT/$name.test.json" | cut -d' ' -f2 || true)
+    secs=$(grep -o 'trained in [0-9.]* s' "$OUT/$name.log" | cut -d' ' -f3 || true)
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$task" "$v" "$std" "$va" "$te" "$secs"
   done
 done

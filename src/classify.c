@@ -916,8 +916,11 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
             c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
             c->standardize = ck.version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
             c->word_ngrams = 1;
-            if (ck.version >= 2 && (json_int(m, "word_ngrams", &c->word_ngrams) || json_int(m, "char_ngram_min", &c->char_lo) ||
-                                    json_int(m, "char_ngram_max", &c->char_hi) || c->word_ngrams < 1 || c->word_ngrams > 3 ||
+            if (cJSON_GetObjectItem(m, "word_ngrams")) /* version 2 (absent: words only) */
+                if (json_int(m, "word_ngrams", &c->word_ngrams) || json_int(m, "char_ngram_min", &c->char_lo) ||
+                    json_int(m, "char_ngram_max", &c->char_hi))
+                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
+            if (!s && (c->word_ngrams < 1 || c->word_ngrams > 3 ||
                                     c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))))
                 s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
             c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
