@@ -517,8 +517,8 @@ static void pooling_backward(batch_ws *w, const size_t *idx, int B, float *g) {
     }
 }
 
-/* For bow, the rows of a batch are not contiguous: gather them into a small CSR, after the
- * dense part x (B, dn) when dn > 0 (columns 0..dn-1; the terms follow). */
+/* For bow, the rows of a batch are not contiguous: gather them into a small CSR whose columns
+ * start at dn (the dense part x (B, dn), columns 0..dn-1, goes beside it: elmo_csr.dense). */
 typedef struct {
     int64_t *ptr;
     int32_t *idx;
@@ -528,7 +528,8 @@ typedef struct {
 
 static int gather_bow(const csr_store *all, const size_t *idx, int B, const float *x, int dn,
                       bow_batch *bb) {
-    size_t nnz = (size_t)B * dn;
+    (void)x;
+    size_t nnz = 0;
     for (int b = 0; b < B; b++) nnz += (size_t)(all->ptr[idx[b] + 1] - all->ptr[idx[b]]);
     if (nnz > bb->cap) {
         int32_t *ni = realloc(bb->idx, sizeof(int32_t) * nnz);
@@ -541,10 +542,6 @@ static int gather_bow(const csr_store *all, const size_t *idx, int B, const floa
     size_t p = 0;
     bb->ptr[0] = 0;
     for (int b = 0; b < B; b++) {
-        for (int d = 0; d < dn; d++, p++) {
-            bb->idx[p] = d;
-            bb->val[p] = x[(size_t)b * dn + d];
-        }
         for (int64_t k = all->ptr[idx[b]]; k < all->ptr[idx[b] + 1]; k++, p++) {
             bb->idx[p] = all->idx[k] + dn;
             bb->val[p] = all->val[k];
@@ -597,7 +594,7 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
     if (has_elmo(c)) batch_inputs(w, idx, B);
     if (has_bow(c)) {
         gather_bow(&w->f->bow, idx, B, w->x, dn, bb);
-        sx = (elmo_csr){bb->ptr, bb->idx, bb->val};
+        sx = (elmo_csr){bb->ptr, bb->idx, bb->val, dn ? w->x : NULL, dn};
         psx = &sx;
     } else {
         x = w->x;
