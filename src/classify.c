@@ -526,9 +526,7 @@ typedef struct {
     size_t cap;
 } bow_batch;
 
-static int gather_bow(const csr_store *all, const size_t *idx, int B, const float *x, int dn,
-                      bow_batch *bb) {
-    (void)x;
+static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bow_batch *bb) {
     size_t nnz = 0;
     for (int b = 0; b < B; b++) nnz += (size_t)(all->ptr[idx[b] + 1] - all->ptr[idx[b]]);
     if (nnz > bb->cap) {
@@ -583,7 +581,7 @@ static void ws_free(batch_ws *w) {
 }
 
 /* Forward (and backward into g when labels != NULL) of a batch; probs (B, classes) when
- * not NULL. Returns the summed loss. */
+ * not NULL. Returns the summed loss (>= 0), -1 when out of memory. */
 static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
                         float *probs, bow_batch *bb) {
     const elmo_clf *c = w->c;
@@ -593,7 +591,7 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
     const float *x = NULL;
     if (has_elmo(c)) batch_inputs(w, idx, B);
     if (has_bow(c)) {
-        gather_bow(&w->f->bow, idx, B, w->x, dn, bb);
+        if (gather_bow(&w->f->bow, idx, B, dn, bb)) return -1; /* out of memory */
         sx = (elmo_csr){bb->ptr, bb->idx, bb->val, dn ? w->x : NULL, dn};
         psx = &sx;
     } else {
@@ -771,7 +769,12 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
                 int B = n - b0 < (size_t)o->batch_size ? (int)(n - b0) : o->batch_size;
                 for (int b = 0; b < B; b++) yb[b] = y[order[b0 + b]];
                 memset(g, 0, sizeof(float) * c->n_params);
-                total += run_batch(&w, order + b0, B, yb, g, NULL, &bb);
+                double l = run_batch(&w, order + b0, B, yb, g, NULL, &bb);
+                if (l < 0) {
+                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
+                    break;
+                }
+                total += l;
                 if (!elmo_all_finite(c->n_params, g)) {
                     s = elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
                     break;
@@ -815,7 +818,10 @@ elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t
         for (size_t b0 = 0; b0 < n; b0 += 256) {
             int B = n - b0 < 256 ? (int)(n - b0) : 256;
             for (int b = 0; b < B; b++) idx[b] = b0 + b;
-            run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb);
+            if (run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb) < 0) {
+                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
+                break;
+            }
         }
     }
     if (wsok) ws_free(&w);
