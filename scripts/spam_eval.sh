@@ -5,7 +5,7 @@
 # times. Environment: ELMO (default build/elmo), MODEL (default models/elmo-en-small),
 # MAX_TOKENS (default 400: the first tokens of each message; e-mails run to thousands),
 # PRECISION (fp32 default, or bf16: the biLM's products in bfloat16), FEATURES (default
-# "elmo bow"), SHORT (default 1: also the 4,457-short-message timing case).
+# "elmo+bow elmo bow"), SHORT (default 1: also the 4,457-short-message timing case).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -13,7 +13,7 @@ ELMO=${ELMO:-build/elmo}
 MODEL=${MODEL:-models/elmo-en-small}
 MAX_TOKENS=${MAX_TOKENS:-400}
 PRECISION=${PRECISION:-fp32}
-FEATURES=${FEATURES:-elmo bow}
+FEATURES=${FEATURES:-elmo+bow elmo bow}
 OUT=${OUT:-data/spam-eval-$PRECISION}
 mkdir -p "$OUT"
 [[ -f data/spamassassin.tsv ]] || ELMO=$ELMO scripts/prepare_data.sh

@@ -55,6 +55,7 @@ static void affine(int N, int In, int O, const float *x, const elmo_csr *sx, con
         elmo_mm(0, 0, N, O, In, x, In, W, O, 1.0f, y, O);
         return;
     }
+    if (sx->dense) elmo_mm(0, 0, N, O, sx->dn, sx->dense, sx->dn, W, O, 1.0f, y, O);
     for (int n = 0; n < N; n++) {
         float *yr = y + (size_t)n * O;
         for (int64_t k = sx->ptr[n]; k < sx->ptr[n + 1]; k++) {
@@ -125,6 +126,7 @@ double elmo_mlp_backward(const elmo_mlp *m, int N, const float *x, const elmo_cs
     if (m->hidden > 0 || x) {
         elmo_mm(1, 0, A, C, N, a, A, z, C, 1.0f, gm.W2, C);
     } else { /* linear head on sparse input */
+        if (sx->dense) elmo_mm(1, 0, sx->dn, C, N, sx->dense, sx->dn, z, C, 1.0f, gm.W2, C);
         for (int n = 0; n < N; n++)
             for (int64_t k = sx->ptr[n]; k < sx->ptr[n + 1]; k++)
                 for (int c = 0; c < C; c++) gm.W2[(size_t)sx->idx[k] * C + c] += sx->val[k] * z[(size_t)n * C + c];
@@ -142,6 +144,7 @@ double elmo_mlp_backward(const elmo_mlp *m, int N, const float *x, const elmo_cs
         elmo_mm(1, 0, m->in, m->hidden, N, x, m->in, dh, m->hidden, 1.0f, gm.W1, m->hidden);
         if (dx) elmo_mm(0, 1, N, m->in, m->hidden, dh, m->hidden, m->W1, m->hidden, 0.0f, dx, m->in);
     } else {
+        if (sx->dense) elmo_mm(1, 0, sx->dn, m->hidden, N, sx->dense, sx->dn, dh, m->hidden, 1.0f, gm.W1, m->hidden);
         for (int n = 0; n < N; n++) {
             const float *d = dh + (size_t)n * m->hidden;
             for (int64_t k = sx->ptr[n]; k < sx->ptr[n + 1]; k++) {

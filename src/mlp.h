@@ -26,11 +26,15 @@ typedef struct {
     float *W1, *b1, *W2, *b2;
 } elmo_mlp;
 
-/* Sparse rows: row r has entries idx[ptr[r] .. ptr[r+1]) with values val. */
+/* Sparse rows: row r has entries idx[ptr[r] .. ptr[r+1]) with values val; optionally a
+ * dense block first: columns 0..dn-1 of every row are dense (N, dn), the entries' columns
+ * start at dn. */
 typedef struct {
     const int64_t *ptr;
     const int32_t *idx;
     const float *val;
+    const float *dense; /* (N, dn) or NULL */
+    int dn;
 } elmo_csr;
 
 size_t elmo_mlp_count(int in, int hidden, int out);

@@ -154,7 +154,7 @@ static void test_cached_means_exact(void **state) {
     const char *tsv = tmpfile_path("exact.tsv");
     write_tsv(tsv, 60, 9, 0);
     const char *clf = tmpfile_path("exact.clf");
-    snprintf(g_args, sizeof g_args, "classify train --train '%s' --format tsv %s --epochs 5 --hidden 8 --lr 0.05 --output '%s'",
+    snprintf(g_args, sizeof g_args, "classify train --train '%s' --format tsv %s --features elmo --pooling mean --epochs 5 --hidden 8 --lr 0.05 --output '%s'",
              tsv, model_args(), clf);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
     elmo_clf *c;
