@@ -14,8 +14,9 @@
  * boundaries are not counted). --bucket K sorts sentences by length within windows of K
  * batches (what `elmo embed` does by default).
  *
- * With --precision bf16 the error against float32 is measured first: the first (up to) 32
- * sentences one at a time, every layer, max and RMS |difference|.
+ * With --precision bf16 the error against float32 is measured after the run (and after its
+ * peak RSS is read): the first (up to) 32 sentences one at a time, every layer, max and RMS
+ * |difference|.
  *
  * After the run (peak RSS is read first) a short matmul benchmark on the matrix backend
  * (oneDNN, in the run's precision, --threads threads) measures the machine: a 2048^3
@@ -334,10 +335,6 @@ int main(int argc, char **argv) {
     }
     prec = elmo_model_precision(m);
     double bf16_err = 0, bf16_rms = 0;
-    if (prec == ELMO_PRECISION_BF16 && precision_error(m, &cp, threads, &bf16_err, &bf16_rms)) {
-        fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
-        return 1;
-    }
     if (verbose) fprintf(stderr, "RSS after loading the model: %.0f MB\n", rss_now_mb());
     const elmo_config *c = elmo_model_config(m);
     int K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
@@ -429,6 +426,11 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0;
+    /* after the peak RSS is read: the comparison loads the float32 weights again */
+    if (prec == ELMO_PRECISION_BF16 && precision_error(m, &cp, threads, &bf16_err, &bf16_rms)) {
+        fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
+        return 1;
+    }
     struct stat wst;
     double wmb = stat(wpath, &wst) == 0 ? wst.st_size / 1048576.0 : 0;
     double med_ms = 1000 * percentile(lat, nb, 0.5), p99_ms = 1000 * percentile(lat, nb, 0.99);

@@ -10,6 +10,7 @@
 #   MODELS="original small"   architectures to run
 #   LIMIT=512 BATCH=64 THREADS=2 WAIT_IDLE=60 REPEAT=1
 #   OUT=FILE        raw JSON lines of every run (default: /tmp/elmo-compare.jsonl)
+#   SUMMARY_ONLY=1  print the tables of an earlier run's OUT without running anything
 #   ABLATE=1        also elmo.c without the token cache, with 1 thread, and on the plain
 #                   reference path (1/32 of the sentences: it is slow): what each part contributes
 #
@@ -49,7 +50,7 @@ for m in $models; do
     fi
 done
 
-: > "$out"
+[ "${SUMMARY_ONLY:-0}" = 1 ] || : > "$out"
 run_peer() { # model mode(batch|single) dtype(float32|bfloat16)
     m=$1 dt=$3
     if [ "$2" = single ]; then
@@ -74,6 +75,7 @@ run_elmo() { # model mode label [extra args]
 }
 
 i=0
+[ "${SUMMARY_ONLY:-0}" = 1 ] && i=$repeat # the table of an earlier run's OUT only
 while [ $i -lt "$repeat" ]; do
     for m in $models; do
         echo "== $m, batch $batch" >&2
@@ -96,7 +98,7 @@ while [ $i -lt "$repeat" ]; do
     done
     i=$((i + 1))
 done
-if [ "${TRAIN:-1}" = 1 ]; then
+if [ "${TRAIN:-1}" = 1 ] && [ "${SUMMARY_ONLY:-0}" != 1 ]; then
     echo "== training (options_default_small, batch 32, unroll 20, 4,096 negatives, V 50,000)" >&2
     "$here/bench/compare_train.sh" "$build" | sed 's/^{/{"run": "train", /' >> "$out"
 fi
@@ -156,7 +158,8 @@ if tr:
     print('| training (options_default_small, b32, unroll 20, 4,096 negatives) | tokens/s | peak RSS MB |')
     print('|---|---:|---:|')
     for r in tr:
-        name = r['impl'] + (' ' + r['precision'] if 'precision' in r else '') + (' ' + r['lstm'] if 'lstm' in r else '')
+        name = r.get('impl', 'peer (PyTorch)') + (' ' + r['precision'] if 'precision' in r else '') + \
+            (', --lstm ' + r['lstm'] if 'lstm' in r else '')
         print(f"| {name} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('peak_rss_mb') or r.get('max_rss_mb'))} |")
 print(f"\n(raw runs: {sys.argv[1]})")
 EOF
