@@ -26,7 +26,6 @@ struct elmo_mat {
     dnnl_memory_desc_t wmd; /* oneDNN's layout of the packed weights (MAT_DNNL) */
     void *data;             /* packed weights; row-major (K, N) float32 for MAT_OWN_* */
     int borrowed;           /* data is the caller's (elmo_mat_new_inplace) */
-    size_t bytes;
     char impl[64];
 };
 
@@ -126,11 +125,6 @@ void elmo_mm_set_precision(elmo_precision p) {
     if (t) t->bf16 = p == ELMO_PRECISION_BF16;
 }
 
-int elmo_mm_threads(void) {
-    thread_state *t = tstate();
-    return t ? t->threads : 1;
-}
-
 long elmo_mm_failures(void) { return atomic_load(&g_failures); }
 
 static void fail_fill(int M, int N, float *C, int ldc) {
@@ -219,12 +213,32 @@ static dnnl_status_t matmul_pd(const dnnl_memory_desc_t *a, const dnnl_memory_de
     return s;
 }
 
-/* Execute C = A · W (+ C) on the calling thread's stream with its thread count. */
+/* Run prim on the calling thread's stream with its thread count: argument n is kinds[n]
+ * with layout mds[n] over data[n]. */
+static dnnl_status_t execute(thread_state *t, dnnl_primitive_t prim, int n, const int *kinds,
+                             const dnnl_memory_desc_t *const *mds, void *const *data) {
+    dnnl_stream_t st = tstream(t);
+    if (!st) return dnnl_runtime_error;
+    dnnl_memory_t mem[3] = {NULL, NULL, NULL};
+    dnnl_exec_arg_t args[3];
+    dnnl_status_t s = dnnl_success;
+    for (int i = 0; i < n && s == dnnl_success; i++) {
+        s = dnnl_memory_create(&mem[i], mds[i], g_engine, data[i]);
+        args[i] = (dnnl_exec_arg_t){kinds[i], mem[i]};
+    }
+    if (s == dnnl_success) {
+        set_threads(t);
+        s = dnnl_primitive_execute(prim, st, n, args);
+        if (s == dnnl_success) s = dnnl_stream_wait(st);
+    }
+    for (int i = 0; i < n; i++) dnnl_memory_destroy(mem[i]);
+    return s;
+}
+
+/* C = A · W (+ C) */
 static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, const void *A,
                                 const dnnl_memory_desc_t *w, const void *W,
                                 const dnnl_memory_desc_t *c, float *C, int accumulate) {
-    dnnl_stream_t st = tstream(t);
-    if (!st) return dnnl_runtime_error;
     dnnl_primitive_desc_t pd;
     dnnl_status_t s = matmul_pd(a, w, c, accumulate, &pd);
     if (s != dnnl_success) return s;
@@ -232,19 +246,10 @@ static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, co
     s = dnnl_primitive_create(&prim, pd);
     dnnl_primitive_desc_destroy(pd);
     if (s != dnnl_success) return s;
-    dnnl_memory_t am = NULL, wm = NULL, cm = NULL;
-    s = dnnl_memory_create(&am, a, g_engine, (void *)A);
-    if (s == dnnl_success) s = dnnl_memory_create(&wm, w, g_engine, (void *)W);
-    if (s == dnnl_success) s = dnnl_memory_create(&cm, c, g_engine, C);
-    if (s == dnnl_success) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}};
-        set_threads(t);
-        s = dnnl_primitive_execute(prim, st, 3, args);
-        if (s == dnnl_success) s = dnnl_stream_wait(st);
-    }
-    dnnl_memory_destroy(am);
-    dnnl_memory_destroy(wm);
-    dnnl_memory_destroy(cm);
+    static const int kinds[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    const dnnl_memory_desc_t *mds[3] = {a, w, c};
+    void *data[3] = {(void *)A, (void *)W, C};
+    s = execute(t, prim, 3, kinds, mds, data);
     dnnl_primitive_destroy(prim);
     return s;
 }
@@ -262,14 +267,22 @@ static const char *pd_impl(const dnnl_primitive_desc_t pd) {
 /* oneDNN's batch-reduce kernel for C (M, N) = A (M, K) · W (K, N) in type dt with W's layout
  * left to oneDNN: the weights' layout into *wmd and the implementation's name into impl when
  * it is one whose rows do not depend on M ("brg:", native bfloat16 for dt bf16). */
+/* The primitive descriptor of C (M, N) = A (M, K) · W (K, N) in type dt, W's layout left to
+ * oneDNN. */
+static dnnl_status_t any_layout_pd(int M, int N, int K, dnnl_data_type_t dt, dnnl_primitive_desc_t *pd) {
+    dnnl_memory_desc_t a, w, c;
+    dnnl_dims_t wd = {K, N};
+    dnnl_status_t s = md2(&a, M, K, dt, K, 1);
+    if (s == dnnl_success) s = md2(&c, M, N, dnnl_f32, N, 1);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w, 2, wd, dt, dnnl_format_tag_any);
+    if (s == dnnl_success) s = matmul_pd(&a, &w, &c, 0, pd);
+    return s;
+}
+
 static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc_t *wmd,
                       char *impl, size_t impl_size) {
-    dnnl_memory_desc_t a, w, c;
-    if (md2(&a, M, K, dt, K, 1) || md2(&c, M, N, dnnl_f32, N, 1)) return 0;
-    dnnl_dims_t wd = {K, N};
-    if (dnnl_memory_desc_init_by_tag(&w, 2, wd, dt, dnnl_format_tag_any) != dnnl_success) return 0;
     dnnl_primitive_desc_t pd;
-    if (matmul_pd(&a, &w, &c, 0, &pd) != dnnl_success) return 0;
+    if (any_layout_pd(M, N, K, dt, &pd) != dnnl_success) return 0;
     const char *name = pd_impl(pd);
     int ok = strncmp(name, "brg:", 4) == 0 &&
              (dt == dnnl_f32 || strstr(name, "bf16") || strstr(name, "amx"));
@@ -282,25 +295,20 @@ static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc
 }
 
 /* oneDNN reorder: from (layout src, data S) to (layout dst, data D). */
-static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const dnnl_memory_desc_t *dst, void *D) {
+static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const dnnl_memory_desc_t *dst,
+                           void *D) {
     thread_state *t = tstate();
-    dnnl_stream_t st = t ? tstream(t) : NULL;
-    if (!st) return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: cannot create a stream");
+    if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
-    dnnl_memory_t sm = NULL, dm = NULL;
     dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, src, g_engine, dst, g_engine, NULL);
     if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
-    if (s == dnnl_success) s = dnnl_memory_create(&sm, src, g_engine, (void *)S);
-    if (s == dnnl_success) s = dnnl_memory_create(&dm, dst, g_engine, D);
     if (s == dnnl_success) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
-        set_threads(t);
-        s = dnnl_primitive_execute(prim, st, 2, args);
-        if (s == dnnl_success) s = dnnl_stream_wait(st);
+        static const int kinds[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+        const dnnl_memory_desc_t *mds[2] = {src, dst};
+        void *data[2] = {(void *)S, D};
+        s = execute(t, prim, 2, kinds, mds, data);
     }
-    dnnl_memory_destroy(sm);
-    dnnl_memory_destroy(dm);
     dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (s != dnnl_success) return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: weight reorder failed (status %d)", (int)s);
@@ -309,15 +317,13 @@ static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const d
 
 /* Reorder (src layout, S) into a new buffer m->data in layout m->wmd. */
 static elmo_status pack_dnnl(elmo_mat *m, const dnnl_memory_desc_t *src, const void *S) {
-    m->bytes = dnnl_memory_desc_get_size(&m->wmd);
-    if (!(m->data = elmo_alloc(m->bytes))) return ELMO_ERR_NOMEM;
+    if (!(m->data = elmo_alloc(dnnl_memory_desc_get_size(&m->wmd)))) return ELMO_ERR_NOMEM;
     return reorder(src, S, &m->wmd, m->data);
 }
 
 /* Own kernel: a row-major float32 copy, rounded to bfloat16 values for BF16. */
 static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
-    m->bytes = sizeof(float) * (size_t)m->K * m->N;
-    if (!(m->data = elmo_alloc(m->bytes ? m->bytes : 64))) return ELMO_ERR_NOMEM;
+    if (!(m->data = elmo_alloc(sizeof(float) * (size_t)m->K * m->N))) return ELMO_ERR_NOMEM;
     float *d = m->data;
     for (int k = 0; k < m->K; k++) {
         if (bf16) elmo_round_bf16(W + (size_t)k * ldw, d + (size_t)k * m->N, m->N);
@@ -383,7 +389,6 @@ elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in
     size_t plain = sizeof(float) * (size_t)K * N;
     if (m->kind == MAT_OWN_F32) { /* our kernel reads W as it is */
         m->data = W;
-        m->bytes = plain;
         m->borrowed = *in_place = 1;
     } else if (dnnl_memory_desc_get_size(&m->wmd) == plain) {
         dnnl_memory_desc_t src;
@@ -439,7 +444,6 @@ void elmo_mat_free(elmo_mat *w) {
 }
 
 const char *elmo_mat_impl(const elmo_mat *w) { return w->impl; }
-size_t elmo_mat_bytes(const elmo_mat *w) { return w->bytes; }
 
 void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumulate, float *C,
                   int ldc) {
@@ -646,14 +650,9 @@ void elmo_mm_f64(int ta, int tb, int M, int N, int K, const double *A, int lda, 
 const char *elmo_mm_impl_name(int M, int N, int K, elmo_precision p) {
     static _Thread_local char name[64];
     snprintf(name, sizeof name, "none");
-    if (!tstate() || g_engine_status != dnnl_success) return name;
-    dnnl_data_type_t dt = p == ELMO_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_memory_desc_t a, w, c;
-    dnnl_dims_t wd = {K, N};
     dnnl_primitive_desc_t pd;
-    if (md2(&a, M, K, dt, K, 1) || md2(&c, M, N, dnnl_f32, N, 1) ||
-        dnnl_memory_desc_init_by_tag(&w, 2, wd, dt, dnnl_format_tag_any) ||
-        matmul_pd(&a, &w, &c, 0, &pd))
+    if (!tstate() || g_engine_status != dnnl_success ||
+        any_layout_pd(M, N, K, p == ELMO_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32, &pd) != dnnl_success)
         return name;
     snprintf(name, sizeof name, "%s", pd_impl(pd));
     dnnl_primitive_desc_destroy(pd);

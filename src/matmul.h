@@ -18,7 +18,7 @@
  *   elmo_mm   a general float32 product with any transposes (training, downstream heads),
  *             both operands changing from call to call.
  *
- * Threads: a product runs on elmo_mm_threads() threads of the calling thread (default 1: the
+ * Threads: a product runs on elmo_mm_set_threads() threads of the calling thread (default 1: the
  * library's own workers already run the two directions in parallel). oneDNN's OpenMP teams
  * are per calling thread.
  *
@@ -55,8 +55,6 @@ void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumul
 /* What does the products: "brg:avx512_core_amx_bf16" (oneDNN's name), "own:f32",
  * "own:bf16-emulated". */
 const char *elmo_mat_impl(const elmo_mat *w);
-/* Bytes held. */
-size_t elmo_mat_bytes(const elmo_mat *w);
 
 /* C (M, N) = op(A) (M, K) · op(B) (K, N) + beta · C, float32, row-major; op(X) = X^T when
  * the flag is set (then X is stored (K, M) resp. (N, K)). beta is 0 or 1. */
@@ -79,7 +77,6 @@ void elmo_mm_f64(int ta, int tb, int M, int N, int K, const double *A, int lda, 
 void elmo_mm_set_precision(elmo_precision p);
 /* Threads per product for the calling thread (default 1). */
 void elmo_mm_set_threads(int n);
-int elmo_mm_threads(void);
 /* Products that failed inside oneDNN since the start (process-wide). */
 long elmo_mm_failures(void);
 /* oneDNN's implementation for a product of this shape ("brg:avx512_core_amx_bf16", ...), or

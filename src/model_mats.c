@@ -33,9 +33,7 @@ typedef struct {
     int K, N;
 } mat_ref;
 
-static int mat_refs(elmo_model *m, elmo_model_mats *set, mat_ref *r) {
-    const elmo_config *c = &m->cfg;
-    elmo_params *w = &m->w;
+static int mat_refs(const elmo_config *c, const elmo_params *w, elmo_model_mats *set, mat_ref *r) {
     int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim, n = 0;
     for (int i = 0; i < c->n_banks; i++)
         r[n++] = (mat_ref){&set->conv[i], w->conv_w[i], c->filter_width[i] * E, c->filter_count[i]};
@@ -57,7 +55,7 @@ static int mat_refs(elmo_model *m, elmo_model_mats *set, mat_ref *r) {
 
 elmo_status elmo_model_prepare_f32(elmo_model *m) {
     mat_ref r[MAX_MATS];
-    int n = mat_refs(m, &m->f32, r), in_place;
+    int n = mat_refs(&m->cfg, &m->w, &m->f32, r), in_place;
     elmo_status s = ELMO_OK;
     for (int k = 0; k < n && !s; k++) s = elmo_mat_new_inplace(r[k].K, r[k].N, r[k].w, r[k].slot, &in_place);
     m->mats = &m->f32;
@@ -74,8 +72,8 @@ static void release_pages(float *w, size_t n) {
 
 elmo_status elmo_model_prepare_bf16(elmo_model *m) {
     mat_ref f[MAX_MATS], b[MAX_MATS];
-    int n = mat_refs(m, &m->f32, f);
-    mat_refs(m, &m->bf16, b);
+    int n = mat_refs(&m->cfg, &m->w, &m->f32, f);
+    mat_refs(&m->cfg, &m->w, &m->bf16, b);
     elmo_status s = ELMO_OK;
     /* matrix by matrix, each float32 one given back once converted: the peak stays near the
      * float32 size */
@@ -97,11 +95,9 @@ elmo_status elmo_model_unpack(const elmo_model *m, elmo_params *p) {
     if (s) return s;
     memcpy(p->mem, m->w.mem, sizeof(float) * m->w.n); /* biases, char embeddings */
     mat_ref r[MAX_MATS], q[MAX_MATS];
-    elmo_model *mm = (elmo_model *)m; /* mat_refs only takes addresses */
-    int n = mat_refs(mm, (elmo_model_mats *)m->mats, r);
-    elmo_model tmp = *m;
-    tmp.w = *p;
-    mat_refs(&tmp, (elmo_model_mats *)m->mats, q);
+    elmo_model_mats *set = (elmo_model_mats *)m->mats; /* only its slots' addresses are taken */
+    int n = mat_refs(&m->cfg, &m->w, set, r);
+    mat_refs(&m->cfg, p, set, q);
     for (int k = 0; k < n && !s; k++) s = elmo_mat_unpack(*r[k].slot, q[k].w, r[k].N);
     if (s) elmo_params_free(p);
     return s;
