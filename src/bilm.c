@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <limits.h>
 
 #include "bilm.h"
 #include "matmul.h"
@@ -646,6 +645,7 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
     int W = c->max_chars, P = c->projection_dim;
     if (B < 0) return elmo_fail(ELMO_ERR_ARG, "elmo_embed: negative batch size");
     if (B == 0) return ELMO_OK;
+    long failures0 = elmo_mm_failures();
     if (s->stateful && B > s->max_rows)
         return elmo_fail(ELMO_ERR_STATE,
                          "elmo_embed: batch of %d sentences exceeds the session's %d state rows",
@@ -718,6 +718,8 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
     s->stats.lstm_s += elmo_now() - t0;
     for (int d = 0; d < 2; d++)
         if (jobs[d].status) return elmo_fail(jobs[d].status, "out of memory in elmo_embed");
+    if (elmo_mm_failures() != failures0) /* a product filled its output with NaN */
+        return elmo_fail(ELMO_ERR_NOMEM, "elmo_embed: a matrix product failed inside oneDNN (out of memory?)");
     return ELMO_OK;
 }
 
