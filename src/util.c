@@ -455,15 +455,19 @@ int elmo_file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+int elmo_strbuf_reserve(elmo_strbuf *b, size_t extra) {
+    if (b->n + extra + 1 <= b->cap) return 0;
+    size_t nc = b->cap ? b->cap : 256;
+    while (nc < b->n + extra + 1) nc *= 2;
+    char *np = realloc(b->p, nc);
+    if (!np) return -1;
+    b->p = np;
+    b->cap = nc;
+    return 0;
+}
+
 int elmo_strbuf_add(elmo_strbuf *b, const char *s, size_t len) {
-    if (b->n + len + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + len + 1) nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) return -1;
-        b->p = np;
-        b->cap = nc;
-    }
+    if (elmo_strbuf_reserve(b, len)) return -1;
     memcpy(b->p + b->n, s, len);
     b->n += len;
     b->p[b->n] = 0;

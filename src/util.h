@@ -83,6 +83,8 @@ typedef struct {
     size_t n, cap;
 } elmo_strbuf;
 int elmo_strbuf_add(elmo_strbuf *b, const char *s, size_t len); /* -1 on allocation failure */
+/* Room for extra more bytes (and the NUL) without growing again; -1 on allocation failure. */
+int elmo_strbuf_reserve(elmo_strbuf *b, size_t extra);
 int elmo_strbuf_printf(elmo_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void elmo_strbuf_free(elmo_strbuf *b);
 

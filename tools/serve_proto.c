@@ -329,24 +329,12 @@ int serve_format_float(float f, char *buf) {
     return format_float(f, buf);
 }
 
-/* room for extra more bytes (and the NUL) */
-static int reserve(elmo_strbuf *b, size_t extra) {
-    if (b->n + extra + 1 <= b->cap) return 0;
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->n + extra + 1) nc *= 2;
-    char *p = realloc(b->p, nc);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = nc;
-    return 0;
-}
-
 /* rows arrays of cols floats: [[x, ...], ...] (or one [x, ...] when rows < 0) */
 static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
     pthread_once(&g_p10_once, init_p10);
     int flat = rows < 0;
     if (flat) rows = 1;
-    if (reserve(b, (size_t)rows * ((size_t)cols * 25 + 4) + 4)) return -1;
+    if (elmo_strbuf_reserve(b, (size_t)rows * ((size_t)cols * 25 + 4) + 4)) return -1;
     char *p = b->p + b->n;
     if (!flat) *p++ = '[';
     for (int r = 0; r < rows; r++) {
@@ -409,7 +397,7 @@ int serve_write_npy(elmo_strbuf *b, serve_layers l, int K, int D, int n, const i
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff),
                              (unsigned char)(hl >> 8)};
     size_t per = serve_selected_size(l, K, nt, D);
-    if (reserve(b, 10 + (size_t)h + pad + 1 + sizeof(float) * per * n)) return -1;
+    if (elmo_strbuf_reserve(b, 10 + (size_t)h + pad + 1 + sizeof(float) * per * n)) return -1;
     memcpy(b->p + b->n, pre, 10);
     memcpy(b->p + b->n + 10, hdr, (size_t)h);
     memset(b->p + b->n + 10 + h, ' ', (size_t)pad);
