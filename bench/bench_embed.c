@@ -233,9 +233,10 @@ static double percentile(double *v, int n, double q) {
     return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
 }
 
-/* bf16 against fp32: the first (up to) 32 sentences one at a time, every layer. m is in
- * bf16 on return. Returns non-zero on a library error. */
-static int precision_error(elmo_model *m, const corpus *cp, int threads, double *max_err, double *rms) {
+/* A reduced precision (bf16, int8) against fp32: the first (up to) 32 sentences one at a
+ * time, every layer. m is in prec on return. Returns non-zero on a library error. */
+static int precision_error(elmo_model *m, const corpus *cp, int threads, elmo_precision prec,
+                           double *max_err, double *rms) {
     int ne = cp->count < 32 ? cp->count : 32, K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
     size_t total = 0;
     for (int i = 0; i < ne; i++) total += (size_t)K * cp->n[i] * D;
@@ -243,7 +244,7 @@ static int precision_error(elmo_model *m, const corpus *cp, int threads, double 
     int rc = !a || !b;
     for (int pass = 0; pass < 2 && !rc; pass++) {
         elmo_session *e = NULL;
-        rc = elmo_model_set_precision(m, pass == 0 ? ELMO_PRECISION_FP32 : ELMO_PRECISION_BF16) ||
+        rc = elmo_model_set_precision(m, pass == 0 ? ELMO_PRECISION_FP32 : prec) ||
              elmo_session_new(m, 1, threads, &e);
         float *o = pass == 0 ? a : b;
         for (int i = 0; i < ne && !rc; i++) {
@@ -427,7 +428,7 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0;
     /* after the peak RSS is read: the comparison loads the float32 weights again */
-    if (prec == ELMO_PRECISION_BF16 && precision_error(m, &cp, threads, &bf16_err, &bf16_rms)) {
+    if (prec != ELMO_PRECISION_FP32 && precision_error(m, &cp, threads, prec, &bf16_err, &bf16_rms)) {
         fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
         return 1;
     }
@@ -449,7 +450,8 @@ int main(int argc, char **argv) {
     double tps = words / seconds;
     double gsq = 0, gb = 0, gstep = 0;
     char lstm_impl[64];
-    snprintf(lstm_impl, sizeof lstm_impl, "%s", elmo_mm_impl_name(B, 4 * H, c->has_lstm_proj ? P : H, prec));
+    snprintf(lstm_impl, sizeof lstm_impl, "%s", prec == ELMO_PRECISION_INT8 ? "own:int8-weights (steps)"
+                                                : elmo_mm_impl_name(B, 4 * H, c->has_lstm_proj ? P : H, prec));
     if (!no_sgemm) {
         elmo_session_free(s); /* its BLAS setting no longer matters */
         s = NULL;
@@ -478,16 +480,16 @@ int main(int argc, char **argv) {
                      ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed) : 0;
 
     /* readable table (stderr) */
-    fprintf(stderr, "\n%s: %s, %d sentences, %ld words (%.3f positions/word), batch %d%s, %d threads%s%s\n",
+    fprintf(stderr, "\n%s: %s, %d sentences, %ld words (%.3f positions/word), batch %d%s, %d threads%s, %s\n",
             label, model_dir ? model_dir : weights, n, words, pos_per_word, B,
-            single ? " (single)" : "", threads, bucket ? ", bucketed" : "", prec == ELMO_PRECISION_BF16 ? ", bf16" : ", fp32");
+            single ? " (single)" : "", threads, bucket ? ", bucketed" : "", elmo_precision_name(prec));
     fprintf(stderr, "  %-34s %10.1f\n", "words/s", tps);
     fprintf(stderr, "  %-34s %10.2f\n", "sentences/s", n / seconds);
     fprintf(stderr, "  %-34s %10.2f / %.2f ms\n", single ? "latency median / p99" : "batch latency median / p99",
             med_ms, p99_ms);
     fprintf(stderr, "  %-34s %10.2f / %.2f s\n", "encoder / LSTM time", ss.encode_s, ss.lstm_s);
-    if (prec == ELMO_PRECISION_BF16)
-        fprintf(stderr, "  %-34s %10.2g (RMS %.2g)\n", "bf16 vs fp32: max |diff|", bf16_err, bf16_rms);
+    if (prec != ELMO_PRECISION_FP32)
+        fprintf(stderr, "  %-30s %3s %10.2g (RMS %.2g)\n", "vs fp32: max |diff|", elmo_precision_name(prec), bf16_err, bf16_rms);
     fprintf(stderr, "  %-34s %10.2f s (%.2f cores busy)\n", "CPU time", cpu_s, cpu_s / seconds);
     fprintf(stderr, "  %-34s %9.1f%%\n", "token cache hits", 100 * hit);
     fprintf(stderr, "  %-34s %10.0f MB (%.2fx the %.0f MB weights file)\n", "peak RSS", rss_mb,
@@ -520,8 +522,8 @@ int main(int argc, char **argv) {
            "\"matmul_gflops_2048\": %.1f, \"matmul_gflops_lstm_batch\": %.1f, \"matmul_gflops_step\": %.1f, "
            "\"limit_words_per_s\": %.0f, \"limit_words_per_s_cached\": %.0f, \"limit_words_per_s_at_hits\": %.0f, "
            "\"fraction_of_limit\": %.3f, \"fraction_of_dense_limit\": %.3f, "
-           "\"limit_ms_median_sentence\": %.2f, \"fraction_of_latency_limit\": %.3f, \"bf16_max_abs_diff\": %.3g, "
-           "\"bf16_rms_diff\": %.3g, \"other_cpu\": %.2f}\n",
+           "\"limit_ms_median_sentence\": %.2f, \"fraction_of_latency_limit\": %.3f, \"max_abs_diff_vs_fp32\": %.3g, "
+           "\"rms_diff_vs_fp32\": %.3g, \"other_cpu\": %.2f}\n",
            label, model_dir ? model_dir : weights, B, single ? "true" : "false", bucket, threads,
            elmo_mm_backend_info(), lstm_impl, elmo_precision_name(prec), n, words, seconds, tps, n / seconds, med_ms, p99_ms, ss.encode_s,
            ss.lstm_s, cpu_s, hit, rss_mb, wmb, wmb > 0 ? rss_mb / wmb : 0, fl / 1e6, fl_lstm / 1e6,

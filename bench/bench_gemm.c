@@ -1,7 +1,8 @@
 /*
  * bench_gemm.c: the LSTM's matrix products on each kernel the matrix backend can use: our own
  * float32 kernel (elmo_gemm_rm, row-major weights), oneDNN float32 and oneDNN bfloat16 with
- * prepared weights (elmo_mat), cycling through `cells` weight matrices as the LSTM does (so
+ * prepared weights (elmo_mat), our own int8-weight kernel (elmo_gemm_q8, INT8's per-step
+ * products; single-threaded like ours), cycling through `cells` weight matrices as the LSTM does (so
  * they come from L3 or memory, not L2).
  *
  *   bench_gemm [--cells 4] [--seconds 0.5] [--threads 1] [M K N ...]
@@ -18,8 +19,8 @@
 #include "matmul.h"
 #include "util.h"
 
-enum { OWN, DNNL_F32, DNNL_BF16, N_KINDS };
-static const char *const kind_name[N_KINDS] = {"own-f32", "onednn-f32", "onednn-bf16"};
+enum { OWN, DNNL_F32, DNNL_BF16, OWN_INT8, N_KINDS };
+static const char *const kind_name[N_KINDS] = {"own-f32", "onednn-f32", "onednn-bf16", "own-int8w"};
 
 typedef struct {
     int M, N, K, cells, kind;
@@ -57,8 +58,9 @@ static void bench_shape(int M, int K, int N, int cells, double seconds, elmo_rng
         j.W[c] = elmo_alloc(sizeof(float) * wn);
         for (size_t i = 0; i < wn; i++) j.W[c][i] = (float)(0.1 * (2 * elmo_rng_uniform(r) - 1));
         for (int k = DNNL_F32; k < N_KINDS; k++)
-            if (elmo_mat_new(K, N, j.W[c], N, k == DNNL_BF16 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32,
-                             &j.mat[k][c])) {
+            if (k == OWN_INT8 ? elmo_mat_convert(j.mat[DNNL_F32][c], ELMO_PRECISION_INT8, &j.mat[k][c])
+                              : elmo_mat_new(K, N, j.W[c], N, k == DNNL_BF16 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32,
+                                             &j.mat[k][c])) {
                 fprintf(stderr, "bench_gemm: %s\n", elmo_last_error());
                 exit(1);
             }
@@ -70,7 +72,7 @@ static void bench_shape(int M, int K, int N, int cells, double seconds, elmo_rng
         for (size_t i = 0; i < cn && kind != OWN; i++) md = fmax(md, fabs((double)j.C[i] - ref[i]));
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", M, K, N);
-        double bytes = (kind == DNNL_BF16 ? 2.0 : 4.0) * wn * cells;
+        double bytes = (kind == DNNL_BF16 ? 2.0 : kind == OWN_INT8 ? 1.0 : 4.0) * wn * cells;
         printf("%-16s %-12s %9.1f %9.1f %10.2g  %s\n", shape, kind_name[kind],
                2.0 * M * N * K * cells / best / 1e9, bytes / best / 1e9, md,
                kind == OWN ? elmo_gemm_isa() : elmo_mat_impl(j.mat[kind][0]));

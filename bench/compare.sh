@@ -17,7 +17,8 @@
 # Runs, for each architecture: batch mode (the first LIMIT sentences of brown-2000.txt,
 # batch BATCH, THREADS threads; elmo.c in file order like the peer, and with its length
 # bucketing) and single-sentence mode (brown-200.txt one sentence at a time), each in float32
-# and in bfloat16 (the peer: --dtype bfloat16, its weights cast; elmo.c: --precision bf16).
+# and in bfloat16 (the peer: --dtype bfloat16, its weights cast; elmo.c: --precision bf16), and
+# one sentence at a time also with elmo.c's --precision int8 (int8 recurrent weights).
 # Then biLM training (bench/compare_train.sh: the peer's two LSTM modes, elmo.c fp32 and
 # bf16) unless TRAIN=0. Prints Markdown tables with the ratios; the machine's limit comes from
 # oneDNN's matmul rates measured by bench_embed in the same run (fp32 and bf16), and the CPU
@@ -95,6 +96,7 @@ while [ $i -lt "$repeat" ]; do
         run_peer "$m" single bfloat16
         run_elmo "$m" single elmo.c
         run_elmo "$m" single "elmo.c bf16" --precision bf16
+        run_elmo "$m" single "elmo.c int8" --precision int8
     done
     i=$((i + 1))
 done
@@ -135,16 +137,17 @@ for m in models:
           f"{ratio(e16, p16)} ({ratio(e16b, p16)}) | {fmt(l32)} / {fmt(l16)} |")
     run = f'{m} single'
     p32, p16 = med(run, 'peer float32', 'median_ms'), med(run, 'peer bfloat16', 'median_ms')
-    e32, e16 = med(run, 'elmo.c', 'median_ms'), med(run, 'elmo.c bf16', 'median_ms')
-    print(f"| {m}, one sentence (median ms) | {fmt(p32, 1)} | {fmt(p16, 1)} | {fmt(e32, 1)} | {fmt(e16, 1)} | "
+    e32, e16, e8 = med(run, 'elmo.c', 'median_ms'), med(run, 'elmo.c bf16', 'median_ms'), med(run, 'elmo.c int8', 'median_ms')
+    print(f"| {m}, one sentence (median ms) | {fmt(p32, 1)} | {fmt(p16, 1)} | {fmt(e32, 1)} | {fmt(e16, 1)}; int8 {fmt(e8, 1)} | "
           f"{ratio(p16, e16)} lower | {fmt(med(run, 'elmo.c', 'limit_ms_median_sentence'), 1)} / {fmt(med(run, 'elmo.c bf16', 'limit_ms_median_sentence'), 1)} |")
     run = f'{m} batch'
     pr, er, er16 = med(run, 'peer float32', 'max_rss_mb'), med(run, 'elmo.c', 'max_rss_mb'), med(run, 'elmo.c bf16', 'max_rss_mb')
     pr16 = med(run, 'peer bfloat16', 'max_rss_mb')
     print(f"| {m}, peak RSS batch (MB) | {fmt(pr)} | {fmt(pr16)} | {fmt(er)} | {fmt(er16)} | | weights file {fmt(med(run, 'elmo.c', 'weights_mb'))} MB |")
-    e, rms = med(f'{m} single', 'elmo.c bf16', 'bf16_max_abs_diff'), med(f'{m} single', 'elmo.c bf16', 'bf16_rms_diff')
-    if e is not None:
-        print(f"| {m}, bf16 error vs fp32 (max / RMS abs diff, 32 sentences) | | | | {e:.2g} / {rms:.2g} | | |")
+    for lab in ('bf16', 'int8'):
+        e, rms = med(f'{m} single', f'elmo.c {lab}', 'max_abs_diff_vs_fp32'), med(f'{m} single', f'elmo.c {lab}', 'rms_diff_vs_fp32')
+        if e is not None:
+            print(f"| {m}, {lab} error vs fp32 (max / RMS abs diff, 32 sentences) | | | | {e:.2g} / {rms:.2g} | | |")
 abl = [i for i in dict.fromkeys(r.get('label') for r in rows) if i and i.startswith('elmo.c, ')]
 if abl:
     print()

@@ -119,9 +119,20 @@ double elmo_model_lstm_flops_per_token(const elmo_model *m);
  *   BF16  weights stored in bfloat16, activations rounded to bfloat16 at the matrix products;
  *         accumulation, cell state and nonlinearities in float32. Fast on CPUs with native
  *         bf16 matrix instructions (AMX, AVX-512-BF16); elsewhere emulated (slower).
- *   AUTO  BF16 where the CPU has native bf16 matrix instructions, else FP32. */
-typedef enum { ELMO_PRECISION_FP32 = 0, ELMO_PRECISION_BF16 = 1, ELMO_PRECISION_AUTO = 2 } elmo_precision;
-/* "fp32", "bf16" or "auto"; anything else is ELMO_ERR_ARG. */
+ *   AUTO  BF16 where the CPU has native bf16 matrix instructions, else FP32.
+ *   INT8  for one sentence at a time (latency): BF16, except that the LSTMs' recurrent and
+ *         projection weights (the products of every time step, which stream the whole matrix
+ *         per step) are int8 with a float32 scale per output column, multiplied with float32
+ *         activations: a quarter of float32's bytes per step. Batches run slower than BF16.
+ *         Inference only (training and perplexity refuse it). Bit-identical whatever the
+ *         batching, like the others. */
+typedef enum {
+    ELMO_PRECISION_FP32 = 0,
+    ELMO_PRECISION_BF16 = 1,
+    ELMO_PRECISION_AUTO = 2,
+    ELMO_PRECISION_INT8 = 3
+} elmo_precision;
+/* "fp32", "bf16", "auto" or "int8"; anything else is ELMO_ERR_ARG. */
 elmo_status elmo_precision_parse(const char *name, elmo_precision *out);
 const char *elmo_precision_name(elmo_precision p);
 /* 1 when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX-512-BF16) that the
@@ -132,7 +143,7 @@ const char *elmo_backend_info(void);
 /* Set the model's precision (AUTO is resolved here): re-prepares the weights of every
  * product. Call before creating sessions, not while they run. */
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p);
-/* The resolved precision: ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16. */
+/* The resolved precision: FP32, BF16 or INT8 (never AUTO). */
 elmo_precision elmo_model_precision(const elmo_model *m);
 
 /* ------------------------------------------------------------------------------------------ */

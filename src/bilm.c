@@ -95,7 +95,7 @@ void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_params_free(&m->w);
     elmo_model_mats_free(&m->f32);
-    elmo_model_mats_free(&m->bf16);
+    elmo_model_mats_free(&m->low);
     elmo_free(m->conv_pad_mem);
     free(m->weights_path);
     free(m);
@@ -126,17 +126,18 @@ double elmo_model_lstm_flops_per_token(const elmo_model *m) {
 }
 
 elmo_status elmo_precision_parse(const char *name, elmo_precision *out) {
-    static const char *const names[] = {"fp32", "bf16", "auto"};
-    for (int i = 0; i < 3; i++)
+    static const char *const names[] = {"fp32", "bf16", "auto", "int8"};
+    for (int i = 0; i < 4; i++)
         if (name && strcmp(name, names[i]) == 0) {
             *out = (elmo_precision)i;
             return ELMO_OK;
         }
-    return elmo_fail(ELMO_ERR_ARG, "unknown precision '%s' (fp32, bf16 or auto)", name ? name : "");
+    return elmo_fail(ELMO_ERR_ARG, "unknown precision '%s' (fp32, bf16, int8 or auto)", name ? name : "");
 }
 
 const char *elmo_precision_name(elmo_precision p) {
-    return p == ELMO_PRECISION_BF16 ? "bf16" : p == ELMO_PRECISION_AUTO ? "auto" : "fp32";
+    static const char *const names[] = {"fp32", "bf16", "auto", "int8"};
+    return (unsigned)p < 4 ? names[p] : "fp32";
 }
 
 /* The float32 weights again after bf16 released them: read from the file they came from,
@@ -156,23 +157,24 @@ static elmo_status restore_f32(elmo_model *m) {
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
     elmo_clear_error();
     if (p == ELMO_PRECISION_AUTO) p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
-    if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16)
+    if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16 && p != ELMO_PRECISION_INT8)
         return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
     if (p == m->precision) return ELMO_OK;
-    if (p == ELMO_PRECISION_BF16) {
-        elmo_status s = elmo_model_prepare_bf16(m); /* gives the float32 memory back */
+    /* back to float32 first (the reduced sets are made from it) */
+    elmo_status s = restore_f32(m);
+    if (s) return s;
+    m->mats = &m->f32;
+    elmo_model_mats_free(&m->low);
+    m->precision = ELMO_PRECISION_FP32;
+    if (p != ELMO_PRECISION_FP32) {
+        s = elmo_model_prepare_low(m, p); /* gives the float32 memory back */
         if (s) {
             restore_f32(m); /* best effort: the model stays usable in float32 */
             return s;
         }
-        m->mats = &m->bf16;
-    } else {
-        elmo_status s = restore_f32(m);
-        if (s) return s;
-        m->mats = &m->f32;
-        elmo_model_mats_free(&m->bf16);
+        m->mats = &m->low;
+        m->precision = p;
     }
-    m->precision = p;
     return ELMO_OK;
 }
 

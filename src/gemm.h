@@ -11,6 +11,9 @@
 #ifndef ELMO_GEMM_H
 #define ELMO_GEMM_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* C (M, N) = A (M, K) · W (K, N) (+ C when accumulate), W row-major with leading dimension
  * ldw: each sub-panel is copied on the fly (by the first block of rows, into a per-thread L1
  * buffer) for the other blocks of rows. */
@@ -18,5 +21,18 @@ void elmo_gemm_rm(int M, int N, int K, const float *A, int lda, const float *W, 
                   int accumulate, float *C, int ldc);
 /* The variant elmo_gemm_rm runs on this CPU: "avx512", "avx2" or "plain". */
 const char *elmo_gemm_isa(void);
+
+/* Int8 weights (gemm_q8.c): W (K, N) as int8 Q with a float32 scale per column, W ~ Q * scale,
+ * Q stored in panels of ELMO_Q8_PANEL columns (panel p: K rows of 64 bytes, zero beyond N;
+ * elmo_q8_bytes(K, N) bytes). Symmetric: scale[n] = max_k |W[k][n]| / 127, Q = round(W / scale).
+ *   C (M, N) = (A (M, K) · Q) * scale (+ C when accumulate)
+ * Float32 sums over k in ascending order: each row of C depends only on its row of A. */
+#define ELMO_Q8_PANEL 64
+#define elmo_q8_bytes(K, N) ((size_t)(K) * (((size_t)(N) + ELMO_Q8_PANEL - 1) / ELMO_Q8_PANEL * ELMO_Q8_PANEL))
+void elmo_q8_pack(int K, int N, const float *W, int ldw, int8_t *Q, float *scale);
+/* The values Q * scale, row-major (K, N) with leading dimension ldw. */
+void elmo_q8_unpack(int K, int N, const int8_t *Q, const float *scale, float *W, int ldw);
+void elmo_gemm_q8(int M, int N, int K, const float *A, int lda, const int8_t *Q,
+                  const float *scale, int accumulate, float *C, int ldc);
 
 #endif

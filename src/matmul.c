@@ -18,13 +18,15 @@
 #include "gemm.h"
 #include "util.h"
 
-enum { MAT_DNNL, MAT_OWN_F32, MAT_OWN_BF16 };
+enum { MAT_DNNL, MAT_OWN_F32, MAT_OWN_BF16, MAT_Q8 };
 
 struct elmo_mat {
     int K, N, kind;
     dnnl_data_type_t dt;
     dnnl_memory_desc_t wmd; /* oneDNN's layout of the packed weights (MAT_DNNL) */
-    void *data;             /* packed weights; row-major (K, N) float32 for MAT_OWN_* */
+    void *data;             /* packed weights; row-major (K, N) float32 for MAT_OWN_*; int8
+                               panels for MAT_Q8 (gemm.h) */
+    float *scale;           /* MAT_Q8: (N) per column */
     int borrowed;           /* data is the caller's (elmo_mat_new_inplace) */
     char impl[64];
 };
@@ -408,6 +410,10 @@ elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in
 }
 
 elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw) {
+    if (w->kind == MAT_Q8) {
+        elmo_q8_unpack(w->K, w->N, w->data, w->scale, W, ldw);
+        return ELMO_OK;
+    }
     if (w->kind != MAT_DNNL) {
         for (int k = 0; k < w->K; k++)
             memcpy(W + (size_t)k * ldw, (const float *)w->data + (size_t)k * w->N, sizeof(float) * w->N);
@@ -418,8 +424,32 @@ elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw) {
     return reorder(&w->wmd, w->data, &dst, W);
 }
 
+/* Int8 weights with a scale per column (MAT_Q8) from the float32 values of src. */
+static elmo_status mat_q8(const elmo_mat *src, elmo_mat **out) {
+    elmo_mat *m = calloc(1, sizeof *m);
+    float *plain = elmo_alloc(sizeof(float) * (size_t)src->K * src->N);
+    elmo_status s = m && plain ? ELMO_OK : ELMO_ERR_NOMEM;
+    if (!s) {
+        *m = (elmo_mat){.K = src->K, .N = src->N, .kind = MAT_Q8, .dt = dnnl_s8};
+        snprintf(m->impl, sizeof m->impl, "own:int8-weights");
+        m->data = elmo_alloc(elmo_q8_bytes(m->K, m->N));
+        m->scale = elmo_alloc(sizeof(float) * (size_t)m->N);
+        s = m->data && m->scale ? elmo_mat_unpack(src, plain, src->N) : ELMO_ERR_NOMEM;
+    }
+    if (!s) elmo_q8_pack(m->K, m->N, plain, m->N, m->data, m->scale);
+    elmo_free(plain);
+    if (s) {
+        elmo_mat_free(m);
+        return s;
+    }
+    *out = m;
+    return ELMO_OK;
+}
+
 elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **out) {
     *out = NULL;
+    if (p == ELMO_PRECISION_INT8) return mat_q8(src, out);
+    if (src->kind == MAT_Q8) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_convert: int8 weights are not converted back");
     if (src->kind != MAT_DNNL) return elmo_mat_new(src->K, src->N, src->data, src->N, p, out);
     elmo_mat *m = mat_choose(src->K, src->N, p);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
@@ -440,6 +470,7 @@ elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **o
 void elmo_mat_free(elmo_mat *w) {
     if (!w) return;
     if (!w->borrowed) elmo_free(w->data);
+    elmo_free(w->scale);
     free(w);
 }
 
@@ -456,6 +487,10 @@ void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumul
     }
     if (W->kind == MAT_OWN_F32) {
         elmo_gemm_rm(M, N, K, A, lda, W->data, N, accumulate, C, ldc);
+        return;
+    }
+    if (W->kind == MAT_Q8) {
+        elmo_gemm_q8(M, N, K, A, lda, W->data, W->scale, accumulate, C, ldc);
         return;
     }
     if (W->kind == MAT_OWN_BF16) {

@@ -42,7 +42,9 @@ elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p
  * memory without owning it: W must outlive it, and W's contents are the matrix's (read them
  * back with elmo_mat_unpack). *in_place tells which happened. */
 elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in_place);
-/* The same matrix in another precision (from the prepared layout, not from W). */
+/* The same matrix in another precision (from the prepared layout, not from W). INT8: int8
+ * weights with a float32 scale per column (gemm.h, elmo_gemm_q8), for the products of one
+ * time step; activations stay float32. */
 elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **out);
 /* The matrix's values, row-major (K, N) with leading dimension ldw (bfloat16 ones widened). */
 elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw);
@@ -53,7 +55,7 @@ void elmo_mat_free(elmo_mat *w);
 void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumulate, float *C,
                   int ldc);
 /* What does the products: "brg:avx512_core_amx_bf16" (oneDNN's name), "own:f32",
- * "own:bf16-emulated". */
+ * "own:bf16-emulated", "own:int8-weights". */
 const char *elmo_mat_impl(const elmo_mat *w);
 
 /* C (M, N) = op(A) (M, K) · op(B) (K, N) + beta · C, float32, row-major; op(X) = X^T when

@@ -31,23 +31,26 @@ struct elmo_model {
     float *conv_pad_mem;
     /* the weights of every product prepared for the matrix backend (matmul.h): f32 in place
      * of the loaded float32 weights (w's matrices then hold the kernels' layout: read them
-     * with elmo_mat_unpack), bf16 copies while the precision is BF16; mats: the set in use */
-    elmo_model_mats f32, bf16;
+     * with elmo_mat_unpack), low: the bfloat16 (and int8) copies while the precision is BF16
+     * or INT8; mats: the set in use */
+    elmo_model_mats f32, low;
     const elmo_model_mats *mats;
     uint64_t fingerprint; /* of the weights as loaded */
     char *weights_path;   /* absolute: the float32 weights are read again after bf16 released them */
-    int f32_released;     /* BF16: the float32 weights' memory was given back (madvise) */
-    elmo_precision precision; /* resolved: FP32 or BF16 (elmo_model_set_precision) */
+    int f32_released;     /* BF16, INT8: the float32 weights' memory was given back (madvise) */
+    elmo_precision precision; /* resolved: FP32, BF16 or INT8 (elmo_model_set_precision) */
 };
 
 /* Fill the model's derived tables (conv_pad) from its weights. */
 elmo_status elmo_model_prepare(elmo_model *m);
 /* Prepare the float32 product weights in place (m->f32; after conv_pad and the fingerprint). */
 elmo_status elmo_model_prepare_f32(elmo_model *m);
-/* Make the bfloat16 set from the float32 one (m->bf16), giving the float32 product weights'
- * memory back to the system as it goes (m->f32 freed, m->f32_released set: those parts of
- * m->w read as zeros until the weights are read again), also on failure. */
-elmo_status elmo_model_prepare_bf16(elmo_model *m);
+/* Make the reduced-precision set (p BF16 or INT8) from the float32 one (m->low): every
+ * product in bfloat16, for INT8 the LSTMs' recurrent and projection weights in int8 instead.
+ * Gives the float32 product weights' memory back to the system as it goes (m->f32 freed,
+ * m->f32_released set: those parts of m->w read as zeros until the weights are read again),
+ * also on failure. */
+elmo_status elmo_model_prepare_low(elmo_model *m, elmo_precision p);
 void elmo_model_mats_free(elmo_model_mats *s);
 /* The loaded weights as plain row-major float32 (the active precision's values: bfloat16
  * ones widened) into p, allocated with elmo_params_alloc: for the plain reference path. */

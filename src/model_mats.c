@@ -1,7 +1,7 @@
 /*
  * model_mats.c: the model's product weights prepared for the matrix backend (model.h,
- * matmul.h): float32 in place of the loaded weights, the bfloat16 set made from it (giving
- * the float32 memory back), and the plain copy the reference path reads.
+ * matmul.h): float32 in place of the loaded weights, the bfloat16 (or bfloat16 + int8) set
+ * made from it (giving the float32 memory back), and the plain copy the reference path reads.
  */
 #include <stdint.h>
 #include <string.h>
@@ -31,22 +31,23 @@ typedef struct {
     elmo_mat **slot;
     float *w;
     int K, N;
+    int per_step; /* a product of every time step (the LSTM's recurrent and projection) */
 } mat_ref;
 
 static int mat_refs(const elmo_config *c, const elmo_params *w, elmo_model_mats *set, mat_ref *r) {
     int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim, n = 0;
     for (int i = 0; i < c->n_banks; i++)
-        r[n++] = (mat_ref){&set->conv[i], w->conv_w[i], c->filter_width[i] * E, c->filter_count[i]};
+        r[n++] = (mat_ref){&set->conv[i], w->conv_w[i], c->filter_width[i] * E, c->filter_count[i], 0};
     for (int i = 0; i < c->n_highway; i++) {
-        r[n++] = (mat_ref){&set->hw[i][0], w->hw_wc[i], F, F};
-        r[n++] = (mat_ref){&set->hw[i][1], w->hw_wt[i], F, F};
+        r[n++] = (mat_ref){&set->hw[i][0], w->hw_wc[i], F, F, 0};
+        r[n++] = (mat_ref){&set->hw[i][1], w->hw_wt[i], F, F, 0};
     }
-    if (c->has_cnn_proj) r[n++] = (mat_ref){&set->proj, w->proj_w, F, P};
+    if (c->has_cnn_proj) r[n++] = (mat_ref){&set->proj, w->proj_w, F, P, 0};
     for (int d = 0; d < 2; d++)
         for (int l = 0; l < c->n_layers; l++) {
-            r[n++] = (mat_ref){&set->lx[d][l], w->lstm_w[d][l], P, 4 * H};
-            r[n++] = (mat_ref){&set->lh[d][l], w->lstm_w[d][l] + (size_t)P * 4 * H, P, 4 * H};
-            if (c->has_lstm_proj) r[n++] = (mat_ref){&set->lp[d][l], w->lstm_p[d][l], H, P};
+            r[n++] = (mat_ref){&set->lx[d][l], w->lstm_w[d][l], P, 4 * H, 0};
+            r[n++] = (mat_ref){&set->lh[d][l], w->lstm_w[d][l] + (size_t)P * 4 * H, P, 4 * H, 1};
+            if (c->has_lstm_proj) r[n++] = (mat_ref){&set->lp[d][l], w->lstm_p[d][l], H, P, 1};
         }
     return n;
 }
@@ -70,22 +71,23 @@ static void release_pages(float *w, size_t n) {
     if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-elmo_status elmo_model_prepare_bf16(elmo_model *m) {
+elmo_status elmo_model_prepare_low(elmo_model *m, elmo_precision p) {
     mat_ref f[MAX_MATS], b[MAX_MATS];
     int n = mat_refs(&m->cfg, &m->w, &m->f32, f);
-    mat_refs(&m->cfg, &m->w, &m->bf16, b);
+    mat_refs(&m->cfg, &m->w, &m->low, b);
     elmo_status s = ELMO_OK;
     /* matrix by matrix, each float32 one given back once converted: the peak stays near the
      * float32 size */
     for (int k = 0; k < n && !s; k++) {
-        s = elmo_mat_convert(*f[k].slot, ELMO_PRECISION_BF16, b[k].slot);
+        elmo_precision pk = p == ELMO_PRECISION_INT8 && f[k].per_step ? ELMO_PRECISION_INT8 : ELMO_PRECISION_BF16;
+        s = elmo_mat_convert(*f[k].slot, pk, b[k].slot);
         if (!s) release_pages(f[k].w, (size_t)f[k].K * f[k].N);
     }
     elmo_model_mats_free(&m->f32);
     m->f32_released = 1;
     if (s) {
-        elmo_model_mats_free(&m->bf16);
-        return elmo_fail(s, "out of memory preparing the weights in bfloat16");
+        elmo_model_mats_free(&m->low);
+        return elmo_fail(s, "out of memory preparing the weights in %s", elmo_precision_name(p));
     }
     return ELMO_OK;
 }

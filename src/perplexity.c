@@ -106,6 +106,8 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
                             elmo_ppl_result *out) {
     elmo_clear_error();
     memset(out, 0, sizeof *out);
+    if (precision == ELMO_PRECISION_INT8)
+        return elmo_fail(ELMO_ERR_ARG, "perplexity takes precision fp32, bf16 or auto (int8 is for inference)");
     char *op = elmo_path_join(dir, "options.json"), *vp = elmo_path_join(dir, "vocab.txt");
     char *wp = elmo_path_join(dir, "weights.hdf5"), *sp = elmo_path_join(dir, "softmax.hdf5");
     elmo_config c;

@@ -833,6 +833,8 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     if (!cfg->save_dir) return elmo_fail(ELMO_ERR_ARG, "no save directory");
     if (!cfg->vocab_path) return elmo_fail(ELMO_ERR_ARG, "no vocabulary");
     if (cfg->n_train_files < 1) return elmo_fail(ELMO_ERR_ARG, "no training files");
+    if (cfg->precision == ELMO_PRECISION_INT8)
+        return elmo_fail(ELMO_ERR_ARG, "training takes precision fp32, bf16 or auto (int8 is for inference)");
     for (int i = 0; i < P_COUNT; i++)
         if (!(t.paths[i] = elmo_path_join(cfg->save_dir, path_names[i]))) {
             trainer_free(&t);

@@ -127,12 +127,22 @@ static void test_allennlp_fixture(void **state) {
 }
 
 /* bfloat16 (--precision bf16) on both fixtures: within its measured error of the reference
- * (the CPU's native bf16 kernels, or the emulation where it has none) */
+ * (the CPU's native bf16 kernels, or the emulation where it has none); int8 (--precision
+ * int8: bf16 + int8 per-step weights) likewise */
 static void test_bf16_fixtures(void **state) {
     (void)state;
     REQUIRE_FIXTURES();
     for (int k = 0; k < 2; k++) {
         double rms, worst = run_set_tol(&sets[k], "--precision bf16", 2e-2, 2e-2, &rms);
+        assert_true(worst > 0 && rms < 5e-3);
+    }
+}
+
+static void test_int8_fixtures(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    for (int k = 0; k < 2; k++) {
+        double rms, worst = run_set_tol(&sets[k], "--precision int8", 3e-2, 3e-2, &rms);
         assert_true(worst > 0 && rms < 5e-3);
     }
 }
@@ -251,6 +261,7 @@ int main(void) {
         cmocka_unit_test(test_bilm_tf_fixture),
         cmocka_unit_test(test_allennlp_fixture),
         cmocka_unit_test(test_bf16_fixtures),
+        cmocka_unit_test(test_int8_fixtures),
         cmocka_unit_test(test_token_embeddings),
         cmocka_unit_test(test_intermediate_values),
     };

@@ -108,7 +108,7 @@ static void test_kernels(void **state) {
 }
 
 /* Each row of a product does not depend on the other rows: 64 rows at once, then the same
- * rows alone and in blocks of 3 and 17, bit for bit, float32 and bfloat16. */
+ * rows alone and in blocks of 3 and 17, bit for bit, float32, bfloat16 and int8 weights. */
 static void test_rows_independent(void **state) {
     (void)state;
     int M = 64, K = 256, N = 1024;
@@ -118,9 +118,15 @@ static void test_rows_independent(void **state) {
     float *C = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N);
     for (int i = 0; i < M * K; i++) A[i] = frand(&r);
     for (int i = 0; i < K * N; i++) W[i] = 0.1f * frand(&r);
-    for (int bf = 0; bf < 2; bf++) {
+    for (int kind = 0; kind < 3; kind++) { /* float32, bfloat16, int8 weights */
         elmo_mat *w = NULL;
-        assert_int_equal(elmo_mat_new(K, N, W, N, bf ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w), ELMO_OK);
+        assert_int_equal(elmo_mat_new(K, N, W, N, kind == 1 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w), ELMO_OK);
+        if (kind == 2) {
+            elmo_mat *w8 = NULL;
+            assert_int_equal(elmo_mat_convert(w, ELMO_PRECISION_INT8, &w8), ELMO_OK);
+            elmo_mat_free(w);
+            w = w8;
+        }
         elmo_mat_mul(M, A, K, w, 0, C, N);
         static const int blocks[] = {1, 3, 17};
         for (int b = 0; b < 3; b++) {
@@ -134,6 +140,63 @@ static void test_rows_independent(void **state) {
         elmo_mat_free(w);
     }
     free(A), free(W), free(C), free(C1);
+}
+
+/* Int8 weights: each weight within half a step (its column's scale) of the float32 one, and
+ * the product equal to the float32 product with those rounded weights (up to float32
+ * summation: 1e-6 of the sum of |a w|), plain and accumulating, for shapes around the panel
+ * width (64 columns) and the row block (6 rows). */
+static void test_int8_weights(void **state) {
+    (void)state;
+    static const int Ms[] = {1, 5, 6, 7, 64};
+    static const int Ns[] = {1, 15, 16, 63, 64, 65, 130};
+    static const int Ks[] = {1, 100, 300};
+    elmo_rng r;
+    elmo_rng_seed(&r, 11);
+    double worst = 0, worst_q = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++) {
+                int M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * K * N);
+                float *Wq = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * N);
+                float *C0 = malloc(sizeof(float) * M * N);
+                for (int i = 0; i < M * K; i++) A[i] = frand(&r);
+                for (int i = 0; i < K * N; i++) W[i] = 0.1f * frand(&r) * (1 + i % N); /* columns of different scales */
+                elmo_mat *w = NULL, *w8 = NULL;
+                assert_int_equal(elmo_mat_new(K, N, W, N, ELMO_PRECISION_FP32, &w), ELMO_OK);
+                assert_int_equal(elmo_mat_convert(w, ELMO_PRECISION_INT8, &w8), ELMO_OK);
+                assert_string_equal(elmo_mat_impl(w8), "own:int8-weights");
+                assert_int_equal(elmo_mat_unpack(w8, Wq, N), ELMO_OK);
+                for (int n = 0; n < N; n++) {
+                    double mx = 0;
+                    for (int k = 0; k < K; k++) mx = fmax(mx, fabs(W[k * N + n]));
+                    for (int k = 0; k < K; k++) {
+                        double e = fabs(W[k * N + n] - Wq[k * N + n]) / (mx / 127);
+                        worst_q = fmax(worst_q, e);
+                        assert_true(e <= 0.5 + 1e-4);
+                    }
+                }
+                for (int acc = 0; acc < 2; acc++) {
+                    for (int i = 0; i < M * N; i++) C[i] = C0[i] = frand(&r);
+                    elmo_mat_mul(M, A, K, w8, acc, C, N);
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            double ref = acc ? C0[m * N + n] : 0, mag = fabs(ref);
+                            for (int k = 0; k < K; k++) {
+                                ref += (double)A[m * K + k] * Wq[k * N + n];
+                                mag += fabs((double)A[m * K + k] * Wq[k * N + n]);
+                            }
+                            double e = fabs(C[m * N + n] - ref) / (mag + 1e-30);
+                            worst = fmax(worst, e);
+                            if (e > 1e-6) fail_msg("int8 %dx%dx%d acc %d: row %d col %d: %g vs %g", M, K, N, acc, m, n, C[m * N + n], ref);
+                        }
+                }
+                elmo_mat_free(w), elmo_mat_free(w8);
+                free(A), free(W), free(Wq), free(C), free(C0);
+            }
+    print_message("int8 weights (%s): rounding <= %.4f steps; product within %.2g of the sum of |a w|\n",
+                  elmo_gemm_isa(), worst_q, worst);
 }
 
 /* elmo_mm: C = op(A) op(B) + beta C for every transpose combination and beta 0 / 1. */
@@ -248,6 +311,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_rows_independent),
+        cmocka_unit_test(test_int8_weights),
         cmocka_unit_test(test_general),
         cmocka_unit_test(test_bf16_rounding),
         cmocka_unit_test(test_fastmath),

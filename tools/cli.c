@@ -192,8 +192,8 @@ const char *cli_default_model_dir(void) {
 int cli_precision(const char *cmd, const char *name, elmo_precision *out) {
     *out = ELMO_PRECISION_FP32;
     if (name && elmo_precision_parse(name, out) != ELMO_OK)
-        return cli_error(cmd, "--precision must be fp32, bf16 or auto, got '%s'", name);
-    if (*out == ELMO_PRECISION_BF16 && !elmo_cpu_has_native_bf16())
+        return cli_error(cmd, "--precision must be fp32, bf16, int8 or auto, got '%s'", name);
+    if ((*out == ELMO_PRECISION_BF16 || *out == ELMO_PRECISION_INT8) && !elmo_cpu_has_native_bf16())
         fprintf(stderr, "elmo %s: note: this CPU has no native bfloat16 matrix instructions (AMX, "
                         "AVX-512-BF16): bf16 is emulated in float32, no faster than fp32\n", cmd);
     return 0;

@@ -58,11 +58,12 @@ int cli_finish_stdout(const char *cmd, int rc);
 /* The model to use: --model DIR, or --options + --weights, or the default model. */
 typedef struct {
     const char *model_dir, *options, *weights;
-    const char *precision; /* fp32 | bf16 | auto; NULL = fp32 */
+    const char *precision; /* fp32 | bf16 | auto | int8; NULL = fp32 */
 } cli_model;
 #define CLI_PRECISION_HELP                                                                   \
     "fp32 (default, conformant) | bf16 (bfloat16 products: faster on CPUs with AMX or "      \
-    "AVX-512-BF16) | auto (bf16 where the CPU has native bf16, else fp32)"
+    "AVX-512-BF16) | auto (bf16 where the CPU has native bf16, else fp32) | int8 (bf16 with " \
+    "int8 recurrent weights: lowest latency for one sentence at a time)"
 #define CLI_MODEL_OPTS(m)                                                                    \
     {"--model", OPT_STR, &(m).model_dir, 0, 0, "model directory (options.json, weights.hdf5)"}, \
     {"--options", OPT_STR, &(m).options, 0, 0, "options.json (with --weights)"},               \

@@ -433,15 +433,15 @@ int cmd_serve(int argc, char **argv) {
         {"--timeout", OPT_INT, &timeout, 1, 3600, "seconds before an idle or slow connection is closed"},
         {"--max-connections", OPT_INT, &max_conn, 1, 100000, "open connections at most"},
         {"--api-key-file", OPT_STR, &key_file, 0, 0, "require Authorization: Bearer <the file's first line>"},
-        {"--precision", OPT_STR, &precision, 0, 0, "fp32 | bf16 | auto"},
+        {"--precision", OPT_STR, &precision, 0, 0, "fp32 | bf16 | auto | int8 (lowest latency for lone sentences)"},
         {0}};
     int r = cli_parse(CMD, "[--model DIR] [--host 127.0.0.1] [--port 8080] [options]", opts, argc, argv,
                       NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     elmo_precision prec;
     if (elmo_precision_parse(precision, &prec))
-        return cli_error(CMD, "--precision must be fp32, bf16 or auto, got '%s'", precision);
-    /* SIGINT / SIGTERM: a handler (whichever thread receives them, OpenBLAS's included)
+        return cli_error(CMD, "--precision must be fp32, bf16, int8 or auto, got '%s'", precision);
+    /* SIGINT / SIGTERM: a handler (whichever thread receives them, oneDNN's OpenMP workers included)
      * writes the signal's number to a pipe that the main thread waits on */
     if (pipe(g_sig_pipe) != 0) return cli_error(CMD, "pipe: cannot create");
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};

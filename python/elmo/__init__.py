@@ -90,7 +90,8 @@ class Model:
     Model("path/to/dir")        DIR/options.json + DIR/weights.hdf5
     Model(options=..., weights=...)
     threads: worker threads per call (1 or 2 are useful); precision: "fp32" (default,
-    conformant and bit-identical to `elmo embed`), "bf16" or "auto"."""
+    conformant and bit-identical to `elmo embed`), "bf16", "int8" (bf16 with int8 recurrent
+    weights: lowest latency for one sentence at a time) or "auto"."""
 
     def __init__(self, path=None, *, options=None, weights=None, threads=2, precision="fp32"):
         if path is not None and (options is not None or weights is not None):

@@ -237,7 +237,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     elmo_precision prec;
     if (elmo_precision_parse(precision, &prec) != ELMO_OK) {
-        PyErr_Format(PyExc_ValueError, "precision must be fp32, bf16 or auto, got '%s'", precision);
+        PyErr_Format(PyExc_ValueError, "precision must be fp32, bf16, int8 or auto, got '%s'", precision);
         goto fail;
     }
     elmo_status s;
