@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "fuzz_common.h"
-#include "util.h"
+#include "io/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;

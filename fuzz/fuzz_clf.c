@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "tasks/classify.h"
 #include "fuzz_common.h"
 
 static elmo_model *g_bilm;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "static_vectors.h"
+#include "tasks/static_vectors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *p = fuzz_write("vectors.txt", data, size);

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "textio.h"
-#include "tokenize.h"
-#include "util.h"
+#include "io/textio.h"
+#include "text/tokenize.h"
+#include "io/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the first byte sets the line limit (small, to reach the long-line refusal) */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "h5io.h"
-#include "util.h"
+#include "io/h5io.h"
+#include "io/util.h"
 
 static const char *g_opts[3];
 static int g_nopts;

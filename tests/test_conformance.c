@@ -15,8 +15,8 @@
 
 #include <cJSON.h>
 
-#include "h5io.h"
-#include "options.h"
+#include "io/h5io.h"
+#include "core/options.h"
 #include "testutil.h"
 
 typedef struct {

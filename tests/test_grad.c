@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grad.h"
-#include "options.h"
+#include "train/grad.h"
+#include "core/options.h"
 #include "testutil.h"
 
 #define EPS 1e-6

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static const char *tiny_opts = TINY_TRAIN_OPTIONS;
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 #define K 3
 #define N 7

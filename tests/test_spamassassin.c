@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mail.h"
+#include "text/mail.h"
 #include "testutil.h"
-#include "textio.h"
+#include "io/textio.h"
 
 static char g_buf[8192];
 

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "textio.h"
-#include "tokenize.h"
-#include "util.h"
+#include "io/textio.h"
+#include "text/tokenize.h"
+#include "io/util.h"
 
 /* Tokens of s joined by single spaces (static buffer). */
 static const char *tok(const char *s) {

@@ -15,11 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "train_data.h"
-#include "vocab.h"
+#include "train/train_data.h"
+#include "train/vocab.h"
 
 static const char *tiny_opts = TINY_TRAIN_OPTIONS;
 

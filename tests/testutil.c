@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
-#include "options.h"
-#include "params.h"
-#include "random_weights.h"
-#include "util.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
+#include "core/options.h"
+#include "io/params.h"
+#include "core/random_weights.h"
+#include "io/util.h"
 
 const char *fixture(const char *rel) {
     static char bufs[8][1024];

@@ -11,9 +11,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "h5rows.h"
-#include "textio.h"
-#include "util.h"
+#include "io/h5rows.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 #define CMD "dump-token-embeddings"
 #define BLOCK 2048 /* tokens per library call */

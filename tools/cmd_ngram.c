@@ -23,8 +23,8 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "ngram.h"
-#include "util.h"
+#include "tasks/ngram.h"
+#include "io/util.h"
 
 #define CMD "ngram"
 

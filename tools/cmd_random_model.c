@@ -9,8 +9,8 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "options.h"
-#include "random_weights.h"
+#include "core/options.h"
+#include "core/random_weights.h"
 
 #define CMD "random-model"
 

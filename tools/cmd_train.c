@@ -13,9 +13,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "dist.h"
-#include "util.h"
-#include "vocab.h"
+#include "io/dist.h"
+#include "io/util.h"
+#include "train/vocab.h"
 
 static volatile int g_stop;
 static void on_signal(int sig) {
