@@ -1,5 +1,5 @@
 /*
- * charmap.c: text to model input (spec section 1).
+ * charmap.c: text to model input (bilm-tf's character ids, bilm/data.py).
  *
  * Character ids (inference space = raw + 1, 0 = no token): slot 0 = BOW, then the first W-2
  * UTF-8 bytes of the token (byte v -> v + 1; the cut may split a multi-byte character), then
@@ -29,23 +29,6 @@ void elmo_char_ids(const char *token, size_t len, int W, int16_t *ids) {
     const unsigned char *u = (const unsigned char *)token;
     for (size_t k = 0; k < m; k++) ids[1 + k] = (int16_t)(u[k] + 1);
     ids[1 + m] = ELMO_CHAR_EOW;
-}
-
-/* Length in bytes of the whitespace character at p (0 if none). Only well-formed UTF-8
- * sequences of the listed code points count; anything else is part of a token. */
-size_t elmo_space_len(const unsigned char *p, size_t avail) {
-    unsigned char c = p[0];
-    if ((c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20)) return 1;
-    if (c == 0xc2 && avail >= 2 && (p[1] == 0x85 || p[1] == 0xa0)) return 2;
-    if (avail >= 3) {
-        if (c == 0xe1 && p[1] == 0x9a && p[2] == 0x80) return 3; /* U+1680 */
-        if (c == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 ||
-                                          p[2] == 0xa9 || p[2] == 0xaf))
-            return 3; /* U+2000-200A, U+2028, U+2029, U+202F */
-        if (c == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) return 3; /* U+205F */
-        if (c == 0xe3 && p[1] == 0x80 && p[2] == 0x80) return 3; /* U+3000 */
-    }
-    return 0;
 }
 
 size_t elmo_split_whitespace(const char *text, size_t len, size_t *starts, size_t *lens,

@@ -119,6 +119,23 @@ size_t elmo_utf8_valid_prefix(const char *s, size_t len) {
     return len;
 }
 
+/* Length in bytes of the whitespace character at p (0 if none). Only well-formed UTF-8
+ * sequences of the listed code points count; anything else is part of a token. */
+size_t elmo_space_len(const unsigned char *p, size_t avail) {
+    unsigned char c = p[0];
+    if ((c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20)) return 1;
+    if (c == 0xc2 && avail >= 2 && (p[1] == 0x85 || p[1] == 0xa0)) return 2;
+    if (avail >= 3) {
+        if (c == 0xe1 && p[1] == 0x9a && p[2] == 0x80) return 3; /* U+1680 */
+        if (c == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 ||
+                                          p[2] == 0xa9 || p[2] == 0xaf))
+            return 3; /* U+2000-200A, U+2028, U+2029, U+202F */
+        if (c == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) return 3; /* U+205F */
+        if (c == 0xe3 && p[1] == 0x80 && p[2] == 0x80) return 3; /* U+3000 */
+    }
+    return 0;
+}
+
 const char *elmo_strip(const char *s, size_t len, size_t *out_len) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, end = 0, k;
