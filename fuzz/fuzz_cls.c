@@ -1,4 +1,4 @@
-/* fuzz_cls.c: the classification dataset readers (src/textdata.c): CSV (RFC 4180), TSV and
+/* fuzz_cls.c: the classification dataset readers (src/text/textdata.c): CSV (RFC 4180), TSV and
  * fastText, in UTF-8 or Latin-1, with and without a header, columns by index or by name; then
  * label sets, shuffling and splitting. The first byte chooses the options. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fuzz_options.c: options.json (src/options.c via cJSON) -> elmo_config. */
+/* fuzz_options.c: options.json (src/core/options.c via cJSON) -> elmo_config. */
 #include <stdlib.h>
 
 #include "fuzz_common.h"

@@ -1,4 +1,4 @@
-/* fuzz_static.c: static word vectors (src/static_vectors.c): GloVe / word2vec text. */
+/* fuzz_static.c: static word vectors (src/tasks/static_vectors.c): GloVe / word2vec text. */
 #include <stdlib.h>
 #include <string.h>
 

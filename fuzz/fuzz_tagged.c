@@ -1,4 +1,4 @@
-/* fuzz_tagged.c: the tagged-sentence readers (src/textdata.c): word/TAG lines and CoNLL
+/* fuzz_tagged.c: the tagged-sentence readers (src/text/textdata.c): word/TAG lines and CoNLL
  * columns (auto-detected or forced), UTF-8 or Latin-1, and the untagged reader; then the tag
  * set. The first byte chooses the options. */
 #include <stdlib.h>

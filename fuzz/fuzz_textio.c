@@ -1,4 +1,4 @@
-/* fuzz_textio.c: the line reader (src/textio.c) on arbitrary bytes, and what `elmo embed`
+/* fuzz_textio.c: the line reader (src/io/textio.c) on arbitrary bytes, and what `elmo embed`
  * does with each line: UTF-8 check, stripping, whitespace splitting, character ids, the
  * JSON escaping of sentence_to_index; also the simple tokenizer and sentence splitter. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fuzz_vocab.c: vocabulary files (src/vocab.c): loading and lookups; and `elmo vocab`
+/* fuzz_vocab.c: vocabulary files (src/train/vocab.c): loading and lookups; and `elmo vocab`
  * (elmo_vocab_build) on the same bytes read as text, whose output must load back with the
  * number of entries it reported. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* fuzz_weights.c: the weights HDF5 loader (src/h5io.c) on mutated weight files: each input is
+/* fuzz_weights.c: the weights HDF5 loader (src/io/h5io.c) on mutated weight files: each input is
  * written to a file and loaded as the weights of the tiny architecture of the seeds and of the
  * fixture models' architectures (when ../shared/fixtures is there); a model that loads embeds
  * a sentence. The generic readers (elmo_h5_read, elmo_h5_read_string) read the same file. */

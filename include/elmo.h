@@ -206,7 +206,7 @@ ELMO_API size_t elmo_split_whitespace(const char *text, size_t len, size_t *star
                                       size_t max);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Scalar mix (section 6 of the spec): ELMo = gamma * sum_j softmax(w)_j * norm(layer_j)     */
+/* Scalar mix (Peters et al. 2018, eq. 1): ELMo = gamma * sum_j softmax(w)_j * norm(layer_j) */
 
 /* layers (K, N, D) contiguous; mask (N) of 0/1 or NULL for all valid; w (K); out (N, D).
  * With layer_norm, each layer is normalised with mean/variance over all masked positions and
@@ -221,7 +221,7 @@ ELMO_API elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *
                                               float *dgamma, float *dlayers);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Training a biLM (bilm-tf's algorithm, spec section 8)                                      */
+/* Training a biLM (bilm-tf's algorithm, https://github.com/allenai/bilm-tf)                  */
 
 typedef struct {
     int64_t step, total_steps;

@@ -1,4 +1,4 @@
-/* test_ngram.c: the interpolated modified Kneser-Ney baseline (src/ngram.h, elmo ngram). */
+/* test_ngram.c: the interpolated modified Kneser-Ney baseline (src/tasks/ngram.h, elmo ngram). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* test_spamassassin.c: e-mail to text (src/mail.c): transfer encodings, charsets, HTML, MIME
+/* test_spamassassin.c: e-mail to text (src/text/mail.c): transfer encodings, charsets, HTML, MIME
  * structure, on small synthetic messages. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* test_tokenize.c: the simple tokenizer and the sentence splitter (src/tokenize.c). */
+/* test_tokenize.c: the simple tokenizer and the sentence splitter (src/text/tokenize.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

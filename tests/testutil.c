@@ -117,7 +117,7 @@ cmp_result allclose(const float *a, const float *e, size_t n, double atol, doubl
     return r;
 }
 
-/* ---- random weights: the library's generator (src/random_weights.c) */
+/* ---- random weights: the library's generator (src/core/random_weights.c) */
 void make_random_model(const char *dir, const char *options_json, uint64_t seed) {
     elmo_status s = elmo_random_model_write(dir, options_json, seed);
     if (s) fail_msg("make_random_model(%s): %s", dir, elmo_last_error());

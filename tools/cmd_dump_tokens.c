@@ -1,7 +1,7 @@
 /*
  * cmd_dump_tokens.c: `elmo dump-token-embeddings --vocab V --output out.hdf5 [--model DIR]`:
  * the context-free token layer of every vocabulary entry, in bilm-tf's
- * dump_token_embeddings format (spec 7.3): one float32 dataset "embedding" of shape (V, P),
+ * dump_token_embeddings format (bilm/model.py): one float32 dataset "embedding" of shape (V, P),
  * row k = token vector of vocabulary line k (stripped), lines "!!!MAXTERMID" skipped, "<S>"
  * and "</S>" given the sentence-boundary encodings. Streams: memory stays bounded whatever V.
  */

@@ -1,5 +1,5 @@
 /*
- * cmd_ngram.c: `elmo ngram`: interpolated modified Kneser-Ney n-gram baseline (src/ngram.h).
+ * cmd_ngram.c: `elmo ngram`: interpolated modified Kneser-Ney n-gram baseline (src/tasks/ngram.h).
  *
  * Trains a forward and a backward model on the --train files with the biLM's vocabulary and
  * scores --test the way the biLM is scored: the forward model predicts w1 .. wn </S>, the

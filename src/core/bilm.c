@@ -1,6 +1,6 @@
 /*
- * bilm.c: the biLM forward pass (spec 4-5): model loading, sessions (workspace + LSTM state
- * store), and elmo_embed, which strings the layer kernels together:
+ * bilm.c: the biLM forward pass (docs/architecture.md): model loading, sessions (workspace +
+ * LSTM state store), and elmo_embed, which strings the layer kernels together:
  *
  *   ids (N, W)  --char CNN, highway, projection-->  tok (N, P)        token layer (cached)
  *   tok  --forward LSTM stack (RNN_0)-->   fw_l (N, P)    l = 0..L-1

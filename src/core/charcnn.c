@@ -1,5 +1,6 @@
 /*
- * charcnn.c: the character CNN of the token encoder (spec 4.1, steps 1-5).
+ * charcnn.c: the character CNN of the token encoder (bilm-tf's bilm/model.py,
+ * https://github.com/allenai/bilm-tf).
  *
  *   e[n, s, :]  = char_embed[ids[n, s]]                         (N, W, E)
  *   z_i[n, p, f] = b_i[f] + sum_{k<K_i, d<E} e[n, p+k, d] W_i[k, d, f]   p = 0 .. W-K_i

@@ -1,5 +1,6 @@
 /*
- * highway.c: highway layers and the CNN projection of the token encoder (spec 4.1, 6-7).
+ * highway.c: highway layers and the CNN projection of the token encoder (after the char CNN,
+ * core/charcnn.c; bilm-tf's bilm/model.py).
  *
  *   g = sigmoid(x W_carry + b_carry)        TF's "carry" gate multiplies the transform branch
  *   t = relu(x W_transform + b_transform)   relu whatever the CNN activation is

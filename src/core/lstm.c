@@ -1,5 +1,5 @@
 /*
- * lstm.c: LSTM with projection, TF LSTMCell semantics (spec 4.2-4.3), one layer of one
+ * lstm.c: LSTM with projection, TF LSTMCell semantics (as bilm-tf runs it), one layer of one
  * direction over a packed batch.
  *
  *   z   = [x_t ; h_{t-1}] W + b          W (2P, 4H), gate blocks i, j, f, o (TF order)

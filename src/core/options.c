@@ -1,7 +1,8 @@
 /*
- * options.c: options.json (spec section 2) into an elmo_config, with every rule checked:
- * required keys, value ranges, and the derived structure (CNN projection iff F != P, LSTM
- * projection iff P < H). Clip values absent, null or 0 mean "no clip".
+ * options.c: options.json (bilm-tf's format, https://github.com/allenai/bilm-tf) into an
+ * elmo_config, with every rule checked: required keys, value ranges, and the derived structure
+ * (CNN projection iff F != P, LSTM projection iff P < H). Clip values absent, null or 0 mean
+ * "no clip".
  */
 #include <errno.h>
 #include <float.h>
@@ -266,7 +267,7 @@ elmo_status elmo_config_load(const char *path, elmo_config *out) {
     return s;
 }
 
-/* FLOPs per token position (section 9.3 of the spec; multiply-add = 2). */
+/* FLOPs per token position (every product of the forward pass; multiply-add = 2). */
 double elmo_config_cnn_flops(const elmo_config *c) {
     double macs = 0;
     for (int i = 0; i < c->n_banks; i++)

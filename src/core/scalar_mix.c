@@ -1,5 +1,6 @@
 /*
- * scalar_mix.c: ELMo's layer combination (spec 6) and its gradients.
+ * scalar_mix.c: ELMo's layer combination (Peters et al. 2018, eq. 1,
+ * https://arxiv.org/abs/1802.05365; bilm/elmo.py of bilm-tf) and its gradients.
  *
  *   s = softmax(w)                                   (K)
  *   xhat_j = (x_j - mu_j) / sqrt(var_j + eps)        when layer_norm, else x_j

@@ -2,19 +2,19 @@
  * ngram.h: interpolated modified Kneser-Ney n-gram language models (internal), the count-based
  * baseline that the biLM's perplexities are compared against (`elmo ngram`).
  *
- * Vocabulary (bilm-tf format, spec 8.1): one token per line, stripped; a line `!!!MAXTERMID`
- * is skipped and takes no id; id = 0-based index among the kept lines; a repeated token maps
- * to its last line (Python dict assignment). <S>, </S> and <UNK> must be present.
+ * Vocabulary (bilm-tf format, see train/vocab.h): one token per line, stripped; a line
+ * `!!!MAXTERMID` is skipped and takes no id; id = 0-based index among the kept lines; a repeated
+ * token maps to its last line (Python dict assignment). <S>, </S> and <UNK> must be present.
  * Text: one sentence per line, tokens split on whitespace (elmo_split_whitespace). A token not
- * in the vocabulary maps to <UNK>; so does a literal "<S>" or "</S>" inside a line, because
- * the model reserves them for the boundaries. A blank line is an empty sentence (it still
- * predicts its end token), as in bilm-tf's data pipeline.
+ * in the vocabulary maps to <UNK>; so does a literal "<S>" or "</S>" inside a line, because the
+ * model reserves them for the boundaries. A blank line is an empty sentence (it still predicts
+ * its end token), as in bilm-tf's data pipeline.
  *
- * Directions (spec 8.2): the forward model reads <S> w1 .. wn </S> and predicts w1 .. wn, </S>;
- * the backward model reads </S> wn .. w1 <S> and predicts wn .. w1, <S>. Either way a sentence
- * gives n + 1 predictions and the start token is never predicted, exactly as the biLM's
- * targets. The history of the first word is the start token alone (no padding), so the first
- * prediction of a sentence uses at most a bigram.
+ * Directions (as the biLM's, train/train_data.h): the forward model reads <S> w1 .. wn </S> and
+ * predicts w1 .. wn, </S>; the backward model reads </S> wn .. w1 <S> and predicts wn .. w1,
+ * <S>. Either way a sentence gives n + 1 predictions and the start token is never predicted,
+ * exactly as the biLM's targets. The history of the first word is the start token alone (no
+ * padding), so the first prediction of a sentence uses at most a bigram.
  *
  * Model (Chen & Goodman 1998, interpolated, modified discounts; the KenLM/SRILM conventions):
  *   p_k(w | h) = max(a(h w) - D_k(a(h w)), 0) / a(h .)  +  g_k(h) p_{k-1}(w | h'),

@@ -1,8 +1,8 @@
 /*
- * bilm_grad.c: the biLM training objective (spec 8.3-8.4) for one direction of one batch:
- * token encoder -> dropout -> LSTM stack (dropout on every layer's input, residual around
- * layers >= 1 adding the dropped-out input) -> dropout -> softmax loss, and the backward
- * pass in reverse order. Compiled twice (float, double; see real.h).
+ * bilm_grad.c: the biLM training objective (bilm-tf's LanguageModel) for one direction of one
+ * batch: token encoder -> dropout -> LSTM stack (dropout on every layer's input, residual around
+ * layers >= 1 adding the dropped-out input) -> dropout -> softmax loss, and the backward pass in
+ * reverse order. Compiled twice (float, double; see real.h).
  *
  * The two directions share the token encoder and the softmax but nothing else, so a caller
  * may run them on two threads with separate gradient blocks and sum the shared parts.

@@ -1,6 +1,7 @@
 /*
  * charcnn_grad.c: the token encoder in training form (char CNN, highway, projection;
- * spec 4.1) with its backward pass. Compiled twice (float, double; see real.h).
+ * core/charcnn.c, core/highway.c) with its backward pass. Compiled twice (float, double; see
+ * real.h).
  *
  * Forward, per token n (W chars, rs[n] = slots up to the last non-PAD char):
  *   z_i[p, f] = b_i[f] + sum_{k,d} e[p+k, d] W_i[k, d, f]     windows p = 0 .. W-K_i

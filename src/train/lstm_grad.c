@@ -1,5 +1,5 @@
 /*
- * lstm_grad.c: LSTM with projection (TF LSTMCell, spec 4.2) in training form: the forward
+ * lstm_grad.c: LSTM with projection (TF LSTMCell, see core/lstm.c) in training form: the forward
  * pass over T steps of B rows keeping what BPTT needs, and the backward pass beside it.
  * Compiled twice (float, double; see real.h). Rows are time-major: row t*B + b.
  *

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Adagrad as TF 1.x (spec 8.5): acc += g^2; w -= lr * g / sqrt(acc); no epsilon. */
+/* Adagrad as TF 1.x applies it for bilm-tf (bilm/training.py): acc += g^2;
+ * w -= lr * g / sqrt(acc); no epsilon. */
 void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr);
 /* Adagrad on rows: only the rows listed (each once) of (V, P) w/acc, gradient rows g. */
 void elmo_adagrad_rows(size_t n_rows, const int32_t *rows, int P, float *w, float *acc,

@@ -1,7 +1,7 @@
 /*
- * softmax.c: the language-model losses (spec 8.4): the full softmax and TF's sampled softmax
- * with the log-uniform candidate sampler, forward and backward side by side. The losses are
- * compiled twice (float, double; see real.h); the sampler once.
+ * softmax.c: the language-model losses of bilm-tf (bilm/training.py): the full softmax and TF's
+ * sampled softmax with the log-uniform candidate sampler, forward and backward side by side. The
+ * losses are compiled twice (float, double; see real.h); the sampler once.
  *
  * Sampled softmax for position n with target y_n and candidates c_1..c_S (shared by the batch):
  *   logits = [h W_y + b_y - log Q(y) ; h W_c + b_c - log Q(c)],  c_s == y_n removed (-inf)

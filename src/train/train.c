@@ -1,5 +1,6 @@
 /*
- * train.c: training a biLM from scratch or from a trained model, as bilm-tf does (spec 8):
+ * train.c: training a biLM from scratch or from a trained model, as bilm-tf does
+ * (https://github.com/allenai/bilm-tf, bilm/training.py):
  * two independent shuffled streams packed into B x T batches with LSTM states carried across
  * batches; one step = both directions forward and backward (on two threads), the gradients
  * summed, clipped to a global norm, and an Adagrad update (dense for the biLM, on touched
@@ -112,7 +113,7 @@ static double opt_num(const cJSON *root, const char *key, double dflt) {
     return cJSON_IsNumber(x) ? fmax(-1e9, fmin(1e9, x->valuedouble)) : dflt;
 }
 
-/* ---- initialisation from scratch (spec 8.6) */
+/* ---- initialisation from scratch (bilm-tf's initialisers, bilm/training.py) */
 static void init_params(trainer *t) {
     const elmo_config *c = &t->arch;
     elmo_params *p = &t->w;

@@ -1,5 +1,6 @@
 /*
- * train_data.h: the bilm-tf training data pipeline (spec 8.2), streaming with bounded memory.
+ * train_data.h: the training data pipeline of bilm-tf (bilm/data.py,
+ * https://github.com/allenai/bilm-tf), streaming with bounded memory.
  *
  * A stream (one per direction) visits the shards (files matching a glob) in a random order,
  * reshuffled on every pass; it reads a shard in chunks of at most `chunk_lines` sentences,

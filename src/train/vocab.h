@@ -1,5 +1,6 @@
 /*
- * vocab.h: the bilm-tf vocabulary (spec 8.1): one token per line, stripped; a line
+ * vocab.h: the bilm-tf vocabulary (Vocabulary in bilm/data.py of
+ * https://github.com/allenai/bilm-tf): one token per line, stripped; a line
  * !!!MAXTERMID is skipped and takes no id; id = 0-based index among the kept lines; it must
  * contain <S>, </S> and <UNK>. Built from text: <S>, </S>, <UNK> first, then words by
  * descending count (ties in byte order), which the log-uniform sampler relies on.
