@@ -38,11 +38,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bilm.h"
-#include "matmul.h"
-#include "bucket.h"
+#include "core/bilm.h"
+#include "kernels/matmul.h"
+#include "core/bucket.h"
 #include "elmo.h"
-#include "util.h"
+#include "io/util.h"
 
 /* ---- machine load (as bench_torch.py) */
 static double machine_busy_s(void) {

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "matmul.h"
-#include "util.h"
+#include "kernels/gemm.h"
+#include "kernels/matmul.h"
+#include "io/util.h"
 
 enum { OWN, DNNL_F32, DNNL_BF16, OWN_INT8, N_KINDS };
 static const char *const kind_name[N_KINDS] = {"own-f32", "onednn-f32", "onednn-bf16", "own-int8w"};

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "elmo.h"
-#include "util.h"
+#include "io/util.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "elmo.h"
-#include "util.h"
+#include "io/util.h"
 
 typedef struct {
     int warmup, steps;

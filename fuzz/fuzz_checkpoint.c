@@ -1,14 +1,14 @@
-/* fuzz_checkpoint.c: the --resume load path of `elmo train` (src/train.c load_checkpoint and
- * the data position of src/train_data.c elmo_stream_load). Each input, with its section CRCs
+/* fuzz_checkpoint.c: the --resume load path of `elmo train` (src/train/train.c load_checkpoint and
+ * the data position of src/train/train_data.c elmo_stream_load). Each input, with its section CRCs
  * recomputed, becomes SAVE_DIR/checkpoint.bin of a tiny model, and elmo_train resumes from it
  * for up to 3 steps; a run that succeeds must have left a checkpoint that loads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "fuzz_common.h"
-#include "util.h"
+#include "io/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;

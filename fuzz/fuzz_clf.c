@@ -1,11 +1,11 @@
-/* fuzz_clf.c: classifier files (elmo_clf_load: the sectioned container of src/checkpoint.c
+/* fuzz_clf.c: classifier files (elmo_clf_load: the sectioned container of src/io/checkpoint.c
  * with a JSON description, the parameters and the bag-of-words terms). Each input is loaded as
  * it is and with its section CRCs recomputed; a classifier that loads predicts two texts
  * (ELMo features: with the tiny model the seeds were trained with). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "tasks/classify.h"
 #include "fuzz_common.h"
 
 static elmo_model *g_bilm;

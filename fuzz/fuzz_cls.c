@@ -1,11 +1,11 @@
-/* fuzz_cls.c: the classification dataset readers (src/textdata.c): CSV (RFC 4180), TSV and
+/* fuzz_cls.c: the classification dataset readers (src/text/textdata.c): CSV (RFC 4180), TSV and
  * fastText, in UTF-8 or Latin-1, with and without a header, columns by index or by name; then
  * label sets, shuffling and splitting. The first byte chooses the options. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "textdata.h"
+#include "text/textdata.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;

@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
-#include "random_weights.h"
-#include "textio.h"
-#include "util.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
+#include "core/random_weights.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 static char g_dir[512];
 

@@ -1,11 +1,11 @@
-/* fuzz_mail.c: e-mail to text (src/mail.c: headers, RFC 2047 words, MIME multiparts,
+/* fuzz_mail.c: e-mail to text (src/text/mail.c: headers, RFC 2047 words, MIME multiparts,
  * quoted-printable, base64, charsets, HTML), as `elmo data spamassassin` reads the corpus. The
  * result must be valid UTF-8 without tabs or line breaks (mail.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mail.h"
+#include "text/mail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_init();

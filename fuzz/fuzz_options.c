@@ -1,9 +1,9 @@
-/* fuzz_options.c: options.json (src/options.c via cJSON) -> elmo_config. */
+/* fuzz_options.c: options.json (src/core/options.c via cJSON) -> elmo_config. */
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "options.h"
-#include "params.h"
+#include "core/options.h"
+#include "io/params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *p = fuzz_write("options.json", data, size);

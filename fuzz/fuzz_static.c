@@ -1,9 +1,9 @@
-/* fuzz_static.c: static word vectors (src/static_vectors.c): GloVe / word2vec text. */
+/* fuzz_static.c: static word vectors (src/tasks/static_vectors.c): GloVe / word2vec text. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "static_vectors.h"
+#include "tasks/static_vectors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *p = fuzz_write("vectors.txt", data, size);

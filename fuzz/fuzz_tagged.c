@@ -1,11 +1,11 @@
-/* fuzz_tagged.c: the tagged-sentence readers (src/textdata.c): word/TAG lines and CoNLL
+/* fuzz_tagged.c: the tagged-sentence readers (src/text/textdata.c): word/TAG lines and CoNLL
  * columns (auto-detected or forced), UTF-8 or Latin-1, and the untagged reader; then the tag
  * set. The first byte chooses the options. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "textdata.h"
+#include "text/textdata.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "tagger.h"
+#include "tasks/tagger.h"
 
 static elmo_model *g_bilm;
 static elmo_tagged_dataset g_sents;

@@ -1,13 +1,13 @@
-/* fuzz_textio.c: the line reader (src/textio.c) on arbitrary bytes, and what `elmo embed`
+/* fuzz_textio.c: the line reader (src/io/textio.c) on arbitrary bytes, and what `elmo embed`
  * does with each line: UTF-8 check, stripping, whitespace splitting, character ids, the
  * JSON escaping of sentence_to_index; also the simple tokenizer and sentence splitter. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "textio.h"
-#include "tokenize.h"
-#include "util.h"
+#include "io/textio.h"
+#include "text/tokenize.h"
+#include "io/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the first byte sets the line limit (small, to reach the long-line refusal) */

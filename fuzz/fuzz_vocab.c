@@ -1,4 +1,4 @@
-/* fuzz_vocab.c: vocabulary files (src/vocab.c): loading and lookups; and `elmo vocab`
+/* fuzz_vocab.c: vocabulary files (src/train/vocab.c): loading and lookups; and `elmo vocab`
  * (elmo_vocab_build) on the same bytes read as text, whose output must load back with the
  * number of entries it reported. */
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "vocab.h"
+#include "train/vocab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *p = fuzz_write("vocab.txt", data, size);

@@ -1,12 +1,12 @@
-/* fuzz_weights.c: the weights HDF5 loader (src/h5io.c) on mutated weight files: each input is
+/* fuzz_weights.c: the weights HDF5 loader (src/io/h5io.c) on mutated weight files: each input is
  * written to a file and loaded as the weights of the tiny architecture of the seeds and of the
  * fixture models' architectures (when ../shared/fixtures is there); a model that loads embeds
  * a sentence. The generic readers (elmo_h5_read, elmo_h5_read_string) read the same file. */
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "h5io.h"
-#include "util.h"
+#include "io/h5io.h"
+#include "io/util.h"
 
 static const char *g_opts[3];
 static int g_nopts;

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "classify.h"
+#include "tasks/classify.h"
 #include "fuzz_common.h"
-#include "options.h"
-#include "tagger.h"
-#include "util.h"
+#include "core/options.h"
+#include "tasks/tagger.h"
+#include "io/util.h"
 
 static const char *g_out;
 

@@ -28,6 +28,14 @@ extern "C" {
 
 #define ELMO_VERSION "0.1.0"
 
+/* ELMO_API marks the functions of this header: the only symbols libelmo.so exports (the rest
+ * of the library is compiled with hidden visibility). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ELMO_API __attribute__((visibility("default")))
+#else
+#define ELMO_API
+#endif
+
 /* ------------------------------------------------------------------------------------------ */
 /* Status and errors                                                                          */
 
@@ -43,18 +51,18 @@ typedef enum {
 } elmo_status;
 
 /* Message of the last failing call made by this thread ("" if none). */
-const char *elmo_last_error(void);
+ELMO_API const char *elmo_last_error(void);
 /* Short name of a status ("ok", "io", ...). */
-const char *elmo_status_name(elmo_status s);
+ELMO_API const char *elmo_status_name(elmo_status s);
 
 /* Bound, in bytes, on any single allocation the library makes from now on (process-wide;
  * 0 = none but the machine's: 64 GiB, and for allocations of 256 MiB or more the memory the
  * system reports available). Sizes that come from files (model dimensions, dataset shapes,
  * checkpoint sections) are checked against it before anything is allocated; a refusal is
  * ELMO_ERR_NOMEM with a message naming the file. */
-void elmo_set_memory_limit(size_t bytes);
+ELMO_API void elmo_set_memory_limit(size_t bytes);
 /* The largest allocation the library would accept now (the bound above, the machine's). */
-size_t elmo_memory_available(void);
+ELMO_API size_t elmo_memory_available(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Options (options.json)                                                                     */
@@ -88,7 +96,7 @@ typedef struct {
 } elmo_config;
 
 /* Parse options.json. */
-elmo_status elmo_config_load(const char *options_path, elmo_config *out);
+ELMO_API elmo_status elmo_config_load(const char *options_path, elmo_config *out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model                                                                                      */
@@ -96,22 +104,23 @@ elmo_status elmo_config_load(const char *options_path, elmo_config *out);
 typedef struct elmo_model elmo_model;
 
 /* Load options.json + weights.hdf5 (bilm-tf layout). Every dataset's shape is checked. */
-elmo_status elmo_model_load(const char *options_path, const char *weights_path, elmo_model **out);
+ELMO_API elmo_status elmo_model_load(const char *options_path, const char *weights_path,
+                                     elmo_model **out);
 /* DIR/options.json + DIR/weights.hdf5. */
-elmo_status elmo_model_load_dir(const char *dir, elmo_model **out);
-void elmo_model_free(elmo_model *m);
+ELMO_API elmo_status elmo_model_load_dir(const char *dir, elmo_model **out);
+ELMO_API void elmo_model_free(elmo_model *m);
 
-const elmo_config *elmo_model_config(const elmo_model *m);
-int elmo_model_n_output_layers(const elmo_model *m); /* L + 1 */
-int elmo_model_output_dim(const elmo_model *m);      /* 2P */
-int64_t elmo_model_n_params(const elmo_model *m);    /* values in the weight file */
+ELMO_API const elmo_config *elmo_model_config(const elmo_model *m);
+ELMO_API int elmo_model_n_output_layers(const elmo_model *m); /* L + 1 */
+ELMO_API int elmo_model_output_dim(const elmo_model *m);      /* 2P */
+ELMO_API int64_t elmo_model_n_params(const elmo_model *m);    /* values in the weight file */
 /* A fingerprint of the architecture and every weight: downstream models record it and
  * refuse a different biLM. */
-uint64_t elmo_model_fingerprint(const elmo_model *m);
+ELMO_API uint64_t elmo_model_fingerprint(const elmo_model *m);
 /* Forward FLOPs per token position (multiply-add = 2), char CNN included. */
-double elmo_model_flops_per_token(const elmo_model *m);
+ELMO_API double elmo_model_flops_per_token(const elmo_model *m);
 /* Same, LSTMs only (what remains when token vectors are cached). */
-double elmo_model_lstm_flops_per_token(const elmo_model *m);
+ELMO_API double elmo_model_lstm_flops_per_token(const elmo_model *m);
 
 /* Numeric precision of the biLM's matrix products (see the README, "Precision").
  *   FP32  (default) float32 everywhere: conformant with the reference to 1e-6, bit-identical
@@ -133,18 +142,18 @@ typedef enum {
     ELMO_PRECISION_INT8 = 3
 } elmo_precision;
 /* "fp32", "bf16", "auto" or "int8"; anything else is ELMO_ERR_ARG. */
-elmo_status elmo_precision_parse(const char *name, elmo_precision *out);
-const char *elmo_precision_name(elmo_precision p);
+ELMO_API elmo_status elmo_precision_parse(const char *name, elmo_precision *out);
+ELMO_API const char *elmo_precision_name(elmo_precision p);
 /* 1 when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX-512-BF16) that the
  * matrix backend may use (ONEDNN_MAX_CPU_ISA can forbid them). */
-int elmo_cpu_has_native_bf16(void);
+ELMO_API int elmo_cpu_has_native_bf16(void);
 /* The matrix backend and what it uses here, e.g. "oneDNN 2.6.3, ISA avx512_core_amx". */
-const char *elmo_backend_info(void);
+ELMO_API const char *elmo_backend_info(void);
 /* Set the model's precision (AUTO is resolved here): re-prepares the weights of every
  * product. Call before creating sessions, not while they run. */
-elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p);
+ELMO_API elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p);
 /* The resolved precision: FP32, BF16 or INT8 (never AUTO). */
-elmo_precision elmo_model_precision(const elmo_model *m);
+ELMO_API elmo_precision elmo_model_precision(const elmo_model *m);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions: per-thread workspace and LSTM state store                                        */
@@ -153,35 +162,37 @@ typedef struct elmo_session elmo_session;
 
 /* max_rows: state capacity (rows of a batch) when stateful; batches may be larger when
  * stateless. threads: worker threads used by this session (1 or 2 are useful; 0 = default 1). */
-elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elmo_session **out);
-void elmo_session_free(elmo_session *s);
+ELMO_API elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads,
+                                      elmo_session **out);
+ELMO_API void elmo_session_free(elmo_session *s);
 
 /* Stateless (default): every sentence starts from zero state; results do not depend on the
  * batch. Stateful: row b of a batch starts from the final state of row b of the previous
  * batch (bilm-tf / AllenNLP semantics); rows beyond the batch keep their state. */
-void elmo_session_set_stateful(elmo_session *s, int stateful);
-void elmo_session_reset(elmo_session *s);              /* zero every row's state */
-elmo_status elmo_session_reset_row(elmo_session *s, int row);
+ELMO_API void elmo_session_set_stateful(elmo_session *s, int stateful);
+ELMO_API void elmo_session_reset(elmo_session *s);              /* zero every row's state */
+ELMO_API elmo_status elmo_session_reset_row(elmo_session *s, int row);
 /* Bound of the token-vector cache in entries (0 disables it; default 65536, or fewer for wide
  * models so that the cache stays within 12 MB: about 5,800 for P = 512). Exact. */
-void elmo_session_set_token_cache(elmo_session *s, size_t max_entries);
+ELMO_API void elmo_session_set_token_cache(elmo_session *s, size_t max_entries);
 /* Use the plain reference kernels instead of the fast path (for testing). */
-void elmo_session_set_reference(elmo_session *s, int on);
+ELMO_API void elmo_session_set_reference(elmo_session *s, int on);
 
 /* Embed B sentences. tokens[b] holds n_tokens[b] NUL-terminated UTF-8 tokens (no <S>/</S>;
  * they are added). out[b] receives (L+1, n_tokens[b], 2P) floats, layer-major.
  * A sentence with 0 tokens is allowed (its output is empty; in stateful mode its row's state
  * still advances over <S> </S>, as the reference does). */
-elmo_status elmo_embed(elmo_session *s, int B, const char *const *const *tokens,
-                       const int *n_tokens, float *const *out);
+ELMO_API elmo_status elmo_embed(elmo_session *s, int B, const char *const *const *tokens,
+                                const int *n_tokens, float *const *out);
 
 /* Same with character ids: ids[b] holds (n_tokens[b], W) ids as made by elmo_char_ids. */
-elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
-                           const int *n_tokens, float *const *out);
+ELMO_API elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
+                                    const int *n_tokens, float *const *out);
 
 /* Context-free token vectors (layer 0 without duplication, shape (N, P)) of N tokens.
  * The strings "<S>" and "</S>" get the sentence-boundary encodings. */
-elmo_status elmo_token_vectors(elmo_session *s, int N, const char *const *tokens, float *out);
+ELMO_API elmo_status elmo_token_vectors(elmo_session *s, int N, const char *const *tokens,
+                                        float *out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Text: character ids and whitespace tokenization                                            */
@@ -196,32 +207,32 @@ enum {
 
 /* Inference character ids of one token of len bytes into ids[0..W-1]: BOW, the first W-2
  * bytes (+1), EOW, then PAD. Tokens equal to "<S>" / "</S>" get the boundary encodings. */
-void elmo_char_ids(const char *token, size_t len, int W, int16_t *ids);
+ELMO_API void elmo_char_ids(const char *token, size_t len, int W, int16_t *ids);
 
 /* Split text (len bytes, UTF-8) on runs of whitespace as Python's str.split() does (ASCII and
  * Unicode spaces: U+0085, U+00A0, U+1680, U+2000-200A, U+2028, U+2029, U+202F, U+205F,
  * U+3000, and U+001C-001F). Writes up to max (start, length) pairs; returns the token count
  * (which may exceed max: call again with more room). */
-size_t elmo_split_whitespace(const char *text, size_t len, size_t *starts, size_t *lens,
-                             size_t max);
+ELMO_API size_t elmo_split_whitespace(const char *text, size_t len, size_t *starts, size_t *lens,
+                                      size_t max);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Scalar mix (section 6 of the spec): ELMo = gamma * sum_j softmax(w)_j * norm(layer_j)     */
+/* Scalar mix (Peters et al. 2018, eq. 1): ELMo = gamma * sum_j softmax(w)_j * norm(layer_j) */
 
 /* layers (K, N, D) contiguous; mask (N) of 0/1 or NULL for all valid; w (K); out (N, D).
  * With layer_norm, each layer is normalised with mean/variance over all masked positions and
  * all D features (bilm-tf: eps 1e-12), at every position. */
-elmo_status elmo_scalar_mix(int K, int N, int D, const float *layers, const uint8_t *mask,
-                            const float *w, float gamma, int layer_norm, float *out);
+ELMO_API elmo_status elmo_scalar_mix(int K, int N, int D, const float *layers, const uint8_t *mask,
+                                     const float *w, float gamma, int layer_norm, float *out);
 /* Gradients of elmo_scalar_mix given dout (N, D): dw (K) and *dgamma are accumulated (+=);
  * dlayers (K, N, D) is accumulated when not NULL. */
-elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *layers,
-                                     const uint8_t *mask, const float *w, float gamma,
-                                     int layer_norm, const float *dout, float *dw,
-                                     float *dgamma, float *dlayers);
+ELMO_API elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *layers,
+                                              const uint8_t *mask, const float *w, float gamma,
+                                              int layer_norm, const float *dout, float *dw,
+                                              float *dgamma, float *dlayers);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Training a biLM (bilm-tf's algorithm, spec section 8)                                      */
+/* Training a biLM (bilm-tf's algorithm, https://github.com/allenai/bilm-tf)                  */
 
 typedef struct {
     int64_t step, total_steps;
@@ -269,8 +280,8 @@ typedef struct {
     void *user;
 } elmo_train_config;
 
-void elmo_train_config_init(elmo_train_config *c);
-elmo_status elmo_train(const elmo_train_config *c);
+ELMO_API void elmo_train_config_init(elmo_train_config *c);
+ELMO_API elmo_status elmo_train(const elmo_train_config *c);
 
 /* Held-out perplexity of a trained model directory (options.json, vocab.txt, weights.hdf5,
  * softmax.hdf5) with the full softmax. Every sentence is scored on its own from zero state:
@@ -281,8 +292,8 @@ typedef struct {
     uint64_t n_sentences, n_predictions; /* predictions per direction */
     uint64_t n_words, n_oov;             /* words of the text, and those not in the vocabulary */
 } elmo_ppl_result;
-elmo_status elmo_perplexity(const char *model_dir, const char *input_path, int threads,
-                            elmo_precision precision, elmo_ppl_result *out);
+ELMO_API elmo_status elmo_perplexity(const char *model_dir, const char *input_path, int threads,
+                                     elmo_precision precision, elmo_ppl_result *out);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* test_charmap.c: character ids and whitespace splitting (spec section 1). */
+/* test_charmap.c: character ids and whitespace splitting (core/charmap.c). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "tasks/classify.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static char g_args[8192];
 

@@ -11,9 +11,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "h5io.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static char g_args[8192];
 #define FIX_MODEL "--options '%s' --weights '%s'"

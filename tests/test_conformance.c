@@ -6,7 +6,7 @@
  * [fw ; bw] of lm_embeddings_k.hdf5 dataset "i" with numpy's allclose(atol 1e-6, rtol
  * 1e-5), for both fixture models (bilm-tf: no skip connections; allennlp: skip). The token
  * layer must match allennlp's elmo_token_embeddings.hdf5, and lower layers the intermediate
- * values of spec 5.3.
+ * reference values of test_intermediate_values.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +15,8 @@
 
 #include <cJSON.h>
 
-#include "h5io.h"
-#include "options.h"
+#include "io/h5io.h"
+#include "core/options.h"
 #include "testutil.h"
 
 typedef struct {
@@ -188,8 +188,9 @@ static void test_token_embeddings(void **state) {
     elmo_model_free(m);
 }
 
-/* Spec 5.3: tok(<S>), tok(</S>), tok(The) and layer 1/2 of batch 0, row 0, token 0, first
- * four values (computed by the spec's verified re-implementation). */
+/* tok(<S>), tok(</S>), tok(The) and layer 1/2 of batch 0, row 0, token 0, first four values
+ * (reference values from an independent re-implementation verified against the TensorFlow
+ * outputs). */
 static void test_intermediate_values(void **state) {
     (void)state;
     REQUIRE_FIXTURES();

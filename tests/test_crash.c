@@ -27,11 +27,11 @@
 
 #include <hdf5.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "util.h"
-#include "vocab.h"
+#include "io/util.h"
+#include "train/vocab.h"
 
 /* A model whose checkpoint (~6 MB) and export take a good part of each step. */
 static const char *crash_opts =

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastmath.h"
-#include "gemm.h"
-#include "matmul.h"
+#include "kernels/fastmath.h"
+#include "kernels/gemm.h"
+#include "kernels/matmul.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static float frand(elmo_rng *r) { return (float)(2 * elmo_rng_uniform(r) - 1); }
 

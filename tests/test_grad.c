@@ -3,14 +3,14 @@
  * on tiny sizes: the token encoder (char CNN with trimmed windows and all-PAD windows,
  * highway, projection), the LSTM with projection and both clips, the full and the sampled
  * softmax, and the whole biLM objective (both directions, dropout, residuals). The float
- * kernels are the same source compiled for float (see src/real.h).
+ * kernels are the same source compiled for float (see src/train/real.h).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "grad.h"
-#include "options.h"
+#include "train/grad.h"
+#include "core/options.h"
 #include "testutil.h"
 
 #define EPS 1e-6

@@ -36,10 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "h5io.h"
-#include "options.h"
+#include "io/h5io.h"
+#include "core/options.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
-#include "pooling.h"
+#include "tasks/classify.h"
+#include "tasks/pooling.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static char g_args[8192];
 

@@ -1,5 +1,5 @@
 /*
- * test_mpi.c: data parallelism under mpirun (built only with MPI; see src/dist.h).
+ * test_mpi.c: data parallelism under mpirun (built only with MPI; see src/io/dist.h).
  *  - `mpirun -np 2 elmo train` with a global batch of B rows (B/2 per rank) ends with the
  *    same parameters as one process with batch B: max abs difference <= 1e-5 over every
  *    parameter, accumulator and carried state of the checkpoint; the data position and the
@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static const char *tiny_opts = TINY_TRAIN_OPTIONS;
 

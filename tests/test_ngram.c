@@ -1,13 +1,13 @@
-/* test_ngram.c: the interpolated modified Kneser-Ney baseline (src/ngram.h, elmo ngram). */
+/* test_ngram.c: the interpolated modified Kneser-Ney baseline (src/tasks/ngram.h, elmo ngram). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngram.h"
+#include "tasks/ngram.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 #define VOCAB6 "<S>\n</S>\n<UNK>\na\nb\nc\n" /* ids: <S> 0, </S> 1, <UNK> 2, a 3, b 4, c 5 */
 

@@ -19,12 +19,12 @@
 
 #include <hdf5.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
-#include "options.h"
-#include "params.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
+#include "core/options.h"
+#include "io/params.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 /* Run the CLI; returns its exit status, its peak resident memory (KiB) and stderr. */
 static int run_measured(const char *args, long *maxrss_kb, char **err) {

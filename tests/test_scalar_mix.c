@@ -1,14 +1,14 @@
 /*
- * test_scalar_mix.c: ELMo's scalar mix (spec 6): values against a direct double-precision
- * computation, and every gradient (w, gamma, layers; with and without layer norm and mask)
- * against central finite differences.
+ * test_scalar_mix.c: ELMo's scalar mix (core/scalar_mix.c): values against a direct
+ * double-precision computation, and every gradient (w, gamma, layers; with and without layer
+ * norm and mask) against central finite differences.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 #define K 3
 #define N 7

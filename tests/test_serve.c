@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "h5io.h"
+#include "io/h5io.h"
 #include "serve_proto.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 /* ---- the server process */
 

@@ -1,11 +1,11 @@
-/* test_spamassassin.c: e-mail to text (src/mail.c): transfer encodings, charsets, HTML, MIME
+/* test_spamassassin.c: e-mail to text (src/text/mail.c): transfer encodings, charsets, HTML, MIME
  * structure, on small synthetic messages. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "mail.h"
+#include "text/mail.h"
 #include "testutil.h"
-#include "textio.h"
+#include "io/textio.h"
 
 static char g_buf[8192];
 

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5io.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 /* Variants exercising every option: skip or not, relu/tanh, highway count, optional
  * projections, clips absent. */

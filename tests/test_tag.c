@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "util.h"
+#include "io/util.h"
 
 static char g_args[8192];
 

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "textdata.h"
-#include "textio.h"
-#include "util.h"
+#include "text/textdata.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 /* Write a file (length explicit so that NUL bytes can be part of it). */
 static const char *put_n(const char *name, const char *data, size_t len) {

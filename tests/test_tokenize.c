@@ -1,12 +1,12 @@
-/* test_tokenize.c: the simple tokenizer and the sentence splitter (src/tokenize.c). */
+/* test_tokenize.c: the simple tokenizer and the sentence splitter (src/text/tokenize.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
-#include "textio.h"
-#include "tokenize.h"
-#include "util.h"
+#include "io/textio.h"
+#include "text/tokenize.h"
+#include "io/util.h"
 
 /* Tokens of s joined by single spaces (static buffer). */
 static const char *tok(const char *s) {

@@ -1,6 +1,6 @@
 /*
  * test_train.c: biLM training end to end.
- *  - the packer reproduces bilm-tf's worked example (spec 8.2);
+ *  - the packer reproduces a worked example of bilm-tf's batching (bilm/data.py);
  *  - a tiny model trains on the bilm-tf fixture corpus: its perplexity falls far below the
  *    vocabulary size, and the exported model loads in `elmo embed` with finite outputs;
  *  - SIGKILL during training, then --resume: the final parameters are bit-identical to an
@@ -15,11 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
 #include "testutil.h"
-#include "train_data.h"
-#include "vocab.h"
+#include "train/train_data.h"
+#include "train/vocab.h"
 
 static const char *tiny_opts = TINY_TRAIN_OPTIONS;
 
@@ -29,8 +29,8 @@ static const char *opts_path(void) {
     return p;
 }
 
-/* Spec 8.2 worked example: vocab <S> </S> <UNK> the . Āt; sentences "the unknown .", "th .",
- * "the"; 2 rows x 3 steps, W = 5, no shuffling. */
+/* Worked example of bilm-tf's batching: vocab <S> </S> <UNK> the . Āt; sentences
+ * "the unknown .", "th .", "the"; 2 rows x 3 steps, W = 5, no shuffling. */
 static void test_packing(void **state) {
     (void)state;
     const char *vp = tmpfile_path("pack_vocab.txt"), *dp = tmpfile_path("pack_data.txt");

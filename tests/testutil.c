@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "h5io.h"
-#include "options.h"
-#include "params.h"
-#include "random_weights.h"
-#include "util.h"
+#include "io/checkpoint.h"
+#include "io/h5io.h"
+#include "core/options.h"
+#include "io/params.h"
+#include "core/random_weights.h"
+#include "io/util.h"
 
 const char *fixture(const char *rel) {
     static char bufs[8][1024];
@@ -117,7 +117,7 @@ cmp_result allclose(const float *a, const float *e, size_t n, double atol, doubl
     return r;
 }
 
-/* ---- random weights: the library's generator (src/random_weights.c) */
+/* ---- random weights: the library's generator (src/core/random_weights.c) */
 void make_random_model(const char *dir, const char *options_json, uint64_t seed) {
     elmo_status s = elmo_random_model_write(dir, options_json, seed);
     if (s) fail_msg("make_random_model(%s): %s", dir, elmo_last_error());

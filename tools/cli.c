@@ -2,7 +2,7 @@
  * cli.c: flag parsing, model resolution, errors and progress for the elmo tool.
  */
 #include "cli.h"
-#include "textio.h"
+#include "io/textio.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "io/util.h"
 
 int cli_error(const char *cmd, const char *fmt, ...) {
     va_list ap;

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "classify.h"
+#include "tasks/classify.h"
 #include "cli.h"
-#include "featurize.h"
+#include "tasks/featurize.h"
 #include "commands.h"
-#include "textdata.h"
-#include "textio.h"
-#include "util.h"
+#include "text/textdata.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 #define CMD "classify"
 /* chosen on validation data of three tasks (README, "Text classification": the best mean

@@ -18,11 +18,11 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "mail.h"
-#include "options.h"
-#include "textio.h"
-#include "tokenize.h"
-#include "util.h"
+#include "text/mail.h"
+#include "core/options.h"
+#include "io/textio.h"
+#include "text/tokenize.h"
+#include "io/util.h"
 
 #define MAX_INPUT_BYTES ((size_t)1 << 30)
 #define MAX_LINE_BYTES ((size_t)1 << 24)

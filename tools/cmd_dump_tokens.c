@@ -1,7 +1,7 @@
 /*
  * cmd_dump_tokens.c: `elmo dump-token-embeddings --vocab V --output out.hdf5 [--model DIR]`:
  * the context-free token layer of every vocabulary entry, in bilm-tf's
- * dump_token_embeddings format (spec 7.3): one float32 dataset "embedding" of shape (V, P),
+ * dump_token_embeddings format (bilm/model.py): one float32 dataset "embedding" of shape (V, P),
  * row k = token vector of vocabulary line k (stripped), lines "!!!MAXTERMID" skipped, "<S>"
  * and "</S>" given the sentence-boundary encodings. Streams: memory stays bounded whatever V.
  */
@@ -11,9 +11,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "h5rows.h"
-#include "textio.h"
-#include "util.h"
+#include "io/h5rows.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 #define CMD "dump-token-embeddings"
 #define BLOCK 2048 /* tokens per library call */

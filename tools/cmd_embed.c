@@ -27,14 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bucket.h"
+#include "core/bucket.h"
 #include "cli.h"
 #include "commands.h"
-#include "dist.h"
+#include "io/dist.h"
 #include "embed_output.h"
-#include "strmap.h"
-#include "textio.h"
-#include "util.h"
+#include "io/strmap.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 #define CMD "embed"
 

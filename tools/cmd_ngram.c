@@ -1,5 +1,5 @@
 /*
- * cmd_ngram.c: `elmo ngram`: interpolated modified Kneser-Ney n-gram baseline (src/ngram.h).
+ * cmd_ngram.c: `elmo ngram`: interpolated modified Kneser-Ney n-gram baseline (src/tasks/ngram.h).
  *
  * Trains a forward and a backward model on the --train files with the biLM's vocabulary and
  * scores --test the way the biLM is scored: the forward model predicts w1 .. wn </S>, the
@@ -23,8 +23,8 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "ngram.h"
-#include "util.h"
+#include "tasks/ngram.h"
+#include "io/util.h"
 
 #define CMD "ngram"
 

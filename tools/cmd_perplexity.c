@@ -3,7 +3,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "util.h"
+#include "io/util.h"
 
 int cmd_perplexity(int argc, char **argv) {
     const char *cmd = "perplexity", *dir = NULL, *input = NULL, *precision = NULL;

@@ -1,7 +1,7 @@
 /*
  * cmd_random_model.c: `elmo random-model --options O.json --output DIR [--seed S]`: a model
  * directory (DIR/options.json, DIR/weights.hdf5) with seeded random weights in the bilm-tf
- * layout, scaled like a trained model's activations (src/random_weights.h). For benchmarks
+ * layout, scaled like a trained model's activations (src/core/random_weights.h). For benchmarks
  * and tests: no download needed.
  */
 #include <stdio.h>
@@ -9,8 +9,8 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "options.h"
-#include "random_weights.h"
+#include "core/options.h"
+#include "core/random_weights.h"
 
 #define CMD "random-model"
 

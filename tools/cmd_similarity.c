@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "util.h"
+#include "io/util.h"
 
 #define CMD "similarity"
 #define MAX_SENT 16

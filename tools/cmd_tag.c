@@ -9,9 +9,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "tagger.h"
-#include "textdata.h"
-#include "util.h"
+#include "tasks/tagger.h"
+#include "text/textdata.h"
+#include "io/util.h"
 
 #define CMD "tag"
 

@@ -1,6 +1,6 @@
 /*
  * cmd_train.c: `elmo train` (bilm-tf's training algorithm) and `elmo vocab`.
- * Under mpirun, `elmo train` is data-parallel (see src/train.c): --batch-size is the global
+ * Under mpirun, `elmo train` is data-parallel (see src/train/train.c): --batch-size is the global
  * batch, rank 0 prints the progress and writes the save directory.
  */
 #include <dirent.h>
@@ -13,9 +13,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "dist.h"
-#include "util.h"
-#include "vocab.h"
+#include "io/dist.h"
+#include "io/util.h"
+#include "train/vocab.h"
 
 static volatile int g_stop;
 static void on_signal(int sig) {

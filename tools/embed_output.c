@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "h5io.h"
-#include "textio.h"
-#include "util.h"
+#include "io/h5io.h"
+#include "io/textio.h"
+#include "io/util.h"
 
 /* npy: the header is written last, into this many bytes reserved at the start (v1.0:
  * magic, version, uint16 length, the dict padded with spaces and ended by '\n') */

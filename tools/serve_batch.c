@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bucket.h"
-#include "util.h"
+#include "core/bucket.h"
+#include "io/util.h"
 
 /* one request waiting for its sentences (on the requester's stack) */
 typedef struct {

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "io/util.h"
 
 enum { SERVE_N_CODES = 10, SERVE_N_BATCH_BUCKETS = 12, SERVE_N_LAT_BUCKETS = 14 };
 

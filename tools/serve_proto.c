@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "elmo.h"
-#include "textio.h"
+#include "io/textio.h"
 
 static const char *const LAYER_NAMES[] = {"all", "top", "average", "mean"};
 

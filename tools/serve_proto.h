@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "util.h"
+#include "io/util.h"
 
 typedef enum { SERVE_ALL = 0, SERVE_TOP, SERVE_AVERAGE, SERVE_MEAN } serve_layers;
 

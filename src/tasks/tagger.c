@@ -1,0 +1,636 @@
+/*
+ * tagger.c: the ELMo sequence tagger (see tagger.h).
+ *
+ * Shapes: N tokens, K layers used (L+1 with the mix, 1 for the token ablation), D their width
+ * (2P, or P for the token layer), Ds static vectors, I = D + Ds the head's input, C tags.
+ * Parameters in one block updated by Adam: w (K), gamma, then the head.
+ */
+#include "tasks/tagger.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "io/checkpoint.h"
+#include "tasks/featurize.h"
+#include "tasks/mlp.h"
+#include "train/optim.h"
+#include "io/strmap.h"
+#include "io/util.h"
+
+#define TAG_MAGIC "ELMOTAG1"
+#define TAG_VERSION 1
+
+struct elmo_tagger {
+    int layers, K, D, Ds, in, hidden, n_tags;
+    char **tags;
+    float *params;
+    size_t n_params;
+    elmo_mlp mlp;
+    uint64_t bilm_fp, static_fp;
+    char *bilm_dir, *static_path;
+    elmo_strmap words; /* the training vocabulary (for the OOV accuracy) */
+    elmo_model *bilm;
+    elmo_static_vectors *sv;
+};
+
+void elmo_tagger_options_default(elmo_tagger_options *o) {
+    memset(o, 0, sizeof *o);
+    o->layers = ELMO_TAG_LAYERS_MIX;
+    o->hidden = 256;
+    o->epochs = 5;
+    o->batch_tokens = 512;
+    o->lr = 1e-3;
+    o->seed = 1;
+    o->threads = 2;
+}
+
+void elmo_tagger_free(elmo_tagger *t) {
+    if (!t) return;
+    for (int k = 0; t->tags && k < t->n_tags; k++) free(t->tags[k]);
+    free(t->tags);
+    elmo_free(t->params);
+    free(t->bilm_dir);
+    free(t->static_path);
+    elmo_strmap_free(&t->words);
+    free(t);
+}
+
+const char *elmo_tagger_tag(const elmo_tagger *t, int id) { return id >= 0 && id < t->n_tags ? t->tags[id] : "?"; }
+int elmo_tagger_n_tags(const elmo_tagger *t) { return t->n_tags; }
+const char *elmo_tagger_bilm_dir(const elmo_tagger *t) { return t->bilm_dir ? t->bilm_dir : ""; }
+const char *elmo_tagger_static_path(const elmo_tagger *t) { return t->static_path; }
+
+static float *tag_w(const elmo_tagger *t) { return t->params; }
+static float *tag_gamma(const elmo_tagger *t) { return t->params + t->K; }
+
+int elmo_tagger_mix(const elmo_tagger *t, float *s, float *gamma) {
+    double mx = tag_w(t)[0], z = 0;
+    for (int j = 1; j < t->K; j++) mx = tag_w(t)[j] > mx ? tag_w(t)[j] : mx;
+    for (int j = 0; j < t->K; j++) z += exp(tag_w(t)[j] - mx);
+    for (int j = 0; j < t->K; j++) s[j] = (float)(exp(tag_w(t)[j] - mx) / z);
+    *gamma = *tag_gamma(t);
+    return t->K;
+}
+
+static elmo_status alloc_params(elmo_tagger *t) {
+    t->n_params = (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
+    t->params = elmo_calloc(t->n_params, sizeof(float));
+    if (!t->params) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the tagger");
+    elmo_mlp_bind(&t->mlp, t->in, t->hidden, t->n_tags, t->params + t->K + 1);
+    return ELMO_OK;
+}
+
+/* ---- training vocabulary */
+static int known_word(const elmo_tagger *t, const char *w) {
+    return elmo_strmap_find(&t->words, w, strlen(w)) >= 0;
+}
+
+/* Collect the distinct words of d. */
+static elmo_status collect_words(elmo_tagger *t, const elmo_tagged_dataset *d) {
+    for (size_t i = 0; i < d->n_tokens; i++)
+        if (elmo_strmap_add(&t->words, d->words[i], strlen(d->words[i]), NULL) < 0)
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory collecting the training words");
+    return ELMO_OK;
+}
+
+/* ---- the feature store: (N, K, D) floats in an unlinked, memory-mapped temporary file */
+typedef struct {
+    float *p;
+    size_t bytes;
+} fstore;
+
+static elmo_status fstore_open(fstore *f, size_t floats) {
+    memset(f, 0, sizeof *f);
+    f->bytes = floats * sizeof(float);
+    if (f->bytes == 0) f->bytes = 4096;
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/elmo-features-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) return elmo_fail(ELMO_ERR_IO, "%s: cannot create the feature store: %s", path, strerror(errno));
+    unlink(path);
+    if (ftruncate(fd, (off_t)f->bytes) != 0) {
+        close(fd);
+        return elmo_fail(ELMO_ERR_IO, "cannot size the feature store (%zu MB): %s", f->bytes >> 20, strerror(errno));
+    }
+    void *p = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return elmo_fail(ELMO_ERR_NOMEM, "cannot map the feature store: %s", strerror(errno));
+    f->p = p;
+    return ELMO_OK;
+}
+
+static void fstore_close(fstore *f) {
+    if (f->p) munmap(f->p, f->bytes);
+    f->p = NULL;
+}
+
+typedef struct {
+    const elmo_tagger *t;
+    const elmo_tagged_dataset *d;
+    float *store;
+    int Dfull; /* the model's 2P */
+} store_ctx;
+
+/* emit: layers (L+1, n, 2P) of sentence i -> store rows (n, K, D) */
+static void emit_store(size_t i, const float *layers, int n, void *user) {
+    store_ctx *c = user;
+    const elmo_tagger *t = c->t;
+    size_t first = c->d->sent[i].first;
+    for (int k = 0; k < n; k++) {
+        float *dst = c->store + (first + k) * (size_t)t->K * t->D;
+        for (int j = 0; j < t->K; j++)
+            memcpy(dst + (size_t)j * t->D, layers + ((size_t)j * n + k) * c->Dfull, sizeof(float) * t->D);
+    }
+}
+
+typedef struct {
+    elmo_tag_progress fn;
+    void *user;
+} prog;
+
+static void on_embed(size_t done, size_t total, void *u) {
+    prog *p = u;
+    if (p->fn) p->fn("embed", done, total, 0, 0, p->user);
+}
+
+static elmo_status compute_features(const elmo_tagger *t, const elmo_tagged_dataset *d, fstore *fs,
+                                    float **stat, int threads, prog *pg) {
+    elmo_status s = fstore_open(fs, d->n_tokens * (size_t)t->K * t->D);
+    if (s) return s;
+    elmo_tok_seq *seqs = malloc(sizeof *seqs * (d->n ? d->n : 1));
+    if (!seqs) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !s && i < d->n; i++)
+        seqs[i] = (elmo_tok_seq){NULL, NULL, NULL, (int)d->sent[i].n, d->sent[i].words};
+    if (!s) {
+        elmo_session *sess;
+        if (!(s = elmo_session_new(t->bilm, 64, threads, &sess))) {
+            store_ctx c = {t, d, fs->p, elmo_model_output_dim(t->bilm)};
+            s = elmo_embed_many(sess, t->bilm, d->n, seqs, emit_store, &c, on_embed, pg);
+            elmo_session_free(sess);
+        }
+    }
+    if (!s && t->Ds) {
+        *stat = elmo_alloc(sizeof(float) * d->n_tokens * t->Ds);
+        if (!*stat) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for static vectors");
+        for (size_t k = 0; !s && k < d->n_tokens; k++) {
+            const float *v = elmo_static_get(t->sv, d->words[k], strlen(d->words[k]));
+            if (v) memcpy(*stat + k * t->Ds, v, sizeof(float) * t->Ds);
+            else memset(*stat + k * t->Ds, 0, sizeof(float) * t->Ds);
+        }
+    }
+    free(seqs);
+    if (s) fstore_close(fs);
+    return s;
+}
+
+/* ---- batches of tokens */
+typedef struct {
+    const elmo_tagger *t;
+    const float *store, *stat;
+    int max_n;
+    float *layers, *x, *h, *z, *dx, *dh, *dmix;
+} tws;
+
+static elmo_status tws_alloc(tws *w, const elmo_tagger *t, int max_n) {
+    memset(w, 0, sizeof *w);
+    w->t = t;
+    w->max_n = max_n;
+    int C = t->n_tags == 2 ? 1 : t->n_tags;
+    w->layers = malloc(sizeof(float) * (size_t)max_n * t->K * t->D);
+    w->x = malloc(sizeof(float) * (size_t)max_n * t->in);
+    w->dx = malloc(sizeof(float) * (size_t)max_n * t->in);
+    w->h = malloc(sizeof(float) * (size_t)max_n * (t->hidden ? t->hidden : 1));
+    w->dh = malloc(sizeof(float) * (size_t)max_n * (t->hidden ? t->hidden : 1));
+    w->z = malloc(sizeof(float) * (size_t)max_n * (C > 2 ? C : 2));
+    w->dmix = malloc(sizeof(float) * (size_t)max_n * t->D);
+    if (!w->layers || !w->x || !w->dx || !w->h || !w->dh || !w->z || !w->dmix)
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    return ELMO_OK;
+}
+
+static void tws_free(tws *w) {
+    free(w->layers), free(w->x), free(w->dx), free(w->h), free(w->dh), free(w->z), free(w->dmix);
+}
+
+/* Inputs of tokens tok[0..n) of the store. */
+static void gather(tws *w, const size_t *tok, int n) {
+    const elmo_tagger *t = w->t;
+    int K = t->K, D = t->D;
+    for (int j = 0; j < K; j++)
+        for (int b = 0; b < n; b++)
+            memcpy(w->layers + ((size_t)j * n + b) * D, w->store + (tok[b] * K + j) * D, sizeof(float) * D);
+    elmo_scalar_mix(K, n, D, w->layers, NULL, tag_w(t), *tag_gamma(t), 0, w->dmix);
+    for (int b = 0; b < n; b++) {
+        memcpy(w->x + (size_t)b * t->in, w->dmix + (size_t)b * D, sizeof(float) * D);
+        if (t->Ds) memcpy(w->x + (size_t)b * t->in + D, w->stat + tok[b] * t->Ds, sizeof(float) * t->Ds);
+    }
+}
+
+static double train_batch(tws *w, const size_t *tok, int n, const int32_t *y, float *g) {
+    const elmo_tagger *t = w->t;
+    gather(w, tok, n);
+    elmo_mlp_forward(&t->mlp, n, w->x, NULL, w->h, w->z);
+    double loss = elmo_mlp_backward(&t->mlp, n, w->x, NULL, w->h, w->z, y, 1.0f / (float)n,
+                                    g + t->K + 1, w->dx, w->dh);
+    for (int b = 0; b < n; b++) memcpy(w->dmix + (size_t)b * t->D, w->dx + (size_t)b * t->in, sizeof(float) * t->D);
+    elmo_scalar_mix_backward(t->K, n, t->D, w->layers, NULL, tag_w(t), *tag_gamma(t), 0, w->dmix, g, g + t->K, NULL);
+    return loss;
+}
+
+/* Argmax tags of tokens [a, a+n) of the store. */
+static void predict_range(tws *w, size_t a, int n, int32_t *pred) {
+    const elmo_tagger *t = w->t;
+    size_t idx[1024] = {0};
+    for (int b = 0; b < n; b++) idx[b] = a + (size_t)b;
+    gather(w, idx, n);
+    elmo_mlp_forward(&t->mlp, n, w->x, NULL, w->h, w->z);
+    int C = t->mlp.out;
+    for (int b = 0; b < n; b++) {
+        const float *z = w->z + (size_t)b * C;
+        if (t->mlp.binary) {
+            pred[b] = z[0] > 0;
+            continue;
+        }
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (z[c] > z[best]) best = c;
+        pred[b] = best;
+    }
+}
+
+static void predict_all(tws *w, size_t n_tokens, int32_t *pred) {
+    for (size_t a = 0; a < n_tokens; a += 1024) {
+        int n = n_tokens - a < 1024 ? (int)(n_tokens - a) : 1024;
+        predict_range(w, a, n, pred + a);
+    }
+}
+
+static int tag_id(const elmo_tagger *t, const char *tag) {
+    for (int k = 0; k < t->n_tags; k++)
+        if (strcmp(t->tags[k], tag) == 0) return k;
+    return -1;
+}
+
+static void score(const elmo_tagger *t, const elmo_tagged_dataset *d, const int32_t *pred, elmo_tag_metrics *m) {
+    memset(m, 0, sizeof *m);
+    for (size_t k = 0; k < d->n_tokens; k++) {
+        int gold = tag_id(t, d->tags[k]);
+        int ok = gold >= 0 && pred[k] == gold;
+        m->n_tokens++;
+        m->correct += ok;
+        m->n_unknown_tag += gold < 0;
+        if (!known_word(t, d->words[k])) {
+            m->n_oov++;
+            m->correct_oov += ok;
+        }
+    }
+}
+
+elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, const char *bilm_dir,
+                              elmo_static_vectors *sv, const char *sv_path,
+                              const elmo_tagged_dataset *train, const elmo_tagged_dataset *dev,
+                              elmo_tag_progress progress, void *user, elmo_tagger **out) {
+    *out = NULL;
+    if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the tagger needs a biLM");
+    if (!train->tags || train->n_tokens == 0) return elmo_fail(ELMO_ERR_ARG, "no tagged training tokens");
+    elmo_tagger *t = calloc(1, sizeof *t);
+    if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_status s = ELMO_OK;
+    elmo_labelset ls;
+    elmo_labelset_init(&ls);
+    if ((s = elmo_labelset_from_tags(&ls, train, ELMO_LABELS_SORTED))) goto fail;
+    t->n_tags = ls.n;
+    t->tags = calloc((size_t)ls.n, sizeof(char *));
+    for (int k = 0; t->tags && k < ls.n; k++) t->tags[k] = strdup(elmo_labelset_name(&ls, k));
+    if (!t->tags) {
+        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (t->n_tags < 2) {
+        s = elmo_fail(ELMO_ERR_ARG, "the training data has fewer than 2 tags");
+        goto fail;
+    }
+    t->layers = o->layers;
+    t->bilm = bilm;
+    t->K = o->layers == ELMO_TAG_LAYERS_TOKEN ? 1 : elmo_model_n_output_layers(bilm);
+    t->D = o->layers == ELMO_TAG_LAYERS_TOKEN ? elmo_model_config(bilm)->projection_dim : elmo_model_output_dim(bilm);
+    t->bilm_fp = elmo_model_fingerprint(bilm);
+    t->bilm_dir = strdup(bilm_dir ? bilm_dir : "");
+    if (sv) {
+        t->sv = sv;
+        t->Ds = elmo_static_dim(sv);
+        t->static_fp = elmo_static_fingerprint(sv);
+        t->static_path = strdup(sv_path ? sv_path : "");
+    }
+    t->in = t->D + t->Ds;
+    t->hidden = o->hidden;
+    if ((s = collect_words(t, train)) || (s = alloc_params(t))) goto fail;
+    int32_t *y = malloc(sizeof(int32_t) * train->n_tokens);
+    if (!y) {
+        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < train->n_tokens; k++) y[k] = elmo_labelset_id(&ls, train->tags[k]);
+    prog pg = {progress, user};
+    fstore fs = {0}, fdev = {0};
+    float *stat = NULL, *stat_dev = NULL;
+    s = compute_features(t, train, &fs, &stat, o->threads, &pg);
+    if (!s && dev) s = compute_features(t, dev, &fdev, &stat_dev, o->threads, &pg);
+    float *g = NULL, *m1 = NULL, *m2 = NULL;
+    size_t *order = malloc(sizeof(size_t) * train->n), *tok = malloc(sizeof(size_t) * (o->batch_tokens + 4096));
+    int32_t *yb = malloc(sizeof(int32_t) * (o->batch_tokens + 4096));
+    int32_t *pdev = dev ? malloc(sizeof(int32_t) * (dev->n_tokens ? dev->n_tokens : 1)) : NULL;
+    tws w = {0};
+    int wok = 0;
+    if (!s) {
+        elmo_rng r;
+        elmo_rng_seed(&r, o->seed);
+        elmo_mlp_init(&t->mlp, &r);
+        *tag_gamma(t) = 1.0f;
+        g = elmo_calloc(t->n_params, sizeof(float));
+        m1 = elmo_calloc(t->n_params, sizeof(float));
+        m2 = elmo_calloc(t->n_params, sizeof(float));
+        if (!g || !m1 || !m2 || !order || !tok || !yb || (dev && !pdev)) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        /* a sentence longer than a batch makes a batch of its own */
+        size_t longest = 0;
+        for (size_t i = 0; i < train->n; i++) longest = train->sent[i].n > longest ? train->sent[i].n : longest;
+        int maxb = o->batch_tokens + (int)(longest < 4096 ? longest : 4096);
+        if (!s && !(s = tws_alloc(&w, t, maxb > 1024 ? maxb : 1024))) wok = 1;
+        elmo_adam adam;
+        elmo_adam_init(&adam, (float)o->lr);
+        for (int ep = 0; !s && ep < o->epochs; ep++) {
+            for (size_t i = 0; i < train->n; i++) order[i] = i;
+            for (size_t i = train->n; i > 1; i--) {
+                size_t j = (size_t)elmo_rng_below(&r, i), tmp = order[i - 1];
+                order[i - 1] = order[j];
+                order[j] = tmp;
+            }
+            w.store = fs.p;
+            w.stat = stat;
+            double total = 0;
+            size_t i = 0;
+            while (i < train->n && !s) {
+                int n = 0;
+                while (i < train->n && (n == 0 || n + (int)train->sent[order[i]].n <= o->batch_tokens)) {
+                    const elmo_sentence *q = &train->sent[order[i++]];
+                    for (size_t k = 0; k < q->n && n < maxb; k++) {
+                        tok[n] = q->first + k;
+                        yb[n++] = y[q->first + k];
+                    }
+                }
+                if (n == 0) continue;
+                memset(g, 0, sizeof(float) * t->n_params);
+                total += train_batch(&w, tok, n, yb, g);
+                if (!elmo_all_finite(t->n_params, g)) {
+                    s = elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
+                    break;
+                }
+                elmo_adam_tick(&adam);
+                elmo_adam_update(&adam, t->n_params, t->params, m1, m2, g);
+            }
+            double dev_acc = -1;
+            if (!s && dev) {
+                w.store = fdev.p;
+                w.stat = stat_dev;
+                predict_all(&w, dev->n_tokens, pdev);
+                elmo_tag_metrics dm;
+                score(t, dev, pdev, &dm);
+                dev_acc = dm.n_tokens ? (double)dm.correct / dm.n_tokens : 0;
+            }
+            if (progress) progress("train", (size_t)ep + 1, (size_t)o->epochs, total / train->n_tokens, dev_acc, user);
+        }
+    }
+    if (wok) tws_free(&w);
+    fstore_close(&fs);
+    fstore_close(&fdev);
+    elmo_free(stat), elmo_free(stat_dev), elmo_free(g), elmo_free(m1), elmo_free(m2);
+    free(order), free(tok), free(yb), free(pdev), free(y);
+    if (s) goto fail;
+    elmo_labelset_free(&ls);
+    *out = t;
+    return ELMO_OK;
+fail:
+    elmo_labelset_free(&ls);
+    elmo_tagger_free(t);
+    return s;
+}
+
+elmo_status elmo_tagger_predict(elmo_tagger *t, const elmo_tagged_dataset *d, int32_t *pred,
+                                elmo_tag_progress progress, void *user) {
+    if (!t->bilm) return elmo_fail(ELMO_ERR_STATE, "the tagger has no biLM attached");
+    if (t->Ds && !t->sv) return elmo_fail(ELMO_ERR_STATE, "the tagger needs its static vectors");
+    if (d->n_tokens == 0) return ELMO_OK;
+    prog pg = {progress, user};
+    fstore fs;
+    float *stat = NULL;
+    elmo_status s = compute_features(t, d, &fs, &stat, 2, &pg);
+    if (s) return s;
+    tws w;
+    if (!(s = tws_alloc(&w, t, 1024))) {
+        w.store = fs.p;
+        w.stat = stat;
+        predict_all(&w, d->n_tokens, pred);
+        tws_free(&w);
+    }
+    fstore_close(&fs);
+    elmo_free(stat);
+    return s;
+}
+
+elmo_status elmo_tagger_evaluate(elmo_tagger *t, const elmo_tagged_dataset *d, elmo_tag_metrics *m,
+                                 elmo_tag_progress progress, void *user) {
+    int32_t *pred = malloc(sizeof(int32_t) * (d->n_tokens ? d->n_tokens : 1));
+    if (!pred) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_status s = elmo_tagger_predict(t, d, pred, progress, user);
+    if (!s) score(t, d, pred, m);
+    free(pred);
+    return s;
+}
+
+/* ---- files */
+elmo_status elmo_tagger_save(const elmo_tagger *t, const char *path) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "kind", "elmo.c sequence tagger");
+    cJSON_AddNumberToObject(m, "version", TAG_VERSION);
+    cJSON_AddStringToObject(m, "layers", t->layers == ELMO_TAG_LAYERS_TOKEN ? "token" : "mix");
+    cJSON_AddNumberToObject(m, "K", t->K);
+    cJSON_AddNumberToObject(m, "D", t->D);
+    cJSON_AddNumberToObject(m, "static_dim", t->Ds);
+    cJSON_AddNumberToObject(m, "hidden", t->hidden);
+    char fp[32];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->bilm_fp);
+    cJSON_AddStringToObject(m, "bilm_fingerprint", fp);
+    cJSON_AddStringToObject(m, "bilm_dir", t->bilm_dir ? t->bilm_dir : "");
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->static_fp);
+    cJSON_AddStringToObject(m, "static_fingerprint", fp);
+    if (t->static_path) cJSON_AddStringToObject(m, "static_vectors", t->static_path);
+    cJSON *tags = cJSON_AddArrayToObject(m, "tags");
+    for (int k = 0; k < t->n_tags; k++) cJSON_AddItemToArray(tags, cJSON_CreateString(t->tags[k]));
+    char *txt = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    if (!txt) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_ckpt_writer w;
+    elmo_status s = elmo_ckpt_begin(&w, path, TAG_MAGIC, TAG_VERSION);
+    if (s) {
+        free(txt);
+        return s;
+    }
+    elmo_ckpt_put(&w, "meta", txt, strlen(txt));
+    free(txt);
+    elmo_ckpt_put(&w, "params", t->params, sizeof(float) * t->n_params);
+    elmo_ckpt_put(&w, "words", t->words.arena ? t->words.arena : "", t->words.used);
+    return elmo_ckpt_commit(&w);
+}
+
+static int jint(const cJSON *m, const char *k, int *out) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, k);
+    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return -1;
+    *out = (int)x->valuedouble;
+    return 0;
+}
+
+elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
+    *out = NULL;
+    elmo_ckpt ck;
+    elmo_status s = elmo_ckpt_read(path, TAG_MAGIC, TAG_VERSION, &ck);
+    if (s) return s;
+    elmo_tagger *t = calloc(1, sizeof *t);
+    cJSON *m = NULL;
+    const char *d;
+    size_t nb;
+    if (!t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) s = elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, &nb);
+    if (!s) {
+        m = cJSON_ParseWithLength(d, nb);
+        const cJSON *lay = cJSON_GetObjectItem(m, "layers"), *tags = cJSON_GetObjectItem(m, "tags");
+        const cJSON *fp = cJSON_GetObjectItem(m, "bilm_fingerprint"), *dir = cJSON_GetObjectItem(m, "bilm_dir");
+        const cJSON *sp = cJSON_GetObjectItem(m, "static_vectors"), *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
+        if (!m || !cJSON_IsString(lay) || !cJSON_IsArray(tags) || !cJSON_IsString(fp) || jint(m, "K", &t->K) ||
+            jint(m, "D", &t->D) || jint(m, "static_dim", &t->Ds) || jint(m, "hidden", &t->hidden) || t->K < 1 ||
+            t->K > 64 || t->D < 1) {
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged tagger description", path);
+        } else {
+            t->layers = strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
+            t->bilm_fp = strtoull(fp->valuestring, NULL, 16);
+            t->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
+            t->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
+            if (cJSON_IsString(sp)) t->static_path = strdup(sp->valuestring);
+            t->in = t->D + t->Ds;
+            t->n_tags = cJSON_GetArraySize(tags);
+            if (t->n_tags < 2 || t->n_tags > 100000) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
+            t->tags = calloc((size_t)(t->n_tags > 0 ? t->n_tags : 1), sizeof(char *));
+            for (int k = 0; !s && k < t->n_tags; k++) {
+                const cJSON *x = cJSON_GetArrayItem(tags, k);
+                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
+                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
+                else t->tags[k] = strdup(x->valuestring);
+            }
+        }
+    }
+    /* the size the description implies is checked against the section before allocating it
+     * (a damaged description can claim gigabytes) */
+    if (!s) {
+        size_t want = (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
+        s = elmo_ckpt_get(&ck, "params", elmo_mul_size(want, sizeof(float)), &d, NULL);
+    }
+    if (!s) s = alloc_params(t);
+    if (!s) memcpy(t->params, d, sizeof(float) * t->n_params);
+    if (!s && !(s = elmo_ckpt_get(&ck, "words", SIZE_MAX, &d, &nb)))
+        for (size_t i = 0; !s && i < nb;) { /* NUL-terminated words */
+            size_t len = strnlen(d + i, nb - i);
+            if (elmo_strmap_add(&t->words, d + i, len, NULL) < 0) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            i += len + 1;
+        }
+    cJSON_Delete(m);
+    elmo_ckpt_free(&ck);
+    if (s) {
+        elmo_tagger_free(t);
+        return s;
+    }
+    *out = t;
+    return ELMO_OK;
+}
+
+elmo_status elmo_tagger_attach(elmo_tagger *t, elmo_model *bilm, elmo_static_vectors *sv) {
+    if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the tagger needs a biLM");
+    int K = t->layers == ELMO_TAG_LAYERS_TOKEN ? 1 : elmo_model_n_output_layers(bilm);
+    if (elmo_model_fingerprint(bilm) != t->bilm_fp || K != t->K)
+        return elmo_fail(ELMO_ERR_STATE, "this tagger was trained with another biLM (%s); give that model with --model",
+                         t->bilm_dir && *t->bilm_dir ? t->bilm_dir : "unknown directory");
+    if (t->Ds) {
+        if (!sv) return elmo_fail(ELMO_ERR_ARG, "this tagger needs its static vectors (%s)", t->static_path ? t->static_path : "?");
+        if (elmo_static_fingerprint(sv) != t->static_fp || elmo_static_dim(sv) != t->Ds)
+            return elmo_fail(ELMO_ERR_STATE, "these static vectors are not the ones the tagger was trained with");
+    }
+    t->bilm = bilm;
+    t->sv = sv;
+    return ELMO_OK;
+}
+
+/* ---- the most-frequent-tag baseline */
+elmo_status elmo_tag_baseline(const elmo_tagged_dataset *train, const elmo_tagged_dataset *test,
+                              elmo_tag_metrics *m) {
+    memset(m, 0, sizeof *m);
+    elmo_labelset tags;
+    elmo_labelset_init(&tags);
+    elmo_status s = elmo_labelset_from_tags(&tags, train, ELMO_LABELS_SORTED);
+    if (s) return s;
+    /* (word, tag) counts: words[i] has counts[i * T .. i * T + T) */
+    int T = tags.n;
+    elmo_strmap words;
+    elmo_strmap_init(&words);
+    int32_t *counts = NULL;
+    size_t ccap = 0, *overall = calloc((size_t)T, sizeof(size_t));
+    if (!overall) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; !s && k < train->n_tokens; k++) {
+        int added;
+        int64_t w = elmo_strmap_add(&words, train->words[k], strlen(train->words[k]), &added);
+        if (w >= 0 && (size_t)w >= ccap) {
+            size_t nc = ccap ? ccap * 2 : 1 << 14;
+            int32_t *n2 = realloc(counts, sizeof(int32_t) * nc * T);
+            if (n2) counts = n2, ccap = nc;
+            else w = -1;
+        }
+        if (w < 0) {
+            s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (added) memset(counts + (size_t)w * T, 0, sizeof(int32_t) * T);
+        int tg = elmo_labelset_id(&tags, train->tags[k]);
+        counts[(size_t)w * T + tg]++;
+        overall[tg]++;
+    }
+    int most = 0;
+    for (int k = 1; !s && k < T; k++)
+        if (overall[k] > overall[most]) most = k;
+    for (size_t k = 0; !s && k < test->n_tokens; k++) {
+        int64_t w = elmo_strmap_find(&words, test->words[k], strlen(test->words[k]));
+        int pred = most;
+        if (w >= 0) {
+            const int32_t *c = counts + (size_t)w * T;
+            pred = 0;
+            for (int q = 1; q < T; q++)
+                if (c[q] > c[pred]) pred = q;
+        }
+        int ok = strcmp(elmo_labelset_name(&tags, pred), test->tags[k]) == 0;
+        m->n_tokens++;
+        m->correct += ok;
+        if (w < 0) {
+            m->n_oov++;
+            m->correct_oov += ok;
+        }
+    }
+    free(counts);
+    free(overall);
+    elmo_strmap_free(&words);
+    elmo_labelset_free(&tags);
+    return s;
+}

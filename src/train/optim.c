@@ -1,0 +1,59 @@
+/*
+ * optim.c: Adagrad (dense and row-sparse), Adam, and gradient-norm helpers.
+ */
+#include "train/optim.h"
+
+#include <math.h>
+
+void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i], a = acc[i] + gi * gi;
+        acc[i] = a;
+        w[i] -= lr * gi / sqrtf(a);
+    }
+}
+
+void elmo_adagrad_rows(size_t n_rows, const int32_t *rows, int P, float *w, float *acc,
+                       const float *g, float lr) {
+    for (size_t r = 0; r < n_rows; r++) {
+        size_t o = (size_t)rows[r] * P;
+        elmo_adagrad((size_t)P, w + o, acc + o, g + o, lr);
+    }
+}
+
+void elmo_adam_init(elmo_adam *a, float lr) {
+    a->lr = lr;
+    a->beta1 = 0.9f;
+    a->beta2 = 0.999f;
+    a->eps = 1e-7f; /* Keras' default, the tutorial's optimizer */
+    a->t = 0;
+}
+
+void elmo_adam_tick(elmo_adam *a) { a->t++; }
+
+void elmo_adam_update(const elmo_adam *a, size_t n, float *w, float *m, float *v, const float *g) {
+    double t = (double)(a->t ? a->t : 1);
+    float c1 = (float)(1.0 / (1.0 - pow(a->beta1, t))), c2 = (float)(1.0 / (1.0 - pow(a->beta2, t)));
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        m[i] = a->beta1 * m[i] + (1 - a->beta1) * gi;
+        v[i] = a->beta2 * v[i] + (1 - a->beta2) * gi * gi;
+        w[i] -= a->lr * (m[i] * c1) / (sqrtf(v[i] * c2) + a->eps);
+    }
+}
+
+double elmo_sumsq(size_t n, const float *g) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    return s;
+}
+
+void elmo_scale(size_t n, float *g, float s) {
+    for (size_t i = 0; i < n; i++) g[i] *= s;
+}
+
+int elmo_all_finite(size_t n, const float *g) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(g[i])) return 0;
+    return 1;
+}
