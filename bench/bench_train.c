@@ -37,9 +37,8 @@ int main(int argc, char **argv) {
     const char *options = NULL;
     int V = 50000, B = 32, T = 20, S = 4096, steps = 20, warmup = 3, threads = 2, seed = 0;
     const char *precision = "fp32";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) break;
+    for (int i = 1; i + 1 < argc; i += 2) { /* --name value pairs */
+        const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--options")) options = v;
         else if (!strcmp(a, "--vocab-size")) V = atoi(v);
         else if (!strcmp(a, "--batch-size")) B = atoi(v);
@@ -54,8 +53,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_train: unknown option %s\n", a);
             return 2;
         }
-        i++;
     }
+    if (warmup < 1) warmup = 1; /* the clock starts at the end of a reported step */
     if (!options || V < 10 || B < 1 || T < 1 || S < 1 || steps < 1) {
         fprintf(stderr, "usage: bench_train --options O.json [--vocab-size V] [--batch-size B] "
                         "[--unroll-steps T] [--negatives S] [--steps N] [--threads 2]\n");

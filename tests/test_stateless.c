@@ -48,8 +48,8 @@ static const char *sentences[] = {
     "a",
     "Ünïcödé wörds and a veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes",
     "The bank raised interest rates .",
-    "Colorless green ideas sleep furiously , said the linguist , and nobody disagreed with "
-    "that claim in the seminar room that afternoon",
+    ("Colorless green ideas sleep furiously , said the linguist , and nobody disagreed with "
+     "that claim in the seminar room that afternoon"),
     "<S> literal boundary tokens </S>",
 };
 #define NS (int)(sizeof sentences / sizeof *sentences)
