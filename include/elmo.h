@@ -271,7 +271,12 @@ typedef struct {
     elmo_precision precision;  /* of the matrix products (FP32 default; BF16: bfloat16 products,
                                   float32 master weights, accumulators and optimizer state) */
     int resume;                /* continue from save_dir/checkpoint.bin */
-    const char *init_from;     /* start from a trained model directory (domain adaptation) */
+    const char *init_from;     /* start from a trained model directory (domain adaptation):
+                                  weights.hdf5 + softmax.hdf5 (+ checkpoint.bin) of elmo train,
+                                  or a published bilm-tf / AllenNLP weights.hdf5 alone (then a
+                                  new softmax over this vocabulary is learned first) */
+    int64_t freeze_steps;      /* with a published weights.hdf5 (no softmax.hdf5): steps that
+                                  train only the new softmax, the biLM frozen (default 1000) */
     int64_t checkpoint_every;  /* steps between checkpoints; 0: 1000 */
     int64_t log_every;         /* steps between progress reports / metrics lines; 0: 20 */
     size_t chunk_lines;        /* sentences shuffled together in memory; 0: 200000 */

@@ -5,6 +5,10 @@
  *    vocabulary size, and the exported model loads in `elmo embed` with finite outputs;
  *  - SIGKILL during training, then --resume: the final parameters are bit-identical to an
  *    uninterrupted run with the same seed (with 1 and with 2 threads);
+ *  - a published biLM (the AllenNLP fixture's options.json + weights.hdf5, no softmax) is
+ *    continued with --init-from: a new softmax learns while the biLM stays frozen (its weights
+ *    unchanged bit for bit), then everything; stopping at the boundary and resuming gives the
+ *    same parameters as one run;
  *  - bad settings and a checkpoint from another vocabulary are refused clearly.
  */
 #include <math.h>
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -205,6 +210,71 @@ static void test_kill_and_resume(void **state) {
     }
 }
 
+/* The file at src copied to dst (test data into the temporary directory). */
+static void copy_to(const char *src, const char *dst) {
+    size_t n;
+    char *d = read_text(src, &n);
+    assert_non_null(d);
+    write_file(dst, d, n);
+    free(d);
+}
+
+static int train_published(const char *pub, const char *dir, const char *extra, char **err) {
+    char args[2048];
+    snprintf(args, sizeof args,
+             "train --init-from '%s' --vocab '%s' --train '%s' --save-dir '%s' --batch-size 2 "
+             "--unroll-steps 10 --seed 7 --freeze-steps 20 --full-softmax %s",
+             pub, fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"), dir, extra);
+    return run_elmo(args, NULL, err);
+}
+
+static void test_init_from_published(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *pub = tmpfile_path("published");
+    char path[600];
+    mkdir(pub, 0755);
+    snprintf(path, sizeof path, "%s/options.json", pub);
+    copy_to(fixture("allennlp-elmo/options.json"), path);
+    snprintf(path, sizeof path, "%s/weights.hdf5", pub);
+    copy_to(fixture("allennlp-elmo/lm_weights.hdf5"), path);
+    /* 20 steps, all frozen: the biLM is the published one, bit for bit */
+    const char *frozen = tmpfile_path("pub_frozen"), *full = tmpfile_path("pub_full");
+    char *err = NULL;
+    if (train_published(pub, frozen, "--max-steps 20", &err)) fail_msg("--init-from a published model failed: %s", err);
+    free(err);
+    elmo_model *a, *b;
+    char w[600];
+    snprintf(w, sizeof w, "%s/weights.hdf5", frozen);
+    assert_int_equal(elmo_model_load(fixture("allennlp-elmo/options.json"), fixture("allennlp-elmo/lm_weights.hdf5"), &a), ELMO_OK);
+    assert_int_equal(elmo_model_load(fixture("allennlp-elmo/options.json"), w, &b), ELMO_OK);
+    assert_true(elmo_model_fingerprint(a) == elmo_model_fingerprint(b));
+    elmo_model_free(b);
+    elmo_ppl_result p0, p1;
+    assert_int_equal(elmo_perplexity(frozen, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p0), ELMO_OK);
+    /* then everything: resumed across the boundary, and in one run */
+    err = NULL;
+    if (train_published(pub, frozen, "--max-steps 60 --resume", &err)) fail_msg("--resume failed: %s", err);
+    free(err);
+    err = NULL;
+    if (train_published(pub, full, "--max-steps 60", &err)) fail_msg("one run failed: %s", err);
+    free(err);
+    char ca[700], cb[700];
+    snprintf(ca, sizeof ca, "%s/checkpoint.bin", frozen);
+    snprintf(cb, sizeof cb, "%s/checkpoint.bin", full);
+    assert_same_checkpoint(ca, cb, "frozen, then resumed");
+    snprintf(w, sizeof w, "%s/weights.hdf5", full);
+    assert_int_equal(elmo_model_load(fixture("allennlp-elmo/options.json"), w, &b), ELMO_OK);
+    assert_true(elmo_model_fingerprint(a) != elmo_model_fingerprint(b)); /* the biLM trained */
+    elmo_model_free(a);
+    elmo_model_free(b);
+    assert_int_equal(elmo_perplexity(full, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p1), ELMO_OK);
+    print_message("published biLM, new softmax: perplexity %.2f after 20 frozen steps, %.2f after 40 "
+                  "more of everything (vocabulary 32); resume across the boundary bit-identical\n",
+                  p0.mean_ppl, p1.mean_ppl);
+    assert_true(p1.mean_ppl < p0.mean_ppl);
+}
+
 static void test_bad_settings(void **state) {
     (void)state;
     REQUIRE_FIXTURES();
@@ -274,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_trains_and_exports),
         cmocka_unit_test(test_bf16_training),
         cmocka_unit_test(test_kill_and_resume),
+        cmocka_unit_test(test_init_from_published),
         cmocka_unit_test(test_bad_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,13 @@ static void on_progress(const elmo_train_progress *p, void *user) {
     fflush(stderr);
 }
 
+/* Whether a model directory has the softmax of elmo train (else: a published biLM). */
+static int cli_has_softmax(const char *dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/softmax.hdf5", dir);
+    return access(p, R_OK) == 0;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *cmd = "train";
     elmo_train_config c;
@@ -83,7 +90,7 @@ int cmd_train(int argc, char **argv) {
     cli_list train = {0};
     const char *precision = NULL;
     int epochs = 0, max_steps = 0, batch = 0, unroll = 0, neg = 0, seed = 1, threads = 2;
-    int resume = 0, force = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000;
+    int resume = 0, force = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000, freeze = 1000;
     double lr = -1, dropout = -1, clip = -1, restart = 0;
     cli_opt opts[] = {
         {"--options", OPT_STR, &c.options_path, 0, 0, "options.json (architecture; bilm-tf training keys as defaults)"},
@@ -108,7 +115,8 @@ int cmd_train(int argc, char **argv) {
          "fp32 (default) | bf16 (bfloat16 products; float32 master weights and Adagrad) | auto"},
         {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
         {"--force", OPT_BOOL, &force, 0, 0, "start over in a save directory that is not empty"},
-        {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a trained model DIR on new text"},
+        {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a model DIR on new text: one of elmo train, or a published bilm-tf/AllenNLP options.json + weights.hdf5 (a new softmax is learned first)"},
+        {"--freeze-steps", OPT_INT, &freeze, 0, 2000000000, "with a published model (no softmax.hdf5): steps that train only the new softmax, the biLM frozen"},
         {"--checkpoint-every", OPT_INT, &ckpt, 1, 2000000000, "steps between checkpoints"},
         {"--log-every", OPT_INT, &log_every, 1, 2000000000, "steps between log lines"},
         {"--shuffle-lines", OPT_INT, &chunk, 1, 100000000, "sentences shuffled together in memory"},
@@ -146,6 +154,7 @@ int cmd_train(int argc, char **argv) {
     if (cli_precision("train", precision, &c.precision)) return 1;
     c.resume = resume;
     c.checkpoint_every = ckpt;
+    c.freeze_steps = freeze;
     c.log_every = log_every;
     c.chunk_lines = (size_t)chunk;
     elmo_status s = elmo_dist_init(); /* MPI only when started by mpirun */
@@ -167,6 +176,9 @@ int cmd_train(int argc, char **argv) {
         if (size > 1)
             fprintf(stderr, "train: %d processes, data parallel (the batch's rows split across them)\n",
                     size);
+        if (c.init_from && !resume && !cli_has_softmax(c.init_from))
+            fprintf(stderr, "train: %s has no softmax.hdf5 (a published model): a new softmax is trained for "
+                            "%d steps with the biLM frozen, then everything\n", c.init_from, freeze);
     }
     s = elmo_train(&c);
     if (tty) fputc('\n', stderr);

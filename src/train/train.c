@@ -57,6 +57,7 @@ void elmo_train_config_init(elmo_train_config *c) {
     c->dropout = -1;
     c->clip_norm = -1;
     c->threads = 2;
+    c->freeze_steps = 1000;
 }
 
 typedef struct {
@@ -66,6 +67,8 @@ typedef struct {
     int V, B, T, S;
     double lr, dropout, clip;
     int64_t total_steps, step;
+    int64_t frozen_until;   /* steps before it update only the softmax (a new softmax on a
+                               published biLM, --init-from without softmax.hdf5) */
     uint64_t tokens;
     double elapsed_before;
     elmo_params w;          /* the biLM */
@@ -324,6 +327,7 @@ static elmo_status save_checkpoint(trainer *t, double elapsed) {
     elmo_ckpt_put(&w, "lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H));
     int32_t ranks = t->nranks; /* processes of the run (mpirun -np); 1 when absent */
     elmo_ckpt_put(&w, "ranks", &ranks, sizeof ranks);
+    elmo_ckpt_put(&w, "frozen_until", &t->frozen_until, sizeof t->frozen_until);
     elmo_ckpt_put(&w, "rng", t->rdrop, sizeof t->rdrop);
     elmo_ckpt_put(&w, "rng_sampler", t->rsamp, sizeof t->rsamp);
     for (int d = 0; d < 2; d++) {
@@ -461,6 +465,9 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
     GET("adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P);
     GET("adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V);
     if (everything) {
+        /* (absent from checkpoints written before the entry existed: nothing frozen) */
+        if (!elmo_ckpt_get(&ck, "frozen_until", sizeof t->frozen_until, &d, NULL))
+            memcpy(&t->frozen_until, d, sizeof t->frozen_until);
         int32_t ranks = 1;
         if (!elmo_ckpt_get(&ck, "ranks", sizeof ranks, &d, NULL)) memcpy(&ranks, d, sizeof ranks);
         if (ranks != t->nranks) {
@@ -507,6 +514,14 @@ static elmo_status load_model_dir(trainer *t, const char *dir) {
     free(ck);
     char *wp = elmo_path_join(dir, "weights.hdf5"), *sp = elmo_path_join(dir, "softmax.hdf5");
     s = elmo_weights_read(wp, &t->arch, &t->w);
+    if (!s && !elmo_file_exists(sp)) {
+        /* a published biLM (bilm-tf / AllenNLP weights.hdf5) comes without its softmax: the
+         * new one (init_params) learns alone first, the biLM frozen */
+        t->frozen_until = t->cfg.freeze_steps > 0 ? t->cfg.freeze_steps : 0;
+        free(wp);
+        free(sp);
+        return ELMO_OK;
+    }
     float *data = NULL;
     int rank;
     uint64_t dims[4];
@@ -689,8 +704,10 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
         t->loss[1] = tail[1];
         *stop = tail[2] > 0;
     }
-    /* global norm clipping over every gradient */
-    double ss = elmo_sumsq(t->w.n, g);
+    /* global norm clipping over every gradient that is applied (the softmax's alone while
+     * the biLM is frozen) */
+    int frozen = t->step < t->frozen_until;
+    double ss = frozen ? 0 : elmo_sumsq(t->w.n, g);
     for (int k = 0; k < t->ntouched; k++) {
         int32_t id = t->tlist[k];
         ss += elmo_sumsq((size_t)P, t->gsmW + (size_t)id * P) + (double)t->gsmb[id] * t->gsmb[id];
@@ -700,8 +717,10 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     int finite = isfinite(norm) && isfinite(t->loss[0]) && isfinite(t->loss[1]);
     if (finite) {
         float scale = norm > t->clip ? (float)(t->clip / norm) : 1.0f;
-        if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
-        elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
+        if (!frozen) {
+            if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
+            elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
+        }
         for (int k = 0; k < t->ntouched; k++) {
             int32_t id = t->tlist[k];
             float *gw = t->gsmW + (size_t)id * P;
@@ -770,6 +789,7 @@ static elmo_status share_state(trainer *t, int *resumed) {
     int32_t r = *resumed;
     elmo_status s;
     if ((s = elmo_dist_bcast(&r, sizeof r, 0)) ||
+        (s = elmo_dist_bcast(&t->frozen_until, sizeof t->frozen_until, 0)) ||
         (s = elmo_dist_bcast(t->w.mem, sizeof(float) * t->w.n, 0)) ||
         (s = elmo_dist_bcast(t->acc, sizeof(float) * t->w.n, 0)) ||
         (s = elmo_dist_bcast(t->smW, sizeof(float) * V * P, 0)) ||
