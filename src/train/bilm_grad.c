@@ -170,6 +170,11 @@ void bilm_trainer_reset_state(bilm_trainer *t) {
            sizeof(elmo_real) * 2 * c->n_layers * (size_t)t->B * (c->projection_dim + c->lstm_dim));
 }
 
+const elmo_real *bilm_trainer_layer(const bilm_trainer *t, int d, int layer) {
+    const dir_views *v = &((const trainer_blocks *)t->blocks)->v[d];
+    return layer == 0 ? v->tok : v->out[layer - 1];
+}
+
 /* dst = src * mask (T*B, P) with the inverted-dropout mask of `layer` (or a copy without
  * dropout); the mask is a function of the key and of the global position (see grad.h) */
 static void apply_dropout(const elmo_dropout_key *dk, int layer, elmo_real keep, int T, int B,

@@ -157,6 +157,11 @@ double bilm_direction_step_f(bilm_trainer_f *t, int d, const elmo_train_batch *b
                              const int32_t *cand, const float *logq_c, int tries,
                              const elmo_dropout_key *drop, float weight, tparams_f *g,
                              sparse_rows_f *sm, int backward);
+/* The forward activations of direction d's last bilm_direction_step, time-major (T*B, P)
+ * for that step's T and B: layer 0 the token encoder's output, layer l = 1..L the output of
+ * LSTM layer l (residual included; before the next dropout). For tests that compare the
+ * training graph with inference (tests/test_train_infer.c). */
+const float *bilm_trainer_layer_f(const bilm_trainer_f *t, int d, int layer);
 
 /* ======== double: the gradient checks (the same as above, double for float) ======== */
 
@@ -225,5 +230,6 @@ double bilm_direction_step_d(bilm_trainer_d *t, int d, const elmo_train_batch *b
                              const int32_t *cand, const double *logq_c, int tries,
                              const elmo_dropout_key *drop, double weight, tparams_d *g,
                              sparse_rows_d *sm, int backward);
+const double *bilm_trainer_layer_d(const bilm_trainer_d *t, int d, int layer);
 
 #endif

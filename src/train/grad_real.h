@@ -43,6 +43,7 @@ typedef float elmo_real;
 #define bilm_trainer_free        ELMO_REAL_NAME(bilm_trainer_free)
 #define bilm_trainer_reset_state ELMO_REAL_NAME(bilm_trainer_reset_state)
 #define bilm_direction_step      ELMO_REAL_NAME(bilm_direction_step)
+#define bilm_trainer_layer       ELMO_REAL_NAME(bilm_trainer_layer)
 
 /* The helpers of the kernels, for elmo_real. */
 
