@@ -2,8 +2,9 @@
  * test_grad.c: every backward pass against central finite differences, in double precision
  * on tiny sizes: the token encoder (char CNN with trimmed windows and all-PAD windows,
  * highway, projection), the LSTM with projection and both clips, the full and the sampled
- * softmax, and the whole biLM objective (both directions, dropout, residuals). The float
- * kernels are the same source compiled for float (see src/train/real.h).
+ * softmax, and the whole biLM objective (both directions, dropout, residuals). The tests call
+ * the double build (names ending in _d); training runs the same sources compiled for float
+ * (_f; see src/train/grad.h).
  */
 #include <math.h>
 #include <stdlib.h>

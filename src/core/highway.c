@@ -16,10 +16,9 @@
 
 #include "kernels/fastmath.h"
 #include "kernels/matmul.h"
+#include "kernels/scalar.h"
 #include "core/model.h"
 #include "io/util.h"
-
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 void elmo_highway_product(const elmo_model *m, int i, int which, int N, const float *x,
                           float *out) {
@@ -73,7 +72,7 @@ void elmo_highway_forward_ref(const elmo_config *c, const elmo_params *p, int N,
                     a += (double)xr[k] * p->hw_wc[i][(size_t)k * F + f];
                     t += (double)xr[k] * p->hw_wt[i][(size_t)k * F + f];
                 }
-                float g = sigmoidf((float)a + p->hw_bc[i][f]);
+                float g = elmo_sigmoid_f((float)a + p->hw_bc[i][f]);
                 float tr = (float)t + p->hw_bt[i][f];
                 tr = tr > 0 ? tr : 0;
                 tmp[f] = g * tr + (1.0f - g) * xr[f];

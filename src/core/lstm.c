@@ -27,18 +27,9 @@
 
 #include "kernels/fastmath.h"
 #include "kernels/matmul.h"
+#include "kernels/scalar.h"
 #include "core/model.h"
 #include "io/util.h"
-
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
-
-static inline float clipf(float v, float lim) {
-    if (lim > 0) {
-        if (v > lim) return lim;
-        if (v < -lim) return -lim;
-    }
-    return v;
-}
 
 /* Gates for n rows: g (n, 4H) pre-activations without bias; c (n, H) updated; u (n, H).
  * Plain reference: libm's expf / tanhf. */
@@ -52,10 +43,10 @@ static void gates_ref(int n, int H, const float *g, const float *b, float cell_c
             float j = z[H + k] + b[H + k];
             float f = z[2 * H + k] + b[2 * H + k];
             float o = z[3 * H + k] + b[3 * H + k];
-            float cn = sigmoidf(f + 1.0f) * cr[k] + sigmoidf(i) * tanhf(j);
-            cn = clipf(cn, cell_clip);
+            float cn = elmo_sigmoid_f(f + 1.0f) * cr[k] + elmo_sigmoid_f(i) * tanhf(j);
+            cn = elmo_clip_f(cn, cell_clip);
             cr[k] = cn;
-            ur[k] = sigmoidf(o) * tanhf(cn);
+            ur[k] = elmo_sigmoid_f(o) * tanhf(cn);
         }
     }
 }
@@ -143,7 +134,7 @@ void elmo_lstm_forward_ref(const elmo_config *c, const float *W, const float *b,
             for (int q = 0; q < P; q++) {
                 double a = 0;
                 for (int k = 0; k < H; k++) a += (double)u[k] * Wp[(size_t)k * P + q];
-                yt[q] = clipf((float)a, c->proj_clip);
+                yt[q] = elmo_clip_f((float)a, c->proj_clip);
             }
         } else {
             memcpy(yt, u, sizeof(float) * P);

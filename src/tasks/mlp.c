@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/matmul.h"
+#include "kernels/scalar.h"
 
 size_t elmo_mlp_count(int in, int hidden, int out) {
     size_t n = 0;
@@ -80,7 +81,7 @@ void elmo_mlp_forward(const elmo_mlp *m, int N, const float *x, const elmo_csr *
 void elmo_mlp_probs(const elmo_mlp *m, int N, const float *z, float *p) {
     for (int n = 0; n < N; n++) {
         if (m->binary) {
-            float s = 1.0f / (1.0f + expf(-z[n]));
+            float s = elmo_sigmoid_f(z[n]);
             p[2 * n] = 1 - s;
             p[2 * n + 1] = s;
             continue;
@@ -108,7 +109,7 @@ double elmo_mlp_backward(const elmo_mlp *m, int N, const float *x, const elmo_cs
             double v = zr[0], y = labels[n];
             /* BCE with logits, stably: max(v, 0) - v y + log(1 + exp(-|v|)) */
             loss += (v > 0 ? v : 0) - v * y + log1p(exp(-fabs(v)));
-            zr[0] = weight * (float)(1.0 / (1.0 + exp(-v)) - y);
+            zr[0] = weight * (float)(elmo_sigmoid_d(v) - y);
             continue;
         }
         float mx = zr[0];

@@ -2,58 +2,46 @@
  * bilm_grad.c: the biLM training objective (bilm-tf's LanguageModel) for one direction of one
  * batch: token encoder -> dropout -> LSTM stack (dropout on every layer's input, residual around
  * layers >= 1 adding the dropped-out input) -> dropout -> softmax loss, and the backward pass in
- * reverse order. Compiled twice (float, double; see real.h).
+ * reverse order. Compiled twice, float and double (train/grad.h).
  *
  * The two directions share the token encoder and the softmax but nothing else, so a caller
  * may run them on two threads with separate gradient blocks and sum the shared parts.
  * LSTM states are carried from batch to batch (truncated BPTT: no gradient into them).
  */
-#ifndef ELMO_TEMPLATE_PASS
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/grad.h"
-
-#define ELMO_TEMPLATE_PASS
-#include "train/real.h"
-#include "train/bilm_grad.c"
-#define ELMO_DOUBLE
-#include "train/real.h"
-#include "train/bilm_grad.c"
-#undef ELMO_DOUBLE
-#undef ELMO_TEMPLATE_PASS
-
-#else /* ---- templated part ---- */
+#include "train/grad_real.h"
 
 /* Views of one direction's activation block. Shapes: N = T*B tokens. */
 typedef struct {
-    real *tok;                    /* (N, P) */
-    real *xs, *hg, *ht;           /* ((NH+1) or NH, N, F) */
-    real *A, *Z, *dxs;            /* token-encoder workspace */
-    real *xin[ELMO_MAX_LAYERS];   /* (N, P) each layer's input after dropout */
-    real *mask[ELMO_MAX_LAYERS + 1]; /* (N, P) dropout masks (0 or 1/keep); [L] = top */
-    real *h0[ELMO_MAX_LAYERS];    /* (B, P) initial h of each layer */
-    real *y[ELMO_MAX_LAYERS];     /* (N, P) LSTM outputs before the residual */
-    real *out[ELMO_MAX_LAYERS];   /* (N, P) layer outputs (residual added) */
-    real *gates[ELMO_MAX_LAYERS]; /* (N, 4H) */
-    real *cs[ELMO_MAX_LAYERS];    /* ((T+1)*B, H) */
-    real *tc[ELMO_MAX_LAYERS], *u[ELMO_MAX_LAYERS]; /* (N, H) */
-    real *top;                    /* (N, P) dropped-out top output */
-    real *d1, *d2;                /* (N, P) gradients flowing down */
-    real *dG;                     /* (N, 4H) */
-    real *dh, *dc, *du;           /* (B, P), (B, H), (B, H) */
-    real *sm_ws;                  /* softmax workspace */
-    real *logq_y;                 /* (N) */
-    real *sdW, *sdb;              /* ((S+N), P), (S+N) sparse softmax rows */
-    int *rs;                      /* (N) */
-    int32_t *argmax;              /* (N, F) */
-    int32_t *sids;                /* (S+N) */
-} R(dir_views);
+    elmo_real *tok;                       /* (N, P) */
+    elmo_real *xs, *hg, *ht;              /* ((NH+1) or NH, N, F) */
+    elmo_real *A, *Z, *dxs;               /* token-encoder workspace */
+    elmo_real *xin[ELMO_MAX_LAYERS];      /* (N, P) each layer's input after dropout */
+    elmo_real *mask[ELMO_MAX_LAYERS + 1]; /* (N, P) dropout masks (0 or 1/keep); [L] = top */
+    elmo_real *h0[ELMO_MAX_LAYERS];       /* (B, P) initial h of each layer */
+    elmo_real *y[ELMO_MAX_LAYERS];        /* (N, P) LSTM outputs before the residual */
+    elmo_real *out[ELMO_MAX_LAYERS];      /* (N, P) layer outputs (residual added) */
+    elmo_real *gates[ELMO_MAX_LAYERS];    /* (N, 4H) */
+    elmo_real *cs[ELMO_MAX_LAYERS];       /* ((T+1)*B, H) */
+    elmo_real *tc[ELMO_MAX_LAYERS], *u[ELMO_MAX_LAYERS]; /* (N, H) */
+    elmo_real *top;                                      /* (N, P) dropped-out top output */
+    elmo_real *d1, *d2;                                  /* (N, P) gradients flowing down */
+    elmo_real *dG;                                       /* (N, 4H) */
+    elmo_real *dh, *dc, *du;                             /* (B, P), (B, H), (B, H) */
+    elmo_real *sm_ws;                                    /* softmax workspace */
+    elmo_real *logq_y;                                   /* (N) */
+    elmo_real *sdW, *sdb;                                /* ((S+N), P), (S+N) sparse softmax rows */
+    int *rs;                                             /* (N) */
+    int32_t *argmax;                                     /* (N, F) */
+    int32_t *sids;                                       /* (S+N) */
+} dir_views;
 
 /* Walk the block layout: count when base is NULL. Returns reals used; *ints the int32s. */
-static size_t R(dir_layout)(const R(bilm_trainer) *t, R(dir_views) *v, real *base, int32_t *ibase,
-                            size_t *ints) {
+static size_t dir_layout(const bilm_trainer *t, dir_views *v, elmo_real *base, int32_t *ibase,
+                         size_t *ints) {
     const elmo_config *c = t->c;
     size_t N = (size_t)t->T * t->B, B = t->B, P = c->projection_dim, H = c->lstm_dim;
     size_t F = c->n_filters, NH = c->n_highway, W = c->max_chars, L = c->n_layers;
@@ -67,15 +55,15 @@ static size_t R(dir_layout)(const R(bilm_trainer) *t, R(dir_views) *v, real *bas
     size_t S = t->S;
     size_t smws = S ? N * (S + 1) + S * P + S : (size_t)ELMO_SOFTMAX_CHUNK * t->V;
     size_t off = 0, ioff = 0;
-#define TAKE(field, count)                                                                    \
-    do {                                                                                      \
-        if (base) v->field = base + off;                                                      \
-        off += ((size_t)(count) + 15) & ~(size_t)15;                                          \
+#define TAKE(field, count)                                                                         \
+    do {                                                                                           \
+        if (base) v->field = base + off;                                                           \
+        off += ((size_t)(count) + 15) & ~(size_t)15;                                               \
     } while (0)
-#define ITAKE(field, type, count)                                                             \
-    do {                                                                                      \
-        if (ibase) v->field = (type *)(ibase + ioff);                                         \
-        ioff += ((size_t)(count) + 15) & ~(size_t)15;                                         \
+#define ITAKE(field, type, count)                                                                  \
+    do {                                                                                           \
+        if (ibase) v->field = (type *)(ibase + ioff);                                              \
+        ioff += ((size_t)(count) + 15) & ~(size_t)15;                                              \
     } while (0)
     TAKE(tok, N * P);
     TAKE(xs, (NH + 1) * N * F);
@@ -118,41 +106,41 @@ static size_t R(dir_layout)(const R(bilm_trainer) *t, R(dir_views) *v, real *bas
 }
 
 typedef struct {
-    real *mem[2];
+    elmo_real *mem[2];
     int32_t *imem[2];
-    R(dir_views) v[2];
-} R(trainer_blocks);
+    dir_views v[2];
+} trainer_blocks;
 
-elmo_status R(bilm_trainer_init)(R(bilm_trainer) *t, const elmo_config *c, int V, int B, int T,
-                                 int S, double dropout, real *params, real *sm_W, real *sm_b) {
+elmo_status bilm_trainer_init(bilm_trainer *t, const elmo_config *c, int V, int B, int T, int S,
+                              double dropout, elmo_real *params, elmo_real *sm_W, elmo_real *sm_b) {
     memset(t, 0, sizeof *t);
     t->c = c;
     t->V = V;
     t->B = B;
     t->T = T;
     t->S = S < V ? S : 0; /* as many negatives as words: the full softmax is exact and cheaper */
-    t->keep = (real)(1.0 - dropout);
-    R(tparams_bind)(c, &t->p, params);
+    t->keep = (elmo_real)(1.0 - dropout);
+    tparams_bind(c, &t->p, params);
     t->sm_W = sm_W;
     t->sm_b = sm_b;
-    R(dir_views) v;
-    size_t ints, reals = R(dir_layout)(t, &v, NULL, NULL, &ints);
+    dir_views v;
+    size_t ints, reals = dir_layout(t, &v, NULL, NULL, &ints);
     size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
     size_t state = 2 * L * (size_t)B * (P + H);
-    R(trainer_blocks) *tb = calloc(1, sizeof *tb);
+    trainer_blocks *tb = calloc(1, sizeof *tb);
     if (!tb) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    t->mem = elmo_calloc(state, sizeof(real));
+    t->mem = elmo_calloc(state, sizeof(elmo_real));
     for (int d = 0; d < 2; d++) {
-        tb->mem[d] = elmo_calloc(reals, sizeof(real));
+        tb->mem[d] = elmo_calloc(reals, sizeof(elmo_real));
         tb->imem[d] = elmo_calloc(ints, sizeof(int32_t));
         if (!tb->mem[d] || !tb->imem[d]) break;
-        R(dir_layout)(t, &tb->v[d], tb->mem[d], tb->imem[d], &ints);
+        dir_layout(t, &tb->v[d], tb->mem[d], tb->imem[d], &ints);
     }
     if (!t->mem || !tb->mem[0] || !tb->mem[1] || !tb->imem[0] || !tb->imem[1]) {
         t->blocks = tb;
-        R(bilm_trainer_free)(t);
+        bilm_trainer_free(t);
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory for training activations (%zu MB)",
-                         2 * reals * sizeof(real) >> 20);
+                         2 * reals * sizeof(elmo_real) >> 20);
     }
     for (int d = 0; d < 2; d++)
         for (size_t l = 0; l < L; l++) {
@@ -163,8 +151,8 @@ elmo_status R(bilm_trainer_init)(R(bilm_trainer) *t, const elmo_config *c, int V
     return ELMO_OK;
 }
 
-void R(bilm_trainer_free)(R(bilm_trainer) *t) {
-    R(trainer_blocks) *tb = t->blocks;
+void bilm_trainer_free(bilm_trainer *t) {
+    trainer_blocks *tb = t->blocks;
     if (tb) {
         for (int d = 0; d < 2; d++) {
             elmo_free(tb->mem[d]);
@@ -176,30 +164,37 @@ void R(bilm_trainer_free)(R(bilm_trainer) *t) {
     memset(t, 0, sizeof *t);
 }
 
-void R(bilm_trainer_reset_state)(R(bilm_trainer) *t) {
+void bilm_trainer_reset_state(bilm_trainer *t) {
     const elmo_config *c = t->c;
-    memset(t->mem, 0, sizeof(real) * 2 * c->n_layers * (size_t)t->B * (c->projection_dim + c->lstm_dim));
+    memset(t->mem, 0,
+           sizeof(elmo_real) * 2 * c->n_layers * (size_t)t->B * (c->projection_dim + c->lstm_dim));
+}
+
+const elmo_real *bilm_trainer_layer(const bilm_trainer *t, int d, int layer) {
+    const dir_views *v = &((const trainer_blocks *)t->blocks)->v[d];
+    return layer == 0 ? v->tok : v->out[layer - 1];
 }
 
 /* dst = src * mask (T*B, P) with the inverted-dropout mask of `layer` (or a copy without
  * dropout); the mask is a function of the key and of the global position (see grad.h) */
-static void R(dropout)(const elmo_dropout_key *dk, int layer, real keep, int T, int B, int P,
-                       const real *src, real *dst, real *mask) {
+static void apply_dropout(const elmo_dropout_key *dk, int layer, elmo_real keep, int T, int B,
+                          int P, const elmo_real *src, elmo_real *dst, elmo_real *mask) {
     size_t n = (size_t)T * B * P;
     if (!dk || keep >= 1) {
         for (size_t k = 0; k < n; k++) mask[k] = 1;
-        memcpy(dst, src, sizeof(real) * n);
+        memcpy(dst, src, sizeof(elmo_real) * n);
         return;
     }
-    real scale = 1 / keep;
+    elmo_real scale = 1 / keep;
     uint64_t thr = (uint64_t)((double)keep * 4294967296.0); /* keep iff hash >> 32 < thr */
     uint64_t lk = elmo_mix64(dk->key ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(layer + 1)));
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {
-            uint64_t base = ((uint64_t)t * (uint64_t)dk->rows + (uint64_t)(dk->row0 + b)) * (uint64_t)P;
+            uint64_t base =
+                ((uint64_t)t * (uint64_t)dk->rows + (uint64_t)(dk->row0 + b)) * (uint64_t)P;
             size_t o = ((size_t)t * B + b) * P;
-            real *mk = mask + o, *dd = dst + o;
-            const real *ss = src + o;
+            elmo_real *mk = mask + o, *dd = dst + o;
+            const elmo_real *ss = src + o;
             for (int k = 0; k < P; k++) {
                 uint64_t h = elmo_mix64(lk + (base + (uint64_t)k) * 0x9e3779b97f4a7c15ULL);
                 mk[k] = (h >> 32) < thr ? scale : 0;
@@ -208,48 +203,49 @@ static void R(dropout)(const elmo_dropout_key *dk, int layer, real keep, int T, 
         }
 }
 
-double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch *bt,
-                              const int32_t *cand, const real *logq_c, int tries,
-                              const elmo_dropout_key *drop, real weight, R(tparams) *g,
-                              R(sparse_rows) *sm, int backward) {
+double bilm_direction_step(bilm_trainer *t, int d, const elmo_train_batch *bt, const int32_t *cand,
+                           const elmo_real *logq_c, int tries, const elmo_dropout_key *drop,
+                           elmo_real weight, tparams *g, sparse_rows *sm, int backward) {
     const elmo_config *c = t->c;
-    R(trainer_blocks) *tb = t->blocks;
-    R(dir_views) *v = &tb->v[d];
+    trainer_blocks *tb = t->blocks;
+    dir_views *v = &tb->v[d];
     /* a batch may be smaller than the trainer was sized for (the last batch of a group) */
     ELMO_ASSERT(bt->B >= 1 && bt->B <= t->B && bt->T >= 1 && bt->T <= t->T);
     int B = bt->B, T = bt->T, N = T * B, P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
     size_t NP = (size_t)N * P;
-    const R(tparams) *p = &t->p;
+    const tparams *p = &t->p;
     const int16_t *ids = bt->ids[d];
     const int32_t *y = bt->targets[d];
 
     /* ---- forward */
-    R(tokenc_forward)(c, p, N, ids, v->tok, v->rs, v->argmax, v->xs, v->hg, v->ht, v->A, v->Z);
-    const real *in = v->tok;
+    tokenc_forward(c, p, N, ids, v->tok, v->rs, v->argmax, v->xs, v->hg, v->ht, v->A, v->Z);
+    const elmo_real *in = v->tok;
     for (int l = 0; l < L; l++) {
-        R(dropout)(drop, l, t->keep, T, B, P, in, v->xin[l], v->mask[l]);
-        memcpy(v->h0[l], t->state_h[d][l], sizeof(real) * (size_t)B * P);
-        R(lstm_train_forward)(c, p->lstm_w[d][l], p->lstm_b[d][l], p->lstm_p[d][l], T, B, v->xin[l],
-                              v->h0[l], t->state_c[d][l], bt->reset[d], v->y[l], v->gates[l], v->cs[l],
-                              v->tc[l], v->u[l], v->dh);
+        apply_dropout(drop, l, t->keep, T, B, P, in, v->xin[l], v->mask[l]);
+        memcpy(v->h0[l], t->state_h[d][l], sizeof(elmo_real) * (size_t)B * P);
+        lstm_train_forward(c, p->lstm_w[d][l], p->lstm_b[d][l], p->lstm_p[d][l], T, B, v->xin[l],
+                           v->h0[l], t->state_c[d][l], bt->reset[d], v->y[l], v->gates[l], v->cs[l],
+                           v->tc[l], v->u[l], v->dh);
         if (c->use_skip_connections && l > 0)
             for (size_t k = 0; k < NP; k++) v->out[l][k] = v->y[l][k] + v->xin[l][k];
         else
-            memcpy(v->out[l], v->y[l], sizeof(real) * NP);
+            memcpy(v->out[l], v->y[l], sizeof(elmo_real) * NP);
         in = v->out[l];
         /* carry the final state to the next batch */
-        memcpy(t->state_h[d][l], v->y[l] + (size_t)(T - 1) * B * P, sizeof(real) * (size_t)B * P);
-        memcpy(t->state_c[d][l], v->cs[l] + (size_t)T * B * H, sizeof(real) * (size_t)B * H);
+        memcpy(t->state_h[d][l], v->y[l] + (size_t)(T - 1) * B * P,
+               sizeof(elmo_real) * (size_t)B * P);
+        memcpy(t->state_c[d][l], v->cs[l] + (size_t)T * B * H, sizeof(elmo_real) * (size_t)B * H);
     }
-    R(dropout)(drop, L, t->keep, T, B, P, in, v->top, v->mask[L]);
+    apply_dropout(drop, L, t->keep, T, B, P, in, v->top, v->mask[L]);
     double loss;
-    real *dtop = backward ? v->d1 : NULL;
+    elmo_real *dtop = backward ? v->d1 : NULL;
     if (t->S > 0) {
-        for (int n = 0; n < N; n++) v->logq_y[n] = (real)elmo_log_uniform_logq(t->V, y[n], tries);
+        for (int n = 0; n < N; n++)
+            v->logq_y[n] = (elmo_real)elmo_log_uniform_logq(t->V, y[n], tries);
         int S = t->S;
-        loss = R(softmax_sampled)(N, P, S, v->top, y, cand, logq_c, v->logq_y, t->sm_W, t->sm_b,
-                                  weight, dtop, v->sdW, v->sdb, v->sdW + (size_t)S * P,
-                                  v->sdb + S, v->sm_ws);
+        loss =
+            softmax_sampled(N, P, S, v->top, y, cand, logq_c, v->logq_y, t->sm_W, t->sm_b, weight,
+                            dtop, v->sdW, v->sdb, v->sdW + (size_t)S * P, v->sdb + S, v->sm_ws);
         if (sm) {
             memcpy(v->sids, cand, sizeof(int32_t) * S);
             memcpy(v->sids + S, y, sizeof(int32_t) * N);
@@ -258,17 +254,17 @@ double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch 
     } else {
         /* full softmax: dense gradient rows of every word (only with a small vocabulary or
          * at evaluation) */
-        real *dW = NULL, *db = NULL;
+        elmo_real *dW = NULL, *db = NULL;
         if (backward && sm) {
             dW = v->sdW;
             db = v->sdb;
-            memset(dW, 0, sizeof(real) * (size_t)t->V * P);
-            memset(db, 0, sizeof(real) * t->V);
+            memset(dW, 0, sizeof(elmo_real) * (size_t)t->V * P);
+            memset(db, 0, sizeof(elmo_real) * t->V);
             for (int k = 0; k < t->V; k++) v->sids[k] = k;
             sm->n = t->V;
         }
-        loss = R(softmax_full)(N, P, t->V, v->top, y, t->sm_W, t->sm_b, weight, dtop, dW, db,
-                               v->sm_ws);
+        loss =
+            softmax_full(N, P, t->V, v->top, y, t->sm_W, t->sm_b, weight, dtop, dW, db, v->sm_ws);
     }
     if (sm) {
         sm->ids = v->sids;
@@ -278,24 +274,22 @@ double R(bilm_direction_step)(R(bilm_trainer) *t, int d, const elmo_train_batch 
     if (!backward) return loss;
 
     /* ---- backward: d1 holds d top (after dropout) */
-    real *dcur = v->d1, *dnext = v->d2;
+    elmo_real *dcur = v->d1, *dnext = v->d2;
     for (size_t k = 0; k < NP; k++) dcur[k] *= v->mask[L][k]; /* now d out[L-1] */
     for (int l = L - 1; l >= 0; l--) {
-        R(lstm_train_backward)(c, p->lstm_w[d][l], p->lstm_p[d][l], T, B, v->xin[l], v->h0[l],
-                               bt->reset[d], v->y[l], v->gates[l], v->cs[l], v->tc[l], v->u[l], dcur, dnext,
-                               g->lstm_w[d][l], g->lstm_b[d][l], g->lstm_p[d][l], v->dG, v->dh,
-                               v->dc, v->du);
+        lstm_train_backward(c, p->lstm_w[d][l], p->lstm_p[d][l], T, B, v->xin[l], v->h0[l],
+                            bt->reset[d], v->y[l], v->gates[l], v->cs[l], v->tc[l], v->u[l], dcur,
+                            dnext, g->lstm_w[d][l], g->lstm_b[d][l], g->lstm_p[d][l], v->dG, v->dh,
+                            v->dc, v->du);
         /* dnext = d xin[l]; the residual adds d out[l] */
         if (c->use_skip_connections && l > 0)
             for (size_t k = 0; k < NP; k++) dnext[k] += dcur[k];
         for (size_t k = 0; k < NP; k++) dnext[k] *= v->mask[l][k]; /* d of the layer's input */
-        real *tmp = dcur;
+        elmo_real *tmp = dcur;
         dcur = dnext;
         dnext = tmp;
     }
-    R(tokenc_backward)(c, p, g, N, ids, dcur, v->rs, v->argmax, v->xs, v->hg, v->ht, v->A, v->Z,
-                       v->dxs);
+    tokenc_backward(c, p, g, N, ids, dcur, v->rs, v->argmax, v->xs, v->hg, v->ht, v->A, v->Z,
+                    v->dxs);
     return loss;
 }
-
-#endif

@@ -1,7 +1,7 @@
 /*
  * charcnn_grad.c: the token encoder in training form (char CNN, highway, projection;
- * core/charcnn.c, core/highway.c) with its backward pass. Compiled twice (float, double; see
- * real.h).
+ * core/charcnn.c, core/highway.c) with its backward pass. Compiled twice, float and double
+ * (train/grad.h).
  *
  * Forward, per token n (W chars, rs[n] = slots up to the last non-PAD char):
  *   z_i[p, f] = b_i[f] + sum_{k,d} e[p+k, d] W_i[k, d, f]     windows p = 0 .. W-K_i
@@ -12,26 +12,12 @@
  * Backward routes dm to each filter's argmax window: dW_i = A^T dZ and dA = dZ W_i^T over the
  * computed windows (A = im2col), and through the PAD embedding for all-PAD windows.
  */
-#ifndef ELMO_TEMPLATE_PASS
 #include <math.h>
 #include <string.h>
 
-#include "kernels/matmul.h"
+#include "train/grad_real.h"
 
-#include "train/grad.h"
-
-#define ELMO_TEMPLATE_PASS
-#include "train/real.h"
-#include "train/charcnn_grad.c"
-#define ELMO_DOUBLE
-#include "train/real.h"
-#include "train/charcnn_grad.c"
-#undef ELMO_DOUBLE
-#undef ELMO_TEMPLATE_PASS
-
-#else /* ---- templated part ---- */
-
-void R(tparams_bind)(const elmo_config *c, R(tparams) *p, real *mem) {
+void tparams_bind(const elmo_config *c, tparams *p, elmo_real *mem) {
     elmo_layout o;
     elmo_layout_make(c, &o);
     ELMO_BIND_VIEWS(p, &o, mem);
@@ -39,83 +25,70 @@ void R(tparams_bind)(const elmo_config *c, R(tparams) *p, real *mem) {
     p->n = o.n;
 }
 
-/* C (M, N) = op(A) op(B) + beta C, row-major */
-static inline void R(gemm)(int ta, int tb, int M, int N, int K, const real *A, int lda,
-                           const real *B, int ldb, real beta, real *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] *= beta;
-        return;
-    }
-    R_MM(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-}
-
-static inline real R(sigm)(real v) { return 1 / (1 + R_EXP(-v)); }
-
-static int R(real_slots)(const int16_t *ids, int W) {
+static int used_slots(const int16_t *ids, int W) {
     int r = W;
     while (r > 0 && ids[r - 1] == ELMO_CHAR_PAD) r--;
     return r;
 }
 
-/* windows of bank width K computed for a token with r real slots */
-static inline int R(npos)(int r, int W, int K) {
+/* windows of bank width K computed for a token with r elmo_real slots */
+static inline int npos(int r, int W, int K) {
     int P = W - K + 1, n = r < P ? r : P;
     return n < 1 ? 1 : n;
 }
 
-static void R(im2col)(const real *char_embed, int E, int W, int K, int N, const int16_t *ids,
-                      const int *rs, real *A) {
+static void im2col(const elmo_real *char_embed, int E, int W, int K, int N, const int16_t *ids,
+                   const int *rs, elmo_real *A) {
     int KE = K * E;
     size_t row = 0;
     for (int n = 0; n < N; n++) {
         const int16_t *id = ids + (size_t)n * W;
-        int np = R(npos)(rs[n], W, K);
+        int np = npos(rs[n], W, K);
         for (int q = 0; q < np; q++, row++)
             for (int k = 0; k < K; k++) {
                 int ch = id[q + k];
                 if (ch < 0 || ch >= ELMO_NC) ch = 0;
-                memcpy(A + row * KE + (size_t)k * E, char_embed + (size_t)ch * E, sizeof(real) * E);
+                memcpy(A + row * KE + (size_t)k * E, char_embed + (size_t)ch * E,
+                       sizeof(elmo_real) * E);
             }
     }
 }
 
-void R(tokenc_forward)(const elmo_config *c, const R(tparams) *p, int N, const int16_t *ids,
-                       real *tok, int *rs, int32_t *argmax, real *xs, real *hg, real *ht,
-                       real *A, real *Z) {
+void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t *ids,
+                    elmo_real *tok, int *rs, int32_t *argmax, elmo_real *xs, elmo_real *hg,
+                    elmo_real *ht, elmo_real *A, elmo_real *Z) {
     int W = c->max_chars, E = c->char_embed_dim, F = c->n_filters;
-    for (int n = 0; n < N; n++) rs[n] = R(real_slots)(ids + (size_t)n * W, W);
-    const real *pad = p->char_embed + (size_t)ELMO_CHAR_PAD * E;
-    real *y = xs; /* (N, F) */
+    for (int n = 0; n < N; n++) rs[n] = used_slots(ids + (size_t)n * W, W);
+    const elmo_real *pad = p->char_embed + (size_t)ELMO_CHAR_PAD * E;
+    elmo_real *y = xs; /* (N, F) */
     int foff = 0;
     for (int i = 0; i < c->n_banks; i++) {
         int K = c->filter_width[i], nf = c->filter_count[i], KE = K * E, P = W - K + 1;
-        const real *Wc = p->conv_w[i], *bc = p->conv_b[i];
-        R(im2col)(p->char_embed, E, W, K, N, ids, rs, A);
+        const elmo_real *Wc = p->conv_w[i], *bc = p->conv_b[i];
+        im2col(p->char_embed, E, W, K, N, ids, rs, A);
         size_t rows = 0;
-        for (int n = 0; n < N; n++) rows += (size_t)R(npos)(rs[n], W, K);
-        R(gemm)(0, 0, (int)rows, nf, KE, A, KE, Wc, nf, 0, Z, nf);
+        for (int n = 0; n < N; n++) rows += (size_t)npos(rs[n], W, K);
+        real_mm(0, 0, (int)rows, nf, KE, A, KE, Wc, nf, 0, Z, nf);
         /* the all-PAD window: z = sum_{k,d} pad[d] W[k, d, f] (bias added below) */
-        real zpad[nf];
+        elmo_real zpad[nf];
         for (int f = 0; f < nf; f++) {
-            real acc = 0;
+            elmo_real acc = 0;
             for (int k = 0; k < K; k++)
                 for (int d = 0; d < E; d++) acc += pad[d] * Wc[((size_t)k * E + d) * nf + f];
             zpad[f] = acc;
         }
         size_t row = 0;
         for (int n = 0; n < N; n++) {
-            int np = R(npos)(rs[n], W, K);
-            real *m = y + (size_t)n * F + foff;
+            int np = npos(rs[n], W, K);
+            elmo_real *m = y + (size_t)n * F + foff;
             int32_t *am = argmax + (size_t)n * F + foff;
-            const real *z = Z + row * nf;
+            const elmo_real *z = Z + row * nf;
             for (int f = 0; f < nf; f++) {
                 m[f] = z[f];
                 am[f] = 0;
             }
             for (int q = 1; q < np; q++) {
-                const real *zq = z + (size_t)q * nf;
+                const elmo_real *zq = z + (size_t)q * nf;
                 for (int f = 0; f < nf; f++)
                     if (zq[f] > m[f]) {
                         m[f] = zq[f];
@@ -129,8 +102,8 @@ void R(tokenc_forward)(const elmo_config *c, const R(tparams) *p, int N, const i
                         am[f] = np; /* >= np: an all-PAD window */
                     }
             for (int f = 0; f < nf; f++) {
-                real v = m[f] + bc[f];
-                m[f] = c->activation == ELMO_ACT_TANH ? R_TANH(v) : (v > 0 ? v : 0);
+                elmo_real v = m[f] + bc[f];
+                m[f] = c->activation == ELMO_ACT_TANH ? real_tanh(v) : (v > 0 ? v : 0);
             }
             row += (size_t)np;
         }
@@ -138,107 +111,112 @@ void R(tokenc_forward)(const elmo_config *c, const R(tparams) *p, int N, const i
     }
     /* highway layers: xs[i+1] = g * t + (1 - g) * xs[i] */
     for (int i = 0; i < c->n_highway; i++) {
-        const real *x = xs + (size_t)i * N * F;
-        real *xn = xs + (size_t)(i + 1) * N * F, *g = hg + (size_t)i * N * F, *t = ht + (size_t)i * N * F;
-        R(gemm)(0, 0, N, F, F, x, F, p->hw_wc[i], F, 0, g, F);
-        R(gemm)(0, 0, N, F, F, x, F, p->hw_wt[i], F, 0, t, F);
+        const elmo_real *x = xs + (size_t)i * N * F;
+        elmo_real *xn = xs + (size_t)(i + 1) * N * F, *g = hg + (size_t)i * N * F,
+                  *t = ht + (size_t)i * N * F;
+        real_mm(0, 0, N, F, F, x, F, p->hw_wc[i], F, 0, g, F);
+        real_mm(0, 0, N, F, F, x, F, p->hw_wt[i], F, 0, t, F);
         for (int n = 0; n < N; n++)
             for (int f = 0; f < F; f++) {
                 size_t k = (size_t)n * F + f;
-                real gv = R(sigm)(g[k] + p->hw_bc[i][f]);
-                real tv = t[k] + p->hw_bt[i][f];
+                elmo_real gv = real_sigmoid(g[k] + p->hw_bc[i][f]);
+                elmo_real tv = t[k] + p->hw_bt[i][f];
                 tv = tv > 0 ? tv : 0;
                 g[k] = gv;
                 t[k] = tv;
                 xn[k] = gv * tv + (1 - gv) * x[k];
             }
     }
-    const real *xo = xs + (size_t)c->n_highway * N * F;
+    const elmo_real *xo = xs + (size_t)c->n_highway * N * F;
     int Pd = c->projection_dim;
     if (c->has_cnn_proj) {
-        for (int n = 0; n < N; n++) memcpy(tok + (size_t)n * Pd, p->proj_b, sizeof(real) * Pd);
-        R(gemm)(0, 0, N, Pd, F, xo, F, p->proj_w, Pd, 1, tok, Pd);
+        for (int n = 0; n < N; n++) memcpy(tok + (size_t)n * Pd, p->proj_b, sizeof(elmo_real) * Pd);
+        real_mm(0, 0, N, Pd, F, xo, F, p->proj_w, Pd, 1, tok, Pd);
     } else {
-        memcpy(tok, xo, sizeof(real) * (size_t)N * F);
+        memcpy(tok, xo, sizeof(elmo_real) * (size_t)N * F);
     }
 }
 
-void R(tokenc_backward)(const elmo_config *c, const R(tparams) *p, R(tparams) *g, int N,
-                        const int16_t *ids, const real *dtok, const int *rs,
-                        const int32_t *argmax, const real *xs, const real *hg, const real *ht,
-                        real *A, real *Z, real *dxs) {
+void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, const int16_t *ids,
+                     const elmo_real *dtok, const int *rs, const int32_t *argmax,
+                     const elmo_real *xs, const elmo_real *hg, const elmo_real *ht, elmo_real *A,
+                     elmo_real *Z, elmo_real *dxs) {
     int W = c->max_chars, E = c->char_embed_dim, F = c->n_filters, Pd = c->projection_dim;
-    real *dx = dxs, *dx2 = dxs + (size_t)N * F;
+    elmo_real *dx = dxs, *dx2 = dxs + (size_t)N * F;
     /* projection */
-    const real *xo = xs + (size_t)c->n_highway * N * F;
+    const elmo_real *xo = xs + (size_t)c->n_highway * N * F;
     if (c->has_cnn_proj) {
-        R(gemm)(1, 0, F, Pd, N, xo, F, dtok, Pd, 1, g->proj_w, Pd);
+        real_mm(1, 0, F, Pd, N, xo, F, dtok, Pd, 1, g->proj_w, Pd);
         for (int n = 0; n < N; n++)
             for (int k = 0; k < Pd; k++) g->proj_b[k] += dtok[(size_t)n * Pd + k];
-        R(gemm)(0, 1, N, F, Pd, dtok, Pd, p->proj_w, Pd, 0, dx, F);
+        real_mm(0, 1, N, F, Pd, dtok, Pd, p->proj_w, Pd, 0, dx, F);
     } else {
-        memcpy(dx, dtok, sizeof(real) * (size_t)N * F);
+        memcpy(dx, dtok, sizeof(elmo_real) * (size_t)N * F);
     }
     /* highway layers, last first: dx holds d x_{i+1} */
     for (int i = c->n_highway - 1; i >= 0; i--) {
-        const real *x = xs + (size_t)i * N * F, *gv = hg + (size_t)i * N * F, *tv = ht + (size_t)i * N * F;
+        const elmo_real *x = xs + (size_t)i * N * F, *gv = hg + (size_t)i * N * F,
+                        *tv = ht + (size_t)i * N * F;
         /* reuse Z for da (N, F) and dz (N, F) */
-        real *da = Z, *dz = Z + (size_t)N * F;
+        elmo_real *da = Z, *dz = Z + (size_t)N * F;
         for (int n = 0; n < N; n++)
             for (int f = 0; f < F; f++) {
                 size_t k = (size_t)n * F + f;
-                real d = dx[k], gg = gv[k], tt = tv[k];
+                elmo_real d = dx[k], gg = gv[k], tt = tv[k];
                 da[k] = d * (tt - x[k]) * gg * (1 - gg);
                 dz[k] = tt > 0 ? d * gg : 0;
                 dx2[k] = d * (1 - gg);
                 g->hw_bc[i][f] += da[k];
                 g->hw_bt[i][f] += dz[k];
             }
-        R(gemm)(1, 0, F, F, N, x, F, da, F, 1, g->hw_wc[i], F);
-        R(gemm)(1, 0, F, F, N, x, F, dz, F, 1, g->hw_wt[i], F);
-        R(gemm)(0, 1, N, F, F, da, F, p->hw_wc[i], F, 1, dx2, F);
-        R(gemm)(0, 1, N, F, F, dz, F, p->hw_wt[i], F, 1, dx2, F);
-        real *tmp = dx;
+        real_mm(1, 0, F, F, N, x, F, da, F, 1, g->hw_wc[i], F);
+        real_mm(1, 0, F, F, N, x, F, dz, F, 1, g->hw_wt[i], F);
+        real_mm(0, 1, N, F, F, da, F, p->hw_wc[i], F, 1, dx2, F);
+        real_mm(0, 1, N, F, F, dz, F, p->hw_wt[i], F, 1, dx2, F);
+        elmo_real *tmp = dx;
         dx = dx2;
         dx2 = tmp;
     }
     /* activation: dm = dy * act'(m), from y = xs[0] */
     for (size_t k = 0; k < (size_t)N * F; k++) {
-        real y = xs[k];
+        elmo_real y = xs[k];
         dx[k] *= c->activation == ELMO_ACT_TANH ? 1 - y * y : (y > 0 ? 1 : 0);
     }
-    const real *pad = p->char_embed + (size_t)ELMO_CHAR_PAD * E;
-    real *gpad = g->char_embed + (size_t)ELMO_CHAR_PAD * E;
+    const elmo_real *pad = p->char_embed + (size_t)ELMO_CHAR_PAD * E;
+    elmo_real *gpad = g->char_embed + (size_t)ELMO_CHAR_PAD * E;
     int foff = 0;
     for (int i = 0; i < c->n_banks; i++) {
         int K = c->filter_width[i], nf = c->filter_count[i], KE = K * E, P = W - K + 1;
-        const real *Wc = p->conv_w[i];
-        R(im2col)(p->char_embed, E, W, K, N, ids, rs, A);
+        const elmo_real *Wc = p->conv_w[i];
+        im2col(p->char_embed, E, W, K, N, ids, rs, A);
         size_t rows = 0;
-        for (int n = 0; n < N; n++) rows += (size_t)R(npos)(rs[n], W, K);
-        memset(Z, 0, sizeof(real) * rows * nf);
-        real spad[nf];
+        for (int n = 0; n < N; n++) rows += (size_t)npos(rs[n], W, K);
+        memset(Z, 0, sizeof(elmo_real) * rows * nf);
+        elmo_real spad[nf];
         memset(spad, 0, sizeof spad);
         size_t row = 0;
         for (int n = 0; n < N; n++) {
-            int np = R(npos)(rs[n], W, K);
-            const real *dm = dx + (size_t)n * F + foff;
+            int np = npos(rs[n], W, K);
+            const elmo_real *dm = dx + (size_t)n * F + foff;
             const int32_t *am = argmax + (size_t)n * F + foff;
             for (int f = 0; f < nf; f++) {
                 g->conv_b[i][f] += dm[f];
-                if (am[f] < np) Z[(row + am[f]) * nf + f] = dm[f];
-                else spad[f] += dm[f];
+                if (am[f] < np)
+                    Z[(row + am[f]) * nf + f] = dm[f];
+                else
+                    spad[f] += dm[f];
             }
             row += (size_t)np;
             (void)P;
         }
-        R(gemm)(1, 0, KE, nf, (int)rows, A, KE, Z, nf, 1, g->conv_w[i], nf);
-        /* all-PAD windows: dW[k, d, f] += spad[f] pad[d]; dpad[d] += sum_{k,f} spad[f] W[k, d, f] */
+        real_mm(1, 0, KE, nf, (int)rows, A, KE, Z, nf, 1, g->conv_w[i], nf);
+        /* all-PAD windows: dW[k, d, f] += spad[f] pad[d];
+         * dpad[d] += sum_{k,f} spad[f] W[k, d, f] */
         for (int k = 0; k < K; k++)
             for (int d = 0; d < E; d++) {
-                real *gw = g->conv_w[i] + ((size_t)k * E + d) * nf;
-                const real *w = Wc + ((size_t)k * E + d) * nf;
-                real acc = 0;
+                elmo_real *gw = g->conv_w[i] + ((size_t)k * E + d) * nf;
+                const elmo_real *w = Wc + ((size_t)k * E + d) * nf;
+                elmo_real acc = 0;
                 for (int f = 0; f < nf; f++) {
                     gw[f] += spad[f] * pad[d];
                     acc += spad[f] * w[f];
@@ -246,22 +224,20 @@ void R(tokenc_backward)(const elmo_config *c, const R(tparams) *p, R(tparams) *g
                 gpad[d] += acc;
             }
         /* dA = dZ W^T, scattered to the char embeddings (A is reused for dA) */
-        R(gemm)(0, 1, (int)rows, KE, nf, Z, nf, Wc, nf, 0, A, KE);
+        real_mm(0, 1, (int)rows, KE, nf, Z, nf, Wc, nf, 0, A, KE);
         row = 0;
         for (int n = 0; n < N; n++) {
             const int16_t *id = ids + (size_t)n * W;
-            int np = R(npos)(rs[n], W, K);
+            int np = npos(rs[n], W, K);
             for (int q = 0; q < np; q++, row++)
                 for (int k = 0; k < K; k++) {
                     int ch = id[q + k];
                     if (ch <= 0 || ch >= ELMO_NC) continue; /* id 0 is the fixed zero row */
-                    real *ge = g->char_embed + (size_t)ch * E;
-                    const real *da = A + row * KE + (size_t)k * E;
+                    elmo_real *ge = g->char_embed + (size_t)ch * E;
+                    const elmo_real *da = A + row * KE + (size_t)k * E;
                     for (int d = 0; d < E; d++) ge[d] += da[d];
                 }
         }
         foff += nf;
     }
 }
-
-#endif
