@@ -33,6 +33,49 @@ static inline int any_reset(const uint8_t *reset, int t, int B) {
     return 0;
 }
 
+/* The gates of one row: zi, zj, zf, zo (H) pre-activations without bias in, the gate values
+ * i, j, f, o out (in place); cpr c_{t-1} (times keep: 0 for a row restarting from zero
+ * state), cnr c_t clipped to lim, tr tanh(c_t), ur u = o tanh(c_t). Separate restrict
+ * arguments, so that the loop vectorizes without run-time overlap checks. */
+static inline __attribute__((always_inline)) void gates_row(int H, elmo_real *restrict zi, elmo_real *restrict zj,
+                             elmo_real *restrict zf, elmo_real *restrict zo,
+                             const elmo_real *restrict b, const elmo_real *restrict cpr,
+                             elmo_real keep, elmo_real lim, elmo_real *restrict cnr,
+                             elmo_real *restrict tr, elmo_real *restrict ur) {
+    for (int k = 0; k < H; k++) {
+        elmo_real i = real_sigmoid(zi[k] + b[k]);
+        elmo_real j = real_tanh(zj[k] + b[H + k]);
+        elmo_real f = real_sigmoid(zf[k] + b[2 * H + k] + 1);
+        elmo_real o = real_sigmoid(zo[k] + b[3 * H + k]);
+        elmo_real cv = f * (keep * cpr[k]) + i * j;
+        cv = cv > lim ? lim : cv; /* the clip as selects (no clip: lim = inf) */
+        cv = cv < -lim ? -lim : cv;
+        elmo_real th = real_tanh(cv);
+        zi[k] = i;
+        zj[k] = j;
+        zf[k] = f;
+        zo[k] = o;
+        cnr[k] = cv;
+        tr[k] = th;
+        ur[k] = o * th;
+    }
+}
+
+/* The gates of one step for B rows: z (B, 4H), cp (B, H) c_{t-1}, cn, tct, ut (B, H) as in
+ * gates_row; rs: rows restarting from zero state, or NULL. Built for AVX-512, AVX2 and the
+ * baseline. */
+ELMO_VECTOR_CLONES static void gates_forward(int B, int H, const elmo_real *b, const uint8_t *rs,
+                                             elmo_real cclip, const elmo_real *cp, elmo_real *z,
+                                             elmo_real *cn, elmo_real *tct, elmo_real *ut) {
+    const elmo_real lim = cclip > 0 ? cclip : (elmo_real)INFINITY;
+    for (int r = 0; r < B; r++) {
+        elmo_real *zr = z + (size_t)r * 4 * H;
+        size_t o = (size_t)r * H;
+        gates_row(H, zr, zr + H, zr + 2 * H, zr + 3 * H, b, cp + o, rs && rs[r] ? 0 : 1, lim, cn + o,
+                  tct + o, ut + o);
+    }
+}
+
 void lstm_train_forward(const elmo_config *c, const elmo_real *W, const elmo_real *b,
                         const elmo_real *Wp, int T, int B, const elmo_real *x, const elmo_real *h0,
                         const elmo_real *c0, const uint8_t *reset, elmo_real *y, elmo_real *gates,
@@ -55,28 +98,9 @@ void lstm_train_forward(const elmo_config *c, const elmo_real *W, const elmo_rea
             hp = hz;
         }
         real_mm_weight(0, 0, B, H4, P, hp, P, Wh, H4, 1, z, H4);
-        const elmo_real *cp = cs + (size_t)t * B * H;
-        elmo_real *cn = cs + (size_t)(t + 1) * B * H, *tct = tc + (size_t)t * B * H,
-                  *ut = u + (size_t)t * B * H;
-        for (int r = 0; r < B; r++) {
-            elmo_real *zr = z + (size_t)r * H4;
-            elmo_real keep = rs && rs[r] ? 0 : 1; /* a restart sees a zero c_{t-1} */
-            for (int k = 0; k < H; k++) {
-                elmo_real i = real_sigmoid(zr[k] + b[k]);
-                elmo_real j = real_tanh(zr[H + k] + b[H + k]);
-                elmo_real f = real_sigmoid(zr[2 * H + k] + b[2 * H + k] + 1);
-                elmo_real o = real_sigmoid(zr[3 * H + k] + b[3 * H + k]);
-                elmo_real cv = real_clip(f * (keep * cp[(size_t)r * H + k]) + i * j, cclip);
-                elmo_real th = real_tanh(cv);
-                zr[k] = i;
-                zr[H + k] = j;
-                zr[2 * H + k] = f;
-                zr[3 * H + k] = o;
-                cn[(size_t)r * H + k] = cv;
-                tct[(size_t)r * H + k] = th;
-                ut[(size_t)r * H + k] = o * th;
-            }
-        }
+        elmo_real *ut = u + (size_t)t * B * H;
+        gates_forward(B, H, b, rs, cclip, cs + (size_t)t * B * H, z, cs + (size_t)(t + 1) * B * H,
+                      tc + (size_t)t * B * H, ut);
         elmo_real *yt = y + (size_t)t * B * P;
         if (c->has_lstm_proj) {
             real_mm_weight(0, 0, B, P, H, ut, H, Wp, P, 0, yt, P);
