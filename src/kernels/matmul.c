@@ -1,8 +1,7 @@
 /*
  * matmul.c: see matmul.h. oneDNN's C API (matmul primitive, reorder), one engine for the
- * process, one stream per calling thread, primitives created per call: oneDNN keeps created
- * primitives in its own cache, so a shape seen before costs ~2 us (the first one JITs its
- * kernel, ~0.2 ms).
+ * process, one stream per calling thread, the primitives made for the layouts seen so far
+ * kept for the process (prim_get; the first of a shape JITs its kernel, ~0.2 ms).
  */
 #include "kernels/matmul.h"
 
@@ -52,6 +51,23 @@ typedef struct {
     unsigned long used;
 } weight_copy;
 #define WEIGHT_COPIES 8
+
+/* A matmul primitive made for one set of layouts (memory descriptors of A, W, C, the sum
+ * post-op, the thread count), kept for the process: making a primitive descriptor costs tens
+ * of microseconds (oneDNN's own cache keys primitives by their descriptor), more than a
+ * one-row product of the small model. Kept until the process ends (a full probe run: the
+ * primitive is made for the call and destroyed after it); executing one primitive from
+ * several threads at once is safe. */
+typedef struct {
+    uint64_t hash;
+    dnnl_memory_desc_t md[3];
+    int accumulate, threads;
+    dnnl_primitive_t prim; /* NULL: a free slot */
+} prim_entry;
+#define PRIM_SLOTS 512 /* a power of two */
+#define PRIM_PROBE 8
+static prim_entry *g_prims; /* (PRIM_SLOTS), allocated on first use, under g_prims_lock */
+static pthread_mutex_t g_prims_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct {
     weight_copy wc[WEIGHT_COPIES];
@@ -237,22 +253,89 @@ static dnnl_status_t execute(thread_state *t, dnnl_primitive_t prim, int n, cons
     return s;
 }
 
-/* C = A · W (+ C) */
-static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, const void *A,
-                                const dnnl_memory_desc_t *w, const void *W,
-                                const dnnl_memory_desc_t *c, float *C, int accumulate) {
+/* FNV-1a over the words of the three descriptors, the post-op and the thread count */
+static uint64_t prim_hash(const dnnl_memory_desc_t *const *mds, int accumulate, int threads) {
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 3; i++) {
+        const unsigned char *p = (const unsigned char *)mds[i];
+        for (size_t k = 0; k + 8 <= sizeof **mds; k += 8) {
+            uint64_t w;
+            memcpy(&w, p + k, 8);
+            h = (h ^ w) * 1099511628211ull;
+        }
+    }
+    return (h ^ (uint64_t)(accumulate * 2 + threads * 4)) * 1099511628211ull;
+}
+
+static int prim_match(const prim_entry *e, uint64_t h, const dnnl_memory_desc_t *const *mds,
+                      int accumulate, int threads) {
+    return e->prim && e->hash == h && e->accumulate == accumulate && e->threads == threads &&
+           !memcmp(&e->md[0], mds[0], sizeof e->md[0]) && !memcmp(&e->md[1], mds[1], sizeof e->md[1]) &&
+           !memcmp(&e->md[2], mds[2], sizeof e->md[2]);
+}
+
+/* The primitive for these layouts: found, or made and kept. *owned: the caller destroys it
+ * after use (not kept: every slot of its probe run taken). */
+static dnnl_status_t prim_get(const dnnl_memory_desc_t *const *mds, int accumulate, int threads,
+                              dnnl_primitive_t *out, int *owned) {
+    uint64_t h = prim_hash(mds, accumulate, threads);
+    *owned = 0;
+    pthread_mutex_lock(&g_prims_lock);
+    if (!g_prims) g_prims = calloc(PRIM_SLOTS, sizeof *g_prims);
+    for (int k = 0; g_prims && k < PRIM_PROBE; k++) {
+        prim_entry *e = &g_prims[(h + (uint64_t)k) & (PRIM_SLOTS - 1)];
+        if (prim_match(e, h, mds, accumulate, threads)) {
+            *out = e->prim;
+            pthread_mutex_unlock(&g_prims_lock);
+            return dnnl_success;
+        }
+    }
+    pthread_mutex_unlock(&g_prims_lock);
+    /* made outside the lock (the first of a shape JITs its kernel) */
     dnnl_primitive_desc_t pd;
-    dnnl_status_t s = matmul_pd(a, w, c, accumulate, &pd);
+    dnnl_status_t s = matmul_pd(mds[0], mds[1], mds[2], accumulate, &pd);
     if (s != dnnl_success) return s;
     dnnl_primitive_t prim = NULL;
     s = dnnl_primitive_create(&prim, pd);
     dnnl_primitive_desc_destroy(pd);
     if (s != dnnl_success) return s;
-    static const int kinds[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    *out = prim;
+    *owned = 1;
+    pthread_mutex_lock(&g_prims_lock);
+    for (int k = 0; g_prims && k < PRIM_PROBE; k++) {
+        prim_entry *e = &g_prims[(h + (uint64_t)k) & (PRIM_SLOTS - 1)];
+        if (prim_match(e, h, mds, accumulate, threads)) { /* another thread kept one meanwhile */
+            *out = e->prim;
+            break;
+        }
+        if (!e->prim) {
+            *e = (prim_entry){.hash = h, .accumulate = accumulate, .threads = threads, .prim = prim};
+            for (int i = 0; i < 3; i++) e->md[i] = *mds[i];
+            *owned = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_prims_lock);
+    if (*owned && *out != prim) { /* ours is not needed */
+        dnnl_primitive_destroy(prim);
+        *owned = 0;
+    }
+    return dnnl_success;
+}
+
+/* C = A · W (+ C) */
+static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, const void *A,
+                                const dnnl_memory_desc_t *w, const void *W,
+                                const dnnl_memory_desc_t *c, float *C, int accumulate) {
     const dnnl_memory_desc_t *mds[3] = {a, w, c};
+    dnnl_primitive_t prim;
+    int owned;
+    dnnl_status_t s = prim_get(mds, accumulate, t->threads, &prim, &owned);
+    if (s != dnnl_success) return s;
+    static const int kinds[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
     void *data[3] = {(void *)A, (void *)W, C};
     s = execute(t, prim, 3, kinds, mds, data);
-    dnnl_primitive_destroy(prim);
+    if (owned) dnnl_primitive_destroy(prim);
     return s;
 }
 
