@@ -62,7 +62,8 @@ typedef struct {
     uint64_t hash;
     dnnl_memory_desc_t md[3];
     int accumulate, threads;
-    dnnl_primitive_t prim; /* NULL: a free slot */
+    dnnl_primitive_t prim;      /* NULL: a free slot */
+    dnnl_memory_desc_t scratch; /* its scratchpad (the caller's memory) */
 } prim_entry;
 #define PRIM_SLOTS 512 /* a power of two */
 #define PRIM_PROBE 8
@@ -73,8 +74,8 @@ typedef struct {
     weight_copy wc[WEIGHT_COPIES];
     unsigned long tick;
     dnnl_stream_t stream;
-    void *scratch[2];
-    size_t cap[2];
+    void *scratch[3]; /* 0, 1: operands; 2: oneDNN's scratchpad of a product */
+    size_t cap[3];
     int threads;
     int bf16; /* elmo_mm_set_precision */
 } thread_state;
@@ -82,7 +83,7 @@ typedef struct {
 static void thread_state_free(void *p) {
     thread_state *t = p;
     if (t->stream) dnnl_stream_destroy(t->stream);
-    for (int i = 0; i < 2; i++) elmo_free(t->scratch[i]);
+    for (int i = 0; i < 3; i++) elmo_free(t->scratch[i]);
     for (int i = 0; i < WEIGHT_COPIES; i++) elmo_free(t->wc[i].bf);
     free(t);
 }
@@ -212,10 +213,16 @@ static dnnl_status_t matmul_pd(const dnnl_memory_desc_t *a, const dnnl_memory_de
     dnnl_matmul_desc_t d;
     dnnl_status_t s = dnnl_matmul_desc_init(&d, a, w, NULL, c);
     if (s != dnnl_success) return s;
+    /* the scratchpad is the caller's (execute: per calling thread), so that one primitive
+     * may run on several threads at once (prim_get keeps one per layout for the process) */
     dnnl_primitive_attr_t attr = NULL;
+    if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success) return s;
+    if ((s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return s;
+    }
     if (accumulate) {
         dnnl_post_ops_t po = NULL;
-        if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success) return s;
         if ((s = dnnl_post_ops_create(&po)) == dnnl_success) {
             s = dnnl_post_ops_append_sum(po, 1.0f);
             if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
@@ -237,8 +244,8 @@ static dnnl_status_t execute(thread_state *t, dnnl_primitive_t prim, int n, cons
                              const dnnl_memory_desc_t *const *mds, void *const *data) {
     dnnl_stream_t st = tstream(t);
     if (!st) return dnnl_runtime_error;
-    dnnl_memory_t mem[3] = {NULL, NULL, NULL};
-    dnnl_exec_arg_t args[3];
+    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    dnnl_exec_arg_t args[4];
     dnnl_status_t s = dnnl_success;
     for (int i = 0; i < n && s == dnnl_success; i++) {
         s = dnnl_memory_create(&mem[i], mds[i], g_engine, data[i]);
@@ -274,10 +281,10 @@ static int prim_match(const prim_entry *e, uint64_t h, const dnnl_memory_desc_t 
            !memcmp(&e->md[2], mds[2], sizeof e->md[2]);
 }
 
-/* The primitive for these layouts: found, or made and kept. *owned: the caller destroys it
- * after use (not kept: every slot of its probe run taken). */
+/* The primitive for these layouts and its scratchpad's layout: found, or made and kept.
+ * *owned: the caller destroys it after use (not kept: every slot of its probe run taken). */
 static dnnl_status_t prim_get(const dnnl_memory_desc_t *const *mds, int accumulate, int threads,
-                              dnnl_primitive_t *out, int *owned) {
+                              dnnl_primitive_t *out, dnnl_memory_desc_t *scratch, int *owned) {
     uint64_t h = prim_hash(mds, accumulate, threads);
     *owned = 0;
     pthread_mutex_lock(&g_prims_lock);
@@ -286,6 +293,7 @@ static dnnl_status_t prim_get(const dnnl_memory_desc_t *const *mds, int accumula
         prim_entry *e = &g_prims[(h + (uint64_t)k) & (PRIM_SLOTS - 1)];
         if (prim_match(e, h, mds, accumulate, threads)) {
             *out = e->prim;
+            *scratch = e->scratch;
             pthread_mutex_unlock(&g_prims_lock);
             return dnnl_success;
         }
@@ -296,6 +304,7 @@ static dnnl_status_t prim_get(const dnnl_memory_desc_t *const *mds, int accumula
     dnnl_status_t s = matmul_pd(mds[0], mds[1], mds[2], accumulate, &pd);
     if (s != dnnl_success) return s;
     dnnl_primitive_t prim = NULL;
+    *scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     s = dnnl_primitive_create(&prim, pd);
     dnnl_primitive_desc_destroy(pd);
     if (s != dnnl_success) return s;
@@ -306,10 +315,12 @@ static dnnl_status_t prim_get(const dnnl_memory_desc_t *const *mds, int accumula
         prim_entry *e = &g_prims[(h + (uint64_t)k) & (PRIM_SLOTS - 1)];
         if (prim_match(e, h, mds, accumulate, threads)) { /* another thread kept one meanwhile */
             *out = e->prim;
+            *scratch = e->scratch;
             break;
         }
         if (!e->prim) {
-            *e = (prim_entry){.hash = h, .accumulate = accumulate, .threads = threads, .prim = prim};
+            *e = (prim_entry){.hash = h, .accumulate = accumulate, .threads = threads, .prim = prim,
+                              .scratch = *scratch};
             for (int i = 0; i < 3; i++) e->md[i] = *mds[i];
             *owned = 0;
             break;
@@ -330,11 +341,18 @@ static dnnl_status_t matmul_run(thread_state *t, const dnnl_memory_desc_t *a, co
     const dnnl_memory_desc_t *mds[3] = {a, w, c};
     dnnl_primitive_t prim;
     int owned;
-    dnnl_status_t s = prim_get(mds, accumulate, t->threads, &prim, &owned);
+    /* the thread count a primitive is made with decides how it splits the work (and so the
+     * order of its sums): made and kept under the count it is keyed by */
+    set_threads(t);
+    dnnl_memory_desc_t smd;
+    dnnl_status_t s = prim_get(mds, accumulate, t->threads, &prim, &smd, &owned);
     if (s != dnnl_success) return s;
-    static const int kinds[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-    void *data[3] = {(void *)A, (void *)W, C};
-    s = execute(t, prim, 3, kinds, mds, data);
+    static const int kinds[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
+    size_t sbytes = dnnl_memory_desc_get_size(&smd);
+    void *sp = sbytes ? tscratch(t, 2, sbytes) : NULL;
+    const dnnl_memory_desc_t *all[4] = {a, w, c, &smd};
+    void *data[4] = {(void *)A, (void *)W, C, sp};
+    s = sbytes && !sp ? dnnl_out_of_memory : execute(t, prim, sbytes ? 4 : 3, kinds, all, data);
     if (owned) dnnl_primitive_destroy(prim);
     return s;
 }
