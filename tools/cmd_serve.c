@@ -163,7 +163,10 @@ static int embed(struct MHD_Connection *c, server *sv, request *r, const serve_r
                       : serve_write_json(b, sv->fingerprint, q->layers, sv->K, sv->D, q->n,
                                          q->n_tokens, sp);
         *type = npy ? "application/x-npy" : "application/json";
-        if (bad) code = 503, snprintf(err, errsz, "out of memory, retry later");
+        if (bad == -2) /* the numbers cannot be written: refused rather than made up */
+            code = 500, snprintf(err, errsz, "the embeddings hold NaN or infinity, which JSON "
+                                             "has no number for");
+        else if (bad) code = 503, snprintf(err, errsz, "out of memory, retry later");
         else serve_metrics_embedded(&sv->metrics, q->n, q->total);
     }
     free(raw);
