@@ -699,35 +699,6 @@ static void test_sigterm_under_load(void **state) {
     assert_true(done >= 40);
 }
 
-/* every float reads back (strtof) to the same bits: random bit patterns and edge values */
-static void test_format_float(void **state) {
-    (void)state;
-    float edge[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.1f, 1e-5f, 9.99999975e-6f, 1e9f, 123456789.0f,
-                    3.40282347e38f, 1.17549435e-38f, 1.4e-45f, 99999999.0f, 0.000123456789f, 1e-4f};
-    char buf[32];
-    uint64_t x = 88172645463325252ULL;
-    for (long i = 0; i < 2000000; i++) {
-        float f;
-        if (i < (long)(sizeof edge / sizeof *edge)) {
-            f = edge[i];
-        } else {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
-            uint32_t u = (uint32_t)x;
-            if (i % 2) u = (u & 0x807fffffu) | (uint32_t)(100 + (x >> 40) % 60) << 23; /* near 1 */
-            memcpy(&f, &u, 4);
-            if (isnan(f) || isinf(f)) continue;
-        }
-        int n = serve_format_float(f, buf);
-        buf[n] = 0;
-        float g = strtof(buf, NULL);
-        if (memcmp(&f, &g, 4) != 0 || !strpbrk(buf, ".e") || n > 16)
-            fail_msg("%.9g formatted as %s reads back as %.9g", (double)f, buf, (double)g);
-    }
-    int n = serve_format_float(NAN, buf);
-    assert_int_equal(n, 4);
-    assert_memory_equal(buf, "null", 4);
-}
-
 static int setup(void **state) {
     (void)state;
     if (!fixtures_available()) return 0;
@@ -750,7 +721,6 @@ static int teardown(void **state) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_float),
         cmocka_unit_test(test_equal_to_library_and_cli),
         cmocka_unit_test(test_concurrent_batched),
         cmocka_unit_test(test_bad_requests),

@@ -136,8 +136,9 @@ static int embed(struct MHD_Connection *c, server *sv, request *r, const serve_r
                                     "array: accept application/json"), 406;
     size_t raw_n = (size_t)sv->K * sv->D * (size_t)q->total, sel_n = 0;
     for (int s = 0; s < q->n; s++) sel_n += serve_selected_size(q->layers, sv->K, q->n_tokens[s], sv->D);
+    int all = q->layers == SERVE_ALL; /* the raw output is the answer: no selection, no copy */
     float *raw = malloc(sizeof(float) * (raw_n ? raw_n : 1));
-    float *sel = malloc(sizeof(float) * (sel_n ? sel_n : 1));
+    float *sel = all ? raw : malloc(sizeof(float) * (sel_n ? sel_n : 1));
     float **out = malloc(sizeof(float *) * (size_t)q->n * 2);
     int code = 0;
     if (!raw || !sel || !out) {
@@ -156,18 +157,21 @@ static int embed(struct MHD_Connection *c, server *sv, request *r, const serve_r
         r->expected = 0;
     }
     if (!code) {
-        for (int s = 0; s < q->n; s++)
+        for (int s = 0; s < q->n && !all; s++)
             serve_select(q->layers, sv->K, q->n_tokens[s], sv->D, out[s], out[q->n + s]);
         const float *const *sp = (const float *const *)(out + q->n);
         int bad = npy ? serve_write_npy(b, q->layers, sv->K, sv->D, q->n, q->n_tokens, sp)
                       : serve_write_json(b, sv->fingerprint, q->layers, sv->K, sv->D, q->n,
                                          q->n_tokens, sp);
         *type = npy ? "application/x-npy" : "application/json";
-        if (bad) code = 503, snprintf(err, errsz, "out of memory, retry later");
+        if (bad == -2) /* the numbers cannot be written: refused rather than made up */
+            code = 500, snprintf(err, errsz, "the embeddings hold NaN or infinity, which JSON "
+                                             "has no number for");
+        else if (bad) code = 503, snprintf(err, errsz, "out of memory, retry later");
         else serve_metrics_embedded(&sv->metrics, q->n, q->total);
     }
     free(raw);
-    free(sel);
+    if (!all) free(sel);
     free(out);
     return code;
 }

@@ -2,7 +2,6 @@
 #include "serve_proto.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -12,6 +11,7 @@
 
 #include "elmo.h"
 #include "io/textio.h"
+#include "serve_float.h"
 
 static const char *const LAYER_NAMES[] = {"all", "top", "average", "mean"};
 
@@ -252,98 +252,25 @@ void serve_select(serve_layers l, int K, int n, int D, const float *raw, float *
 
 /* ---- numbers */
 
-/* 10^k for |k| <= P10_MAX (pow: within an ulp of double, ~1e-16 relative, far below the half
- * unit of a float, ~3e-8 relative, that the 9 digits must stay within) */
-enum { P10_MAX = 64 };
-static double g_p10[2 * P10_MAX + 1];
-static pthread_once_t g_p10_once = PTHREAD_ONCE_INIT;
-static void init_p10(void) {
-    for (int k = -P10_MAX; k <= P10_MAX; k++) g_p10[k + P10_MAX] = pow(10.0, k);
-}
-
-/* 9 significant digits of a finite float of |value| d > 0 whose biased exponent is be:
- * q in [1e8, 1e9) with d ~ q * 10^(e - 8) */
-static long long digits9(double d, int be, int *e10) {
-    int e2 = be ? be - 127 : ilogb(d);          /* subnormals: from d */
-    int e = (e2 * 78913) >> 18;                  /* floor(e2 log10 2): log10(d) rounded down, or one less */
-    long long q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
-    if (q >= 1000000000LL) e++, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
-    else if (q < 100000000LL) e--, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
-    if (q >= 1000000000LL) q /= 10, e++; /* rounded up to a power of ten */
-    *e10 = e;
-    return q;
-}
-
-static const char DIG2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                              "8081828384858687888990919293949596979899";
-
-/* serve_format_float once the table of powers exists */
-static int format_float(float f, char *buf) {
-    uint32_t bits;
-    memcpy(&bits, &f, 4);
-    int be = (int)((bits >> 23) & 0xff), len = 0;
-    if (be == 0xff) return (int)(memcpy(buf, "null", 4), 4); /* NaN, infinities */
-    if (bits >> 31) buf[len++] = '-';
-    if ((bits & 0x7fffffffu) == 0) return (int)(memcpy(buf + len, "0.0", 3), len + 3);
-    /* q * 10^(e - 8) is within half a unit of the 9th digit of |f|, i.e. within 5e-9
-     * relative: inside half an ulp of float (>= 2^-25 relative), so it reads back to f */
-    int e;
-    long long q = digits9(fabs((double)f), be, &e);
-    char dig[10];
-    dig[0] = (char)('0' + q / 100000000);
-    unsigned r = (unsigned)(q % 100000000);
-    memcpy(dig + 1, DIG2 + 2 * (r / 1000000), 2);
-    memcpy(dig + 3, DIG2 + 2 * (r / 10000 % 100), 2);
-    memcpy(dig + 5, DIG2 + 2 * (r / 100 % 100), 2);
-    memcpy(dig + 7, DIG2 + 2 * (r % 100), 2);
-    int nd = 9;
-    while (nd > 1 && dig[nd - 1] == '0') nd--;
-    if (e >= 0 && e < 9) { /* ddd.ddd */
-        if (nd > e + 1) {
-            memcpy(buf + len, dig, (size_t)e + 1);
-            buf[len + e + 1] = '.';
-            memcpy(buf + len + e + 2, dig + e + 1, (size_t)(nd - e - 1));
-            return len + nd + 1;
-        }
-        for (int i = 0; i <= e; i++) buf[len++] = i < nd ? dig[i] : '0';
-        memcpy(buf + len, ".0", 2);
-        return len + 2;
-    }
-    if (e < 0 && e >= -5) { /* 0.000ddd */
-        buf[len++] = '0';
-        buf[len++] = '.';
-        for (int i = 0; i < -e - 1; i++) buf[len++] = '0';
-        memcpy(buf + len, dig, (size_t)nd);
-        return len + nd;
-    }
-    buf[len++] = dig[0]; /* d.ddde-XX */
-    buf[len++] = '.';
-    if (nd > 1) memcpy(buf + len, dig + 1, (size_t)(nd - 1)), len += nd - 1;
-    else buf[len++] = '0';
-    return len + sprintf(buf + len, "e%d", e);
-}
-
-int serve_format_float(float f, char *buf) {
-    pthread_once(&g_p10_once, init_p10);
-    return format_float(f, buf);
-}
-
-/* rows arrays of cols floats: [[x, ...], ...] (or one [x, ...] when rows < 0) */
+/* rows arrays of cols floats: [[x, ...], ...] (or one [x, ...] when rows < 0); -1 when out
+ * of memory, -2 when a value is NaN or infinite */
 static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
-    pthread_once(&g_p10_once, init_p10);
     int flat = rows < 0;
     if (flat) rows = 1;
-    if (elmo_strbuf_reserve(b, (size_t)rows * ((size_t)cols * 25 + 4) + 4)) return -1;
+    /* per row: ",[" + at most 16 bytes per number (its comma included) + "]"; the outer
+     * brackets, and the scratch space that the last number may write past its end */
+    if (elmo_strbuf_reserve(b, (size_t)rows * ((size_t)cols * 16 + 3) + 2 + SERVE_FLOAT_SPACE)) return -1;
     char *p = b->p + b->n;
     if (!flat) *p++ = '[';
     for (int r = 0; r < rows; r++) {
         if (r) *p++ = ',';
         *p++ = '[';
-        for (int c = 0; c < cols; c++) {
-            if (c) *p++ = ',';
-            p += format_float(x[(size_t)r * cols + c], p);
+        long len = serve_float_join(x + (size_t)r * cols, (size_t)cols, p);
+        if (len < 0) {
+            b->p[b->n] = 0;
+            return -2;
         }
+        p += len;
         *p++ = ']';
     }
     if (!flat) *p++ = ']';
@@ -354,6 +281,13 @@ static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
 
 int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, int K, int D,
                      int n, const int *n_tokens, const float *const *sel) {
+    /* room for the whole answer at once (write_matrix's bound), not grown (copied) by halves */
+    size_t room = 128 + SERVE_FLOAT_SPACE;
+    for (int s = 0; s < n; s++) {
+        size_t rows = l == SERVE_MEAN ? 1 : (size_t)n_tokens[s] * (l == SERVE_ALL ? K : 1);
+        room += rows * ((size_t)D * 16 + 3) + (size_t)K * 4 + 8;
+    }
+    if (elmo_strbuf_reserve(b, room)) return -1;
     if (elmo_strbuf_printf(b, "{\"model\":\"%s\",\"layers\":\"%s\",\"embeddings\":[", fingerprint,
                            LAYER_NAMES[l]))
         return -1;
@@ -364,14 +298,15 @@ int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, in
             bad = write_matrix(b, -1, D, sel[s]);
         } else if (l == SERVE_ALL) {
             bad = elmo_strbuf_add(b, "[", 1);
-            for (int k = 0; k < K && !bad; k++)
-                bad = (k && elmo_strbuf_add(b, ",", 1)) ||
-                      write_matrix(b, nt, D, sel[s] + (size_t)k * nt * D);
-            bad = bad || elmo_strbuf_add(b, "]", 1);
+            for (int k = 0; k < K && !bad; k++) {
+                bad = k ? elmo_strbuf_add(b, ",", 1) : 0;
+                if (!bad) bad = write_matrix(b, nt, D, sel[s] + (size_t)k * nt * D);
+            }
+            if (!bad) bad = elmo_strbuf_add(b, "]", 1);
         } else {
             bad = write_matrix(b, nt, D, sel[s]);
         }
-        if (bad) return -1;
+        if (bad) return bad;
     }
     return elmo_strbuf_add(b, "]}\n", 3);
 }

@@ -43,13 +43,9 @@ size_t serve_selected_size(serve_layers l, int K, int n, int D);
  * serve_selected_size floats), computed exactly as `elmo embed` computes it. */
 void serve_select(serve_layers l, int K, int n, int D, const float *raw, float *dst);
 
-/* Shortest-enough decimal of f that reads back to the same float (9 significant digits at
- * most, always with '.' or 'e' so that JSON readers make it a float); "null" for NaN and
- * infinities. buf needs 24 bytes; returns the length written (no NUL). */
-int serve_format_float(float f, char *buf);
-
 /* {"model": "<fingerprint>", "layers": "...", "embeddings": [...]}: sel[b] is sentence b's
- * selected output. -1 when out of memory. */
+ * selected output, its numbers written by serve_float_format (serve_float.h). -1 when out of
+ * memory, -2 when a value is NaN or infinite (JSON has no number for it). */
 int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, int K, int D,
                      int n, const int *n_tokens, const float *const *sel);
 
