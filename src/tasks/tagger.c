@@ -306,17 +306,17 @@ elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, co
     elmo_status s = ELMO_OK;
     elmo_labelset ls;
     elmo_labelset_init(&ls);
-    if ((s = elmo_labelset_from_tags(&ls, train, ELMO_LABELS_SORTED))) goto fail;
+    if ((s = elmo_labelset_from_tags(&ls, train, ELMO_LABELS_SORTED))) goto done;
     t->n_tags = ls.n;
     t->tags = calloc((size_t)ls.n, sizeof(char *));
     for (int k = 0; t->tags && k < ls.n; k++) t->tags[k] = strdup(elmo_labelset_name(&ls, k));
     if (!t->tags) {
         s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        goto fail;
+        goto done;
     }
     if (t->n_tags < 2) {
         s = elmo_fail(ELMO_ERR_ARG, "the training data has fewer than 2 tags");
-        goto fail;
+        goto done;
     }
     t->layers = o->layers;
     t->bilm = bilm;
@@ -332,11 +332,11 @@ elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, co
     }
     t->in = t->D + t->Ds;
     t->hidden = o->hidden;
-    if ((s = collect_words(t, train)) || (s = alloc_params(t))) goto fail;
+    if ((s = collect_words(t, train)) || (s = alloc_params(t))) goto done;
     int32_t *y = malloc(sizeof(int32_t) * train->n_tokens);
     if (!y) {
         s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        goto fail;
+        goto done;
     }
     for (size_t k = 0; k < train->n_tokens; k++) y[k] = elmo_labelset_id(&ls, train->tags[k]);
     prog pg = {progress, user};
@@ -413,11 +413,11 @@ elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, co
     fstore_close(&fdev);
     elmo_free(stat), elmo_free(stat_dev), elmo_free(g), elmo_free(m1), elmo_free(m2);
     free(order), free(tok), free(yb), free(pdev), free(y);
-    if (s) goto fail;
+    if (s) goto done;
     elmo_labelset_free(&ls);
     *out = t;
     return ELMO_OK;
-fail:
+done:
     elmo_labelset_free(&ls);
     elmo_tagger_free(t);
     return s;

@@ -414,6 +414,14 @@ static elmo_status check_architecture(const trainer *t, const char *path, const 
     return s;
 }
 
+/* Copy checkpoint entry `name` of exactly `bytes` bytes to dst. */
+static elmo_status ckpt_copy(const elmo_ckpt *ck, const char *name, void *dst, size_t bytes) {
+    const char *d;
+    elmo_status s = elmo_ckpt_get(ck, name, bytes, &d, NULL);
+    if (!s) memcpy(dst, d, bytes);
+    return s;
+}
+
 /* Load a checkpoint: everything (resume) or only the parameters and accumulators
  * (init_from). */
 static elmo_status load_checkpoint(trainer *t, const char *path, int everything) {
@@ -424,42 +432,37 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
     size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
     const char *d;
     ckpt_meta m;
-    if ((s = elmo_ckpt_get(&ck, "meta", sizeof m, &d, NULL))) goto out;
+    if ((s = elmo_ckpt_get(&ck, "meta", sizeof m, &d, NULL))) goto done;
     memcpy(&m, d, sizeof m);
     if (m.step < 0) {
         s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (step %lld)", path, (long long)m.step);
-        goto out;
+        goto done;
     }
     size_t alen;
     if (!elmo_ckpt_get(&ck, "architecture", SIZE_MAX, &d, &alen) &&
         (s = check_architecture(t, path, d, alen)))
-        goto out;
+        goto done;
     if (m.n_params != t->w.n || m.V != t->V) {
         s = elmo_fail(ELMO_ERR_STATE, "%s: written for another architecture or vocabulary size", path);
-        goto out;
+        goto done;
     }
     if (m.vocab_hash != elmo_vocab_hash(t->v)) {
         s = elmo_fail(ELMO_ERR_STATE, "%s: written with another vocabulary (use the vocab.txt it was trained with)", path);
-        goto out;
+        goto done;
     }
     if (everything && (m.B != t->B || m.T != t->T || m.S != t->S)) {
         s = elmo_fail(ELMO_ERR_STATE,
                       "%s: written with batch %d, unroll %d, %d negatives (now %d, %d, %d): resume "
                       "with the same settings",
                       path, m.B, m.T, m.S, t->B, t->T, t->S);
-        goto out;
+        goto done;
     }
-#define GET(name, dst, bytes)                                                                 \
-    do {                                                                                      \
-        if ((s = elmo_ckpt_get(&ck, name, (bytes), &d, NULL))) goto out;                      \
-        memcpy((dst), d, (bytes));                                                            \
-    } while (0)
-    GET("params", t->w.mem, sizeof(float) * t->w.n);
-    GET("adagrad", t->acc, sizeof(float) * t->w.n);
-    GET("softmax_W", t->smW, sizeof(float) * t->V * P);
-    GET("softmax_b", t->smb, sizeof(float) * t->V);
-    GET("adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P);
-    GET("adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V);
+    if ((s = ckpt_copy(&ck, "params", t->w.mem, sizeof(float) * t->w.n))) goto done;
+    if ((s = ckpt_copy(&ck, "adagrad", t->acc, sizeof(float) * t->w.n))) goto done;
+    if ((s = ckpt_copy(&ck, "softmax_W", t->smW, sizeof(float) * t->V * P))) goto done;
+    if ((s = ckpt_copy(&ck, "softmax_b", t->smb, sizeof(float) * t->V))) goto done;
+    if ((s = ckpt_copy(&ck, "adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P))) goto done;
+    if ((s = ckpt_copy(&ck, "adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V))) goto done;
     if (everything) {
         int32_t ranks = 1;
         if (!elmo_ckpt_get(&ck, "ranks", sizeof ranks, &d, NULL)) memcpy(&ranks, d, sizeof ranks);
@@ -469,28 +472,27 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
                           "same number (%s%d)",
                           path, ranks, ranks == 1 ? "" : "es", t->nranks,
                           ranks == 1 ? "without mpirun, or mpirun -np " : "mpirun -np ", ranks);
-            goto out;
+            goto done;
         }
-        GET("lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H));
-        GET("rng", t->rdrop, sizeof t->rdrop);
-        GET("rng_sampler", t->rsamp, sizeof t->rsamp);
+        if ((s = ckpt_copy(&ck, "lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H)))) goto done;
+        if ((s = ckpt_copy(&ck, "rng", t->rdrop, sizeof t->rdrop))) goto done;
+        if ((s = ckpt_copy(&ck, "rng_sampler", t->rsamp, sizeof t->rsamp))) goto done;
         for (int k = 0; k < 2; k++) {
             size_t n;
-            if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n))) goto out;
+            if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n))) goto done;
             const char *p = d;
             if ((s = elmo_stream_load(t->st[k], &p, d + n))) { /* name the file */
                 char msg[512];
                 snprintf(msg, sizeof msg, "%s", elmo_last_error());
                 s = elmo_fail(s, "%s: %s", path, msg);
-                goto out;
+                goto done;
             }
         }
         t->step = m.step;
         t->tokens = m.tokens;
         t->elapsed_before = m.elapsed;
     }
-#undef GET
-out:
+done:
     elmo_ckpt_free(&ck);
     return s;
 }
