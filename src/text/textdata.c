@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -665,6 +666,96 @@ static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options 
     return st;
 }
 
+/* Cut line L (n bytes, line ln) at tabs into c->fld: at most `limit` fields, the last one
+ * running to the end of the line, tabs and all (SIZE_MAX: every tab separates). */
+static elmo_status split_tabs(td_ctx *c, const char *L, size_t n, uint64_t ln, size_t limit) {
+    c->nf = 0;
+    size_t a = 0;
+    for (;;) {
+        const char *t = c->nf + 1 < limit ? memchr(L + a, '\t', n - a) : NULL;
+        size_t e = t ? (size_t)(t - L) : n;
+        td_field *f = new_field(c);
+        if (!f) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        f->off = a;
+        f->len = e - a;
+        f->line = ln;
+        if (!t) return ELMO_OK;
+        a = e + 1;
+    }
+}
+
+/* The columns of a TSV file from its first line: the header's names, or the options' column
+ * numbers; *limit: the fields a record is cut into. */
+static elmo_status tsv_columns(td_ctx *c, elmo_cls_dataset *d, const elmo_cls_options *o,
+                               const char *L, size_t n, uint64_t ln, int header, td_columns *cols,
+                               size_t *limit) {
+    elmo_status st;
+    if (header) {
+        if ((st = split_tabs(c, L, n, ln, SIZE_MAX))) return st;
+        /* the line is UTF-8 already: validate, do not convert, the names */
+        elmo_encoding enc = c->enc;
+        c->enc = ELMO_ENC_UTF8;
+        st = columns_setup(c, d, o, L, 1, cols);
+        c->enc = enc;
+    } else {
+        c->nf = 0;
+        st = columns_setup(c, d, o, L, 0, cols);
+    }
+    if (st) return st;
+    *limit = header ? cols->n : (cols->li > cols->ti ? cols->li : cols->ti) + 1;
+    return ELMO_OK;
+}
+
+/* One example, label and text already UTF-8: store without converting again. */
+static elmo_status add_utf8_example(td_ctx *c, elmo_cls_dataset *d, const char *label, size_t llen,
+                                    const char *ldesc, const char *text, size_t tlen,
+                                    const char *tdesc, uint64_t ln) {
+    elmo_cls_example *e = ex_slot(c, d);
+    if (!e) return ELMO_ERR_NOMEM;
+    elmo_status st = store_label(c, &d->arena_, label, llen, ln, ldesc, &e->label);
+    if (!st) st = store(c, &d->arena_, text, tlen, ln, tdesc, 0, &e->text, &e->text_len);
+    if (st) return st;
+    e->line = ln;
+    d->n++;
+    return ELMO_OK;
+}
+
+/* One TSV record: its label and text columns. */
+static elmo_status tsv_example(td_ctx *c, elmo_cls_dataset *d, const char *L, size_t n, uint64_t ln,
+                               const td_columns *cols, size_t limit) {
+    elmo_status st = split_tabs(c, L, n, ln, limit);
+    if (st) return st;
+    if (cols->li >= c->nf || cols->ti >= c->nf) return missing_column(c, ln, cols, "line");
+    const td_field *lf = &c->fld[cols->li], *tf = &c->fld[cols->ti];
+    return add_utf8_example(c, d, L + lf->off, lf->len, cols->ldesc, L + tf->off, tf->len,
+                            cols->tdesc, ln);
+}
+
+static int is_ft_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f'; }
+
+/* One fastText line: __label__A [__label__B ...] text; the first label is the example's,
+ * further leading labels are skipped. */
+static elmo_status fasttext_example(td_ctx *c, elmo_cls_dataset *d, const char *L, size_t n,
+                                    uint64_t ln) {
+    static const char P[] = "__label__";
+    const size_t PL = sizeof P - 1;
+    size_t i = 0;
+    while (i < n && is_ft_blank(L[i])) i++;
+    if (n - i < PL || memcmp(L + i, P, PL) != 0)
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s:%llu: expected a line starting with __label__<label> (fastText format)",
+                         c->name, (ull)ln);
+    size_t lab = i + PL, labend = lab;
+    while (labend < n && !is_ft_blank(L[labend])) labend++;
+    i = labend;
+    for (;;) {
+        while (i < n && is_ft_blank(L[i])) i++;
+        if (n - i < PL || memcmp(L + i, P, PL) != 0) break;
+        while (i < n && !is_ft_blank(L[i])) i++;
+    }
+    return add_utf8_example(c, d, L + lab, labend - lab, "the label", L + i, n - i, "the text", ln);
+}
+
 /* TSV and fastText: line by line. */
 static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_options *o,
                                   elmo_cls_dataset *d) {
@@ -692,116 +783,14 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
         const char *L;
         size_t n;
         uint64_t ln = r.lineno;
-        st = to_utf8(c, raw, rlen, ln, &L, &n);
-        if (st) break;
-        if (tsv) {
-            if (!have_cols) {
-                if (header) { /* every tab separates header names */
-                    c->nf = 0;
-                    size_t a = 0;
-                    for (;;) {
-                        const char *t = memchr(L + a, '\t', n - a);
-                        size_t e = t ? (size_t)(t - L) : n;
-                        td_field *f = new_field(c);
-                        if (!f) {
-                            st = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-                            break;
-                        }
-                        f->off = a;
-                        f->len = e - a;
-                        f->line = ln;
-                        if (!t) break;
-                        a = e + 1;
-                    }
-                    if (st) break;
-                    /* the line is UTF-8 already: validate, do not convert, the names */
-                    elmo_encoding enc = c->enc;
-                    c->enc = ELMO_ENC_UTF8;
-                    st = columns_setup(c, d, o, L, 1, &cols);
-                    c->enc = enc;
-                } else {
-                    c->nf = 0;
-                    st = columns_setup(c, d, o, L, 0, &cols);
-                }
-                if (st) break;
-                have_cols = 1;
-                limit = header ? cols.n : (cols.li > cols.ti ? cols.li : cols.ti) + 1;
-                if (header) continue;
-            }
-            /* at most `limit` fields: the last one runs to the end of the line, tabs and all */
-            c->nf = 0;
-            size_t a = 0;
-            for (;;) {
-                const char *t = c->nf + 1 < limit ? memchr(L + a, '\t', n - a) : NULL;
-                size_t e = t ? (size_t)(t - L) : n;
-                td_field *f = new_field(c);
-                if (!f) {
-                    st = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                f->off = a;
-                f->len = e - a;
-                f->line = ln;
-                if (!t) break;
-                a = e + 1;
-            }
-            if (st) break;
-            if (cols.li >= c->nf || cols.ti >= c->nf) {
-                st = missing_column(c, ln, &cols, "line");
-                break;
-            }
-            /* already UTF-8: store without converting again */
-            const td_field *lf = &c->fld[cols.li], *tf = &c->fld[cols.ti];
-            elmo_cls_example *e = ex_slot(c, d);
-            if (!e) {
-                st = ELMO_ERR_NOMEM;
-                break;
-            }
-            st = store_label(c, &d->arena_, L + lf->off, lf->len, ln, cols.ldesc, &e->label);
-            if (!st)
-                st = store(c, &d->arena_, L + tf->off, tf->len, ln, cols.tdesc, 0, &e->text,
-                           &e->text_len);
-            if (st) break;
-            e->line = ln;
-            d->n++;
-        } else { /* fastText: __label__A [__label__B ...] text */
-            static const char P[] = "__label__";
-            const size_t PL = sizeof P - 1;
-            size_t i = 0;
-            while (i < n && (L[i] == ' ' || L[i] == '\t' || L[i] == '\v' || L[i] == '\f')) i++;
-            if (n - i < PL || memcmp(L + i, P, PL) != 0) {
-                st = elmo_fail(ELMO_ERR_FORMAT,
-                               "%s:%llu: expected a line starting with __label__<label> "
-                               "(fastText format)",
-                               c->name, (ull)ln);
-                break;
-            }
-            size_t lab = i + PL, labend = lab;
-            while (labend < n && L[labend] != ' ' && L[labend] != '\t' && L[labend] != '\v' &&
-                   L[labend] != '\f')
-                labend++;
-            i = labend;
-            for (;;) { /* further leading labels are skipped */
-                while (i < n && (L[i] == ' ' || L[i] == '\t' || L[i] == '\v' || L[i] == '\f')) i++;
-                if (n - i >= PL && memcmp(L + i, P, PL) == 0) {
-                    while (i < n && L[i] != ' ' && L[i] != '\t' && L[i] != '\v' && L[i] != '\f')
-                        i++;
-                } else {
-                    break;
-                }
-            }
-            elmo_cls_example *e = ex_slot(c, d);
-            if (!e) {
-                st = ELMO_ERR_NOMEM;
-                break;
-            }
-            st = store_label(c, &d->arena_, L + lab, labend - lab, ln, "the label", &e->label);
-            if (!st)
-                st = store(c, &d->arena_, L + i, n - i, ln, "the text", 0, &e->text, &e->text_len);
-            if (st) break;
-            e->line = ln;
-            d->n++;
+        if ((st = to_utf8(c, raw, rlen, ln, &L, &n))) break;
+        if (tsv && !have_cols) {
+            if ((st = tsv_columns(c, d, o, L, n, ln, header, &cols, &limit))) break;
+            have_cols = 1;
+            if (header) continue;
         }
+        st = tsv ? tsv_example(c, d, L, n, ln, &cols, limit) : fasttext_example(c, d, L, n, ln);
+        if (st) break;
     }
     free(cols.names);
     elmo_line_reader_close(&r);
