@@ -515,15 +515,6 @@ static elmo_status missing_column(td_ctx *c, uint64_t line, const td_columns *co
                      c->name, (ull)line, unit, c->nf, c->nf == 1 ? "" : "s", what);
 }
 
-#define REC_PUSH(ch)                                                                           \
-    do {                                                                                       \
-        if (c->rec_n == c->rec_cap) {                                                          \
-            elmo_status gs_ = rec_grow(c, rec_line);                                           \
-            if (gs_) return -(int)gs_;                                                         \
-        }                                                                                      \
-        c->rec[c->rec_n++] = (char)(ch);                                                       \
-    } while (0)
-
 static elmo_status rec_grow(td_ctx *c, uint64_t rec_line) {
     if (c->rec_cap >= ELMO_TD_MAX_RECORD)
         return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: record longer than %zu bytes (a stray quote?)",
@@ -537,25 +528,36 @@ static elmo_status rec_grow(td_ctx *c, uint64_t rec_line) {
     return ELMO_OK;
 }
 
+/* Append byte ch to the record (started on line rec_line), growing it up to the limit. */
+static elmo_status rec_push(td_ctx *c, uint64_t rec_line, int ch) {
+    if (c->rec_n == c->rec_cap) {
+        elmo_status st = rec_grow(c, rec_line);
+        if (st) return st;
+    }
+    c->rec[c->rec_n++] = (char)ch;
+    return ELMO_OK;
+}
+
 /* One CSV record into c->rec / c->fld. *line: number of the line being read (advanced over
- * every line break). 1 = record, 0 = end of input, < 0: error (status negated). */
-static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out) {
+ * every line break). *got: 1 = a record, 0 = end of input. */
+static elmo_status csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out, int *got) {
+    elmo_status st;
+    *got = 0;
     c->rec_n = 0;
     c->nf = 0;
     int ch = bsrc_get(s);
     if (ch == EOF) {
-        if (s->err) return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
-        return 0;
+        if (s->err) return elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
+        return ELMO_OK;
     }
     uint64_t rec_line = *line;
     *rec_line_out = rec_line;
     if (!c->rec) { /* fields are offsets into rec: it exists even when they are all empty */
-        elmo_status gs = rec_grow(c, rec_line);
-        if (gs) return -(int)gs;
+        if ((st = rec_grow(c, rec_line))) return st;
     }
     for (;;) { /* one field per turn; ch is its first byte */
         td_field *f = new_field(c);
-        if (!f) return -(int)elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
+        if (!f) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
         f->off = c->rec_n;
         f->line = *line;
         if (ch == '"') {
@@ -564,11 +566,11 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
             for (;;) {
                 ch = bsrc_get(s);
                 if (ch == EOF) {
-                    if (s->err) return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
-                    return -(int)elmo_fail(ELMO_ERR_FORMAT,
-                                           "%s:%llu: unterminated quoted field (the quote opened "
-                                           "on this line is never closed)",
-                                           c->name, (ull)qline);
+                    if (s->err) return elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
+                    return elmo_fail(ELMO_ERR_FORMAT,
+                                     "%s:%llu: unterminated quoted field (the quote opened "
+                                     "on this line is never closed)",
+                                     c->name, (ull)qline);
                 }
                 if (ch == '"') {
                     if (bsrc_peek(s) != '"') break;
@@ -576,19 +578,19 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
                 } else if (ch == '\r') {
                     (*line)++;
                     if (bsrc_peek(s) == '\n') {
-                        REC_PUSH('\r');
+                        if ((st = rec_push(c, rec_line, '\r'))) return st;
                         ch = bsrc_get(s);
                     }
                 } else if (ch == '\n') {
                     (*line)++;
                 }
-                REC_PUSH(ch);
+                if ((st = rec_push(c, rec_line, ch))) return st;
             }
             ch = bsrc_get(s);
         }
         /* unquoted bytes, or bytes after a closing quote (kept, as Python's csv does) */
         while (ch != EOF && ch != ',' && ch != '\n' && ch != '\r') {
-            REC_PUSH(ch);
+            if ((st = rec_push(c, rec_line, ch))) return st;
             ch = bsrc_get(s);
         }
         c->fld[c->nf - 1].len = c->rec_n - c->fld[c->nf - 1].off;
@@ -602,12 +604,12 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
         } else if (ch == '\n') {
             (*line)++;
         } else if (s->err) {
-            return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
+            return elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
         }
-        return 1;
+        *got = 1;
+        return ELMO_OK;
     }
 }
-#undef REC_PUSH
 
 static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options *o,
                             elmo_cls_dataset *d) {
@@ -620,12 +622,8 @@ static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options 
     memset(&cols, 0, sizeof cols);
     uint64_t line = 1, rl = 0;
     for (;;) {
-        int r = csv_record(c, &s, &line, &rl);
-        if (r < 0) {
-            st = (elmo_status)-r;
-            break;
-        }
-        if (r == 0) break;
+        int got;
+        if ((st = csv_record(c, &s, &line, &rl, &got)) || !got) break;
         if (c->nf == 1 && !c->fld[0].quoted && is_ascii_blank(c->rec, c->fld[0].len)) continue;
         if (c->enc == ELMO_ENC_UTF8) { /* every field valid, used or not */
             for (size_t k = 0; k < c->nf && !st; k++) {
