@@ -19,6 +19,7 @@
 
 #include "io/checkpoint.h"
 #include "kernels/matmul.h"
+#include "tasks/head_file.h"
 #include "tasks/mlp.h"
 #include "train/optim.h"
 #include "io/strmap.h"
@@ -830,7 +831,7 @@ elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t
     return s;
 }
 
-/* ---- files */
+/* ---- files (head_file.h: the format the tagger shares) */
 elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "kind", "elmo.c text classifier");
@@ -843,32 +844,13 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     cJSON_AddNumberToObject(m, "char_ngram_max", c->char_hi);
     cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
     cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
-    cJSON_AddNumberToObject(m, "hidden", c->hidden);
-    cJSON_AddNumberToObject(m, "K", c->K);
-    cJSON_AddNumberToObject(m, "D", c->D);
-    cJSON_AddNumberToObject(m, "static_dim", c->Ds);
     cJSON_AddNumberToObject(m, "input", c->in);
-    char fp[32];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)c->bilm_fp);
-    cJSON_AddStringToObject(m, "bilm_fingerprint", fp);
-    cJSON_AddStringToObject(m, "bilm_dir", c->bilm_dir ? c->bilm_dir : "");
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)c->static_fp);
-    cJSON_AddStringToObject(m, "static_fingerprint", fp);
-    if (c->static_path) cJSON_AddStringToObject(m, "static_vectors", c->static_path);
-    cJSON *lab = cJSON_AddArrayToObject(m, "labels");
-    for (int k = 0; k < c->n_classes; k++) cJSON_AddItemToArray(lab, cJSON_CreateString(c->labels[k]));
-    char *txt = cJSON_PrintUnformatted(m);
-    cJSON_Delete(m);
-    if (!txt) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_head_desc h = {c->K, c->D, c->Ds, c->hidden, c->bilm_fp, c->static_fp, c->bilm_dir,
+                        c->static_path, c->n_classes, c->labels};
+    elmo_head_desc_put(m, &h, "labels");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_ckpt_begin(&w, path, CLF_MAGIC, CLF_VERSION);
-    if (s) {
-        free(txt);
-        return s;
-    }
-    elmo_ckpt_put(&w, "meta", txt, strlen(txt));
-    free(txt);
-    elmo_ckpt_put(&w, "params", c->params, sizeof(float) * c->n_params);
+    elmo_status s = elmo_head_file_begin(&w, path, CLF_MAGIC, CLF_VERSION, m, c->params, c->n_params);
+    if (s) return s;
     if (c->norm) elmo_ckpt_put(&w, "norm", c->norm, sizeof(float) * norm_count(c));
     if (has_bow(c)) {
         elmo_strbuf b = {0};
@@ -881,70 +863,53 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     return elmo_ckpt_commit(&w);
 }
 
-static int json_int(const cJSON *m, const char *k, int *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, k);
-    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return -1;
-    *out = (int)x->valuedouble;
-    return 0;
+/* The classifier's description (m, of file path, format version `version`) into c. */
+static elmo_status read_description(elmo_clf *c, const cJSON *m, const char *path, int version) {
+    elmo_head_desc h;
+    elmo_status s = elmo_head_desc_get(m, path, "classifier", "labels", "label", 1000, &h);
+    const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
+    if (!s && (!cJSON_IsString(feat) || !cJSON_IsString(tok) || elmo_head_json_int(m, "input", &c->in) ||
+               elmo_head_json_int(m, "max_tokens", &c->max_tokens)))
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged classifier description", path);
+    if (s) {
+        elmo_head_desc_free(&h);
+        return s;
+    }
+    c->K = h.K, c->D = h.D, c->Ds = h.Ds, c->hidden = h.hidden;
+    c->bilm_fp = h.bilm_fp, c->static_fp = h.static_fp;
+    c->bilm_dir = h.bilm_dir, c->static_path = h.static_path; /* c owns them now */
+    c->n_classes = h.n_names, c->labels = h.names;
+    const cJSON *pool = cJSON_GetObjectItem(m, "pooling"); /* version 2 */
+    c->features = strcmp(feat->valuestring, "bow") == 0 ? ELMO_FEAT_BOW : ELMO_FEAT_ELMO;
+    if (version >= 2 && strcmp(feat->valuestring, "elmo+bow") == 0) c->features = ELMO_FEAT_ELMO_BOW;
+    c->pooling = version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
+    if (c->pooling < 0) return elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
+    c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
+    c->standardize = version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
+    c->word_ngrams = 1;
+    if (cJSON_GetObjectItem(m, "word_ngrams") && /* version 2 (absent: words only) */
+        (elmo_head_json_int(m, "word_ngrams", &c->word_ngrams) || elmo_head_json_int(m, "char_ngram_min", &c->char_lo) ||
+         elmo_head_json_int(m, "char_ngram_max", &c->char_hi)))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
+    if (c->word_ngrams < 1 || c->word_ngrams > 3 || c->char_hi > 8 ||
+        (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi)))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
+    c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
+    c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
+    if (c->K > 64 || c->D > 1 << 16 || (c->features == ELMO_FEAT_ELMO && c->in != c->E + c->Ds))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent classifier description", path);
+    return ELMO_OK;
 }
 
 elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
     *out = NULL;
     elmo_ckpt ck;
-    elmo_status s = elmo_ckpt_read(path, CLF_MAGIC, CLF_VERSION, &ck);
-    if (s) return s;
-    elmo_clf *c = calloc(1, sizeof *c);
+    cJSON *m;
+    elmo_status s = elmo_head_file_open(path, CLF_MAGIC, CLF_VERSION, &ck, &m);
+    elmo_clf *c = s ? NULL : calloc(1, sizeof *c);
     const char *d;
-    size_t nb;
-    cJSON *m = NULL;
-    if (!c) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    if (!s) s = elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, &nb);
-    if (!s) {
-        m = cJSON_ParseWithLength(d, nb);
-        const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
-        const cJSON *lab = cJSON_GetObjectItem(m, "labels"), *fp = cJSON_GetObjectItem(m, "bilm_fingerprint");
-        const cJSON *dir = cJSON_GetObjectItem(m, "bilm_dir"), *sp = cJSON_GetObjectItem(m, "static_vectors");
-        const cJSON *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
-        if (!m || !cJSON_IsString(feat) || !cJSON_IsString(tok) || !cJSON_IsArray(lab) ||
-            !cJSON_IsString(fp) || json_int(m, "hidden", &c->hidden) || json_int(m, "K", &c->K) ||
-            json_int(m, "D", &c->D) || json_int(m, "static_dim", &c->Ds) ||
-            json_int(m, "input", &c->in) || json_int(m, "max_tokens", &c->max_tokens)) {
-            s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged classifier description", path);
-        } else {
-            const cJSON *pool = cJSON_GetObjectItem(m, "pooling"); /* version 2 */
-            c->features = strcmp(feat->valuestring, "bow") == 0 ? ELMO_FEAT_BOW : ELMO_FEAT_ELMO;
-            if (ck.version >= 2 && strcmp(feat->valuestring, "elmo+bow") == 0) c->features = ELMO_FEAT_ELMO_BOW;
-            c->pooling = ck.version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
-            if (c->pooling < 0) s = elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
-            c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
-            c->standardize = ck.version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
-            c->word_ngrams = 1;
-            if (cJSON_GetObjectItem(m, "word_ngrams")) /* version 2 (absent: words only) */
-                if (json_int(m, "word_ngrams", &c->word_ngrams) || json_int(m, "char_ngram_min", &c->char_lo) ||
-                    json_int(m, "char_ngram_max", &c->char_hi))
-                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
-            if (!s && (c->word_ngrams < 1 || c->word_ngrams > 3 ||
-                                    c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))))
-                s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
-            c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
-            c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
-            c->bilm_fp = strtoull(fp->valuestring, NULL, 16);
-            c->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
-            c->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
-            if (cJSON_IsString(sp)) c->static_path = strdup(sp->valuestring);
-            c->n_classes = cJSON_GetArraySize(lab);
-            if (!s && (c->n_classes < 2 || c->n_classes > 1000 || c->K > 64 || c->D > 1 << 16 ||
-                       (c->features == ELMO_FEAT_ELMO && c->in != c->E + c->Ds)))
-                s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent classifier description", path);
-            c->labels = calloc((size_t)(c->n_classes > 0 ? c->n_classes : 1), sizeof(char *));
-            for (int k = 0; !s && k < c->n_classes; k++) {
-                const cJSON *x = cJSON_GetArrayItem(lab, k);
-                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
-                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
-                else c->labels[k] = strdup(x->valuestring);
-            }
-        }
-    }
+    if (!s && !c) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) s = read_description(c, m, path, ck.version);
     if (!s && has_bow(c)) {
         size_t nt;
         if (!(s = elmo_ckpt_get(&ck, "terms", SIZE_MAX, &d, &nt))) {
@@ -979,7 +944,7 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
-        elmo_clf_free(c);
+        if (c) elmo_clf_free(c);
         return s;
     }
     *out = c;

@@ -19,6 +19,7 @@
 
 #include "io/checkpoint.h"
 #include "tasks/featurize.h"
+#include "tasks/head_file.h"
 #include "tasks/mlp.h"
 #include "train/optim.h"
 #include "io/strmap.h"
@@ -455,86 +456,52 @@ elmo_status elmo_tagger_evaluate(elmo_tagger *t, const elmo_tagged_dataset *d, e
     return s;
 }
 
-/* ---- files */
+/* ---- files (head_file.h: the format the classifier shares) */
 elmo_status elmo_tagger_save(const elmo_tagger *t, const char *path) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "kind", "elmo.c sequence tagger");
     cJSON_AddNumberToObject(m, "version", TAG_VERSION);
     cJSON_AddStringToObject(m, "layers", t->layers == ELMO_TAG_LAYERS_TOKEN ? "token" : "mix");
-    cJSON_AddNumberToObject(m, "K", t->K);
-    cJSON_AddNumberToObject(m, "D", t->D);
-    cJSON_AddNumberToObject(m, "static_dim", t->Ds);
-    cJSON_AddNumberToObject(m, "hidden", t->hidden);
-    char fp[32];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->bilm_fp);
-    cJSON_AddStringToObject(m, "bilm_fingerprint", fp);
-    cJSON_AddStringToObject(m, "bilm_dir", t->bilm_dir ? t->bilm_dir : "");
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->static_fp);
-    cJSON_AddStringToObject(m, "static_fingerprint", fp);
-    if (t->static_path) cJSON_AddStringToObject(m, "static_vectors", t->static_path);
-    cJSON *tags = cJSON_AddArrayToObject(m, "tags");
-    for (int k = 0; k < t->n_tags; k++) cJSON_AddItemToArray(tags, cJSON_CreateString(t->tags[k]));
-    char *txt = cJSON_PrintUnformatted(m);
-    cJSON_Delete(m);
-    if (!txt) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_head_desc h = {t->K, t->D, t->Ds, t->hidden, t->bilm_fp, t->static_fp, t->bilm_dir,
+                        t->static_path, t->n_tags, t->tags};
+    elmo_head_desc_put(m, &h, "tags");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_ckpt_begin(&w, path, TAG_MAGIC, TAG_VERSION);
-    if (s) {
-        free(txt);
-        return s;
-    }
-    elmo_ckpt_put(&w, "meta", txt, strlen(txt));
-    free(txt);
-    elmo_ckpt_put(&w, "params", t->params, sizeof(float) * t->n_params);
+    elmo_status s = elmo_head_file_begin(&w, path, TAG_MAGIC, TAG_VERSION, m, t->params, t->n_params);
+    if (s) return s;
     elmo_ckpt_put(&w, "words", t->words.arena ? t->words.arena : "", t->words.used);
     return elmo_ckpt_commit(&w);
 }
 
-static int jint(const cJSON *m, const char *k, int *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, k);
-    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return -1;
-    *out = (int)x->valuedouble;
-    return 0;
+/* The tagger's description (m, of file path) into t. */
+static elmo_status read_description(elmo_tagger *t, const cJSON *m, const char *path) {
+    elmo_head_desc h;
+    elmo_status s = elmo_head_desc_get(m, path, "tagger", "tags", "tag", 100000, &h);
+    const cJSON *lay = cJSON_GetObjectItem(m, "layers");
+    if (!s && (!cJSON_IsString(lay) || h.K < 1 || h.K > 64 || h.D < 1))
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged tagger description", path);
+    if (s) {
+        elmo_head_desc_free(&h);
+        return s;
+    }
+    t->layers = strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
+    t->K = h.K, t->D = h.D, t->Ds = h.Ds, t->hidden = h.hidden;
+    t->bilm_fp = h.bilm_fp, t->static_fp = h.static_fp;
+    t->bilm_dir = h.bilm_dir, t->static_path = h.static_path; /* t owns them now */
+    t->n_tags = h.n_names, t->tags = h.names;
+    t->in = t->D + t->Ds;
+    return ELMO_OK;
 }
 
 elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     *out = NULL;
     elmo_ckpt ck;
-    elmo_status s = elmo_ckpt_read(path, TAG_MAGIC, TAG_VERSION, &ck);
-    if (s) return s;
-    elmo_tagger *t = calloc(1, sizeof *t);
-    cJSON *m = NULL;
+    cJSON *m;
+    elmo_status s = elmo_head_file_open(path, TAG_MAGIC, TAG_VERSION, &ck, &m);
+    elmo_tagger *t = s ? NULL : calloc(1, sizeof *t);
     const char *d;
     size_t nb;
-    if (!t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    if (!s) s = elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, &nb);
-    if (!s) {
-        m = cJSON_ParseWithLength(d, nb);
-        const cJSON *lay = cJSON_GetObjectItem(m, "layers"), *tags = cJSON_GetObjectItem(m, "tags");
-        const cJSON *fp = cJSON_GetObjectItem(m, "bilm_fingerprint"), *dir = cJSON_GetObjectItem(m, "bilm_dir");
-        const cJSON *sp = cJSON_GetObjectItem(m, "static_vectors"), *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
-        if (!m || !cJSON_IsString(lay) || !cJSON_IsArray(tags) || !cJSON_IsString(fp) || jint(m, "K", &t->K) ||
-            jint(m, "D", &t->D) || jint(m, "static_dim", &t->Ds) || jint(m, "hidden", &t->hidden) || t->K < 1 ||
-            t->K > 64 || t->D < 1) {
-            s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged tagger description", path);
-        } else {
-            t->layers = strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
-            t->bilm_fp = strtoull(fp->valuestring, NULL, 16);
-            t->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
-            t->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
-            if (cJSON_IsString(sp)) t->static_path = strdup(sp->valuestring);
-            t->in = t->D + t->Ds;
-            t->n_tags = cJSON_GetArraySize(tags);
-            if (t->n_tags < 2 || t->n_tags > 100000) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
-            t->tags = calloc((size_t)(t->n_tags > 0 ? t->n_tags : 1), sizeof(char *));
-            for (int k = 0; !s && k < t->n_tags; k++) {
-                const cJSON *x = cJSON_GetArrayItem(tags, k);
-                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
-                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
-                else t->tags[k] = strdup(x->valuestring);
-            }
-        }
-    }
+    if (!s && !t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) s = read_description(t, m, path);
     /* the size the description implies is checked against the section before allocating it
      * (a damaged description can claim gigabytes) */
     if (!s) {
@@ -552,7 +519,7 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
-        elmo_tagger_free(t);
+        if (t) elmo_tagger_free(t);
         return s;
     }
     *out = t;
