@@ -841,90 +841,35 @@ elmo_status elmo_cls_split(const elmo_cls_dataset *d, double fraction, elmo_cls_
 /* ------------------------------------------------------------------------------------------ */
 /* Label sets                                                                                 */
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+void elmo_labelset_init(elmo_labelset *ls) {
+    memset(ls, 0, sizeof *ls);
+    elmo_strmap_init(&ls->names_);
 }
-
-void elmo_labelset_init(elmo_labelset *ls) { memset(ls, 0, sizeof *ls); }
 
 void elmo_labelset_free(elmo_labelset *ls) {
     if (!ls) return;
-    free(ls->pool_);
-    free(ls->off_);
-    free(ls->slots_);
+    elmo_strmap_free(&ls->names_);
     memset(ls, 0, sizeof *ls);
 }
 
-/* Slot of name: holding its id + 1, or the empty slot where it would go. */
-static size_t ls_slot(const elmo_labelset *ls, const char *name) {
-    size_t mask = ls->n_slots_ - 1, i = (size_t)hash_str(name) & mask;
-    while (ls->slots_[i] && strcmp(ls->pool_ + ls->off_[ls->slots_[i] - 1], name) != 0)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static elmo_status ls_rehash(elmo_labelset *ls, size_t n_slots) {
-    int32_t *s = calloc(n_slots, sizeof *s);
-    if (!s) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    free(ls->slots_);
-    ls->slots_ = s;
-    ls->n_slots_ = n_slots;
-    for (int id = 0; id < ls->n; id++) ls->slots_[ls_slot(ls, ls->pool_ + ls->off_[id])] = id + 1;
-    return ELMO_OK;
-}
-
 int elmo_labelset_id(const elmo_labelset *ls, const char *name) {
-    if (!ls || !name || !ls->n_slots_) return -1;
-    int32_t v = ls->slots_[ls_slot(ls, name)];
-    return v ? v - 1 : -1;
+    if (!ls || !name) return -1;
+    return (int)elmo_strmap_find(&ls->names_, name, strlen(name));
 }
 
 const char *elmo_labelset_name(const elmo_labelset *ls, int id) {
     if (!ls || id < 0 || id >= ls->n) return NULL;
-    return ls->pool_ + ls->off_[id];
+    return elmo_strmap_key(&ls->names_, (size_t)id);
 }
 
 elmo_status elmo_labelset_add(elmo_labelset *ls, const char *name, int *id) {
     if (!ls || !name) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_add: NULL argument");
-    int have = elmo_labelset_id(ls, name);
-    if (have >= 0) {
-        if (id) *id = have;
-        return ELMO_OK;
-    }
-    if (ls->n >= INT32_MAX - 1) return elmo_fail(ELMO_ERR_NOMEM, "too many labels");
-    if (ls->n == ls->cap_) {
-        int cap = ls->cap_ ? ls->cap_ * 2 : 16;
-        size_t *o = realloc(ls->off_, (size_t)cap * sizeof *o);
-        if (!o) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        ls->off_ = o;
-        ls->cap_ = cap;
-    }
-    size_t len = strlen(name) + 1;
-    if (ls->pool_n_ + len > ls->pool_cap_) {
-        size_t cap = ls->pool_cap_ ? ls->pool_cap_ * 2 : 256;
-        while (cap < ls->pool_n_ + len) cap *= 2;
-        char *p = realloc(ls->pool_, cap);
-        if (!p) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        ls->pool_ = p;
-        ls->pool_cap_ = cap;
-    }
-    memcpy(ls->pool_ + ls->pool_n_, name, len);
-    ls->off_[ls->n] = ls->pool_n_;
-    ls->pool_n_ += len;
-    ls->n++;
-    if ((size_t)ls->n * 2 > ls->n_slots_) {
-        elmo_status st = ls_rehash(ls, ls->n_slots_ ? ls->n_slots_ * 2 : 32);
-        if (st) {
-            ls->n--;
-            ls->pool_n_ -= len;
-            return st;
-        }
-    } else {
-        ls->slots_[ls_slot(ls, name)] = ls->n;
-    }
-    if (id) *id = ls->n - 1;
+    if (ls->n >= INT32_MAX - 1 && elmo_labelset_id(ls, name) < 0)
+        return elmo_fail(ELMO_ERR_NOMEM, "too many labels");
+    int64_t k = elmo_strmap_add(&ls->names_, name, strlen(name), NULL);
+    if (k < 0) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    ls->n = (int)ls->names_.n;
+    if (id) *id = (int)k;
     return ELMO_OK;
 }
 
@@ -953,25 +898,21 @@ elmo_status elmo_labelset_sort(elmo_labelset *ls) {
     if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_sort: NULL argument");
     if (ls->n < 2) return ELMO_OK;
     const char **names = malloc((size_t)ls->n * sizeof *names);
-    char *pool = malloc(ls->pool_cap_);
-    if (!names || !pool) {
-        free(names);
-        free(pool);
+    if (!names) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < ls->n; i++) names[i] = elmo_strmap_key(&ls->names_, (size_t)i);
+    qsort(names, (size_t)ls->n, sizeof *names, label_cmp);
+    elmo_strmap sorted;
+    elmo_strmap_init(&sorted);
+    int ok = 1;
+    for (int i = 0; ok && i < ls->n; i++) ok = elmo_strmap_add(&sorted, names[i], strlen(names[i]), NULL) == i;
+    free(names);
+    if (!ok) {
+        elmo_strmap_free(&sorted);
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < ls->n; i++) names[i] = ls->pool_ + ls->off_[i];
-    qsort(names, (size_t)ls->n, sizeof *names, label_cmp);
-    size_t w = 0;
-    for (int i = 0; i < ls->n; i++) {
-        size_t len = strlen(names[i]) + 1;
-        memcpy(pool + w, names[i], len);
-        ls->off_[i] = w;
-        w += len;
-    }
-    free(names);
-    free(ls->pool_);
-    ls->pool_ = pool;
-    return ls_rehash(ls, ls->n_slots_);
+    elmo_strmap_free(&ls->names_);
+    ls->names_ = sorted;
+    return ELMO_OK;
 }
 
 elmo_status elmo_labelset_from_cls(elmo_labelset *ls, const elmo_cls_example *ex, size_t n,

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "elmo.h"
+#include "io/strmap.h"
 
 /* A record (CSV) or line longer than this is an error. */
 #define ELMO_TD_MAX_RECORD ((size_t)64 << 20)
@@ -133,13 +134,8 @@ typedef enum {
 } elmo_label_order;
 
 typedef struct {
-    char *pool_;        /* the names, NUL-separated */
-    size_t pool_n_, pool_cap_;
-    size_t *off_;       /* id -> offset in pool_ */
+    elmo_strmap names_; /* id -> name (ids in insertion order, or sorted) */
     int n;              /* number of labels */
-    int cap_;
-    int32_t *slots_;    /* open-addressing hash: id + 1, 0 = empty */
-    size_t n_slots_;
 } elmo_labelset;
 
 void elmo_labelset_init(elmo_labelset *ls);
