@@ -26,10 +26,10 @@
 #include "text/textdata.h"
 #include "io/util.h"
 
-#define CLF_MAGIC "ELMOCLF1"
-#define CLF_VERSION 2 /* 2: pooling, attention, elmo+bow (1: mean of ELMo, or bow) */
+#define CLASSIFIER_MAGIC "ELMOCLF1"
+#define CLASSIFIER_VERSION 2 /* 2: pooling, attention, elmo+bow (1: mean of ELMo, or bow) */
 
-struct elmo_clf {
+struct elmo_classifier {
     int features;
     elmo_tokenizer tok;
     int max_tokens;
@@ -54,7 +54,7 @@ struct elmo_clf {
     elmo_static_vectors *sv;
 };
 
-void elmo_clf_options_default(elmo_clf_options *o) {
+void elmo_classifier_options_default(elmo_classifier_options *o) {
     memset(o, 0, sizeof *o);
     o->features = ELMO_FEAT_ELMO;
     o->pooling = ELMO_POOL_MEAN;
@@ -70,20 +70,20 @@ void elmo_clf_options_default(elmo_clf_options *o) {
     o->word_ngrams = 1;
 }
 
-static float *mix_w(const elmo_clf *c) { return c->params; }
-static float *mix_gamma(const elmo_clf *c) { return c->params + c->K; }
-static float *attn_v(const elmo_clf *c) { return c->params + c->K + 1; }
-static int has_elmo(const elmo_clf *c) { return c->features != ELMO_FEAT_BOW; }
-static size_t norm_count(const elmo_clf *c) { return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D; }
-static int has_bow(const elmo_clf *c) { return c->features != ELMO_FEAT_ELMO; }
-static int dense_width(const elmo_clf *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
-static size_t head_offset(const elmo_clf *c) {
+static float *mix_w(const elmo_classifier *c) { return c->params; }
+static float *mix_gamma(const elmo_classifier *c) { return c->params + c->K; }
+static float *attn_v(const elmo_classifier *c) { return c->params + c->K + 1; }
+static int has_elmo(const elmo_classifier *c) { return c->features != ELMO_FEAT_BOW; }
+static size_t norm_count(const elmo_classifier *c) { return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D; }
+static int has_bow(const elmo_classifier *c) { return c->features != ELMO_FEAT_ELMO; }
+static int dense_width(const elmo_classifier *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
+static size_t head_offset(const elmo_classifier *c) {
     if (!has_elmo(c)) return 0;
     return (size_t)c->K + 1 + (c->pooling == ELMO_POOL_ATTN ? (size_t)c->D : 0);
 }
 
 /* Allocate the parameter block and bind the head. */
-static elmo_status alloc_params(elmo_clf *c) {
+static elmo_status alloc_params(elmo_classifier *c) {
     size_t nh = elmo_mlp_count(c->in, c->hidden, c->n_classes == 2 ? 1 : c->n_classes);
     c->n_params = head_offset(c) + nh;
     c->params = elmo_calloc(c->n_params, sizeof(float));
@@ -92,7 +92,7 @@ static elmo_status alloc_params(elmo_clf *c) {
     return ELMO_OK;
 }
 
-void elmo_clf_free(elmo_clf *c) {
+void elmo_classifier_free(elmo_classifier *c) {
     if (!c) return;
     for (int k = 0; c->labels && k < c->n_classes; k++) free(c->labels[k]);
     free(c->labels);
@@ -105,22 +105,22 @@ void elmo_clf_free(elmo_clf *c) {
     free(c);
 }
 
-int elmo_clf_n_classes(const elmo_clf *c) { return c->n_classes; }
-const char *elmo_clf_label(const elmo_clf *c, int k) { return k >= 0 && k < c->n_classes ? c->labels[k] : NULL; }
-int elmo_clf_label_id(const elmo_clf *c, const char *name) {
+int elmo_classifier_n_classes(const elmo_classifier *c) { return c->n_classes; }
+const char *elmo_classifier_label(const elmo_classifier *c, int k) { return k >= 0 && k < c->n_classes ? c->labels[k] : NULL; }
+int elmo_classifier_label_id(const elmo_classifier *c, const char *name) {
     for (int k = 0; k < c->n_classes; k++)
         if (strcmp(c->labels[k], name) == 0) return k;
     return -1;
 }
-int elmo_clf_features(const elmo_clf *c) { return c->features; }
-int elmo_clf_pooling(const elmo_clf *c) { return c->pooling; }
-const char *elmo_clf_bilm_dir(const elmo_clf *c) { return c->bilm_dir ? c->bilm_dir : ""; }
-const char *elmo_clf_static_path(const elmo_clf *c) { return c->static_path; }
-int elmo_clf_max_tokens(const elmo_clf *c) { return c->max_tokens; }
+int elmo_classifier_features(const elmo_classifier *c) { return c->features; }
+int elmo_classifier_pooling(const elmo_classifier *c) { return c->pooling; }
+const char *elmo_classifier_bilm_dir(const elmo_classifier *c) { return c->bilm_dir ? c->bilm_dir : ""; }
+const char *elmo_classifier_static_path(const elmo_classifier *c) { return c->static_path; }
+int elmo_classifier_max_tokens(const elmo_classifier *c) { return c->max_tokens; }
 
-elmo_tokenizer elmo_clf_tokenizer(const elmo_clf *c) { return c->tok; }
+elmo_tokenizer elmo_classifier_tokenizer(const elmo_classifier *c) { return c->tok; }
 
-int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma) {
+int elmo_classifier_mix(const elmo_classifier *c, float *s, float *gamma) {
     if (!has_elmo(c)) return 0;
     const float *w = mix_w(c);
     double mx = w[0], z = 0;
@@ -137,7 +137,7 @@ static void lower(const char *s, size_t n, char *out) {
     out[n] = 0;
 }
 
-static int term_id(const elmo_clf *c, const char *t, size_t n) {
+static int term_id(const elmo_classifier *c, const char *t, size_t n) {
     return (int)elmo_strmap_find(&c->terms, t, n);
 }
 
@@ -147,7 +147,7 @@ static int term_id(const elmo_clf *c, const char *t, size_t n) {
  * sides (sklearn's "char_wb"), marked by a leading \x01. */
 typedef int (*term_fn)(const char *t, size_t n, void *ctx);
 
-static int for_each_term(const elmo_clf *c, const elmo_tok_seq *q, term_fn fn, void *ctx) {
+static int for_each_term(const elmo_classifier *c, const elmo_tok_seq *q, term_fn fn, void *ctx) {
     char buf[1024], gram[1100];
     for (int t = 0; t < q->n; t++) {
         size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
@@ -225,7 +225,7 @@ static int count_df(const char *t, size_t n, void *u) {
 
 /* The vocabulary of the bag of words: the max_terms terms (for_each_term) of highest document
  * frequency (ties in byte order), with their smooth idf ln((1+n)/(1+df)) + 1. */
-static elmo_status build_terms(elmo_clf *c, const elmo_tokenized *tk, int max_terms) {
+static elmo_status build_terms(elmo_classifier *c, const elmo_tokenized *tk, int max_terms) {
     elmo_strmap all;
     elmo_strmap_init(&all);
     df_ctx d = {&all, NULL, NULL, 0, 0};
@@ -281,7 +281,7 @@ static int count_term(const char *t, size_t n, void *u) {
 }
 
 typedef struct {
-    const elmo_clf *c;
+    const elmo_classifier *c;
     int32_t *idx;
     int64_t pos;
 } id_ctx;
@@ -293,7 +293,7 @@ static int add_id(const char *t, size_t n, void *u) {
     return 0;
 }
 
-static elmo_status bow_features(const elmo_clf *c, const elmo_tokenized *tk, csr_store *out) {
+static elmo_status bow_features(const elmo_classifier *c, const elmo_tokenized *tk, csr_store *out) {
     size_t total = 0;
     for (size_t i = 0; i < tk->count; i++) for_each_term(c, &tk->seq[i], count_term, &total);
     out->ptr = malloc(sizeof(int64_t) * (tk->count + 1));
@@ -352,13 +352,13 @@ static void feat_free(feat_store *f) {
 }
 
 typedef struct {
-    const elmo_clf *c;
+    const elmo_classifier *c;
     feat_store *f;
 } emit_ctx;
 
 static void emit_features(size_t i, const float *layers, int n, void *user) {
     emit_ctx *e = user;
-    const elmo_clf *c = e->c;
+    const elmo_classifier *c = e->c;
     size_t KD = (size_t)c->K * c->D;
     if (n == 0) return;
     if (c->pooling == ELMO_POOL_ATTN) {
@@ -370,7 +370,7 @@ static void emit_features(size_t i, const float *layers, int n, void *user) {
 }
 
 typedef struct {
-    elmo_clf_progress fn;
+    elmo_classifier_progress fn;
     void *user;
 } prog_ctx;
 
@@ -380,7 +380,7 @@ static void on_embed_progress(size_t done, size_t total, void *u) {
 }
 
 /* Room for the ELMo features of the tokenized texts (attention: within the token budget). */
-static elmo_status alloc_elmo_features(const elmo_clf *c, const elmo_tokenized *tk, feat_store *f) {
+static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_tokenized *tk, feat_store *f) {
     size_t n = tk->count, KD = (size_t)c->K * c->D;
     if (c->pooling != ELMO_POOL_ATTN) {
         f->stats = elmo_alloc(sizeof(float) * n * c->P * KD);
@@ -395,17 +395,17 @@ static elmo_status alloc_elmo_features(const elmo_clf *c, const elmo_tokenized *
         f->max_n = tk->seq[i].n > f->max_n ? tk->seq[i].n : f->max_n;
     }
     double bytes = (double)f->tok_off[n] * KD * sizeof(uint16_t);
-    if (bytes > (double)ELMO_CLF_TOKEN_BUDGET)
+    if (bytes > (double)ELMO_CLASSIFIER_TOKEN_BUDGET)
         return elmo_fail(ELMO_ERR_ARG,
                          "attention pooling keeps every token's layers: %zu texts of %zu tokens need "
                          "%.0f MiB, over the %zu MiB budget; give a smaller --max-tokens",
-                         n, f->tok_off[n], bytes / 1048576.0, ELMO_CLF_TOKEN_BUDGET >> 20);
+                         n, f->tok_off[n], bytes / 1048576.0, ELMO_CLASSIFIER_TOKEN_BUDGET >> 20);
     f->tok = elmo_alloc(sizeof(uint16_t) * (f->tok_off[n] ? f->tok_off[n] : 1) * KD);
     if (!f->tok) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the token layers of %zu texts", n);
     return ELMO_OK;
 }
 
-static elmo_status elmo_features(elmo_clf *c, const elmo_tokenized *tk, feat_store *f,
+static elmo_status elmo_features(elmo_classifier *c, const elmo_tokenized *tk, feat_store *f,
                                  int threads, prog_ctx *pc) {
     elmo_status st = alloc_elmo_features(c, tk, f);
     if (!st && c->Ds && !(f->stat = elmo_alloc(sizeof(float) * tk->count * c->Ds)))
@@ -437,7 +437,7 @@ static elmo_status elmo_features(elmo_clf *c, const elmo_tokenized *tk, feat_sto
 
 /* ---- the head on a batch: inputs from features */
 typedef struct {
-    const elmo_clf *c;
+    const elmo_classifier *c;
     const feat_store *f;
     /* workspace */
     float *layers;        /* (K, B, D) */
@@ -465,7 +465,7 @@ static int load_tokens(batch_ws *w, size_t i) {
 
 /* Gather statistic p of rows idx[0..B) into w->layers (K, B, D). */
 static void gather_stat(batch_ws *w, const size_t *idx, int B, int p) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int K = c->K, D = c->D;
     for (int j = 0; j < K; j++)
         for (int b = 0; b < B; b++)
@@ -475,7 +475,7 @@ static void gather_stat(batch_ws *w, const size_t *idx, int B, int p) {
 
 /* The dense inputs x (B, E + Ds) of rows idx[0..B). */
 static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int D = c->D, dn = dense_width(c);
     if (c->pooling == ELMO_POOL_ATTN) {
         for (int b = 0; b < B; b++) {
@@ -497,7 +497,7 @@ static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
 
 /* Given dx (B, E + Ds), the gradients of the scalar mix (and of v) into g. */
 static void pooling_backward(batch_ws *w, const size_t *idx, int B, float *g) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int D = c->D, dn = dense_width(c);
     if (c->pooling == ELMO_POOL_ATTN) {
         for (int b = 0; b < B; b++) { /* the forward again (cheaper than keeping it) */
@@ -550,7 +550,7 @@ static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bo
     return 0;
 }
 
-static elmo_status ws_alloc(batch_ws *w, const elmo_clf *c, const feat_store *f, int max_b) {
+static elmo_status ws_alloc(batch_ws *w, const elmo_classifier *c, const feat_store *f, int max_b) {
     memset(w, 0, sizeof *w);
     w->c = c;
     w->f = f;
@@ -585,7 +585,7 @@ static void ws_free(batch_ws *w) {
  * not NULL. Returns the summed loss (>= 0), -1 when out of memory. */
 static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
                         float *probs, bow_batch *bb) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int dn = dense_width(c);
     elmo_csr sx = {0};
     const elmo_csr *psx = NULL;
@@ -618,7 +618,7 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
 /* Standardisation of the ELMo features: per statistic, layer and dimension, the mean and
  * 1/sd over the training texts (attention: over every token of the training texts), so that
  * every input of the head is on the same scale whatever the layer. */
-static elmo_status compute_norm(elmo_clf *c, const feat_store *f, size_t n) {
+static elmo_status compute_norm(elmo_classifier *c, const feat_store *f, size_t n) {
     size_t KD = (size_t)c->K * c->D, S = c->P ? (size_t)c->P : 1;
     double *acc = calloc(2 * S * KD, sizeof(double));
     c->norm = malloc(sizeof(float) * 2 * S * KD);
@@ -649,14 +649,14 @@ static elmo_status compute_norm(elmo_clf *c, const feat_store *f, size_t n) {
 }
 
 /* The cached statistics standardised in place (attention: when the tokens are loaded). */
-static void apply_norm(const elmo_clf *c, feat_store *f, size_t n) {
+static void apply_norm(const elmo_classifier *c, feat_store *f, size_t n) {
     if (!c->norm || !c->P) return;
     size_t M = (size_t)c->P * c->K * c->D;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < M; k++) f->stats[i * M + k] = (f->stats[i * M + k] - c->norm[k]) * c->norm[M + k];
 }
 
-static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts,
+static elmo_status make_features(elmo_classifier *c, size_t n, const char *const *texts,
                                  const size_t *lens, int threads, prog_ctx *pc, feat_store *f,
                                  int build_vocab, int bow_max_terms) {
     memset(f, 0, sizeof *f);
@@ -680,16 +680,16 @@ static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts
     return s;
 }
 
-elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const char *bilm_dir,
+elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm, const char *bilm_dir,
                            elmo_static_vectors *sv, const char *sv_path,
-                           const char *const *labels, int n_classes, const elmo_clf_item *items,
-                           size_t n, elmo_clf_progress progress, void *user, elmo_clf **out) {
+                           const char *const *labels, int n_classes, const elmo_classifier_item *items,
+                           size_t n, elmo_classifier_progress progress, void *user, elmo_classifier **out) {
     *out = NULL;
     if (n_classes < 2 || n_classes > 1000) return elmo_fail(ELMO_ERR_ARG, "need 2 to 1000 classes, got %d", n_classes);
     if (n == 0) return elmo_fail(ELMO_ERR_ARG, "no training examples");
     if (o->features != ELMO_FEAT_BOW && !bilm) return elmo_fail(ELMO_ERR_ARG, "ELMo features need a biLM");
     if (o->pooling < ELMO_POOL_MEAN || o->pooling > ELMO_POOL_ATTN) return elmo_fail(ELMO_ERR_ARG, "unknown pooling %d", o->pooling);
-    elmo_clf *c = calloc(1, sizeof *c);
+    elmo_classifier *c = calloc(1, sizeof *c);
     if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     c->features = o->features;
     c->pooling = o->features == ELMO_FEAT_BOW ? ELMO_POOL_MEAN : o->pooling;
@@ -697,7 +697,7 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
     c->word_ngrams = o->word_ngrams > 1 ? o->word_ngrams : 1;
     c->char_lo = o->char_lo, c->char_hi = o->char_hi;
     if (c->word_ngrams > 3 || c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))) {
-        elmo_clf_free(c);
+        elmo_classifier_free(c);
         return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
     }
     c->tok = o->tokenizer;
@@ -792,15 +792,15 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
     free(order), free(texts), free(lens), free(y);
     feat_free(&fs);
     if (s) {
-        elmo_clf_free(c);
+        elmo_classifier_free(c);
         return s;
     }
     *out = c;
     return ELMO_OK;
 }
 
-elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t *lens, size_t n,
-                             float *probs, elmo_clf_progress progress, void *user) {
+elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts, const size_t *lens, size_t n,
+                             float *probs, elmo_classifier_progress progress, void *user) {
     if (n == 0) return ELMO_OK;
     if (has_elmo(c) && !c->bilm)
         return elmo_fail(ELMO_ERR_STATE, "the classifier has no biLM attached");
@@ -832,10 +832,10 @@ elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t
 }
 
 /* ---- files (head_file.h: the format the tagger shares) */
-elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
+elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "kind", "elmo.c text classifier");
-    cJSON_AddNumberToObject(m, "version", CLF_VERSION);
+    cJSON_AddNumberToObject(m, "version", CLASSIFIER_VERSION);
     cJSON_AddStringToObject(m, "features", c->features == ELMO_FEAT_BOW ? "bow" : c->features == ELMO_FEAT_ELMO_BOW ? "elmo+bow" : "elmo");
     cJSON_AddStringToObject(m, "pooling", elmo_pool_name(c->pooling));
     cJSON_AddBoolToObject(m, "standardize", c->norm != NULL);
@@ -849,7 +849,7 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
                         c->static_path, c->n_classes, c->labels};
     elmo_head_desc_put(m, &h, "labels");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_head_file_begin(&w, path, CLF_MAGIC, CLF_VERSION, m, c->params, c->n_params);
+    elmo_status s = elmo_head_file_begin(&w, path, CLASSIFIER_MAGIC, CLASSIFIER_VERSION, m, c->params, c->n_params);
     if (s) return s;
     if (c->norm) elmo_ckpt_put(&w, "norm", c->norm, sizeof(float) * norm_count(c));
     if (has_bow(c)) {
@@ -864,7 +864,7 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
 }
 
 /* The classifier's description (m, of file path, format version `version`) into c. */
-static elmo_status read_description(elmo_clf *c, const cJSON *m, const char *path, int version) {
+static elmo_status read_description(elmo_classifier *c, const cJSON *m, const char *path, int version) {
     elmo_head_desc h;
     elmo_status s = elmo_head_desc_get(m, path, "classifier", "labels", "label", 1000, &h);
     const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
@@ -901,12 +901,12 @@ static elmo_status read_description(elmo_clf *c, const cJSON *m, const char *pat
     return ELMO_OK;
 }
 
-elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
+elmo_status elmo_classifier_load(const char *path, elmo_classifier **out) {
     *out = NULL;
     elmo_ckpt ck;
     cJSON *m;
-    elmo_status s = elmo_head_file_open(path, CLF_MAGIC, CLF_VERSION, &ck, &m);
-    elmo_clf *c = s ? NULL : calloc(1, sizeof *c);
+    elmo_status s = elmo_head_file_open(path, CLASSIFIER_MAGIC, CLASSIFIER_VERSION, &ck, &m);
+    elmo_classifier *c = s ? NULL : calloc(1, sizeof *c);
     const char *d;
     if (!s && !c) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     if (!s) s = read_description(c, m, path, ck.version);
@@ -944,14 +944,14 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
-        if (c) elmo_clf_free(c);
+        if (c) elmo_classifier_free(c);
         return s;
     }
     *out = c;
     return ELMO_OK;
 }
 
-elmo_status elmo_clf_attach(elmo_clf *c, elmo_model *bilm, elmo_static_vectors *sv) {
+elmo_status elmo_classifier_attach(elmo_classifier *c, elmo_model *bilm, elmo_static_vectors *sv) {
     if (!has_elmo(c)) return ELMO_OK;
     if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the classifier needs a biLM");
     if (elmo_model_fingerprint(bilm) != c->bilm_fp ||
@@ -970,7 +970,7 @@ elmo_status elmo_clf_attach(elmo_clf *c, elmo_model *bilm, elmo_static_vectors *
     return ELMO_OK;
 }
 
-void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, float *x) {
+void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *layers, int n, float *x) {
     int D = c->D, S = c->P ? c->P : 1;
     size_t KD = (size_t)c->K * D;
     float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * KD);
@@ -999,7 +999,7 @@ void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, fl
             continue;
         }
         float sw[64], g; /* max: the maximum of each layer, mixed (pooling.h) */
-        elmo_clf_mix(c, sw, &g);
+        elmo_classifier_mix(c, sw, &g);
         for (int d = 0; d < D; d++) {
             double v = 0;
             for (int j = 0; j < c->K; j++) {
@@ -1013,7 +1013,7 @@ void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, fl
     free(tmp), free(mixed), free(alpha);
 }
 
-void elmo_clf_head_probs(const elmo_clf *c, const float *x, float *probs) {
+void elmo_classifier_head_probs(const elmo_classifier *c, const float *x, float *probs) {
     float *h = malloc(sizeof(float) * (c->hidden ? c->hidden : 1)), z[1024];
     if (!h) return;
     elmo_mlp_forward(&c->mlp, 1, x, NULL, h, z);
@@ -1021,8 +1021,8 @@ void elmo_clf_head_probs(const elmo_clf *c, const float *x, float *probs) {
     free(h);
 }
 
-void elmo_clf_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
-                              elmo_clf_metrics *m) {
+void elmo_classifier_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
+                              elmo_classifier_metrics *m) {
     memset(m, 0, sizeof *m);
     m->n_classes = n_classes;
     m->n = n;

@@ -96,11 +96,11 @@ elmo_status elmo_encoding_parse(const char *name, elmo_encoding *out) {
     return ELMO_OK;
 }
 
-elmo_status elmo_cls_format_parse(const char *name, elmo_cls_format *out) {
+elmo_status elmo_labeled_format_parse(const char *name, elmo_labeled_format *out) {
     if (!name || !out) return elmo_fail(ELMO_ERR_ARG, "format: NULL argument");
-    if (!strcasecmp(name, "csv")) *out = ELMO_CLS_CSV;
-    else if (!strcasecmp(name, "tsv")) *out = ELMO_CLS_TSV;
-    else if (!strcasecmp(name, "fasttext")) *out = ELMO_CLS_FASTTEXT;
+    if (!strcasecmp(name, "csv")) *out = ELMO_LABELED_CSV;
+    else if (!strcasecmp(name, "tsv")) *out = ELMO_LABELED_TSV;
+    else if (!strcasecmp(name, "fasttext")) *out = ELMO_LABELED_FASTTEXT;
     else
         return elmo_fail(ELMO_ERR_ARG, "unknown dataset format '%s' (expected csv, tsv or fasttext)",
                          name);
@@ -378,14 +378,14 @@ static void bsrc_close(bsrc *s) {
 /* ------------------------------------------------------------------------------------------ */
 /* Classification                                                                             */
 
-void elmo_cls_options_default(elmo_cls_options *o) {
+void elmo_labeled_options_default(elmo_labeled_options *o) {
     memset(o, 0, sizeof *o);
-    o->format = ELMO_CLS_CSV;
+    o->format = ELMO_LABELED_CSV;
     o->encoding = ELMO_ENC_UTF8;
     o->header = -1;
 }
 
-void elmo_cls_free(elmo_cls_dataset *d) {
+void elmo_labeled_free(elmo_labeled_dataset *d) {
     if (!d) return;
     free(d->ex);
     arena_free(&d->arena_);
@@ -393,10 +393,10 @@ void elmo_cls_free(elmo_cls_dataset *d) {
 }
 
 /* Room for one more example (not counted yet); NULL with the error set. */
-static elmo_cls_example *ex_slot(td_ctx *c, elmo_cls_dataset *d) {
+static elmo_labeled_example *ex_slot(td_ctx *c, elmo_labeled_dataset *d) {
     if (d->n == d->cap_) {
         size_t cap = d->cap_ ? d->cap_ * 2 : 1024;
-        elmo_cls_example *p = realloc(d->ex, cap * sizeof *p);
+        elmo_labeled_example *p = realloc(d->ex, cap * sizeof *p);
         if (!p) {
             elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
             return NULL;
@@ -407,10 +407,10 @@ static elmo_cls_example *ex_slot(td_ctx *c, elmo_cls_dataset *d) {
     return &d->ex[d->n];
 }
 
-static elmo_status add_example(td_ctx *c, elmo_cls_dataset *d, const char *label, size_t llen,
+static elmo_status add_example(td_ctx *c, elmo_labeled_dataset *d, const char *label, size_t llen,
                                uint64_t lline, const char *text, size_t tlen, uint64_t tline,
                                uint64_t rec_line, const char *lwhat, const char *twhat) {
-    elmo_cls_example *e = ex_slot(c, d);
+    elmo_labeled_example *e = ex_slot(c, d);
     if (!e) return ELMO_ERR_NOMEM;
     const char *s;
     size_t n;
@@ -479,7 +479,7 @@ typedef struct {
     char ldesc[128], tdesc[128];
 } td_columns;
 
-static elmo_status columns_setup(td_ctx *c, elmo_cls_dataset *d, const elmo_cls_options *o,
+static elmo_status columns_setup(td_ctx *c, elmo_labeled_dataset *d, const elmo_labeled_options *o,
                                  const char *base, int has_header, td_columns *cols) {
     if (has_header) {
         cols->names = malloc((c->nf ? c->nf : 1) * sizeof *cols->names);
@@ -611,8 +611,8 @@ static elmo_status csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_
     }
 }
 
-static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options *o,
-                            elmo_cls_dataset *d) {
+static elmo_status read_csv(td_ctx *c, const char *path, const elmo_labeled_options *o,
+                            elmo_labeled_dataset *d) {
     bsrc s;
     elmo_status st = bsrc_open(&s, path);
     if (st) return st;
@@ -684,7 +684,7 @@ static elmo_status split_tabs(td_ctx *c, const char *L, size_t n, uint64_t ln, s
 
 /* The columns of a TSV file from its first line: the header's names, or the options' column
  * numbers; *limit: the fields a record is cut into. */
-static elmo_status tsv_columns(td_ctx *c, elmo_cls_dataset *d, const elmo_cls_options *o,
+static elmo_status tsv_columns(td_ctx *c, elmo_labeled_dataset *d, const elmo_labeled_options *o,
                                const char *L, size_t n, uint64_t ln, int header, td_columns *cols,
                                size_t *limit) {
     elmo_status st;
@@ -705,10 +705,10 @@ static elmo_status tsv_columns(td_ctx *c, elmo_cls_dataset *d, const elmo_cls_op
 }
 
 /* One example, label and text already UTF-8: store without converting again. */
-static elmo_status add_utf8_example(td_ctx *c, elmo_cls_dataset *d, const char *label, size_t llen,
+static elmo_status add_utf8_example(td_ctx *c, elmo_labeled_dataset *d, const char *label, size_t llen,
                                     const char *ldesc, const char *text, size_t tlen,
                                     const char *tdesc, uint64_t ln) {
-    elmo_cls_example *e = ex_slot(c, d);
+    elmo_labeled_example *e = ex_slot(c, d);
     if (!e) return ELMO_ERR_NOMEM;
     elmo_status st = store_label(c, &d->arena_, label, llen, ln, ldesc, &e->label);
     if (!st) st = store(c, &d->arena_, text, tlen, ln, tdesc, 0, &e->text, &e->text_len);
@@ -719,7 +719,7 @@ static elmo_status add_utf8_example(td_ctx *c, elmo_cls_dataset *d, const char *
 }
 
 /* One TSV record: its label and text columns. */
-static elmo_status tsv_example(td_ctx *c, elmo_cls_dataset *d, const char *L, size_t n, uint64_t ln,
+static elmo_status tsv_example(td_ctx *c, elmo_labeled_dataset *d, const char *L, size_t n, uint64_t ln,
                                const td_columns *cols, size_t limit) {
     elmo_status st = split_tabs(c, L, n, ln, limit);
     if (st) return st;
@@ -733,7 +733,7 @@ static int is_ft_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\v' |
 
 /* One fastText line: __label__A [__label__B ...] text; the first label is the example's,
  * further leading labels are skipped. */
-static elmo_status fasttext_example(td_ctx *c, elmo_cls_dataset *d, const char *L, size_t n,
+static elmo_status fasttext_example(td_ctx *c, elmo_labeled_dataset *d, const char *L, size_t n,
                                     uint64_t ln) {
     static const char P[] = "__label__";
     const size_t PL = sizeof P - 1;
@@ -755,13 +755,13 @@ static elmo_status fasttext_example(td_ctx *c, elmo_cls_dataset *d, const char *
 }
 
 /* TSV and fastText: line by line. */
-static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_options *o,
-                                  elmo_cls_dataset *d) {
+static elmo_status read_lines_labeled(td_ctx *c, const char *path, const elmo_labeled_options *o,
+                                  elmo_labeled_dataset *d) {
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
     r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
-    int tsv = o->format == ELMO_CLS_TSV;
+    int tsv = o->format == ELMO_LABELED_TSV;
     int header = tsv && o->header > 0;
     int have_cols = 0;
     size_t limit = 0;
@@ -795,14 +795,14 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
     return st;
 }
 
-elmo_status elmo_cls_read(const char *path, const elmo_cls_options *opt, elmo_cls_dataset *out) {
-    if (!out) return elmo_fail(ELMO_ERR_ARG, "elmo_cls_read: NULL output");
+elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt, elmo_labeled_dataset *out) {
+    if (!out) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_read: NULL output");
     memset(out, 0, sizeof *out);
-    if (!path) return elmo_fail(ELMO_ERR_ARG, "elmo_cls_read: NULL path");
-    elmo_cls_options o;
+    if (!path) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_read: NULL path");
+    elmo_labeled_options o;
     if (opt) o = *opt;
-    else elmo_cls_options_default(&o);
-    if ((int)o.format < ELMO_CLS_CSV || (int)o.format > ELMO_CLS_FASTTEXT)
+    else elmo_labeled_options_default(&o);
+    if ((int)o.format < ELMO_LABELED_CSV || (int)o.format > ELMO_LABELED_FASTTEXT)
         return elmo_fail(ELMO_ERR_ARG, "%s: invalid dataset format %d", path, (int)o.format);
     if ((int)o.encoding != ELMO_ENC_UTF8 && (int)o.encoding != ELMO_ENC_LATIN1)
         return elmo_fail(ELMO_ERR_ARG, "%s: invalid encoding %d", path, (int)o.encoding);
@@ -812,22 +812,22 @@ elmo_status elmo_cls_read(const char *path, const elmo_cls_options *opt, elmo_cl
     memset(&c, 0, sizeof c);
     c.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     c.enc = o.encoding;
-    elmo_status st = o.format == ELMO_CLS_CSV ? read_csv(&c, path, &o, out)
-                                              : read_lines_cls(&c, path, &o, out);
+    elmo_status st = o.format == ELMO_LABELED_CSV ? read_csv(&c, path, &o, out)
+                                              : read_lines_labeled(&c, path, &o, out);
     if (!st && out->n == 0)
         st = elmo_fail(ELMO_ERR_FORMAT, "%s: no examples (empty file?)", c.name);
     ctx_free(&c);
-    if (st) elmo_cls_free(out);
+    if (st) elmo_labeled_free(out);
     return st;
 }
 
-void elmo_cls_shuffle(elmo_cls_dataset *d, uint64_t seed) {
+void elmo_labeled_shuffle(elmo_labeled_dataset *d, uint64_t seed) {
     if (d && d->n) elmo_td_shuffle(d->ex, d->n, sizeof *d->ex, seed);
 }
 
-elmo_status elmo_cls_split(const elmo_cls_dataset *d, double fraction, elmo_cls_slice *first,
-                           elmo_cls_slice *rest) {
-    if (!d || !first || !rest) return elmo_fail(ELMO_ERR_ARG, "elmo_cls_split: NULL argument");
+elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction, elmo_labeled_slice *first,
+                           elmo_labeled_slice *rest) {
+    if (!d || !first || !rest) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_split: NULL argument");
     if (!(fraction >= 0 && fraction <= 1))
         return elmo_fail(ELMO_ERR_ARG, "split fraction %g is not in [0, 1]", fraction);
     size_t k = elmo_td_split_point(d->n, fraction);
@@ -915,9 +915,9 @@ elmo_status elmo_labelset_sort(elmo_labelset *ls) {
     return ELMO_OK;
 }
 
-elmo_status elmo_labelset_from_cls(elmo_labelset *ls, const elmo_cls_example *ex, size_t n,
+elmo_status elmo_labelset_from_labeled(elmo_labelset *ls, const elmo_labeled_example *ex, size_t n,
                                    elmo_label_order order) {
-    if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_from_cls: NULL argument");
+    if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_from_labeled: NULL argument");
     elmo_labelset_init(ls);
     elmo_status st = ELMO_OK;
     for (size_t i = 0; i < n && !st; i++) st = elmo_labelset_add(ls, ex[i].label, NULL);
