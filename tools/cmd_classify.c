@@ -423,12 +423,13 @@ static int classify_predict(int argc, char **argv) {
     while (!rc && !eof && probs) {
         int n = 0;
         while (n < BATCH) {
-            int k = elmo_line_reader_next(&rd);
-            if (k < 0) {
-                rc = cli_lib_error(CMD, (elmo_status)-k);
+            int got;
+            elmo_status s = elmo_line_reader_next(&rd, &got);
+            if (s) {
+                rc = cli_lib_error(CMD, s);
                 break;
             }
-            if (k == 0) {
+            if (!got) {
                 eof = 1;
                 break;
             }

@@ -55,12 +55,9 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
     cli_progress pg;
     progress_start(&pg, CMD, rd.size);
     for (;;) {
-        int got = elmo_line_reader_next(&rd);
-        if (got < 0) {
-            s = (elmo_status)-got;
-            goto done;
-        }
-        if (got > 0) {
+        int got;
+        if ((s = elmo_line_reader_next(&rd, &got))) goto done;
+        if (got) {
             if (cli_check_utf8(CMD, rd.name, rd.lineno, rd.line, rd.len)) goto done;
             size_t len;
             const char *w = elmo_strip(rd.line, rd.len, &len);

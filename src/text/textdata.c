@@ -768,12 +768,8 @@ static elmo_status read_lines_labeled(td_ctx *c, const char *path, const elmo_la
     td_columns cols;
     memset(&cols, 0, sizeof cols);
     for (;;) {
-        int k = elmo_line_reader_next(&r);
-        if (k < 0) {
-            st = (elmo_status)-k;
-            break;
-        }
-        if (k == 0) break;
+        int got;
+        if ((st = elmo_line_reader_next(&r, &got)) || !got) break;
         const char *raw = r.line;
         size_t rlen = r.len;
         if (r.lineno == 1 && has_bom(raw, rlen)) raw += 3, rlen -= 3;
@@ -1098,12 +1094,8 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
     size_t first = 0;      /* CoNLL: first token of the current sentence */
     uint64_t sline = 0;    /* CoNLL: its line */
     while (!st) {
-        int k = elmo_line_reader_next(&r);
-        if (k < 0) {
-            st = (elmo_status)-k;
-            break;
-        }
-        if (k == 0) break;
+        int got;
+        if ((st = elmo_line_reader_next(&r, &got)) || !got) break;
         const char *raw = r.line;
         size_t rlen = r.len;
         if (r.lineno == 1 && has_bom(raw, rlen)) raw += 3, rlen -= 3;

@@ -145,9 +145,10 @@ static elmo_status read_chunk(elmo_stream *s) {
     s->chunk_pending_cr = s->rd.pending_cr;
     s->chunk_eof = 0;
     while (s->n_sent < s->chunk_lines) {
-        int k = elmo_line_reader_next(&s->rd);
-        if (k < 0) return (elmo_status)-k;
-        if (k == 0) {
+        int got;
+        elmo_status st = elmo_line_reader_next(&s->rd, &got);
+        if (st) return st;
+        if (!got) {
             s->chunk_eof = 1;
             break;
         }
@@ -401,14 +402,14 @@ elmo_status elmo_count_tokens(const char *const *files, int n_files, uint64_t *s
         elmo_line_reader r;
         elmo_status s = elmo_line_reader_open(&r, files[f], MAX_LINE);
         if (s) return s;
-        int k;
-        while ((k = elmo_line_reader_next(&r)) > 0) {
+        int got;
+        while (!(s = elmo_line_reader_next(&r, &got)) && got) {
             size_t n = elmo_split_whitespace(r.line, r.len, NULL, NULL, 0);
             ns++;
             nt += n + 1;
         }
         elmo_line_reader_close(&r);
-        if (k < 0) return (elmo_status)-k;
+        if (s) return s;
     }
     *sentences = ns;
     *tokens = nt;
