@@ -527,7 +527,7 @@ typedef struct {
     size_t cap;
 } bow_batch;
 
-static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bow_batch *bb) {
+static elmo_status gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bow_batch *bb) {
     size_t nnz = 0;
     for (int b = 0; b < B; b++) nnz += (size_t)(all->ptr[idx[b] + 1] - all->ptr[idx[b]]);
     if (nnz > bb->cap) {
@@ -535,7 +535,7 @@ static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bo
         float *nv = ni ? realloc(bb->val, sizeof(float) * nnz) : NULL;
         if (ni) bb->idx = ni;
         if (nv) bb->val = nv;
-        if (!ni || !nv) return -1;
+        if (!ni || !nv) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
         bb->cap = nnz;
     }
     size_t p = 0;
@@ -547,7 +547,7 @@ static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bo
         }
         bb->ptr[b + 1] = (int64_t)p;
     }
-    return 0;
+    return ELMO_OK;
 }
 
 static elmo_status ws_alloc(batch_ws *w, const elmo_classifier *c, const feat_store *f, int max_b) {
@@ -582,17 +582,19 @@ static void ws_free(batch_ws *w) {
 }
 
 /* Forward (and backward into g when labels != NULL) of a batch; probs (B, classes) when
- * not NULL. Returns the summed loss (>= 0), -1 when out of memory. */
-static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
-                        float *probs, bow_batch *bb) {
+ * not NULL; *loss: the summed loss (0 without labels). */
+static elmo_status run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
+                             float *probs, bow_batch *bb, double *loss) {
     const elmo_classifier *c = w->c;
+    *loss = 0;
     int dn = dense_width(c);
     elmo_csr sx = {0};
     const elmo_csr *psx = NULL;
     const float *x = NULL;
     if (has_elmo(c)) batch_inputs(w, idx, B);
     if (has_bow(c)) {
-        if (gather_bow(&w->f->bow, idx, B, dn, bb)) return -1; /* out of memory */
+        elmo_status s = gather_bow(&w->f->bow, idx, B, dn, bb);
+        if (s) return s;
         sx = (elmo_csr){bb->ptr, bb->idx, bb->val, dn ? w->x : NULL, dn};
         psx = &sx;
     } else {
@@ -600,11 +602,11 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
     }
     elmo_mlp_forward(&c->mlp, B, x, psx, w->h, w->z);
     if (probs) elmo_mlp_probs(&c->mlp, B, w->z, probs);
-    if (!labels) return 0;
+    if (!labels) return ELMO_OK;
     float *gh = g + head_offset(c);
-    double loss = elmo_mlp_backward(&c->mlp, B, x, psx, w->h, w->z, labels, 1.0f / (float)B, gh,
-                                    x ? w->dx : NULL, w->dh);
-    if (!has_elmo(c)) return loss;
+    *loss = elmo_mlp_backward(&c->mlp, B, x, psx, w->h, w->z, labels, 1.0f / (float)B, gh,
+                              x ? w->dx : NULL, w->dh);
+    if (!has_elmo(c)) return ELMO_OK;
     if (psx) { /* dx of the dense columns (the first dn rows of the first layer) */
         if (c->hidden > 0)
             elmo_mm(0, 1, B, dn, c->hidden, w->dh, c->hidden, c->mlp.W1, c->hidden, 0.0f, w->dx, dn);
@@ -612,7 +614,7 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
             elmo_mm(0, 1, B, dn, c->mlp.out, w->z, c->mlp.out, c->mlp.W2, c->mlp.out, 0.0f, w->dx, dn);
     }
     pooling_backward(w, idx, B, g);
-    return loss;
+    return ELMO_OK;
 }
 
 /* Standardisation of the ELMo features: per statistic, layer and dimension, the mean and
@@ -770,11 +772,8 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
                 int B = n - b0 < (size_t)o->batch_size ? (int)(n - b0) : o->batch_size;
                 for (int b = 0; b < B; b++) yb[b] = y[order[b0 + b]];
                 memset(g, 0, sizeof(float) * c->n_params);
-                double l = run_batch(&w, order + b0, B, yb, g, NULL, &bb);
-                if (l < 0) {
-                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
-                    break;
-                }
+                double l;
+                if ((s = run_batch(&w, order + b0, B, yb, g, NULL, &bb, &l))) break;
                 total += l;
                 if (!elmo_all_finite(c->n_params, g)) {
                     s = elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
@@ -819,10 +818,8 @@ elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts
         for (size_t b0 = 0; b0 < n; b0 += 256) {
             int B = n - b0 < 256 ? (int)(n - b0) : 256;
             for (int b = 0; b < B; b++) idx[b] = b0 + b;
-            if (run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb) < 0) {
-                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
-                break;
-            }
+            double l;
+            if ((s = run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb, &l))) break;
         }
     }
     if (wsok) ws_free(&w);
