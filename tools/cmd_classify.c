@@ -160,154 +160,188 @@ static int evaluate(elmo_classifier *c, const elmo_labeled_example *ex, size_t n
     return rc;
 }
 
-static int classify_train(int argc, char **argv) {
-    fmt_flags f = {0};
-    const char *train = NULL, *test = NULL, *output = NULL, *model = NULL, *sv_path = NULL;
-    const char *tokenize = "whitespace", *features = CLASSIFIER_DEFAULT_FEATURES, *pooling = CLASSIFIER_DEFAULT_POOLING;
-    const char *standardize = CLASSIFIER_DEFAULT_STANDARDIZE, *char_ngrams = NULL;
-    int word_ngrams = 1, max_terms = 50000;
-    double split = 0, lr = 1e-3;
-    int epochs = 10, batch = 60, hidden = 256, seed = 1, shuffle = -1, max_tokens = 0, threads = 2, json = 0;
+/* The flags of `classify train`. */
+typedef struct {
+    fmt_flags f;
+    const char *train, *test, *output, *model, *sv_path;
+    const char *tokenize, *features, *pooling, *standardize, *char_ngrams;
+    int word_ngrams, max_terms;
+    double split, lr;
+    int epochs, batch, hidden, seed, shuffle, max_tokens, threads, json;
+} train_flags;
+
+/* Parse the flags of `classify train` into *t. 0, or the exit code (*done = 1 after --help). */
+static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
+    *t = (train_flags){.tokenize = "whitespace", .features = CLASSIFIER_DEFAULT_FEATURES,
+                       .pooling = CLASSIFIER_DEFAULT_POOLING, .standardize = CLASSIFIER_DEFAULT_STANDARDIZE,
+                       .word_ngrams = 1, .max_terms = 50000, .lr = 1e-3, .epochs = 10, .batch = 60,
+                       .hidden = 256, .seed = 1, .shuffle = -1, .threads = 2};
     cli_opt opts[] = {
-        {"--train", OPT_STR, &train, 0, 0, "labelled training data"},
-        {"--test", OPT_STR, &test, 0, 0, "labelled test data (evaluated after training)"},
-        {"--split", OPT_FLOAT, &split, 0.01, 0.99, "train on the first fraction of --train, test on the rest"},
-        {"--shuffle", OPT_INT, &shuffle, 0, 2147483647, "shuffle --train with this seed before --split"},
-        FORMAT_OPTS(f),
-        {"--tokenize", OPT_STR, &tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
-        {"--features", OPT_STR, &features, 0, 0, "elmo | bow (tf-idf baseline) | elmo+bow (both side by side; default " CLASSIFIER_DEFAULT_FEATURES ")"},
-        {"--pooling", OPT_STR, &pooling, 0, 0, "ELMo vectors over the tokens: mean | max | mean+max | attention (default " CLASSIFIER_DEFAULT_POOLING ")"},
-        {"--standardize", OPT_STR, &standardize, 0, 0, "yes | no: ELMo features to zero mean and unit variance on the training texts (default " CLASSIFIER_DEFAULT_STANDARDIZE ")"},
-        {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
+        {"--train", OPT_STR, &t->train, 0, 0, "labelled training data"},
+        {"--test", OPT_STR, &t->test, 0, 0, "labelled test data (evaluated after training)"},
+        {"--split", OPT_FLOAT, &t->split, 0.01, 0.99, "train on the first fraction of --train, test on the rest"},
+        {"--shuffle", OPT_INT, &t->shuffle, 0, 2147483647, "shuffle --train with this seed before --split"},
+        FORMAT_OPTS(t->f),
+        {"--tokenize", OPT_STR, &t->tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
+        {"--features", OPT_STR, &t->features, 0, 0, "elmo | bow (tf-idf baseline) | elmo+bow (both side by side; default " CLASSIFIER_DEFAULT_FEATURES ")"},
+        {"--pooling", OPT_STR, &t->pooling, 0, 0, "ELMo vectors over the tokens: mean | max | mean+max | attention (default " CLASSIFIER_DEFAULT_POOLING ")"},
+        {"--standardize", OPT_STR, &t->standardize, 0, 0, "yes | no: ELMo features to zero mean and unit variance on the training texts (default " CLASSIFIER_DEFAULT_STANDARDIZE ")"},
+        {"--model", OPT_STR, &t->model, 0, 0, "biLM directory (default: the embedded model)"},
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
-        {"--ngrams", OPT_INT, &word_ngrams, 1, 3, "bag of words: word n-grams 1..N [1]"},
-        {"--char-ngrams", OPT_STR, &char_ngrams, 0, 0, "bag of words: also the character LO-HI-grams of every token (e.g. 2-5)"},
-        {"--max-terms", OPT_INT, &max_terms, 1, 10000000, "bag of words: the terms of highest document frequency kept [50000]"},
-        {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
-        {"--max-tokens", OPT_INT, &max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
-        {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
-        {"--batch-size", OPT_INT, &batch, 1, 4096, "examples per Adam step"},
-        {"--hidden", OPT_INT, &hidden, 0, 65536, "hidden units (0 = linear)"},
-        {"--lr", OPT_FLOAT, &lr, 1e-9, 10, "Adam learning rate"},
-        {"--seed", OPT_INT, &seed, 0, 2147483647, "seed of the initialisation and batch order"},
-        {"--threads", OPT_INT, &threads, 1, 2, "threads for the biLM"},
-        {"--json", OPT_BOOL, &json, 0, 0, "print the test metrics as JSON"},
-        {"--output", OPT_STR, &output, 0, 0, "classifier file to write"},
+        {"--ngrams", OPT_INT, &t->word_ngrams, 1, 3, "bag of words: word n-grams 1..N [1]"},
+        {"--char-ngrams", OPT_STR, &t->char_ngrams, 0, 0, "bag of words: also the character LO-HI-grams of every token (e.g. 2-5)"},
+        {"--max-terms", OPT_INT, &t->max_terms, 1, 10000000, "bag of words: the terms of highest document frequency kept [50000]"},
+        {"--static-vectors", OPT_STR, &t->sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
+        {"--max-tokens", OPT_INT, &t->max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
+        {"--epochs", OPT_INT, &t->epochs, 1, 100000, "epochs"},
+        {"--batch-size", OPT_INT, &t->batch, 1, 4096, "examples per Adam step"},
+        {"--hidden", OPT_INT, &t->hidden, 0, 65536, "hidden units (0 = linear)"},
+        {"--lr", OPT_FLOAT, &t->lr, 1e-9, 10, "Adam learning rate"},
+        {"--seed", OPT_INT, &t->seed, 0, 2147483647, "seed of the initialisation and batch order"},
+        {"--threads", OPT_INT, &t->threads, 1, 2, "threads for the biLM"},
+        {"--json", OPT_BOOL, &t->json, 0, 0, "print the test metrics as JSON"},
+        {"--output", OPT_STR, &t->output, 0, 0, "classifier file to write"},
         {0}};
     int r = cli_parse(CMD " train", "--train FILE [--test FILE | --split 0.8] --output CLF [options]", opts,
                       argc, argv, NULL, 0, NULL);
+    *done = r == 1;
     if (r) return r == 1 ? 0 : r;
-    if (!train) return cli_error(CMD, "missing --train");
-    if (!output) return cli_error(CMD, "missing --output");
-    if (test && split > 0) return cli_error(CMD, "give --test or --split, not both");
-    const char *ins[] = {train, test, sv_path};
-    if (cli_check_output(CMD, output, ins, 3)) return 1;
-    elmo_classifier_options o;
-    elmo_classifier_options_default(&o);
-    if (!strcmp(tokenize, "simple")) o.tokenizer = ELMO_TOK_SIMPLE;
-    else if (strcmp(tokenize, "whitespace")) return cli_error(CMD, "--tokenize must be whitespace or simple");
-    if (!strcmp(features, "bow")) o.features = ELMO_FEAT_BOW;
-    else if (!strcmp(features, "elmo+bow")) o.features = ELMO_FEAT_ELMO_BOW;
-    else if (strcmp(features, "elmo")) return cli_error(CMD, "--features must be elmo, bow or elmo+bow");
-    if ((o.pooling = elmo_pool_parse(pooling)) < 0)
-        return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'", pooling);
-    if (strcmp(standardize, "yes") && strcmp(standardize, "no")) return cli_error(CMD, "--standardize must be yes or no");
-    o.standardize = !strcmp(standardize, "yes");
-    o.word_ngrams = word_ngrams, o.bow_max_terms = max_terms;
-    if (char_ngrams) {
-        char tail;
-        if (sscanf(char_ngrams, "%d-%d%c", &o.char_lo, &o.char_hi, &tail) != 2 || o.char_lo < 1 || o.char_hi > 8 || o.char_lo > o.char_hi)
-            return cli_error(CMD, "--char-ngrams must be LO-HI within 1-8 (e.g. 2-5), got '%s'", char_ngrams);
-    }
-    if (o.features == ELMO_FEAT_ELMO && (word_ngrams > 1 || char_ngrams))
-        return cli_error(CMD, "--ngrams and --char-ngrams go with --features bow or elmo+bow");
-    if (o.features == ELMO_FEAT_BOW && sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
-    o.epochs = epochs, o.batch_size = batch, o.hidden = hidden, o.lr = lr, o.seed = (uint64_t)seed;
-    o.max_tokens = max_tokens, o.threads = threads;
+    if (!t->train) return cli_error(CMD, "missing --train");
+    if (!t->output) return cli_error(CMD, "missing --output");
+    if (t->test && t->split > 0) return cli_error(CMD, "give --test or --split, not both");
+    const char *ins[] = {t->train, t->test, t->sv_path};
+    return cli_check_output(CMD, t->output, ins, 3) ? 1 : 0;
+}
 
+/* The classifier's options from the flags. 0, or 1 after an error message. */
+static int train_options(const train_flags *t, elmo_classifier_options *o) {
+    elmo_classifier_options_default(o);
+    if (!strcmp(t->tokenize, "simple")) o->tokenizer = ELMO_TOK_SIMPLE;
+    else if (strcmp(t->tokenize, "whitespace")) return cli_error(CMD, "--tokenize must be whitespace or simple");
+    if (!strcmp(t->features, "bow")) o->features = ELMO_FEAT_BOW;
+    else if (!strcmp(t->features, "elmo+bow")) o->features = ELMO_FEAT_ELMO_BOW;
+    else if (strcmp(t->features, "elmo")) return cli_error(CMD, "--features must be elmo, bow or elmo+bow");
+    if ((o->pooling = elmo_pool_parse(t->pooling)) < 0)
+        return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'", t->pooling);
+    if (strcmp(t->standardize, "yes") && strcmp(t->standardize, "no")) return cli_error(CMD, "--standardize must be yes or no");
+    o->standardize = !strcmp(t->standardize, "yes");
+    o->word_ngrams = t->word_ngrams, o->bow_max_terms = t->max_terms;
+    if (t->char_ngrams) {
+        char tail;
+        if (sscanf(t->char_ngrams, "%d-%d%c", &o->char_lo, &o->char_hi, &tail) != 2 || o->char_lo < 1 || o->char_hi > 8 || o->char_lo > o->char_hi)
+            return cli_error(CMD, "--char-ngrams must be LO-HI within 1-8 (e.g. 2-5), got '%s'", t->char_ngrams);
+    }
+    if (o->features == ELMO_FEAT_ELMO && (t->word_ngrams > 1 || t->char_ngrams))
+        return cli_error(CMD, "--ngrams and --char-ngrams go with --features bow or elmo+bow");
+    if (o->features == ELMO_FEAT_BOW && t->sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
+    o->epochs = t->epochs, o->batch_size = t->batch, o->hidden = t->hidden, o->lr = t->lr, o->seed = (uint64_t)t->seed;
+    o->max_tokens = t->max_tokens, o->threads = t->threads;
+    return 0;
+}
+
+/* Before the work: the sorted label set of the training part (at least 2), every text short
+ * enough for the biLM, every test label known. 0, or 1 after an error message. */
+static int check_data(const train_flags *t, const elmo_classifier_options *o, const elmo_labeled_slice *tr,
+                      const elmo_labeled_slice *te, elmo_labelset *ls) {
+    if (elmo_labelset_from_labeled(ls, tr->ex, tr->n, ELMO_LABELS_SORTED)) return cli_lib_error(CMD, ELMO_ERR_NOMEM);
+    if (ls->n < 2) return cli_error(CMD, "%s: the training data has %d label(s); need at least 2", t->train, ls->n);
+    for (size_t i = 0; o->features != ELMO_FEAT_BOW && i < tr->n + te->n; i++) {
+        const elmo_labeled_example *e = i < tr->n ? &tr->ex[i] : &te->ex[i - tr->n];
+        if (too_long(o->tokenizer, t->max_tokens, e->text, e->text_len, i < tr->n || !t->test ? t->train : t->test,
+                     e->line, HINT_TRAIN))
+            return 1;
+    }
+    for (size_t i = 0; i < te->n; i++)
+        if (elmo_labelset_id(ls, te->ex[i].label) < 0)
+            return cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
+                             t->test ? t->test : t->train, (unsigned long long)te->ex[i].line, te->ex[i].label);
+    return 0;
+}
+
+/* Train on the examples of tr (labels numbered by ls) into *c. 0, or 1 after an error message. */
+static int fit(const train_flags *t, const elmo_classifier_options *o, const elmo_labeled_slice *tr,
+               const elmo_labelset *ls, elmo_model *bilm, const char *bilm_dir, elmo_static_vectors *sv,
+               int have_test, elmo_classifier **c) {
+    const char **labels = malloc(sizeof(char *) * ls->n);
+    elmo_classifier_item *items = malloc(sizeof *items * (tr->n ? tr->n : 1));
+    int rc = 0;
+    if (!labels || !items) rc = cli_error(CMD, "out of memory");
+    for (int k = 0; !rc && k < ls->n; k++) labels[k] = elmo_labelset_name(ls, k);
+    for (size_t i = 0; !rc && i < tr->n; i++)
+        items[i] = (elmo_classifier_item){tr->ex[i].text, tr->ex[i].text_len, elmo_labelset_id(ls, tr->ex[i].label)};
+    if (!rc) {
+        fprintf(stderr, "classify: training on %zu texts (%d classes, %s features%s%s%s)%s\n", tr->n, ls->n,
+                o->features == ELMO_FEAT_BOW ? "bag-of-words" : o->features == ELMO_FEAT_ELMO_BOW ? "ELMo + bag-of-words" : "ELMo",
+                o->features == ELMO_FEAT_BOW ? "" : ", pooling ", o->features == ELMO_FEAT_BOW ? "" : elmo_pool_name(o->pooling),
+                sv ? " + static vectors" : "",
+                have_test ? "" : ", no test set");
+        cli_progress pg;
+        progress_start(&pg, "classify", tr->n);
+        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
+        const char *sv_rec = t->sv_path && realpath(t->sv_path, sv_abs) ? sv_abs : t->sv_path;
+        elmo_status s = elmo_classifier_train(o, bilm, bilm_dir, sv, sv_rec, labels, ls->n, items, tr->n,
+                                              on_progress, &pg, c);
+        progress_end(&pg, NULL);
+        if (s) rc = cli_lib_error(CMD, s);
+    }
+    free(items);
+    free(labels);
+    return rc;
+}
+
+/* Write the classifier file and say so, with the learnt layer weights. */
+static int save_trained(elmo_classifier *c, const char *output, double t_train, int epochs) {
+    elmo_status s = elmo_classifier_save(c, output);
+    if (s) return cli_lib_error(CMD, s);
+    float sw[64], g;
+    int K = elmo_classifier_mix(c, sw, &g);
+    fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", t_train, epochs, output);
+    if (K) {
+        fprintf(stderr, "; layer weights");
+        for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
+        fprintf(stderr, ", gamma %.3f", g);
+    }
+    fprintf(stderr, "\n");
+    return 0;
+}
+
+static int classify_train(int argc, char **argv) {
+    train_flags t;
+    elmo_classifier_options o;
+    int done, r = parse_train_flags(argc, argv, &t, &done);
+    if (r || done) return r;
+    if (train_options(&t, &o)) return 1;
     elmo_labeled_dataset dtrain = {0}, dtest = {0};
-    if (read_data(train, &f, &dtrain)) return 1;
-    if (test && read_data(test, &f, &dtest)) {
+    if (read_data(t.train, &t.f, &dtrain)) return 1;
+    if (t.test && read_data(t.test, &t.f, &dtest)) {
         elmo_labeled_free(&dtrain);
         return 1;
     }
-    if (shuffle >= 0) elmo_labeled_shuffle(&dtrain, (uint64_t)shuffle);
+    if (t.shuffle >= 0) elmo_labeled_shuffle(&dtrain, (uint64_t)t.shuffle);
     elmo_labeled_slice tr = {dtrain.ex, dtrain.n}, te = {dtest.ex, dtest.n};
-    if (split > 0 && elmo_labeled_split(&dtrain, split, &tr, &te)) {
+    if (t.split > 0 && elmo_labeled_split(&dtrain, t.split, &tr, &te)) {
         elmo_labeled_free(&dtrain);
         return cli_lib_error(CMD, ELMO_ERR_ARG);
     }
-    int rc = 0;
     elmo_labelset ls;
     elmo_labelset_init(&ls);
     elmo_model *bilm = NULL;
     elmo_static_vectors *sv = NULL;
     elmo_classifier *c = NULL;
-    elmo_classifier_item *items = NULL;
     const char *bilm_dir = NULL;
-    if (elmo_labelset_from_labeled(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
-    if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
-    for (size_t i = 0; !rc && o.features != ELMO_FEAT_BOW && i < tr.n + te.n; i++) {
-        const elmo_labeled_example *e = i < tr.n ? &tr.ex[i] : &te.ex[i - tr.n];
-        rc = too_long(o.tokenizer, max_tokens, e->text, e->text_len,
-                      i < tr.n || !test ? train : test, e->line, HINT_TRAIN);
-    }
-    for (size_t i = 0; !rc && i < te.n; i++) /* before the work: a test label must be known */
-        if (elmo_labelset_id(&ls, te.ex[i].label) < 0)
-            rc = cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
-                           test ? test : train, (unsigned long long)te.ex[i].line, te.ex[i].label);
-    if (!rc && o.features != ELMO_FEAT_BOW && !(bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &bilm_dir))) rc = 1;
-    if (!rc && sv_path) {
-        elmo_status s = elmo_static_load(sv_path, &sv);
+    int rc = check_data(&t, &o, &tr, &te, &ls);
+    if (!rc && o.features != ELMO_FEAT_BOW && !(bilm = cli_load_recorded_model(CMD, t.model, NULL, g_precision, &bilm_dir))) rc = 1;
+    if (!rc && t.sv_path) {
+        elmo_status s = elmo_static_load(t.sv_path, &sv);
         if (s) rc = cli_lib_error(CMD, s);
     }
-    const char **labels = NULL;
-    if (!rc) {
-        labels = malloc(sizeof(char *) * ls.n);
-        items = malloc(sizeof *items * tr.n);
-        if (!labels || !items) rc = cli_error(CMD, "out of memory");
-    }
-    for (int k = 0; !rc && k < ls.n; k++) labels[k] = elmo_labelset_name(&ls, k);
-    for (size_t i = 0; !rc && i < tr.n; i++)
-        items[i] = (elmo_classifier_item){tr.ex[i].text, tr.ex[i].text_len, elmo_labelset_id(&ls, tr.ex[i].label)};
     double t0 = elmo_now();
-    if (!rc) {
-        fprintf(stderr, "classify: training on %zu texts (%d classes, %s features%s%s%s)%s\n", tr.n, ls.n,
-                o.features == ELMO_FEAT_BOW ? "bag-of-words" : o.features == ELMO_FEAT_ELMO_BOW ? "ELMo + bag-of-words" : "ELMo",
-                o.features == ELMO_FEAT_BOW ? "" : ", pooling ", o.features == ELMO_FEAT_BOW ? "" : elmo_pool_name(o.pooling),
-                sv ? " + static vectors" : "",
-                te.n ? "" : ", no test set");
-        cli_progress pg;
-        progress_start(&pg, "classify", tr.n);
-        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
-        const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
-        elmo_status s = elmo_classifier_train(&o, bilm, bilm_dir, sv, sv_rec, labels, ls.n, items, tr.n,
-                                       on_progress, &pg, &c);
-        progress_end(&pg, NULL);
-        if (s) rc = cli_lib_error(CMD, s);
-    }
+    if (!rc) rc = fit(&t, &o, &tr, &ls, bilm, bilm_dir, sv, te.n > 0, &c);
     double t_train = elmo_now() - t0;
     /* the classifier file is written last: only when everything else has succeeded */
-    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
-    if (!rc) {
-        elmo_status s = elmo_classifier_save(c, output);
-        if (s) rc = cli_lib_error(CMD, s);
-        else {
-            float sw[64], g;
-            int K = elmo_classifier_mix(c, sw, &g);
-            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", t_train, epochs, output);
-            if (K) {
-                fprintf(stderr, "; layer weights");
-                for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
-                fprintf(stderr, ", gamma %.3f", g);
-            }
-            fprintf(stderr, "\n");
-        }
-    }
-
+    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, t.json, t.test ? t.test : t.train);
+    if (!rc) rc = save_trained(c, t.output, t_train, t.epochs);
     elmo_classifier_free(c);
-    free(items);
-    free(labels);
     elmo_static_free(sv);
     elmo_model_free(bilm);
     elmo_labelset_free(&ls);
