@@ -603,6 +603,67 @@ static void *dir_main(void *p) {
     return NULL;
 }
 
+/* The touched softmax rows (t->touched, t->tlist), in the same order on every rank: per
+ * direction its candidates then the targets of the global batch (time-major; rank by rank
+ * when distributed), or every row with the full softmax. */
+static void mark_touched_rows(trainer *t) {
+    for (int d = 0; d < 2; d++) {
+        const int32_t *ids[2] = {t->cand[d], t->nranks > 1 ? t->tg_all[d] : t->tg[d]};
+        size_t n[2] = {(size_t)t->S, (size_t)t->T * t->B};
+        if (t->S == 0) {
+            ids[0] = t->rows[d].ids;
+            n[0] = (size_t)t->rows[d].n;
+            n[1] = 0;
+        }
+        for (int part = 0; part < 2; part++)
+            for (size_t k = 0; k < n[part]; k++) {
+                int32_t id = ids[part][k];
+                if (!t->touched[id]) {
+                    t->touched[id] = 1;
+                    t->tlist[t->ntouched++] = id;
+                }
+            }
+    }
+}
+
+/* Global norm clipping over every gradient (g: the biLM's, (w.n); the touched softmax rows),
+ * then Adagrad when the norm and the losses are finite; the softmax gradient rows are cleared
+ * for the next step. *grad_norm: the norm before clipping. Returns whether it was finite. */
+static int clip_and_update(trainer *t, float *g, double *grad_norm) {
+    int P = t->arch.projection_dim;
+    double ss = elmo_sumsq(t->w.n, g);
+    for (int k = 0; k < t->ntouched; k++) {
+        int32_t id = t->tlist[k];
+        ss += elmo_sumsq((size_t)P, t->gsmW + (size_t)id * P) + (double)t->gsmb[id] * t->gsmb[id];
+    }
+    double norm = sqrt(ss);
+    *grad_norm = norm;
+    int finite = isfinite(norm) && isfinite(t->loss[0]) && isfinite(t->loss[1]);
+    if (finite) {
+        float scale = norm > t->clip ? (float)(t->clip / norm) : 1.0f;
+        if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
+        elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
+        for (int k = 0; k < t->ntouched; k++) {
+            int32_t id = t->tlist[k];
+            float *gw = t->gsmW + (size_t)id * P;
+            if (scale != 1.0f) {
+                elmo_scale((size_t)P, gw, scale);
+                t->gsmb[id] *= scale;
+            }
+            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw, (float)t->lr);
+            elmo_adagrad(1, t->smb + id, t->acc_smb + id, t->gsmb + id, (float)t->lr);
+        }
+    }
+    for (int k = 0; k < t->ntouched; k++) {
+        int32_t id = t->tlist[k];
+        memset(t->gsmW + (size_t)id * P, 0, sizeof(float) * P);
+        t->gsmb[id] = 0;
+        t->touched[id] = 0;
+    }
+    t->ntouched = 0;
+    return finite;
+}
+
 /* One step. *stop: in, this process was asked to stop; out, some rank was. */
 static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     const elmo_config *c = &t->arch;
@@ -632,26 +693,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     float *g = t->g[0];
     const float *g1 = t->g[1];
     for (size_t k = 0; k < t->w.n; k++) g[k] += g1[k];
-    /* the touched softmax rows, in the same order on every rank: per direction its
-     * candidates then the targets of the global batch (time-major; rank by rank when
-     * distributed), or every row with the full softmax */
-    for (int d = 0; d < 2; d++) {
-        const int32_t *ids[2] = {t->cand[d], t->nranks > 1 ? t->tg_all[d] : t->tg[d]};
-        size_t n[2] = {(size_t)t->S, (size_t)t->T * t->B};
-        if (t->S == 0) {
-            ids[0] = t->rows[d].ids;
-            n[0] = (size_t)t->rows[d].n;
-            n[1] = 0;
-        }
-        for (int part = 0; part < 2; part++)
-            for (size_t k = 0; k < n[part]; k++) {
-                int32_t id = ids[part][k];
-                if (!t->touched[id]) {
-                    t->touched[id] = 1;
-                    t->tlist[t->ntouched++] = id;
-                }
-            }
-    }
+    mark_touched_rows(t);
     /* this rank's softmax rows of both directions into the dense buffer */
     for (int d = 0; d < 2; d++) {
         const sparse_rows_f *r = &t->rows[d];
@@ -691,37 +733,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
         t->loss[1] = tail[1];
         *stop = tail[2] > 0;
     }
-    /* global norm clipping over every gradient */
-    double ss = elmo_sumsq(t->w.n, g);
-    for (int k = 0; k < t->ntouched; k++) {
-        int32_t id = t->tlist[k];
-        ss += elmo_sumsq((size_t)P, t->gsmW + (size_t)id * P) + (double)t->gsmb[id] * t->gsmb[id];
-    }
-    double norm = sqrt(ss);
-    *grad_norm = norm;
-    int finite = isfinite(norm) && isfinite(t->loss[0]) && isfinite(t->loss[1]);
-    if (finite) {
-        float scale = norm > t->clip ? (float)(t->clip / norm) : 1.0f;
-        if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
-        elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
-        for (int k = 0; k < t->ntouched; k++) {
-            int32_t id = t->tlist[k];
-            float *gw = t->gsmW + (size_t)id * P;
-            if (scale != 1.0f) {
-                elmo_scale((size_t)P, gw, scale);
-                t->gsmb[id] *= scale;
-            }
-            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw, (float)t->lr);
-            elmo_adagrad(1, t->smb + id, t->acc_smb + id, t->gsmb + id, (float)t->lr);
-        }
-    }
-    for (int k = 0; k < t->ntouched; k++) {
-        int32_t id = t->tlist[k];
-        memset(t->gsmW + (size_t)id * P, 0, sizeof(float) * P);
-        t->gsmb[id] = 0;
-        t->touched[id] = 0;
-    }
-    t->ntouched = 0;
+    int finite = clip_and_update(t, g, grad_norm);
     if (!finite)
         return elmo_fail(ELMO_ERR_NUMERIC,
                          "step %lld: the loss or the gradient is NaN or Inf; training stopped (the "
