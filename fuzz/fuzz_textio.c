@@ -19,9 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (s) return 0;
     size_t cap = 8, *st = malloc(cap * sizeof *st), *ln = malloc(cap * sizeof *ln);
     int16_t ids[16];
-    int k;
+    int got;
     uint64_t lines = 0;
-    while ((k = elmo_line_reader_next(&r)) > 0) {
+    while (!(s = elmo_line_reader_next(&r, &got)) && got) {
         lines++;
         if (r.len > max_bytes || r.line[r.len] != 0 || r.lineno != lines) abort();
         if (memchr(r.line, '\n', r.len) || memchr(r.line, '\r', r.len)) abort();
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t ns = elmo_split_sentences(r.line, r.len, NULL, NULL, 0);
         (void)ns;
     }
-    fuzz_check_error(k < 0 ? (elmo_status)-k : ELMO_OK);
+    fuzz_check_error(s);
     elmo_line_reader_close(&r);
     free(st);
     free(ln);

@@ -1,7 +1,7 @@
 /* make_seeds.c: writes the generated binary seeds of the fuzz corpus (small files of the
  * tiny architecture of fuzz_common.h):
  *   weights/tiny.hdf5           random weights (elmo_random_model_write, FUZZ_TINY_SEED)
- *   clf/bow.clf, clf/elmo.clf   classifiers (bag of words; ELMo features of that model)
+ *   classifier/bow.clf, classifier/elmo.clf   classifiers (bag of words; ELMo features of that model)
  *   tagger/mix.tagger, tagger/token.tagger
  *   checkpoint/step1.bin, checkpoint/step2.bin   training checkpoints (fuzz_train_setup)
  * Usage: make_seeds fuzz/corpus */
@@ -55,24 +55,24 @@ int main(int argc, char **argv) {
     static const char *texts[] = {"free cash now", "meeting at noon", "win a prize today",
                                   "lunch with the team", "cheap pills", "the report is attached"};
     const char *labels[] = {"ham", "spam"};
-    elmo_clf_item items[6];
-    for (int i = 0; i < 6; i++) items[i] = (elmo_clf_item){texts[i], strlen(texts[i]), i % 2 == 0};
+    elmo_classifier_item items[6];
+    for (int i = 0; i < 6; i++) items[i] = (elmo_classifier_item){texts[i], strlen(texts[i]), i % 2 == 0};
     for (int feat = 0; feat < 2; feat++) {
-        elmo_clf_options o;
-        elmo_clf_options_default(&o);
+        elmo_classifier_options o;
+        elmo_classifier_options_default(&o);
         o.features = feat ? ELMO_FEAT_ELMO : ELMO_FEAT_BOW;
         o.hidden = 3;
         o.epochs = 1;
         o.threads = 1;
         o.bow_max_terms = 20;
-        elmo_clf *c;
-        if (elmo_clf_train(&o, feat ? m : NULL, feat ? dir : NULL, NULL, NULL, labels, 2, items, 6,
+        elmo_classifier *c;
+        if (elmo_classifier_train(&o, feat ? m : NULL, feat ? dir : NULL, NULL, NULL, labels, 2, items, 6,
                            NULL, NULL, &c))
             die("classifier");
         const char *p = fuzz_path("seed.clf");
-        if (elmo_clf_save(c, p)) die("classifier save");
-        copy(p, "clf", feat ? "elmo.clf" : "bow.clf");
-        elmo_clf_free(c);
+        if (elmo_classifier_save(c, p)) die("classifier save");
+        copy(p, "classifier", feat ? "elmo.clf" : "bow.clf");
+        elmo_classifier_free(c);
     }
 
     /* taggers */

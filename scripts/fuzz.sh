@@ -28,7 +28,7 @@ cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInf
   { cat "$OUT/cmake.log"; exit 1; }
 cmake --build "$BUILD" -j2 --target fuzz >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 
-all=(options weights textio cls tagged vocab static clf tagger checkpoint mail serve)
+all=(options weights textio labeled tagged vocab static classifier tagger checkpoint mail serve)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 
@@ -64,7 +64,7 @@ run_target() {
   fi
   [[ -f fuzz/$t.dict ]] && dict=(-dict="fuzz/$t.dict")
   [[ $t == weights ]] && maxlen=(-max_len=600000)
-  [[ $t == checkpoint || $t == clf || $t == tagger ]] && maxlen=(-max_len=65536)
+  [[ $t == checkpoint || $t == classifier || $t == tagger ]] && maxlen=(-max_len=65536)
   local start rc el execs nfiles res seed=()
   [[ -n ${FUZZ_SEED:-} ]] && seed=(-seed="$FUZZ_SEED")
   start=$(date +%s)

@@ -157,19 +157,19 @@ static void test_cached_means_exact(void **state) {
     snprintf(g_args, sizeof g_args, "classify train --train '%s' --format tsv %s --features elmo --pooling mean --epochs 5 --hidden 8 --lr 0.05 --output '%s'",
              tsv, model_args(), clf);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
-    elmo_clf *c;
-    assert_int_equal(elmo_clf_load(clf, &c), ELMO_OK);
+    elmo_classifier *c;
+    assert_int_equal(elmo_classifier_load(clf, &c), ELMO_OK);
     elmo_model *m;
     assert_int_equal(elmo_model_load_dir(fixture_model_dir(), &m), ELMO_OK);
-    assert_int_equal(elmo_clf_attach(c, m, NULL), ELMO_OK);
+    assert_int_equal(elmo_classifier_attach(c, m, NULL), ELMO_OK);
     float sw[8], g;
-    assert_int_equal(elmo_clf_mix(c, sw, &g), 3);
+    assert_int_equal(elmo_classifier_mix(c, sw, &g), 3);
     print_message("learned mix: s = %.3f %.3f %.3f, gamma %.3f\n", sw[0], sw[1], sw[2], g);
     const char *texts[] = {"win free cash prize", "rain and cold wind today with snow", "urgent offer"};
     size_t lens[3];
     for (int i = 0; i < 3; i++) lens[i] = strlen(texts[i]);
     float fast[6];
-    assert_int_equal(elmo_clf_predict(c, texts, lens, 3, fast, NULL, NULL), ELMO_OK);
+    assert_int_equal(elmo_classifier_predict(c, texts, lens, 3, fast, NULL, NULL), ELMO_OK);
     elmo_session *s;
     assert_int_equal(elmo_session_new(m, 1, 1, &s), ELMO_OK);
     double worst = 0;
@@ -182,8 +182,8 @@ static void test_cached_means_exact(void **state) {
         float *layers = malloc(sizeof(float) * 3 * n * 32), x[32], slow[2];
         const char *const *tk[1] = {tok};
         assert_int_equal(elmo_embed(s, 1, tk, &n, &layers), ELMO_OK);
-        elmo_clf_text_vector_slow(c, layers, n, x);
-        elmo_clf_head_probs(c, x, slow);
+        elmo_classifier_text_vector_slow(c, layers, n, x);
+        elmo_classifier_head_probs(c, x, slow);
         for (int k = 0; k < 2; k++) worst = fmax(worst, fabs(slow[k] - fast[i * 2 + k]));
         free(layers);
     }
@@ -191,7 +191,7 @@ static void test_cached_means_exact(void **state) {
     assert_true(worst < 1e-5);
     elmo_session_free(s);
     elmo_model_free(m);
-    elmo_clf_free(c);
+    elmo_classifier_free(c);
 }
 
 static void test_bad_inputs(void **state) {

@@ -105,16 +105,16 @@ static void write_tsv(const char *path, int n, uint64_t seed) {
 
 /* The classifier's probabilities from its cached statistics equal the token-level definition. */
 static double cached_vs_slow(const char *clf) {
-    elmo_clf *c;
-    assert_int_equal(elmo_clf_load(clf, &c), ELMO_OK);
+    elmo_classifier *c;
+    assert_int_equal(elmo_classifier_load(clf, &c), ELMO_OK);
     elmo_model *m;
     assert_int_equal(elmo_model_load_dir(fixture_model_dir(), &m), ELMO_OK);
-    assert_int_equal(elmo_clf_attach(c, m, NULL), ELMO_OK);
+    assert_int_equal(elmo_classifier_attach(c, m, NULL), ELMO_OK);
     const char *texts[] = {"win free cash prize", "rain and cold wind today with snow", "urgent offer"};
     size_t lens[3];
     for (int i = 0; i < 3; i++) lens[i] = strlen(texts[i]);
     float fast[6];
-    assert_int_equal(elmo_clf_predict(c, texts, lens, 3, fast, NULL, NULL), ELMO_OK);
+    assert_int_equal(elmo_classifier_predict(c, texts, lens, 3, fast, NULL, NULL), ELMO_OK);
     elmo_session *s;
     assert_int_equal(elmo_session_new(m, 1, 1, &s), ELMO_OK);
     double worst = 0;
@@ -127,16 +127,16 @@ static double cached_vs_slow(const char *clf) {
         float *layers = malloc(sizeof(float) * 3 * n * 32), x[64], slow[2];
         const char *const *tk[1] = {tok};
         assert_int_equal(elmo_embed(s, 1, tk, &n, &layers), ELMO_OK);
-        if (elmo_clf_pooling(c) == ELMO_POOL_ATTN) /* the classifier keeps tokens in bfloat16 */
+        if (elmo_classifier_pooling(c) == ELMO_POOL_ATTN) /* the classifier keeps tokens in bfloat16 */
             for (int k = 0; k < 3 * n * 32; k++) layers[k] = elmo_pool_from_bf16(elmo_pool_to_bf16(layers[k]));
-        elmo_clf_text_vector_slow(c, layers, n, x);
-        elmo_clf_head_probs(c, x, slow);
+        elmo_classifier_text_vector_slow(c, layers, n, x);
+        elmo_classifier_head_probs(c, x, slow);
         for (int k = 0; k < 2; k++) worst = fmax(worst, fabs(slow[k] - fast[i * 2 + k]));
         free(layers);
     }
     elmo_session_free(s);
     elmo_model_free(m);
-    elmo_clf_free(c);
+    elmo_classifier_free(c);
     return worst;
 }
 
@@ -223,9 +223,9 @@ static void test_ngrams(void **state) {
     assert_float_equal(json_number(out, "accuracy"), acc, 1e-9);
     free(out);
     assert_true(acc >= 0.95);
-    elmo_clf *c;
-    assert_int_equal(elmo_clf_load(clf, &c), ELMO_OK);
-    elmo_clf_free(c);
+    elmo_classifier *c;
+    assert_int_equal(elmo_classifier_load(clf, &c), ELMO_OK);
+    elmo_classifier_free(c);
     char *e2 = NULL;
     snprintf(g_args, sizeof g_args, "classify train --train '%s' --output '%s' --features bow --char-ngrams 5-2", tsv, clf);
     assert_int_not_equal(run_elmo(g_args, NULL, &e2), 0);

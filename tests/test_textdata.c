@@ -26,10 +26,10 @@ static void expect_msg(const char *a, const char *b, const char *c) {
             fail_msg("error message '%s' lacks '%s'", m, parts[i]);
 }
 
-static elmo_cls_options cls_opts(elmo_cls_format f, const char *label, const char *text,
+static elmo_labeled_options labeled_opts(elmo_labeled_format f, const char *label, const char *text,
                                  elmo_encoding enc, int header) {
-    elmo_cls_options o;
-    elmo_cls_options_default(&o);
+    elmo_labeled_options o;
+    elmo_labeled_options_default(&o);
     o.format = f;
     o.label_column = label;
     o.text_column = text;
@@ -38,7 +38,7 @@ static elmo_cls_options cls_opts(elmo_cls_format f, const char *label, const cha
     return o;
 }
 
-static void expect_ex(const elmo_cls_dataset *d, size_t i, const char *label, const char *text,
+static void expect_ex(const elmo_labeled_dataset *d, size_t i, const char *label, const char *text,
                       uint64_t line) {
     assert_true(i < d->n);
     assert_string_equal(d->ex[i].label, label);
@@ -48,10 +48,10 @@ static void expect_ex(const elmo_cls_dataset *d, size_t i, const char *label, co
 }
 
 /* Read expecting a failure with status want, message naming file:line and a keyword. */
-static void cls_fails(const char *path, const elmo_cls_options *o, elmo_status want,
+static void labeled_fails(const char *path, const elmo_labeled_options *o, elmo_status want,
                       unsigned long long line, const char *word) {
-    elmo_cls_dataset d;
-    assert_int_equal(elmo_cls_read(path, o, &d), want);
+    elmo_labeled_dataset d;
+    assert_int_equal(elmo_labeled_read(path, o, &d), want);
     assert_int_equal(d.n, 0);
     assert_null(d.ex);
     char where[600];
@@ -78,8 +78,8 @@ static void test_csv_quoting(void **state) {
                         "\"ham\",\"\"\"quoted\"\" start\"\n"     /* 12 */
                         "ham,\"lone\rcr\"\n"                     /* 13-14 */
                         "spam,last line without newline");      /* 15 */
-    elmo_cls_dataset d;
-    assert_int_equal(elmo_cls_read(p, NULL, &d), ELMO_OK);
+    elmo_labeled_dataset d;
+    assert_int_equal(elmo_labeled_read(p, NULL, &d), ELMO_OK);
     assert_int_equal(d.n, 11);
     expect_ex(&d, 0, "ham", "Hello, world", 2);
     expect_ex(&d, 1, "spam", "He said \"hi\"", 3);
@@ -92,19 +92,19 @@ static void test_csv_quoting(void **state) {
     expect_ex(&d, 8, "ham", "\"quoted\" start", 12);
     expect_ex(&d, 9, "ham", "lone\rcr", 13);
     expect_ex(&d, 10, "spam", "last line without newline", 15);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     assert_null(d.ex);
-    elmo_cls_free(&d); /* twice is harmless */
+    elmo_labeled_free(&d); /* twice is harmless */
 
     /* lone CR ends records too; blank lines are skipped; no header */
     p = PUT("cr.csv", "ham,x\r\rspam,y\r\n\n   \nham,\"\"\"\"\n");
-    elmo_cls_options o = cls_opts(ELMO_CLS_CSV, NULL, NULL, ELMO_ENC_UTF8, 0);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, NULL, NULL, ELMO_ENC_UTF8, 0);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 3);
     expect_ex(&d, 0, "ham", "x", 1);
     expect_ex(&d, 1, "spam", "y", 3);
     expect_ex(&d, 2, "ham", "\"", 6);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 }
 
 static void test_csv_spam_latin1(void **state) {
@@ -118,26 +118,26 @@ static void test_csv_spam_latin1(void **state) {
                         "ham,\"Nah I don't think he goes to usf\",,,\r\n"
                         "ham,first part, second part,,\r\n"
                         "ham,short row\r\n");
-    elmo_cls_options o = cls_opts(ELMO_CLS_CSV, "v1", "v2", ELMO_ENC_LATIN1, -1);
-    elmo_cls_dataset d;
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, "v1", "v2", ELMO_ENC_LATIN1, -1);
+    elmo_labeled_dataset d;
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 5);
     expect_ex(&d, 0, "ham", "Go until jurong point, crazy..", 2);
     expect_ex(&d, 1, "spam", "Free entry \xc2\xa3" "100 caf\xc3\xa9", 3);
     expect_ex(&d, 3, "ham", "first part", 5);
     expect_ex(&d, 4, "ham", "short row", 6);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 
     /* the same columns by index, and the defaults (0 = label, 1 = text) */
-    o = cls_opts(ELMO_CLS_CSV, "0", "1", ELMO_ENC_LATIN1, -1);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_CSV, "0", "1", ELMO_ENC_LATIN1, -1);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 5);
     expect_ex(&d, 1, "spam", "Free entry \xc2\xa3" "100 caf\xc3\xa9", 3);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 
     /* read as UTF-8: invalid on line 3, and the message suggests latin-1 */
-    o = cls_opts(ELMO_CLS_CSV, "v1", "v2", ELMO_ENC_UTF8, -1);
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "invalid UTF-8");
+    o = labeled_opts(ELMO_LABELED_CSV, "v1", "v2", ELMO_ENC_UTF8, -1);
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "invalid UTF-8");
     expect_msg("latin-1", "0xA3", NULL);
 
     /* every Latin-1 byte becomes its code point */
@@ -147,143 +147,143 @@ static void test_csv_spam_latin1(void **state) {
     for (int b = 0xa0; b <= 0xff; b++) all[n++] = (char)b;
     all[n++] = '\n';
     p = put_n("all.csv", all, n);
-    o = cls_opts(ELMO_CLS_CSV, NULL, NULL, ELMO_ENC_LATIN1, 0);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_CSV, NULL, NULL, ELMO_ENC_LATIN1, 0);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 1);
     /* 0xA0 (no-break space) is stripped as whitespace; the rest are 2-byte sequences */
     assert_int_equal(d.ex[0].text_len, 2 * 95);
     assert_int_equal(elmo_utf8_valid_prefix(d.ex[0].text, d.ex[0].text_len), 2 * 95);
     assert_memory_equal(d.ex[0].text, "\xc2\xa1", 2);
     assert_memory_equal(d.ex[0].text + 2 * 94, "\xc3\xbf", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 }
 
 static void test_csv_bom_and_utf8(void **state) {
     (void)state;
     const char *p = PUT("bom.csv", "\xef\xbb\xbfv1,v2\nham,caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n");
-    elmo_cls_options o = cls_opts(ELMO_CLS_CSV, "v1", "v2", ELMO_ENC_UTF8, -1);
-    elmo_cls_dataset d;
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, "v1", "v2", ELMO_ENC_UTF8, -1);
+    elmo_labeled_dataset d;
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 1);
     expect_ex(&d, 0, "ham", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     /* a BOM in latin-1 mode is skipped as well */
     o.encoding = ELMO_ENC_LATIN1;
     p = PUT("bom1.csv", "\xef\xbb\xbfv1,v2\nham,x\n");
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     expect_ex(&d, 0, "ham", "x", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     /* a BOM-only file, and a file of 2 bytes, have no examples */
     p = PUT("bomonly.csv", "\xef\xbb\xbf");
-    cls_fails(p, NULL, ELMO_ERR_FORMAT, 0, "no examples");
+    labeled_fails(p, NULL, ELMO_ERR_FORMAT, 0, "no examples");
     p = PUT("tiny.csv", "a,b\n");
-    cls_fails(p, NULL, ELMO_ERR_FORMAT, 0, "no examples");
+    labeled_fails(p, NULL, ELMO_ERR_FORMAT, 0, "no examples");
     /* a one-column header has no text column 1 */
     p = PUT("onecol.csv", "a\nx\n");
-    cls_fails(p, NULL, ELMO_ERR_ARG, 0, "no text column 1");
+    labeled_fails(p, NULL, ELMO_ERR_ARG, 0, "no text column 1");
 }
 
 static void test_csv_errors(void **state) {
     (void)state;
-    elmo_cls_options o = cls_opts(ELMO_CLS_CSV, NULL, NULL, ELMO_ENC_UTF8, -1);
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, NULL, NULL, ELMO_ENC_UTF8, -1);
     /* unterminated quote: the line where the quoted field starts */
     const char *p = PUT("unterm.csv", "a,b\nham,x\nham,\"never closed\nmore\nlines\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "unterminated");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "unterminated");
     p = PUT("unterm2.csv", "a,b\nham,\"ok\nstill ok\"\nspam,\"a \"\"b\"\" c");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 4, "unterminated");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 4, "unterminated");
     /* invalid UTF-8 inside a multi-line quoted field: the physical line of the byte */
     p = PUT("bad8.csv", "h,t\nham,\"ok\r\nok\n\xff bad\"\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 4, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 4, "invalid UTF-8");
     /* overlong encoding, surrogate, truncated sequence */
     p = PUT("bad8b.csv", "h,t\nham,x\nham,\xc0\xaf\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "invalid UTF-8");
     p = PUT("bad8c.csv", "h,t\nham,\xed\xa0\x80\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
     p = PUT("bad8d.csv", "h,t\nham,ok\nham,ok\nspam,\xe2\x82");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 4, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 4, "invalid UTF-8");
     /* in an unused column too */
     p = PUT("bad8e.csv", "h,t,x\nham,ok,\xe9\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
     /* NUL byte */
     p = PUT("nul.csv", "h,t\nham,a\0b\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "NUL");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "NUL");
     /* empty text (whitespace, quoted empty, Unicode space), empty label */
     p = PUT("empty.csv", "label,text\nham,hello\nspam,   \n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "text is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "text is empty");
     p = PUT("empty2.csv", "label,text\nham,\"\"\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "text is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "text is empty");
     p = PUT("empty3.csv", "label,text\nham,x\nham,y\nham,\"\xc2\xa0\xe3\x80\x80\t\"\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 4, "text is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 4, "text is empty");
     p = PUT("nolabel.csv", "a,b\nham,x\n ,hello\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "label is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "label is empty");
     /* the text column missing from a record */
     p = PUT("short.csv", "label,text\nham,x\nham\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "missing");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "missing");
     expect_msg("text column 1 (text)", "1 field", NULL);
     /* a multi-line record's number is where it starts */
     p = PUT("short2.csv", "label,text\n\"h\nam\"\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "missing");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "missing");
     /* more fields than the header: fine when empty, an error when not */
     p = PUT("extra.csv", "a,b\nham,x,,\r\nham,x, \nham,x,y\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 4, "header has 2");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 4, "header has 2");
     /* missing file, directory */
-    cls_fails(tmpfile_path("does-not-exist.csv"), &o, ELMO_ERR_IO, 0, "cannot open");
-    cls_fails(tmpdir(), &o, ELMO_ERR_IO, 0, "directory");
+    labeled_fails(tmpfile_path("does-not-exist.csv"), &o, ELMO_ERR_IO, 0, "cannot open");
+    labeled_fails(tmpdir(), &o, ELMO_ERR_IO, 0, "directory");
     /* bad options */
-    elmo_cls_options bad = o;
+    elmo_labeled_options bad = o;
     bad.header = 2;
-    cls_fails(p, &bad, ELMO_ERR_ARG, 0, "header");
+    labeled_fails(p, &bad, ELMO_ERR_ARG, 0, "header");
     bad = o;
-    bad.format = (elmo_cls_format)7;
-    cls_fails(p, &bad, ELMO_ERR_ARG, 0, "format");
+    bad.format = (elmo_labeled_format)7;
+    labeled_fails(p, &bad, ELMO_ERR_ARG, 0, "format");
 }
 
 static void test_columns(void **state) {
     (void)state;
     const char *p = PUT("cols.csv", "id, text ,label\n1,hello there,pos\n2,\"bad, bad\",neg\n");
-    elmo_cls_dataset d;
+    elmo_labeled_dataset d;
     /* by name (header names are stripped), by index, mixed */
     const char *specs[][2] = {{"label", "text"}, {"2", "1"}, {"label", "1"}, {" 2 ", "text"}};
     for (int k = 0; k < 4; k++) {
-        elmo_cls_options o = cls_opts(ELMO_CLS_CSV, specs[k][0], specs[k][1], ELMO_ENC_UTF8, -1);
-        assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+        elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, specs[k][0], specs[k][1], ELMO_ENC_UTF8, -1);
+        assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
         assert_int_equal(d.n, 2);
         expect_ex(&d, 0, "pos", "hello there", 2);
         expect_ex(&d, 1, "neg", "bad, bad", 3);
-        elmo_cls_free(&d);
+        elmo_labeled_free(&d);
     }
     /* unknown name: the message lists the columns */
-    elmo_cls_options o = cls_opts(ELMO_CLS_CSV, "category", "text", ELMO_ENC_UTF8, -1);
-    cls_fails(p, &o, ELMO_ERR_ARG, 0, "no column named 'category'");
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, "category", "text", ELMO_ENC_UTF8, -1);
+    labeled_fails(p, &o, ELMO_ERR_ARG, 0, "no column named 'category'");
     expect_msg("'id'", "'label'", NULL);
     /* index beyond the header */
-    o = cls_opts(ELMO_CLS_CSV, "5", "text", ELMO_ENC_UTF8, -1);
-    cls_fails(p, &o, ELMO_ERR_ARG, 0, "the header has 3 columns");
+    o = labeled_opts(ELMO_LABELED_CSV, "5", "text", ELMO_ENC_UTF8, -1);
+    labeled_fails(p, &o, ELMO_ERR_ARG, 0, "the header has 3 columns");
     /* the same column twice */
-    o = cls_opts(ELMO_CLS_CSV, "1", "text", ELMO_ENC_UTF8, -1);
-    cls_fails(p, &o, ELMO_ERR_ARG, 0, "same column");
+    o = labeled_opts(ELMO_LABELED_CSV, "1", "text", ELMO_ENC_UTF8, -1);
+    labeled_fails(p, &o, ELMO_ERR_ARG, 0, "same column");
     /* a name without a header */
-    o = cls_opts(ELMO_CLS_CSV, "label", "text", ELMO_ENC_UTF8, 0);
-    cls_fails(p, &o, ELMO_ERR_ARG, 0, "without a header");
-    o = cls_opts(ELMO_CLS_CSV, "", "1", ELMO_ENC_UTF8, 0);
-    cls_fails(p, &o, ELMO_ERR_ARG, 0, "empty");
+    o = labeled_opts(ELMO_LABELED_CSV, "label", "text", ELMO_ENC_UTF8, 0);
+    labeled_fails(p, &o, ELMO_ERR_ARG, 0, "without a header");
+    o = labeled_opts(ELMO_LABELED_CSV, "", "1", ELMO_ENC_UTF8, 0);
+    labeled_fails(p, &o, ELMO_ERR_ARG, 0, "empty");
     /* no header: indices only; the header row is then an example */
-    o = cls_opts(ELMO_CLS_CSV, "2", "1", ELMO_ENC_UTF8, 0);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_CSV, "2", "1", ELMO_ENC_UTF8, 0);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 3);
     expect_ex(&d, 0, "label", "text", 1);
     expect_ex(&d, 2, "neg", "bad, bad", 3);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     /* a header name that looks like a number wins over the index reading */
     p = PUT("numcols.csv", "1,0\nneg,text one\n");
-    o = cls_opts(ELMO_CLS_CSV, "0", "1", ELMO_ENC_UTF8, -1);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_CSV, "0", "1", ELMO_ENC_UTF8, -1);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     expect_ex(&d, 0, "text one", "neg", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     /* without a header, a record too short for the index */
     p = PUT("noh.csv", "a,b,c\nx,y\n");
-    o = cls_opts(ELMO_CLS_CSV, "0", "2", ELMO_ENC_UTF8, 0);
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "text column 2 is missing");
+    o = labeled_opts(ELMO_LABELED_CSV, "0", "2", ELMO_ENC_UTF8, 0);
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "text column 2 is missing");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -298,59 +298,59 @@ static void test_tsv(void **state) {
                         "\n"
                         "ham\tone\ttwo\tthree\n"
                         "spam\t  spaced  \n");
-    elmo_cls_options o = cls_opts(ELMO_CLS_TSV, NULL, NULL, ELMO_ENC_UTF8, -1);
-    elmo_cls_dataset d;
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_TSV, NULL, NULL, ELMO_ENC_UTF8, -1);
+    elmo_labeled_dataset d;
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 4);
     expect_ex(&d, 0, "ham", "Go until jurong point, crazy..", 1);
     expect_ex(&d, 1, "spam", "Free \"entry\" in 2 a wkly comp", 2);
     expect_ex(&d, 2, "ham", "one\ttwo\tthree", 4); /* the text keeps further tabs */
     expect_ex(&d, 3, "spam", "spaced", 5);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 
     /* a header on request; columns by name; the last column takes the rest of the line */
     p = PUT("h.tsv", "id\ttext\tlabel\n7\thello\tpos\n8\tbye\tneg extra\n");
-    o = cls_opts(ELMO_CLS_TSV, "label", "text", ELMO_ENC_UTF8, 1);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_TSV, "label", "text", ELMO_ENC_UTF8, 1);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 2);
     expect_ex(&d, 0, "pos", "hello", 2);
     assert_string_equal(d.ex[1].label, "neg extra");
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     /* ... but a label holding a tab would break every output that prints it: refused */
     p = PUT("t.tsv", "id\ttext\tlabel\n8\tbye\tneg\textra\n");
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_ERR_FORMAT);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_ERR_FORMAT);
     assert_non_null(strstr(elmo_last_error(), "t.tsv:2: label column 2 (label) contains a control character"));
 
     /* Latin-1, text first, BOM */
     p = PUT("l1.tsv", "\xef\xbb\xbf" "caf\xe9\tfr\n\xa3" "5\ten\n");
-    o = cls_opts(ELMO_CLS_TSV, "1", "0", ELMO_ENC_LATIN1, 0);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_TSV, "1", "0", ELMO_ENC_LATIN1, 0);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 2);
     expect_ex(&d, 0, "fr", "caf\xc3\xa9", 1);
     expect_ex(&d, 1, "en", "\xc2\xa3" "5", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     /* Latin-1 header names */
     p = PUT("l1h.tsv", "cat\xe9gorie\ttexte\nA\tb\n");
-    o = cls_opts(ELMO_CLS_TSV, "cat\xc3\xa9gorie", "texte", ELMO_ENC_LATIN1, 1);
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    o = labeled_opts(ELMO_LABELED_TSV, "cat\xc3\xa9gorie", "texte", ELMO_ENC_LATIN1, 1);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     expect_ex(&d, 0, "A", "b", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 
     /* errors */
-    o = cls_opts(ELMO_CLS_TSV, NULL, NULL, ELMO_ENC_UTF8, -1);
+    o = labeled_opts(ELMO_LABELED_TSV, NULL, NULL, ELMO_ENC_UTF8, -1);
     p = PUT("notab.tsv", "ham\tok\nham no tab here\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "text column 1 is missing");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "text column 1 is missing");
     p = PUT("emptytext.tsv", "ham\tok\n\nspam\t \t \n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "text column 1 is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "text column 1 is empty");
     p = PUT("emptylabel.tsv", "\tok\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 1, "label column 0 is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 1, "label column 0 is empty");
     p = PUT("bad8.tsv", "ham\tok\nham\tok\nham\tcaf\xe9\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 3, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 3, "invalid UTF-8");
     expect_msg("--encoding latin-1", NULL, NULL);
     p = PUT("cr.tsv", "ham\tok\rham\tbad \xff\r\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
     p = PUT("nul.tsv", "ham\tok\nham\to\0k\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "NUL");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "NUL");
 }
 
 static void test_fasttext(void **state) {
@@ -361,42 +361,42 @@ static void test_fasttext(void **state) {
                         "\n"
                         "  __label__neu\tok\n"
                         "__label__caf\xc3\xa9 d\xc3\xa9j\xc3\xa0 vu\n");
-    elmo_cls_options o = cls_opts(ELMO_CLS_FASTTEXT, NULL, NULL, ELMO_ENC_UTF8, -1);
-    elmo_cls_dataset d;
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_FASTTEXT, NULL, NULL, ELMO_ENC_UTF8, -1);
+    elmo_labeled_dataset d;
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 4);
     expect_ex(&d, 0, "pos", "great movie", 1);
     expect_ex(&d, 1, "neg", "bad __label__x film", 2);
     expect_ex(&d, 2, "neu", "ok", 4);
     expect_ex(&d, 3, "caf\xc3\xa9", "d\xc3\xa9j\xc3\xa0 vu", 5);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 
     p = PUT("ft1.txt", "__label__a x\nno label here\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "__label__");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "__label__");
     p = PUT("ft2.txt", "__label__a x\n__label__b __label__c  \n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "text is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "text is empty");
     p = PUT("ft3.txt", "__label__ some text\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 1, "label is empty");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 1, "label is empty");
     p = PUT("ft4.txt", "__label__a x\n__label__b caf\xe9\n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 2, "invalid UTF-8");
     o.encoding = ELMO_ENC_LATIN1;
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     expect_ex(&d, 1, "b", "caf\xc3\xa9", 2);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
     p = PUT("ft5.txt", "\n  \n");
-    cls_fails(p, &o, ELMO_ERR_FORMAT, 0, "no examples");
+    labeled_fails(p, &o, ELMO_ERR_FORMAT, 0, "no examples");
 }
 
 static void test_parse_names(void **state) {
     (void)state;
-    elmo_cls_format f;
-    assert_int_equal(elmo_cls_format_parse("CSV", &f), ELMO_OK);
-    assert_int_equal(f, ELMO_CLS_CSV);
-    assert_int_equal(elmo_cls_format_parse("tsv", &f), ELMO_OK);
-    assert_int_equal(f, ELMO_CLS_TSV);
-    assert_int_equal(elmo_cls_format_parse("fasttext", &f), ELMO_OK);
-    assert_int_equal(f, ELMO_CLS_FASTTEXT);
-    assert_int_equal(elmo_cls_format_parse("json", &f), ELMO_ERR_ARG);
+    elmo_labeled_format f;
+    assert_int_equal(elmo_labeled_format_parse("CSV", &f), ELMO_OK);
+    assert_int_equal(f, ELMO_LABELED_CSV);
+    assert_int_equal(elmo_labeled_format_parse("tsv", &f), ELMO_OK);
+    assert_int_equal(f, ELMO_LABELED_TSV);
+    assert_int_equal(elmo_labeled_format_parse("fasttext", &f), ELMO_OK);
+    assert_int_equal(f, ELMO_LABELED_FASTTEXT);
+    assert_int_equal(elmo_labeled_format_parse("json", &f), ELMO_ERR_ARG);
     expect_msg("json", NULL, NULL);
     elmo_encoding e;
     assert_int_equal(elmo_encoding_parse("latin-1", &e), ELMO_OK);
@@ -421,10 +421,10 @@ static void test_parse_names(void **state) {
 
 static void test_labelset(void **state) {
     (void)state;
-    elmo_cls_example ex[5] = {{"spam", "a", 1, 1}, {"ham", "b", 1, 2}, {"spam", "c", 1, 3},
+    elmo_labeled_example ex[5] = {{"spam", "a", 1, 1}, {"ham", "b", 1, 2}, {"spam", "c", 1, 3},
                               {"other", "d", 1, 4}, {"ham", "e", 1, 5}};
     elmo_labelset ls;
-    assert_int_equal(elmo_labelset_from_cls(&ls, ex, 5, ELMO_LABELS_SORTED), ELMO_OK);
+    assert_int_equal(elmo_labelset_from_labeled(&ls, ex, 5, ELMO_LABELS_SORTED), ELMO_OK);
     assert_int_equal(ls.n, 3);
     assert_int_equal(elmo_labelset_id(&ls, "ham"), 0);
     assert_int_equal(elmo_labelset_id(&ls, "other"), 1);
@@ -436,7 +436,7 @@ static void test_labelset(void **state) {
     assert_null(elmo_labelset_name(&ls, -1));
     elmo_labelset_free(&ls);
 
-    assert_int_equal(elmo_labelset_from_cls(&ls, ex, 5, ELMO_LABELS_FIRST_SEEN), ELMO_OK);
+    assert_int_equal(elmo_labelset_from_labeled(&ls, ex, 5, ELMO_LABELS_FIRST_SEEN), ELMO_OK);
     assert_int_equal(elmo_labelset_id(&ls, "spam"), 0);
     assert_int_equal(elmo_labelset_id(&ls, "ham"), 1);
     assert_int_equal(elmo_labelset_id(&ls, "other"), 2);
@@ -446,8 +446,8 @@ static void test_labelset(void **state) {
     const char *pairs[][2] = {{"spam", "ham"}, {"pos", "neg"}, {"positive", "negative"},
                               {"true", "false"}, {"1", "0"}};
     for (int k = 0; k < 5; k++) {
-        elmo_cls_example b[2] = {{pairs[k][0], "x", 1, 1}, {pairs[k][1], "y", 1, 2}};
-        assert_int_equal(elmo_labelset_from_cls(&ls, b, 2, ELMO_LABELS_SORTED), ELMO_OK);
+        elmo_labeled_example b[2] = {{pairs[k][0], "x", 1, 1}, {pairs[k][1], "y", 1, 2}};
+        assert_int_equal(elmo_labelset_from_labeled(&ls, b, 2, ELMO_LABELS_SORTED), ELMO_OK);
         assert_int_equal(elmo_labelset_id(&ls, pairs[k][0]), 1);
         assert_int_equal(elmo_labelset_id(&ls, pairs[k][1]), 0);
         elmo_labelset_free(&ls);
@@ -501,27 +501,27 @@ static void test_split_shuffle(void **state) {
     for (int k = 0; k < 50; k++) elmo_strbuf_printf(&b, "%s,text %d\n", k % 3 ? "ham" : "spam", k);
     const char *p = put_n("split.csv", b.p, b.n);
     elmo_strbuf_free(&b);
-    elmo_cls_dataset d, d2;
-    assert_int_equal(elmo_cls_read(p, NULL, &d), ELMO_OK);
+    elmo_labeled_dataset d, d2;
+    assert_int_equal(elmo_labeled_read(p, NULL, &d), ELMO_OK);
     assert_int_equal(d.n, 50);
 
     /* split in file order */
-    elmo_cls_slice a, r;
-    assert_int_equal(elmo_cls_split(&d, 0.8, &a, &r), ELMO_OK);
+    elmo_labeled_slice a, r;
+    assert_int_equal(elmo_labeled_split(&d, 0.8, &a, &r), ELMO_OK);
     assert_int_equal(a.n, 40);
     assert_int_equal(r.n, 10);
     assert_string_equal(a.ex[0].text, "text 0");
     assert_string_equal(a.ex[39].text, "text 39");
     assert_string_equal(r.ex[0].text, "text 40");
     assert_int_equal(r.ex[0].line, 42);
-    assert_int_equal(elmo_cls_split(&d, 0, &a, &r), ELMO_OK);
+    assert_int_equal(elmo_labeled_split(&d, 0, &a, &r), ELMO_OK);
     assert_int_equal(a.n, 0);
     assert_int_equal(r.n, 50);
-    assert_int_equal(elmo_cls_split(&d, 1, &a, &r), ELMO_OK);
+    assert_int_equal(elmo_labeled_split(&d, 1, &a, &r), ELMO_OK);
     assert_int_equal(a.n, 50);
     assert_int_equal(r.n, 0);
-    assert_int_equal(elmo_cls_split(&d, 1.5, &a, &r), ELMO_ERR_ARG);
-    assert_int_equal(elmo_cls_split(&d, -0.1, &a, &r), ELMO_ERR_ARG);
+    assert_int_equal(elmo_labeled_split(&d, 1.5, &a, &r), ELMO_ERR_ARG);
+    assert_int_equal(elmo_labeled_split(&d, -0.1, &a, &r), ELMO_ERR_ARG);
     assert_int_equal(elmo_td_split_point(100, 0.29), 29);
     assert_int_equal(elmo_td_split_point(10, 0.7), 7);
     assert_int_equal(elmo_td_split_point(3, 0.5), 1);
@@ -529,9 +529,9 @@ static void test_split_shuffle(void **state) {
     assert_int_equal(elmo_td_split_point(0, 0.5), 0);
 
     /* shuffle: deterministic for a seed, a permutation, different for another seed */
-    assert_int_equal(elmo_cls_read(p, NULL, &d2), ELMO_OK);
-    elmo_cls_shuffle(&d, 42);
-    elmo_cls_shuffle(&d2, 42);
+    assert_int_equal(elmo_labeled_read(p, NULL, &d2), ELMO_OK);
+    elmo_labeled_shuffle(&d, 42);
+    elmo_labeled_shuffle(&d2, 42);
     int moved = 0, seen[50] = {0};
     for (size_t i = 0; i < 50; i++) {
         assert_int_equal(d.ex[i].line, d2.ex[i].line);
@@ -543,14 +543,14 @@ static void test_split_shuffle(void **state) {
     }
     for (int k = 0; k < 50; k++) assert_int_equal(seen[k], 1);
     assert_true(moved > 25);
-    elmo_cls_free(&d2);
-    assert_int_equal(elmo_cls_read(p, NULL, &d2), ELMO_OK);
-    elmo_cls_shuffle(&d2, 43);
+    elmo_labeled_free(&d2);
+    assert_int_equal(elmo_labeled_read(p, NULL, &d2), ELMO_OK);
+    elmo_labeled_shuffle(&d2, 43);
     int same = 0;
     for (size_t i = 0; i < 50; i++) same += d.ex[i].line == d2.ex[i].line;
     assert_true(same < 25);
-    elmo_cls_free(&d);
-    elmo_cls_free(&d2);
+    elmo_labeled_free(&d);
+    elmo_labeled_free(&d2);
 
     /* the generic shuffle is the documented Fisher-Yates over elmo_rng */
     int v[10], w[10];
@@ -594,13 +594,13 @@ static void test_large(void **state) {
         }
     }
     fclose(f);
-    elmo_cls_options o = cls_opts(ELMO_CLS_CSV, "v1", "v2", ELMO_ENC_LATIN1, -1);
-    elmo_cls_dataset d;
+    elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, "v1", "v2", ELMO_ENC_LATIN1, -1);
+    elmo_labeled_dataset d;
     double t0 = elmo_now();
-    assert_int_equal(elmo_cls_read(p, &o, &d), ELMO_OK);
+    assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     double t1 = elmo_now();
     assert_int_equal(d.n, (size_t)N);
-    const elmo_cls_example *big = &d.ex[N / 2];
+    const elmo_labeled_example *big = &d.ex[N / 2];
     assert_int_equal(big->line, big_line);
     assert_int_equal(big->text_len, 300000 * 8 - 1);
     assert_memory_equal(big->text, "big \"x\" big ", 12);
@@ -610,7 +610,7 @@ static void test_large(void **state) {
     assert_string_equal(d.ex[7].text, "message 7, with a comma\nand a second line");
     assert_int_equal(d.ex[N - 1].line, line - 1);
     print_message("read %d records (%.1f MB of text) in %.3f s\n", N, d.arena_.bytes / 1e6, t1 - t0);
-    elmo_cls_free(&d);
+    elmo_labeled_free(&d);
 }
 
 /* ------------------------------------------------------------------------------------------ */

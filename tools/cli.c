@@ -5,6 +5,7 @@
 #include "io/textio.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -292,4 +293,28 @@ void progress_update(cli_progress *p, uint64_t done, const char *tail) {
 void progress_end(cli_progress *p, const char *summary) {
     if (p->tty) fprintf(stderr, "\r\033[K");
     if (summary) fprintf(stderr, "%s: %s\n", p->what, summary);
+}
+
+/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. A
+ * wildcard's matches that are not regular files (a FIFO would block the reader) are skipped
+ * with a message: moved after the *n kept ones (glob_t still owns them); a path given
+ * literally is kept whatever it is (a pipe from process substitution reads fine). */
+int cli_expand_globs(const char *cmd, const cli_list *in, glob_t *g, int *n) {
+    memset(g, 0, sizeof *g);
+    *n = 0;
+    for (int i = 0; i < in->n; i++) {
+        size_t before = g->gl_pathc;
+        int r = glob(in->items[i], i ? GLOB_APPEND : 0, NULL, g);
+        if (r == GLOB_NOMATCH) return cli_error(cmd, "%s: no such file", in->items[i]);
+        if (r) return cli_error(cmd, "%s: cannot expand the pattern", in->items[i]);
+        int wild = strpbrk(in->items[i], "*?[") != NULL;
+        for (size_t k = before; k < g->gl_pathc; k++) {
+            if (wild && cli_skip_special(cmd, g->gl_pathv[k])) continue;
+            char *keep = g->gl_pathv[k]; /* stable: kept ones in order, skipped ones after */
+            memmove(g->gl_pathv + *n + 1, g->gl_pathv + *n, sizeof(char *) * (k - (size_t)*n));
+            g->gl_pathv[(*n)++] = keep;
+        }
+    }
+    if (*n == 0) return cli_error(cmd, "no regular files to read");
+    return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef ELMO_CLI_H
 #define ELMO_CLI_H
 
+#include <glob.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,10 @@ int cli_check_output(const char *cmd, const char *path, const char *const *input
  * socket (reading one may block forever) prints "elmo CMD: PATH: not a regular file (...):
  * skipped" and returns 1; 0 for a regular file, a directory or a path that does not exist. */
 int cli_skip_special(const char *cmd, const char *path);
+/* Expand the patterns of `in` with glob(3) into *g (sorted; the caller globfree()s it); the
+ * first *n paths are the regular files to read (a wildcard's other matches are skipped with a
+ * message). 0, or 1 after an error message (a pattern matching nothing, no file left). */
+int cli_expand_globs(const char *cmd, const cli_list *in, glob_t *g, int *n);
 /* SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove the temporaries being written, then die by the
  * signal (the default action). Installed by main for every command. */
 void cli_cleanup_on_signals(void);

@@ -18,9 +18,9 @@
 #define CMD "classify"
 /* chosen on validation data of three tasks (README, "Text classification": the best mean
  * validation accuracy over SMS-like, SpamAssassin and Brown genre, scripts/heads_eval.sh) */
-#define CLF_DEFAULT_FEATURES "elmo+bow"
-#define CLF_DEFAULT_POOLING "mean"
-#define CLF_DEFAULT_STANDARDIZE "no"
+#define CLASSIFIER_DEFAULT_FEATURES "elmo+bow"
+#define CLASSIFIER_DEFAULT_POOLING "mean"
+#define CLASSIFIER_DEFAULT_STANDARDIZE "no"
 
 /* --precision of the biLM (every subcommand that loads one) */
 static const char *g_precision;
@@ -53,9 +53,9 @@ static int too_long(elmo_tokenizer tok, int max_tokens, const char *text, size_t
 #define HINT_CLF "the classifier keeps every token (trained without --max-tokens): shorten the text"
 
 /* Read a labelled file with the format flags. */
-static int read_data(const char *path, const fmt_flags *f, elmo_cls_dataset *d) {
-    elmo_cls_options o;
-    elmo_cls_options_default(&o);
+static int read_data(const char *path, const fmt_flags *f, elmo_labeled_dataset *d) {
+    elmo_labeled_options o;
+    elmo_labeled_options_default(&o);
     const char *fmt = f->format;
     if (!fmt) { /* from the extension */
         const char *dot = strrchr(path, '.');
@@ -63,17 +63,17 @@ static int read_data(const char *path, const fmt_flags *f, elmo_cls_dataset *d) 
               strstr(path, "fasttext") ? "fasttext" : "tsv";
         if (dot && !strcmp(dot, ".csv")) fmt = "csv";
     }
-    if (elmo_cls_format_parse(fmt, &o.format)) return cli_error(CMD, "--format must be csv, tsv or fasttext, got '%s'", fmt);
+    if (elmo_labeled_format_parse(fmt, &o.format)) return cli_error(CMD, "--format must be csv, tsv or fasttext, got '%s'", fmt);
     if (f->encoding && elmo_encoding_parse(f->encoding, &o.encoding))
         return cli_error(CMD, "--encoding must be utf-8 or latin-1, got '%s'", f->encoding);
-    if (o.format == ELMO_CLS_CSV && !f->text_col && !f->label_col) {
+    if (o.format == ELMO_LABELED_CSV && !f->text_col && !f->label_col) {
         o.label_column = NULL; /* defaults: label 0, text 1 (the Kaggle spam.csv: v1, v2) */
     }
     o.text_column = f->text_col;
     o.label_column = f->label_col;
     if (f->header) o.header = 1;
     if (f->no_header) o.header = 0;
-    elmo_status s = elmo_cls_read(path, &o, d);
+    elmo_status s = elmo_labeled_read(path, &o, d);
     if (s) return cli_lib_error(CMD, s);
     return 0;
 }
@@ -91,14 +91,14 @@ static void on_progress(const char *stage, size_t done, size_t total, double los
     }
 }
 
-static void print_metrics(const elmo_clf *c, const elmo_clf_metrics *m, int json, double seconds) {
+static void print_metrics(const elmo_classifier *c, const elmo_classifier_metrics *m, int json, double seconds) {
     int C = m->n_classes < 16 ? m->n_classes : 16;
     if (json) {
         printf("{\"accuracy\": %.6f, \"n\": %zu, \"correct\": %zu, \"classes\": {", (double)m->correct / m->n,
                m->n, m->correct);
         for (int k = 0; k < C; k++) {
             elmo_strbuf b = {0};
-            elmo_json_escape(&b, elmo_clf_label(c, k), strlen(elmo_clf_label(c, k)));
+            elmo_json_escape(&b, elmo_classifier_label(c, k), strlen(elmo_classifier_label(c, k)));
             printf("%s\"%s\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %zu}",
                    k ? ", " : "", b.p ? b.p : "", m->precision[k], m->recall[k], m->f1[k], m->support[k]);
             elmo_strbuf_free(&b);
@@ -115,30 +115,30 @@ static void print_metrics(const elmo_clf *c, const elmo_clf_metrics *m, int json
     printf("accuracy %.4f (%zu of %zu)\n\n", (double)m->correct / m->n, m->correct, m->n);
     printf("%-16s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
     for (int k = 0; k < C; k++)
-        printf("%-16s %9.4f %9.4f %9.4f %9zu\n", elmo_clf_label(c, k), m->precision[k], m->recall[k],
+        printf("%-16s %9.4f %9.4f %9.4f %9zu\n", elmo_classifier_label(c, k), m->precision[k], m->recall[k],
                m->f1[k], m->support[k]);
     printf("\nconfusion matrix (rows: gold, columns: predicted)\n%-16s", "");
-    for (int j = 0; j < C; j++) printf(" %9.9s", elmo_clf_label(c, j));
+    for (int j = 0; j < C; j++) printf(" %9.9s", elmo_classifier_label(c, j));
     printf("\n");
     for (int k = 0; k < C; k++) {
-        printf("%-16.16s", elmo_clf_label(c, k));
+        printf("%-16.16s", elmo_classifier_label(c, k));
         for (int j = 0; j < C; j++) printf(" %9zu", m->confusion[k][j]);
         printf("\n");
     }
 }
 
 /* Evaluate c on examples; returns 0 or prints an error. */
-static int evaluate(elmo_clf *c, const elmo_cls_example *ex, size_t n, int json, const char *path) {
+static int evaluate(elmo_classifier *c, const elmo_labeled_example *ex, size_t n, int json, const char *path) {
     const char **texts = malloc(sizeof(char *) * n);
     size_t *lens = malloc(sizeof(size_t) * n);
     int *gold = malloc(sizeof(int) * n);
-    float *probs = malloc(sizeof(float) * n * elmo_clf_n_classes(c));
+    float *probs = malloc(sizeof(float) * n * elmo_classifier_n_classes(c));
     int rc = 0;
     if (!texts || !lens || !gold || !probs) rc = cli_error(CMD, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         texts[i] = ex[i].text;
         lens[i] = ex[i].text_len;
-        gold[i] = elmo_clf_label_id(c, ex[i].label);
+        gold[i] = elmo_classifier_label_id(c, ex[i].label);
         if (gold[i] < 0)
             rc = cli_error(CMD, "%s:%llu: label '%s' was not seen in training", path,
                            (unsigned long long)ex[i].line, ex[i].label);
@@ -147,196 +147,230 @@ static int evaluate(elmo_clf *c, const elmo_cls_example *ex, size_t n, int json,
     progress_start(&pg, "classify", n);
     double t0 = elmo_now();
     if (!rc) {
-        elmo_status s = elmo_clf_predict(c, texts, lens, n, probs, on_progress, &pg);
+        elmo_status s = elmo_classifier_predict(c, texts, lens, n, probs, on_progress, &pg);
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
     }
     if (!rc) {
-        elmo_clf_metrics m;
-        elmo_clf_metrics_compute(elmo_clf_n_classes(c), n, gold, probs, &m);
+        elmo_classifier_metrics m;
+        elmo_classifier_metrics_compute(elmo_classifier_n_classes(c), n, gold, probs, &m);
         print_metrics(c, &m, json, elmo_now() - t0);
     }
     free(texts), free(lens), free(gold), free(probs);
     return rc;
 }
 
-static int classify_train(int argc, char **argv) {
-    fmt_flags f = {0};
-    const char *train = NULL, *test = NULL, *output = NULL, *model = NULL, *sv_path = NULL;
-    const char *tokenize = "whitespace", *features = CLF_DEFAULT_FEATURES, *pooling = CLF_DEFAULT_POOLING;
-    const char *standardize = CLF_DEFAULT_STANDARDIZE, *char_ngrams = NULL;
-    int word_ngrams = 1, max_terms = 50000;
-    double split = 0, lr = 1e-3;
-    int epochs = 10, batch = 60, hidden = 256, seed = 1, shuffle = -1, max_tokens = 0, threads = 2, json = 0;
+/* The flags of `classify train`. */
+typedef struct {
+    fmt_flags f;
+    const char *train, *test, *output, *model, *sv_path;
+    const char *tokenize, *features, *pooling, *standardize, *char_ngrams;
+    int word_ngrams, max_terms;
+    double split, lr;
+    int epochs, batch, hidden, seed, shuffle, max_tokens, threads, json;
+} train_flags;
+
+/* Parse the flags of `classify train` into *t. 0, or the exit code (*done = 1 after --help). */
+static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
+    *t = (train_flags){.tokenize = "whitespace", .features = CLASSIFIER_DEFAULT_FEATURES,
+                       .pooling = CLASSIFIER_DEFAULT_POOLING, .standardize = CLASSIFIER_DEFAULT_STANDARDIZE,
+                       .word_ngrams = 1, .max_terms = 50000, .lr = 1e-3, .epochs = 10, .batch = 60,
+                       .hidden = 256, .seed = 1, .shuffle = -1, .threads = 2};
     cli_opt opts[] = {
-        {"--train", OPT_STR, &train, 0, 0, "labelled training data"},
-        {"--test", OPT_STR, &test, 0, 0, "labelled test data (evaluated after training)"},
-        {"--split", OPT_FLOAT, &split, 0.01, 0.99, "train on the first fraction of --train, test on the rest"},
-        {"--shuffle", OPT_INT, &shuffle, 0, 2147483647, "shuffle --train with this seed before --split"},
-        FORMAT_OPTS(f),
-        {"--tokenize", OPT_STR, &tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
-        {"--features", OPT_STR, &features, 0, 0, "elmo | bow (tf-idf baseline) | elmo+bow (both side by side; default " CLF_DEFAULT_FEATURES ")"},
-        {"--pooling", OPT_STR, &pooling, 0, 0, "ELMo vectors over the tokens: mean | max | mean+max | attention (default " CLF_DEFAULT_POOLING ")"},
-        {"--standardize", OPT_STR, &standardize, 0, 0, "yes | no: ELMo features to zero mean and unit variance on the training texts (default " CLF_DEFAULT_STANDARDIZE ")"},
-        {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
+        {"--train", OPT_STR, &t->train, 0, 0, "labelled training data"},
+        {"--test", OPT_STR, &t->test, 0, 0, "labelled test data (evaluated after training)"},
+        {"--split", OPT_FLOAT, &t->split, 0.01, 0.99, "train on the first fraction of --train, test on the rest"},
+        {"--shuffle", OPT_INT, &t->shuffle, 0, 2147483647, "shuffle --train with this seed before --split"},
+        FORMAT_OPTS(t->f),
+        {"--tokenize", OPT_STR, &t->tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
+        {"--features", OPT_STR, &t->features, 0, 0, "elmo | bow (tf-idf baseline) | elmo+bow (both side by side; default " CLASSIFIER_DEFAULT_FEATURES ")"},
+        {"--pooling", OPT_STR, &t->pooling, 0, 0, "ELMo vectors over the tokens: mean | max | mean+max | attention (default " CLASSIFIER_DEFAULT_POOLING ")"},
+        {"--standardize", OPT_STR, &t->standardize, 0, 0, "yes | no: ELMo features to zero mean and unit variance on the training texts (default " CLASSIFIER_DEFAULT_STANDARDIZE ")"},
+        {"--model", OPT_STR, &t->model, 0, 0, "biLM directory (default: the embedded model)"},
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
-        {"--ngrams", OPT_INT, &word_ngrams, 1, 3, "bag of words: word n-grams 1..N [1]"},
-        {"--char-ngrams", OPT_STR, &char_ngrams, 0, 0, "bag of words: also the character LO-HI-grams of every token (e.g. 2-5)"},
-        {"--max-terms", OPT_INT, &max_terms, 1, 10000000, "bag of words: the terms of highest document frequency kept [50000]"},
-        {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
-        {"--max-tokens", OPT_INT, &max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
-        {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
-        {"--batch-size", OPT_INT, &batch, 1, 4096, "examples per Adam step"},
-        {"--hidden", OPT_INT, &hidden, 0, 65536, "hidden units (0 = linear)"},
-        {"--lr", OPT_FLOAT, &lr, 1e-9, 10, "Adam learning rate"},
-        {"--seed", OPT_INT, &seed, 0, 2147483647, "seed of the initialisation and batch order"},
-        {"--threads", OPT_INT, &threads, 1, 2, "threads for the biLM"},
-        {"--json", OPT_BOOL, &json, 0, 0, "print the test metrics as JSON"},
-        {"--output", OPT_STR, &output, 0, 0, "classifier file to write"},
+        {"--ngrams", OPT_INT, &t->word_ngrams, 1, 3, "bag of words: word n-grams 1..N [1]"},
+        {"--char-ngrams", OPT_STR, &t->char_ngrams, 0, 0, "bag of words: also the character LO-HI-grams of every token (e.g. 2-5)"},
+        {"--max-terms", OPT_INT, &t->max_terms, 1, 10000000, "bag of words: the terms of highest document frequency kept [50000]"},
+        {"--static-vectors", OPT_STR, &t->sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
+        {"--max-tokens", OPT_INT, &t->max_tokens, 0, 100000000, "keep the first N tokens of a text (0 = all)"},
+        {"--epochs", OPT_INT, &t->epochs, 1, 100000, "epochs"},
+        {"--batch-size", OPT_INT, &t->batch, 1, 4096, "examples per Adam step"},
+        {"--hidden", OPT_INT, &t->hidden, 0, 65536, "hidden units (0 = linear)"},
+        {"--lr", OPT_FLOAT, &t->lr, 1e-9, 10, "Adam learning rate"},
+        {"--seed", OPT_INT, &t->seed, 0, 2147483647, "seed of the initialisation and batch order"},
+        {"--threads", OPT_INT, &t->threads, 1, 2, "threads for the biLM"},
+        {"--json", OPT_BOOL, &t->json, 0, 0, "print the test metrics as JSON"},
+        {"--output", OPT_STR, &t->output, 0, 0, "classifier file to write"},
         {0}};
     int r = cli_parse(CMD " train", "--train FILE [--test FILE | --split 0.8] --output CLF [options]", opts,
                       argc, argv, NULL, 0, NULL);
+    *done = r == 1;
     if (r) return r == 1 ? 0 : r;
-    if (!train) return cli_error(CMD, "missing --train");
-    if (!output) return cli_error(CMD, "missing --output");
-    if (test && split > 0) return cli_error(CMD, "give --test or --split, not both");
-    const char *ins[] = {train, test, sv_path};
-    if (cli_check_output(CMD, output, ins, 3)) return 1;
-    elmo_clf_options o;
-    elmo_clf_options_default(&o);
-    if (!strcmp(tokenize, "simple")) o.tokenizer = ELMO_TOK_SIMPLE;
-    else if (strcmp(tokenize, "whitespace")) return cli_error(CMD, "--tokenize must be whitespace or simple");
-    if (!strcmp(features, "bow")) o.features = ELMO_FEAT_BOW;
-    else if (!strcmp(features, "elmo+bow")) o.features = ELMO_FEAT_ELMO_BOW;
-    else if (strcmp(features, "elmo")) return cli_error(CMD, "--features must be elmo, bow or elmo+bow");
-    if ((o.pooling = elmo_pool_parse(pooling)) < 0)
-        return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'", pooling);
-    if (strcmp(standardize, "yes") && strcmp(standardize, "no")) return cli_error(CMD, "--standardize must be yes or no");
-    o.standardize = !strcmp(standardize, "yes");
-    o.word_ngrams = word_ngrams, o.bow_max_terms = max_terms;
-    if (char_ngrams) {
-        char tail;
-        if (sscanf(char_ngrams, "%d-%d%c", &o.char_lo, &o.char_hi, &tail) != 2 || o.char_lo < 1 || o.char_hi > 8 || o.char_lo > o.char_hi)
-            return cli_error(CMD, "--char-ngrams must be LO-HI within 1-8 (e.g. 2-5), got '%s'", char_ngrams);
-    }
-    if (o.features == ELMO_FEAT_ELMO && (word_ngrams > 1 || char_ngrams))
-        return cli_error(CMD, "--ngrams and --char-ngrams go with --features bow or elmo+bow");
-    if (o.features == ELMO_FEAT_BOW && sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
-    o.epochs = epochs, o.batch_size = batch, o.hidden = hidden, o.lr = lr, o.seed = (uint64_t)seed;
-    o.max_tokens = max_tokens, o.threads = threads;
+    if (!t->train) return cli_error(CMD, "missing --train");
+    if (!t->output) return cli_error(CMD, "missing --output");
+    if (t->test && t->split > 0) return cli_error(CMD, "give --test or --split, not both");
+    const char *ins[] = {t->train, t->test, t->sv_path};
+    return cli_check_output(CMD, t->output, ins, 3) ? 1 : 0;
+}
 
-    elmo_cls_dataset dtrain = {0}, dtest = {0};
-    if (read_data(train, &f, &dtrain)) return 1;
-    if (test && read_data(test, &f, &dtest)) {
-        elmo_cls_free(&dtrain);
+/* The classifier's options from the flags. 0, or 1 after an error message. */
+static int train_options(const train_flags *t, elmo_classifier_options *o) {
+    elmo_classifier_options_default(o);
+    if (!strcmp(t->tokenize, "simple")) o->tokenizer = ELMO_TOK_SIMPLE;
+    else if (strcmp(t->tokenize, "whitespace")) return cli_error(CMD, "--tokenize must be whitespace or simple");
+    if (!strcmp(t->features, "bow")) o->features = ELMO_FEAT_BOW;
+    else if (!strcmp(t->features, "elmo+bow")) o->features = ELMO_FEAT_ELMO_BOW;
+    else if (strcmp(t->features, "elmo")) return cli_error(CMD, "--features must be elmo, bow or elmo+bow");
+    if ((o->pooling = elmo_pool_parse(t->pooling)) < 0)
+        return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'", t->pooling);
+    if (strcmp(t->standardize, "yes") && strcmp(t->standardize, "no")) return cli_error(CMD, "--standardize must be yes or no");
+    o->standardize = !strcmp(t->standardize, "yes");
+    o->word_ngrams = t->word_ngrams, o->bow_max_terms = t->max_terms;
+    if (t->char_ngrams) {
+        char tail;
+        if (sscanf(t->char_ngrams, "%d-%d%c", &o->char_lo, &o->char_hi, &tail) != 2 || o->char_lo < 1 || o->char_hi > 8 || o->char_lo > o->char_hi)
+            return cli_error(CMD, "--char-ngrams must be LO-HI within 1-8 (e.g. 2-5), got '%s'", t->char_ngrams);
+    }
+    if (o->features == ELMO_FEAT_ELMO && (t->word_ngrams > 1 || t->char_ngrams))
+        return cli_error(CMD, "--ngrams and --char-ngrams go with --features bow or elmo+bow");
+    if (o->features == ELMO_FEAT_BOW && t->sv_path) return cli_error(CMD, "--static-vectors goes with ELMo features");
+    o->epochs = t->epochs, o->batch_size = t->batch, o->hidden = t->hidden, o->lr = t->lr, o->seed = (uint64_t)t->seed;
+    o->max_tokens = t->max_tokens, o->threads = t->threads;
+    return 0;
+}
+
+/* Before the work: the sorted label set of the training part (at least 2), every text short
+ * enough for the biLM, every test label known. 0, or 1 after an error message. */
+static int check_data(const train_flags *t, const elmo_classifier_options *o, const elmo_labeled_slice *tr,
+                      const elmo_labeled_slice *te, elmo_labelset *ls) {
+    if (elmo_labelset_from_labeled(ls, tr->ex, tr->n, ELMO_LABELS_SORTED)) return cli_lib_error(CMD, ELMO_ERR_NOMEM);
+    if (ls->n < 2) return cli_error(CMD, "%s: the training data has %d label(s); need at least 2", t->train, ls->n);
+    for (size_t i = 0; o->features != ELMO_FEAT_BOW && i < tr->n + te->n; i++) {
+        const elmo_labeled_example *e = i < tr->n ? &tr->ex[i] : &te->ex[i - tr->n];
+        if (too_long(o->tokenizer, t->max_tokens, e->text, e->text_len, i < tr->n || !t->test ? t->train : t->test,
+                     e->line, HINT_TRAIN))
+            return 1;
+    }
+    for (size_t i = 0; i < te->n; i++)
+        if (elmo_labelset_id(ls, te->ex[i].label) < 0)
+            return cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
+                             t->test ? t->test : t->train, (unsigned long long)te->ex[i].line, te->ex[i].label);
+    return 0;
+}
+
+/* Train on the examples of tr (labels numbered by ls) into *c. 0, or 1 after an error message. */
+static int fit(const train_flags *t, const elmo_classifier_options *o, const elmo_labeled_slice *tr,
+               const elmo_labelset *ls, elmo_model *bilm, const char *bilm_dir, elmo_static_vectors *sv,
+               int have_test, elmo_classifier **c) {
+    const char **labels = malloc(sizeof(char *) * ls->n);
+    elmo_classifier_item *items = malloc(sizeof *items * (tr->n ? tr->n : 1));
+    int rc = 0;
+    if (!labels || !items) rc = cli_error(CMD, "out of memory");
+    for (int k = 0; !rc && k < ls->n; k++) labels[k] = elmo_labelset_name(ls, k);
+    for (size_t i = 0; !rc && i < tr->n; i++)
+        items[i] = (elmo_classifier_item){tr->ex[i].text, tr->ex[i].text_len, elmo_labelset_id(ls, tr->ex[i].label)};
+    if (!rc) {
+        fprintf(stderr, "classify: training on %zu texts (%d classes, %s features%s%s%s)%s\n", tr->n, ls->n,
+                o->features == ELMO_FEAT_BOW ? "bag-of-words" : o->features == ELMO_FEAT_ELMO_BOW ? "ELMo + bag-of-words" : "ELMo",
+                o->features == ELMO_FEAT_BOW ? "" : ", pooling ", o->features == ELMO_FEAT_BOW ? "" : elmo_pool_name(o->pooling),
+                sv ? " + static vectors" : "",
+                have_test ? "" : ", no test set");
+        cli_progress pg;
+        progress_start(&pg, "classify", tr->n);
+        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
+        const char *sv_rec = t->sv_path && realpath(t->sv_path, sv_abs) ? sv_abs : t->sv_path;
+        elmo_status s = elmo_classifier_train(o, bilm, bilm_dir, sv, sv_rec, labels, ls->n, items, tr->n,
+                                              on_progress, &pg, c);
+        progress_end(&pg, NULL);
+        if (s) rc = cli_lib_error(CMD, s);
+    }
+    free(items);
+    free(labels);
+    return rc;
+}
+
+/* Write the classifier file and say so, with the learnt layer weights. */
+static int save_trained(elmo_classifier *c, const char *output, double t_train, int epochs) {
+    elmo_status s = elmo_classifier_save(c, output);
+    if (s) return cli_lib_error(CMD, s);
+    float sw[64], g;
+    int K = elmo_classifier_mix(c, sw, &g);
+    fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", t_train, epochs, output);
+    if (K) {
+        fprintf(stderr, "; layer weights");
+        for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
+        fprintf(stderr, ", gamma %.3f", g);
+    }
+    fprintf(stderr, "\n");
+    return 0;
+}
+
+static int classify_train(int argc, char **argv) {
+    train_flags t;
+    elmo_classifier_options o;
+    int done, r = parse_train_flags(argc, argv, &t, &done);
+    if (r || done) return r;
+    if (train_options(&t, &o)) return 1;
+    elmo_labeled_dataset dtrain = {0}, dtest = {0};
+    if (read_data(t.train, &t.f, &dtrain)) return 1;
+    if (t.test && read_data(t.test, &t.f, &dtest)) {
+        elmo_labeled_free(&dtrain);
         return 1;
     }
-    if (shuffle >= 0) elmo_cls_shuffle(&dtrain, (uint64_t)shuffle);
-    elmo_cls_slice tr = {dtrain.ex, dtrain.n}, te = {dtest.ex, dtest.n};
-    if (split > 0 && elmo_cls_split(&dtrain, split, &tr, &te)) {
-        elmo_cls_free(&dtrain);
+    if (t.shuffle >= 0) elmo_labeled_shuffle(&dtrain, (uint64_t)t.shuffle);
+    elmo_labeled_slice tr = {dtrain.ex, dtrain.n}, te = {dtest.ex, dtest.n};
+    if (t.split > 0 && elmo_labeled_split(&dtrain, t.split, &tr, &te)) {
+        elmo_labeled_free(&dtrain);
         return cli_lib_error(CMD, ELMO_ERR_ARG);
     }
-    int rc = 0;
     elmo_labelset ls;
     elmo_labelset_init(&ls);
     elmo_model *bilm = NULL;
     elmo_static_vectors *sv = NULL;
-    elmo_clf *c = NULL;
-    elmo_clf_item *items = NULL;
+    elmo_classifier *c = NULL;
     const char *bilm_dir = NULL;
-    if (elmo_labelset_from_cls(&ls, tr.ex, tr.n, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
-    if (!rc && ls.n < 2) rc = cli_error(CMD, "%s: the training data has %d label(s); need at least 2", train, ls.n);
-    for (size_t i = 0; !rc && o.features != ELMO_FEAT_BOW && i < tr.n + te.n; i++) {
-        const elmo_cls_example *e = i < tr.n ? &tr.ex[i] : &te.ex[i - tr.n];
-        rc = too_long(o.tokenizer, max_tokens, e->text, e->text_len,
-                      i < tr.n || !test ? train : test, e->line, HINT_TRAIN);
-    }
-    for (size_t i = 0; !rc && i < te.n; i++) /* before the work: a test label must be known */
-        if (elmo_labelset_id(&ls, te.ex[i].label) < 0)
-            rc = cli_error(CMD, "%s:%llu: label '%s' does not occur in the training data",
-                           test ? test : train, (unsigned long long)te.ex[i].line, te.ex[i].label);
-    if (!rc && o.features != ELMO_FEAT_BOW && !(bilm = cli_load_recorded_model(CMD, model, NULL, g_precision, &bilm_dir))) rc = 1;
-    if (!rc && sv_path) {
-        elmo_status s = elmo_static_load(sv_path, &sv);
+    int rc = check_data(&t, &o, &tr, &te, &ls);
+    if (!rc && o.features != ELMO_FEAT_BOW && !(bilm = cli_load_recorded_model(CMD, t.model, NULL, g_precision, &bilm_dir))) rc = 1;
+    if (!rc && t.sv_path) {
+        elmo_status s = elmo_static_load(t.sv_path, &sv);
         if (s) rc = cli_lib_error(CMD, s);
     }
-    const char **labels = NULL;
-    if (!rc) {
-        labels = malloc(sizeof(char *) * ls.n);
-        items = malloc(sizeof *items * tr.n);
-        if (!labels || !items) rc = cli_error(CMD, "out of memory");
-    }
-    for (int k = 0; !rc && k < ls.n; k++) labels[k] = elmo_labelset_name(&ls, k);
-    for (size_t i = 0; !rc && i < tr.n; i++)
-        items[i] = (elmo_clf_item){tr.ex[i].text, tr.ex[i].text_len, elmo_labelset_id(&ls, tr.ex[i].label)};
     double t0 = elmo_now();
-    if (!rc) {
-        fprintf(stderr, "classify: training on %zu texts (%d classes, %s features%s%s%s)%s\n", tr.n, ls.n,
-                o.features == ELMO_FEAT_BOW ? "bag-of-words" : o.features == ELMO_FEAT_ELMO_BOW ? "ELMo + bag-of-words" : "ELMo",
-                o.features == ELMO_FEAT_BOW ? "" : ", pooling ", o.features == ELMO_FEAT_BOW ? "" : elmo_pool_name(o.pooling),
-                sv ? " + static vectors" : "",
-                te.n ? "" : ", no test set");
-        cli_progress pg;
-        progress_start(&pg, "classify", tr.n);
-        char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
-        const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
-        elmo_status s = elmo_clf_train(&o, bilm, bilm_dir, sv, sv_rec, labels, ls.n, items, tr.n,
-                                       on_progress, &pg, &c);
-        progress_end(&pg, NULL);
-        if (s) rc = cli_lib_error(CMD, s);
-    }
+    if (!rc) rc = fit(&t, &o, &tr, &ls, bilm, bilm_dir, sv, te.n > 0, &c);
     double t_train = elmo_now() - t0;
     /* the classifier file is written last: only when everything else has succeeded */
-    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, json, test ? test : train);
-    if (!rc) {
-        elmo_status s = elmo_clf_save(c, output);
-        if (s) rc = cli_lib_error(CMD, s);
-        else {
-            float sw[64], g;
-            int K = elmo_clf_mix(c, sw, &g);
-            fprintf(stderr, "classify: trained in %.1f s (features and %d epochs) -> %s", t_train, epochs, output);
-            if (K) {
-                fprintf(stderr, "; layer weights");
-                for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
-                fprintf(stderr, ", gamma %.3f", g);
-            }
-            fprintf(stderr, "\n");
-        }
-    }
-
-    elmo_clf_free(c);
-    free(items);
-    free(labels);
+    if (!rc && te.n) rc = evaluate(c, te.ex, te.n, t.json, t.test ? t.test : t.train);
+    if (!rc) rc = save_trained(c, t.output, t_train, t.epochs);
+    elmo_classifier_free(c);
     elmo_static_free(sv);
     elmo_model_free(bilm);
     elmo_labelset_free(&ls);
-    elmo_cls_free(&dtrain);
-    elmo_cls_free(&dtest);
+    elmo_labeled_free(&dtrain);
+    elmo_labeled_free(&dtest);
     return rc;
 }
 
 /* Load a classifier with its biLM (and static vectors). */
-static elmo_clf *load_classifier(const char *path, const char *model, const char *sv_path,
+static elmo_classifier *load_classifier(const char *path, const char *model, const char *sv_path,
                                  elmo_model **bilm, elmo_static_vectors **sv) {
-    elmo_clf *c;
-    elmo_status s = elmo_clf_load(path, &c);
+    elmo_classifier *c;
+    elmo_status s = elmo_classifier_load(path, &c);
     if (s) {
         cli_lib_error(CMD, s);
         return NULL;
     }
     *bilm = NULL;
     *sv = NULL;
-    if (elmo_clf_features(c) != ELMO_FEAT_BOW) {
+    if (elmo_classifier_features(c) != ELMO_FEAT_BOW) {
         const char *used;
-        if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_clf_bilm_dir(c), path), g_precision, &used))) {
-            elmo_clf_free(c);
+        if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_classifier_bilm_dir(c), path), g_precision, &used))) {
+            elmo_classifier_free(c);
             return NULL;
         }
-        const char *svp = sv_path ? sv_path : cli_resolve_recorded(elmo_clf_static_path(c), path);
-        if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_clf_attach(c, *bilm, *sv))) {
+        const char *svp = sv_path ? sv_path : cli_resolve_recorded(elmo_classifier_static_path(c), path);
+        if ((svp && (s = elmo_static_load(svp, sv))) || (s = elmo_classifier_attach(c, *bilm, *sv))) {
             cli_lib_error(CMD, s);
-            elmo_clf_free(c);
+            elmo_classifier_free(c);
             elmo_model_free(*bilm);
             elmo_static_free(*sv);
             *bilm = NULL;
@@ -366,16 +400,16 @@ static int classify_eval(int argc, char **argv) {
     if (!test) return cli_error(CMD, "missing --test");
     elmo_model *bilm;
     elmo_static_vectors *sv;
-    elmo_clf *c = load_classifier(clf, model, sv_path, &bilm, &sv);
+    elmo_classifier *c = load_classifier(clf, model, sv_path, &bilm, &sv);
     if (!c) return 1;
-    elmo_cls_dataset d = {0};
+    elmo_labeled_dataset d = {0};
     int rc = read_data(test, &f, &d);
-    for (size_t i = 0; !rc && elmo_clf_features(c) != ELMO_FEAT_BOW && i < d.n; i++)
-        rc = too_long(elmo_clf_tokenizer(c), elmo_clf_max_tokens(c), d.ex[i].text, d.ex[i].text_len,
+    for (size_t i = 0; !rc && elmo_classifier_features(c) != ELMO_FEAT_BOW && i < d.n; i++)
+        rc = too_long(elmo_classifier_tokenizer(c), elmo_classifier_max_tokens(c), d.ex[i].text, d.ex[i].text_len,
                       test, d.ex[i].line, HINT_CLF);
     if (!rc) rc = evaluate(c, d.ex, d.n, json, test);
-    elmo_cls_free(&d);
-    elmo_clf_free(c);
+    elmo_labeled_free(&d);
+    elmo_classifier_free(c);
     elmo_static_free(sv);
     elmo_model_free(bilm);
     return rc;
@@ -403,13 +437,13 @@ static int classify_predict(int argc, char **argv) {
     }
     elmo_model *bilm;
     elmo_static_vectors *sv;
-    elmo_clf *c = load_classifier(clf, model, sv_path, &bilm, &sv);
+    elmo_classifier *c = load_classifier(clf, model, sv_path, &bilm, &sv);
     if (!c) return 1;
     elmo_line_reader rd;
     elmo_status s = elmo_line_reader_open(&rd, pos[0], (size_t)64 << 20);
     if (!s) rd.raw_bytes = 1; /* decoded below (--encoding) */
     if (s) {
-        elmo_clf_free(c);
+        elmo_classifier_free(c);
         elmo_model_free(bilm);
         elmo_static_free(sv);
         return cli_lib_error(CMD, s);
@@ -418,17 +452,18 @@ static int classify_predict(int argc, char **argv) {
     enum { BATCH = 512 };
     char *texts[BATCH];
     size_t lens[BATCH];
-    int C = elmo_clf_n_classes(c), rc = 0, eof = 0;
+    int C = elmo_classifier_n_classes(c), rc = 0, eof = 0;
     float *probs = malloc(sizeof(float) * BATCH * C);
     while (!rc && !eof && probs) {
         int n = 0;
         while (n < BATCH) {
-            int k = elmo_line_reader_next(&rd);
-            if (k < 0) {
-                rc = cli_lib_error(CMD, (elmo_status)-k);
+            int got;
+            elmo_status s = elmo_line_reader_next(&rd, &got);
+            if (s) {
+                rc = cli_lib_error(CMD, s);
                 break;
             }
-            if (k == 0) {
+            if (!got) {
                 eof = 1;
                 break;
             }
@@ -455,8 +490,8 @@ static int classify_predict(int argc, char **argv) {
                 rc = cli_error(CMD, "%s:%llu: empty text", rd.name, (unsigned long long)rd.lineno);
                 break;
             }
-            if (elmo_clf_features(c) != ELMO_FEAT_BOW &&
-                (rc = too_long(elmo_clf_tokenizer(c), elmo_clf_max_tokens(c), st, sl, rd.name,
+            if (elmo_classifier_features(c) != ELMO_FEAT_BOW &&
+                (rc = too_long(elmo_classifier_tokenizer(c), elmo_classifier_max_tokens(c), st, sl, rd.name,
                                rd.lineno, HINT_CLF))) {
                 elmo_strbuf_free(&b);
                 break;
@@ -468,20 +503,20 @@ static int classify_predict(int argc, char **argv) {
             elmo_strbuf_free(&b);
         }
         if (!rc && n) {
-            s = elmo_clf_predict(c, (const char *const *)texts, lens, (size_t)n, probs, NULL, NULL);
+            s = elmo_classifier_predict(c, (const char *const *)texts, lens, (size_t)n, probs, NULL, NULL);
             if (s) rc = cli_lib_error(CMD, s);
             for (int i = 0; !rc && i < n; i++) {
                 int best = 0;
                 for (int k = 1; k < C; k++)
                     if (probs[i * C + k] > probs[i * C + best]) best = k;
-                printf("%s\t%.4f\n", elmo_clf_label(c, best), probs[i * C + best]);
+                printf("%s\t%.4f\n", elmo_classifier_label(c, best), probs[i * C + best]);
             }
         }
         for (int i = 0; i < n; i++) free(texts[i]);
     }
     free(probs);
     elmo_line_reader_close(&rd);
-    elmo_clf_free(c);
+    elmo_classifier_free(c);
     elmo_model_free(bilm);
     elmo_static_free(sv);
     return rc;

@@ -143,7 +143,7 @@ static int brown_convert(const char *cmd, const char *path, int tagged, brown_sp
     size_t cap = 0, *st = NULL, *ln = NULL;
     elmo_strbuf line = {0};
     int rc = 0, got;
-    while (rc == 0 && (got = elmo_line_reader_next(&r)) > 0) {
+    while (rc == 0 && !(s = elmo_line_reader_next(&r, &got)) && got) {
         size_t n = elmo_split_whitespace(r.line, r.len, st, ln, cap);
         if (n > cap) {
             free(st);
@@ -182,7 +182,7 @@ static int brown_convert(const char *cmd, const char *path, int tagged, brown_sp
         sp->sentences++;
         sp->tokens += n;
     }
-    if (rc == 0 && got < 0) rc = cli_lib_error(cmd, (elmo_status)-got);
+    if (rc == 0 && s) rc = cli_lib_error(cmd, s);
     elmo_line_reader_close(&r);
     free(st);
     free(ln);
@@ -557,13 +557,14 @@ static int data_shard(int argc, char **argv) {
             rc = cli_lib_error(cmd, st);
             break;
         }
-        int k;
-        while (!rc && (k = elmo_line_reader_next(&rd)) > 0) {
+        int got;
+        elmo_status s = ELMO_OK;
+        while (!rc && !(s = elmo_line_reader_next(&rd, &got)) && got) {
             out_file *o = &out[elmo_rng_below(&rng, (uint64_t)shards)];
             if (out_write(o, rd.line, rd.len) || out_write(o, "\n", 1)) rc = cli_error(cmd, "%s: write error", dir);
             lines++;
         }
-        if (!rc && k < 0) rc = cli_lib_error(cmd, (elmo_status)-k);
+        if (!rc && s) rc = cli_lib_error(cmd, s);
         elmo_line_reader_close(&rd);
     }
     for (int i = 0; i < opened; i++)

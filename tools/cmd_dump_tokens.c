@@ -47,20 +47,17 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
     int n = 0;
     elmo_status s = vec ? ELMO_OK : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     if (!s) s = elmo_session_new(model, 1, threads, &sess);
-    if (s) goto lib_fail;
+    if (s) goto done;
     elmo_session_set_token_cache(sess, 0); /* every entry is new */
-    if ((s = elmo_line_reader_open(&rd, vocab, (size_t)1 << 20))) goto lib_fail;
+    if ((s = elmo_line_reader_open(&rd, vocab, (size_t)1 << 20))) goto done;
     rd_open = 1;
-    if ((s = elmo_h5_rows_open(output, "embedding", P, &wr))) goto lib_fail;
+    if ((s = elmo_h5_rows_open(output, "embedding", P, &wr))) goto done;
     cli_progress pg;
     progress_start(&pg, CMD, rd.size);
     for (;;) {
-        int got = elmo_line_reader_next(&rd);
-        if (got < 0) {
-            s = (elmo_status)-got;
-            goto lib_fail;
-        }
-        if (got > 0) {
+        int got;
+        if ((s = elmo_line_reader_next(&rd, &got))) goto done;
+        if (got) {
             if (cli_check_utf8(CMD, rd.name, rd.lineno, rd.line, rd.len)) goto done;
             size_t len;
             const char *w = elmo_strip(rd.line, rd.len, &len);
@@ -82,8 +79,8 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
         }
         if (n == BLOCK || (got == 0 && n > 0)) {
             for (int k = 0; k < n; k++) toks[k] = arena + offs[k];
-            if ((s = elmo_token_vectors(sess, n, toks, vec))) goto lib_fail;
-            if ((s = elmo_h5_rows_append(wr, n, vec))) goto lib_fail;
+            if ((s = elmo_token_vectors(sess, n, toks, vec))) goto done;
+            if ((s = elmo_h5_rows_append(wr, n, vec))) goto done;
             n = 0;
             used = 0;
             char tail[64];
@@ -99,15 +96,13 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
     }
     s = elmo_h5_rows_commit(wr);
     wr = NULL;
-    if (s) goto lib_fail;
+    if (s) goto done;
     char sum[128];
     snprintf(sum, sizeof sum, "%llu tokens x %d -> %s", (unsigned long long)V, P, output);
     progress_end(&pg, sum);
     rc = 0;
-    goto done;
-lib_fail:
-    cli_lib_error(CMD, s);
 done:
+    if (s) cli_lib_error(CMD, s);
     if (wr) elmo_h5_rows_abort(wr);
     if (rd_open) elmo_line_reader_close(&rd);
     elmo_session_free(sess);

@@ -240,9 +240,10 @@ static int read_window(embed_run *e, int *eof) {
     bt->rows = 0;
     bt->first_line = e->n_lines;
     while (bt->B < bt->cap) {
-        int got = elmo_line_reader_next(&e->rd);
-        if (got < 0) return cli_lib_error(CMD, (elmo_status)-got);
-        if (got == 0) {
+        int got;
+        elmo_status s = elmo_line_reader_next(&e->rd, &got);
+        if (s) return cli_lib_error(CMD, s);
+        if (!got) {
             *eof = 1;
             return 0;
         }

@@ -1,5 +1,5 @@
 /*
- * cmd_train.c: `elmo train` (bilm-tf's training algorithm) and `elmo vocab`.
+ * cmd_train.c: `elmo train` (bilm-tf's training algorithm).
  * Under mpirun, `elmo train` is data-parallel (see src/train/train.c): --batch-size is the global
  * batch, rank 0 prints the progress and writes the save directory.
  */
@@ -34,29 +34,6 @@ static int dir_has_entries(const char *dir) {
     return any;
 }
 
-/* Expand each pattern with glob(3) (sorted); a pattern matching nothing is an error. A
- * wildcard's matches that are not regular files (a FIFO would block the reader) are skipped
- * with a message: moved after the *n kept ones (glob_t still owns them); a path given
- * literally is kept whatever it is (a pipe from process substitution reads fine). */
-static int expand(const char *cmd, const cli_list *in, glob_t *g, int *n) {
-    memset(g, 0, sizeof *g);
-    *n = 0;
-    for (int i = 0; i < in->n; i++) {
-        size_t before = g->gl_pathc;
-        int r = glob(in->items[i], i ? GLOB_APPEND : 0, NULL, g);
-        if (r == GLOB_NOMATCH) return cli_error(cmd, "%s: no such file", in->items[i]);
-        if (r) return cli_error(cmd, "%s: cannot expand the pattern", in->items[i]);
-        int wild = strpbrk(in->items[i], "*?[") != NULL;
-        for (size_t k = before; k < g->gl_pathc; k++) {
-            if (wild && cli_skip_special(cmd, g->gl_pathv[k])) continue;
-            char *keep = g->gl_pathv[k]; /* stable: kept ones in order, skipped ones after */
-            memmove(g->gl_pathv + *n + 1, g->gl_pathv + *n, sizeof(char *) * (k - (size_t)*n));
-            g->gl_pathv[(*n)++] = keep;
-        }
-    }
-    if (*n == 0) return cli_error(cmd, "no regular files to read");
-    return 0;
-}
 
 static void fmt_time(char *b, size_t n, double s) {
     if (!(s >= 0) || s > 1e8) snprintf(b, n, "?");
@@ -133,7 +110,7 @@ int cmd_train(int argc, char **argv) {
                               "or start over (its checkpoint replaced) with --force", c.save_dir);
     glob_t g;
     int nfiles;
-    if (expand(cmd, &train, &g, &nfiles)) {
+    if (cli_expand_globs(cmd, &train, &g, &nfiles)) {
         globfree(&g);
         return 1;
     }
@@ -196,42 +173,5 @@ int cmd_train(int argc, char **argv) {
     if (g_stop && rank == 0)
         fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
     elmo_dist_finalize();
-    return 0;
-}
-
-int cmd_vocab(int argc, char **argv) {
-    const char *cmd = "vocab";
-    cli_list in = {0};
-    const char *out = NULL;
-    int min_count = 1, max_size = 0;
-    cli_opt opts[] = {
-        {"--input", OPT_LIST, &in, 0, 0, "tokenized text files or globs"},
-        {"--output", OPT_STR, &out, 0, 0, "vocabulary file to write"},
-        {"--min-count", OPT_INT, &min_count, 1, 2000000000, "keep words seen at least this often"},
-        {"--max-size", OPT_INT, &max_size, 0, 2000000000, "at most this many lines (0 = no limit)"},
-        {0}};
-    int r = cli_parse(cmd, "--input FILE... --output vocab.txt [--min-count N] [--max-size N]", opts,
-                      argc, argv, NULL, 0, NULL);
-    if (r) return r == 1 ? 0 : r;
-    if (!in.n) return cli_error(cmd, "missing --input");
-    if (!out) return cli_error(cmd, "missing --output");
-    if (max_size && max_size < 3) return cli_error(cmd, "--max-size must be at least 3 (<S>, </S>, <UNK>)");
-    glob_t g;
-    int nfiles;
-    if (expand(cmd, &in, &g, &nfiles) ||
-        cli_check_output(cmd, out, (const char *const *)g.gl_pathv, nfiles)) {
-        globfree(&g);
-        return 1;
-    }
-    uint64_t distinct, tokens, kept;
-    double cov;
-    elmo_status s = elmo_vocab_build((const char *const *)g.gl_pathv, nfiles,
-                                     (uint64_t)min_count, (uint64_t)max_size, out, &distinct,
-                                     &tokens, &kept, &cov);
-    globfree(&g);
-    if (s) return cli_lib_error(cmd, s);
-    fprintf(stderr, "vocab: %llu tokens, %llu distinct words; wrote %llu entries to %s (coverage %.2f%%)\n",
-            (unsigned long long)tokens, (unsigned long long)distinct, (unsigned long long)kept, out,
-            100 * cov);
     return 0;
 }

@@ -52,7 +52,7 @@ static elmo_status params_alloc_huge(const elmo_config *c, elmo_params *p) {
     if (posix_memalign(&mem, align, bytes) != 0)
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory for %zu MB of weights", bytes >> 20);
 #ifdef MADV_HUGEPAGE
-    if (!getenv("ELMO_EXPERIMENT_NO_HUGEPAGES")) madvise(mem, bytes, MADV_HUGEPAGE); /* advice only */
+    madvise(mem, bytes, MADV_HUGEPAGE); /* advice only */
 #endif
     memset(mem, 0, bytes);
     elmo_params_bind(c, p, mem);
@@ -473,11 +473,7 @@ static elmo_status encode_tokens(elmo_session *s, int N, const int16_t *ids, flo
         todo = mids;
         todo_tok = mtok;
     }
-#ifdef ELMO_EXP_NO_FEWPAR
-    if (0) {
-#else
     if (n_todo > 0 && n_todo < 64 && s->threads > 1 && !s->reference && c->n_highway > 0) {
-#endif
         encode_few_par(s, n_todo, todo, todo_tok);
     } else if (n_todo > 0) {
         int par = s->threads > 1 && n_todo >= 64;

@@ -87,10 +87,6 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
         while (n0 + nt < N && nt < CHUNK_TOKENS) {
             int r = real_slots(ids + (size_t)(n0 + nt) * W, W);
             int np = r < W - kmin + 1 ? r : W - kmin + 1;
-#ifdef ELMO_EXP_NO_TRIM
-            r = W;
-            np = W - kmin + 1;
-#endif
             if (np < 1) np = 1;
             if (nt > 0 && rows + np > CHUNK_ROWS) break;
             ws->npos[nt++] = r;

@@ -34,7 +34,8 @@ elmo_status elmo_line_reader_open(elmo_line_reader *r, const char *path, size_t 
     return ELMO_OK;
 }
 
-int elmo_line_reader_next(elmo_line_reader *r) {
+elmo_status elmo_line_reader_next(elmo_line_reader *r, int *got) {
+    *got = 0;
     r->len = 0;
     int c, any = 0;
     if (r->pending_cr) {
@@ -55,21 +56,21 @@ int elmo_line_reader_next(elmo_line_reader *r) {
         }
         if (r->len >= r->max_bytes) { /* checked per byte: the buffer may be larger */
             r->lineno++;
-            return -(int)elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: line longer than %zu bytes",
-                                   r->name, (unsigned long long)r->lineno, r->max_bytes);
+            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: line longer than %zu bytes",
+                             r->name, (unsigned long long)r->lineno, r->max_bytes);
         }
         if (r->len + 1 >= r->cap) {
             size_t cap = r->cap * 2;
             if (cap > r->max_bytes + 1) cap = r->max_bytes + 1;
             char *nl = realloc(r->line, cap);
-            if (!nl) return -(int)elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", r->name);
+            if (!nl) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", r->name);
             r->line = nl;
             r->cap = cap;
         }
         r->line[r->len++] = (char)c;
     }
-    if (ferror(r->f)) return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", r->name);
-    if (!any) return 0;
+    if (ferror(r->f)) return elmo_fail(ELMO_ERR_IO, "%s: read error", r->name);
+    if (!any) return ELMO_OK;
     r->line[r->len] = 0;
     r->lineno++;
     if (r->lineno == 1 && r->len >= 3 && memcmp(r->line, "\xef\xbb\xbf", 3) == 0) {
@@ -79,10 +80,11 @@ int elmo_line_reader_next(elmo_line_reader *r) {
     if (!r->raw_bytes) {
         size_t vl = elmo_utf8_valid_prefix(r->line, r->len);
         if (vl != r->len)
-            return -(int)elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: invalid UTF-8 at byte %zu", r->name,
-                                   (unsigned long long)r->lineno, vl + 1);
+            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: invalid UTF-8 at byte %zu", r->name,
+                             (unsigned long long)r->lineno, vl + 1);
     }
-    return 1;
+    *got = 1;
+    return ELMO_OK;
 }
 
 void elmo_line_reader_close(elmo_line_reader *r) {

@@ -35,8 +35,8 @@ typedef struct {
 } elmo_line_reader;
 
 elmo_status elmo_line_reader_open(elmo_line_reader *r, const char *path, size_t max_bytes);
-/* 1 = a line was read, 0 = end of input, < 0: error (status negated). */
-int elmo_line_reader_next(elmo_line_reader *r);
+/* The next line into r->line / r->len: *got = 1, or 0 at the end of input. */
+elmo_status elmo_line_reader_next(elmo_line_reader *r, int *got);
 void elmo_line_reader_close(elmo_line_reader *r);
 
 /* Length of the valid UTF-8 prefix of s (== len when all valid). */

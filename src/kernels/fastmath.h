@@ -3,7 +3,8 @@
  *
  * Branch-free, call-free inline functions, so loops over arrays of them auto-vectorize
  * (AVX2 / AVX-512 with -O3 -march=native); libm's expf/tanhf are scalar calls and took half
- * of the LSTM time. Accuracy (tests/test_fastmath.c checks it over the whole float range):
+ * of the LSTM time. Accuracy (test_fastmath in tests/test_gemm.c checks it over the whole float
+ * range against libm in double):
  *   elmo_expf_fast     Cephes expf: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, degree-6
  *                      polynomial, scaling by 2^n through the exponent bits; <= 2 ulp on
  *                      [-87.3, 88.3] (clamped outside: exp(-87.3) ~ 1.2e-38, exp(88.3) ~ 2e38).
@@ -11,8 +12,8 @@
  *                      <= 3 ulp relative, absolute error < 1.2e-7.
  *   elmo_tanhf_fast    |x| < 0.625: Cephes' odd polynomial x + x^3 P(x^2); otherwise
  *                      1 - 2/(1 + exp(2|x|)) with the sign of x; <= 3 ulp relative.
- * NaN inputs are not expected (weights and inputs are checked finite) and give unspecified
- * finite values.
+ * NaN in gives NaN out, for all three (test_fastmath checks it): a damaged input does not turn
+ * into plausible numbers.
  */
 #ifndef ELMO_FASTMATH_H
 #define ELMO_FASTMATH_H

@@ -19,16 +19,17 @@
 
 #include "io/checkpoint.h"
 #include "kernels/matmul.h"
+#include "tasks/head_file.h"
 #include "tasks/mlp.h"
 #include "train/optim.h"
 #include "io/strmap.h"
 #include "text/textdata.h"
 #include "io/util.h"
 
-#define CLF_MAGIC "ELMOCLF1"
-#define CLF_VERSION 2 /* 2: pooling, attention, elmo+bow (1: mean of ELMo, or bow) */
+#define CLASSIFIER_MAGIC "ELMOCLF1"
+#define CLASSIFIER_VERSION 2 /* 2: pooling, attention, elmo+bow (1: mean of ELMo, or bow) */
 
-struct elmo_clf {
+struct elmo_classifier {
     int features;
     elmo_tokenizer tok;
     int max_tokens;
@@ -53,7 +54,7 @@ struct elmo_clf {
     elmo_static_vectors *sv;
 };
 
-void elmo_clf_options_default(elmo_clf_options *o) {
+void elmo_classifier_options_default(elmo_classifier_options *o) {
     memset(o, 0, sizeof *o);
     o->features = ELMO_FEAT_ELMO;
     o->pooling = ELMO_POOL_MEAN;
@@ -69,20 +70,20 @@ void elmo_clf_options_default(elmo_clf_options *o) {
     o->word_ngrams = 1;
 }
 
-static float *mix_w(const elmo_clf *c) { return c->params; }
-static float *mix_gamma(const elmo_clf *c) { return c->params + c->K; }
-static float *attn_v(const elmo_clf *c) { return c->params + c->K + 1; }
-static int has_elmo(const elmo_clf *c) { return c->features != ELMO_FEAT_BOW; }
-static size_t norm_count(const elmo_clf *c) { return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D; }
-static int has_bow(const elmo_clf *c) { return c->features != ELMO_FEAT_ELMO; }
-static int dense_width(const elmo_clf *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
-static size_t head_offset(const elmo_clf *c) {
+static float *mix_w(const elmo_classifier *c) { return c->params; }
+static float *mix_gamma(const elmo_classifier *c) { return c->params + c->K; }
+static float *attn_v(const elmo_classifier *c) { return c->params + c->K + 1; }
+static int has_elmo(const elmo_classifier *c) { return c->features != ELMO_FEAT_BOW; }
+static size_t norm_count(const elmo_classifier *c) { return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D; }
+static int has_bow(const elmo_classifier *c) { return c->features != ELMO_FEAT_ELMO; }
+static int dense_width(const elmo_classifier *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
+static size_t head_offset(const elmo_classifier *c) {
     if (!has_elmo(c)) return 0;
     return (size_t)c->K + 1 + (c->pooling == ELMO_POOL_ATTN ? (size_t)c->D : 0);
 }
 
 /* Allocate the parameter block and bind the head. */
-static elmo_status alloc_params(elmo_clf *c) {
+static elmo_status alloc_params(elmo_classifier *c) {
     size_t nh = elmo_mlp_count(c->in, c->hidden, c->n_classes == 2 ? 1 : c->n_classes);
     c->n_params = head_offset(c) + nh;
     c->params = elmo_calloc(c->n_params, sizeof(float));
@@ -91,7 +92,7 @@ static elmo_status alloc_params(elmo_clf *c) {
     return ELMO_OK;
 }
 
-void elmo_clf_free(elmo_clf *c) {
+void elmo_classifier_free(elmo_classifier *c) {
     if (!c) return;
     for (int k = 0; c->labels && k < c->n_classes; k++) free(c->labels[k]);
     free(c->labels);
@@ -104,22 +105,22 @@ void elmo_clf_free(elmo_clf *c) {
     free(c);
 }
 
-int elmo_clf_n_classes(const elmo_clf *c) { return c->n_classes; }
-const char *elmo_clf_label(const elmo_clf *c, int k) { return k >= 0 && k < c->n_classes ? c->labels[k] : NULL; }
-int elmo_clf_label_id(const elmo_clf *c, const char *name) {
+int elmo_classifier_n_classes(const elmo_classifier *c) { return c->n_classes; }
+const char *elmo_classifier_label(const elmo_classifier *c, int k) { return k >= 0 && k < c->n_classes ? c->labels[k] : NULL; }
+int elmo_classifier_label_id(const elmo_classifier *c, const char *name) {
     for (int k = 0; k < c->n_classes; k++)
         if (strcmp(c->labels[k], name) == 0) return k;
     return -1;
 }
-int elmo_clf_features(const elmo_clf *c) { return c->features; }
-int elmo_clf_pooling(const elmo_clf *c) { return c->pooling; }
-const char *elmo_clf_bilm_dir(const elmo_clf *c) { return c->bilm_dir ? c->bilm_dir : ""; }
-const char *elmo_clf_static_path(const elmo_clf *c) { return c->static_path; }
-int elmo_clf_max_tokens(const elmo_clf *c) { return c->max_tokens; }
+int elmo_classifier_features(const elmo_classifier *c) { return c->features; }
+int elmo_classifier_pooling(const elmo_classifier *c) { return c->pooling; }
+const char *elmo_classifier_bilm_dir(const elmo_classifier *c) { return c->bilm_dir ? c->bilm_dir : ""; }
+const char *elmo_classifier_static_path(const elmo_classifier *c) { return c->static_path; }
+int elmo_classifier_max_tokens(const elmo_classifier *c) { return c->max_tokens; }
 
-elmo_tokenizer elmo_clf_tokenizer(const elmo_clf *c) { return c->tok; }
+elmo_tokenizer elmo_classifier_tokenizer(const elmo_classifier *c) { return c->tok; }
 
-int elmo_clf_mix(const elmo_clf *c, float *s, float *gamma) {
+int elmo_classifier_mix(const elmo_classifier *c, float *s, float *gamma) {
     if (!has_elmo(c)) return 0;
     const float *w = mix_w(c);
     double mx = w[0], z = 0;
@@ -136,7 +137,7 @@ static void lower(const char *s, size_t n, char *out) {
     out[n] = 0;
 }
 
-static int term_id(const elmo_clf *c, const char *t, size_t n) {
+static int term_id(const elmo_classifier *c, const char *t, size_t n) {
     return (int)elmo_strmap_find(&c->terms, t, n);
 }
 
@@ -146,7 +147,7 @@ static int term_id(const elmo_clf *c, const char *t, size_t n) {
  * sides (sklearn's "char_wb"), marked by a leading \x01. */
 typedef int (*term_fn)(const char *t, size_t n, void *ctx);
 
-static int for_each_term(const elmo_clf *c, const elmo_tok_seq *q, term_fn fn, void *ctx) {
+static int for_each_term(const elmo_classifier *c, const elmo_tok_seq *q, term_fn fn, void *ctx) {
     char buf[1024], gram[1100];
     for (int t = 0; t < q->n; t++) {
         size_t len = q->ln[t] < sizeof buf - 1 ? q->ln[t] : sizeof buf - 1;
@@ -224,7 +225,7 @@ static int count_df(const char *t, size_t n, void *u) {
 
 /* The vocabulary of the bag of words: the max_terms terms (for_each_term) of highest document
  * frequency (ties in byte order), with their smooth idf ln((1+n)/(1+df)) + 1. */
-static elmo_status build_terms(elmo_clf *c, const elmo_tokenized *tk, int max_terms) {
+static elmo_status build_terms(elmo_classifier *c, const elmo_tokenized *tk, int max_terms) {
     elmo_strmap all;
     elmo_strmap_init(&all);
     df_ctx d = {&all, NULL, NULL, 0, 0};
@@ -280,7 +281,7 @@ static int count_term(const char *t, size_t n, void *u) {
 }
 
 typedef struct {
-    const elmo_clf *c;
+    const elmo_classifier *c;
     int32_t *idx;
     int64_t pos;
 } id_ctx;
@@ -292,7 +293,7 @@ static int add_id(const char *t, size_t n, void *u) {
     return 0;
 }
 
-static elmo_status bow_features(const elmo_clf *c, const elmo_tokenized *tk, csr_store *out) {
+static elmo_status bow_features(const elmo_classifier *c, const elmo_tokenized *tk, csr_store *out) {
     size_t total = 0;
     for (size_t i = 0; i < tk->count; i++) for_each_term(c, &tk->seq[i], count_term, &total);
     out->ptr = malloc(sizeof(int64_t) * (tk->count + 1));
@@ -351,13 +352,13 @@ static void feat_free(feat_store *f) {
 }
 
 typedef struct {
-    const elmo_clf *c;
+    const elmo_classifier *c;
     feat_store *f;
 } emit_ctx;
 
 static void emit_features(size_t i, const float *layers, int n, void *user) {
     emit_ctx *e = user;
-    const elmo_clf *c = e->c;
+    const elmo_classifier *c = e->c;
     size_t KD = (size_t)c->K * c->D;
     if (n == 0) return;
     if (c->pooling == ELMO_POOL_ATTN) {
@@ -369,7 +370,7 @@ static void emit_features(size_t i, const float *layers, int n, void *user) {
 }
 
 typedef struct {
-    elmo_clf_progress fn;
+    elmo_classifier_progress fn;
     void *user;
 } prog_ctx;
 
@@ -379,7 +380,7 @@ static void on_embed_progress(size_t done, size_t total, void *u) {
 }
 
 /* Room for the ELMo features of the tokenized texts (attention: within the token budget). */
-static elmo_status alloc_elmo_features(const elmo_clf *c, const elmo_tokenized *tk, feat_store *f) {
+static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_tokenized *tk, feat_store *f) {
     size_t n = tk->count, KD = (size_t)c->K * c->D;
     if (c->pooling != ELMO_POOL_ATTN) {
         f->stats = elmo_alloc(sizeof(float) * n * c->P * KD);
@@ -394,17 +395,17 @@ static elmo_status alloc_elmo_features(const elmo_clf *c, const elmo_tokenized *
         f->max_n = tk->seq[i].n > f->max_n ? tk->seq[i].n : f->max_n;
     }
     double bytes = (double)f->tok_off[n] * KD * sizeof(uint16_t);
-    if (bytes > (double)ELMO_CLF_TOKEN_BUDGET)
+    if (bytes > (double)ELMO_CLASSIFIER_TOKEN_BUDGET)
         return elmo_fail(ELMO_ERR_ARG,
                          "attention pooling keeps every token's layers: %zu texts of %zu tokens need "
                          "%.0f MiB, over the %zu MiB budget; give a smaller --max-tokens",
-                         n, f->tok_off[n], bytes / 1048576.0, ELMO_CLF_TOKEN_BUDGET >> 20);
+                         n, f->tok_off[n], bytes / 1048576.0, ELMO_CLASSIFIER_TOKEN_BUDGET >> 20);
     f->tok = elmo_alloc(sizeof(uint16_t) * (f->tok_off[n] ? f->tok_off[n] : 1) * KD);
     if (!f->tok) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the token layers of %zu texts", n);
     return ELMO_OK;
 }
 
-static elmo_status elmo_features(elmo_clf *c, const elmo_tokenized *tk, feat_store *f,
+static elmo_status elmo_features(elmo_classifier *c, const elmo_tokenized *tk, feat_store *f,
                                  int threads, prog_ctx *pc) {
     elmo_status st = alloc_elmo_features(c, tk, f);
     if (!st && c->Ds && !(f->stat = elmo_alloc(sizeof(float) * tk->count * c->Ds)))
@@ -436,7 +437,7 @@ static elmo_status elmo_features(elmo_clf *c, const elmo_tokenized *tk, feat_sto
 
 /* ---- the head on a batch: inputs from features */
 typedef struct {
-    const elmo_clf *c;
+    const elmo_classifier *c;
     const feat_store *f;
     /* workspace */
     float *layers;        /* (K, B, D) */
@@ -464,7 +465,7 @@ static int load_tokens(batch_ws *w, size_t i) {
 
 /* Gather statistic p of rows idx[0..B) into w->layers (K, B, D). */
 static void gather_stat(batch_ws *w, const size_t *idx, int B, int p) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int K = c->K, D = c->D;
     for (int j = 0; j < K; j++)
         for (int b = 0; b < B; b++)
@@ -474,7 +475,7 @@ static void gather_stat(batch_ws *w, const size_t *idx, int B, int p) {
 
 /* The dense inputs x (B, E + Ds) of rows idx[0..B). */
 static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int D = c->D, dn = dense_width(c);
     if (c->pooling == ELMO_POOL_ATTN) {
         for (int b = 0; b < B; b++) {
@@ -496,7 +497,7 @@ static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
 
 /* Given dx (B, E + Ds), the gradients of the scalar mix (and of v) into g. */
 static void pooling_backward(batch_ws *w, const size_t *idx, int B, float *g) {
-    const elmo_clf *c = w->c;
+    const elmo_classifier *c = w->c;
     int D = c->D, dn = dense_width(c);
     if (c->pooling == ELMO_POOL_ATTN) {
         for (int b = 0; b < B; b++) { /* the forward again (cheaper than keeping it) */
@@ -526,7 +527,7 @@ typedef struct {
     size_t cap;
 } bow_batch;
 
-static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bow_batch *bb) {
+static elmo_status gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bow_batch *bb) {
     size_t nnz = 0;
     for (int b = 0; b < B; b++) nnz += (size_t)(all->ptr[idx[b] + 1] - all->ptr[idx[b]]);
     if (nnz > bb->cap) {
@@ -534,7 +535,7 @@ static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bo
         float *nv = ni ? realloc(bb->val, sizeof(float) * nnz) : NULL;
         if (ni) bb->idx = ni;
         if (nv) bb->val = nv;
-        if (!ni || !nv) return -1;
+        if (!ni || !nv) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
         bb->cap = nnz;
     }
     size_t p = 0;
@@ -546,10 +547,10 @@ static int gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bo
         }
         bb->ptr[b + 1] = (int64_t)p;
     }
-    return 0;
+    return ELMO_OK;
 }
 
-static elmo_status ws_alloc(batch_ws *w, const elmo_clf *c, const feat_store *f, int max_b) {
+static elmo_status ws_alloc(batch_ws *w, const elmo_classifier *c, const feat_store *f, int max_b) {
     memset(w, 0, sizeof *w);
     w->c = c;
     w->f = f;
@@ -581,17 +582,19 @@ static void ws_free(batch_ws *w) {
 }
 
 /* Forward (and backward into g when labels != NULL) of a batch; probs (B, classes) when
- * not NULL. Returns the summed loss (>= 0), -1 when out of memory. */
-static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
-                        float *probs, bow_batch *bb) {
-    const elmo_clf *c = w->c;
+ * not NULL; *loss: the summed loss (0 without labels). */
+static elmo_status run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *labels, float *g,
+                             float *probs, bow_batch *bb, double *loss) {
+    const elmo_classifier *c = w->c;
+    *loss = 0;
     int dn = dense_width(c);
     elmo_csr sx = {0};
     const elmo_csr *psx = NULL;
     const float *x = NULL;
     if (has_elmo(c)) batch_inputs(w, idx, B);
     if (has_bow(c)) {
-        if (gather_bow(&w->f->bow, idx, B, dn, bb)) return -1; /* out of memory */
+        elmo_status s = gather_bow(&w->f->bow, idx, B, dn, bb);
+        if (s) return s;
         sx = (elmo_csr){bb->ptr, bb->idx, bb->val, dn ? w->x : NULL, dn};
         psx = &sx;
     } else {
@@ -599,11 +602,11 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
     }
     elmo_mlp_forward(&c->mlp, B, x, psx, w->h, w->z);
     if (probs) elmo_mlp_probs(&c->mlp, B, w->z, probs);
-    if (!labels) return 0;
+    if (!labels) return ELMO_OK;
     float *gh = g + head_offset(c);
-    double loss = elmo_mlp_backward(&c->mlp, B, x, psx, w->h, w->z, labels, 1.0f / (float)B, gh,
-                                    x ? w->dx : NULL, w->dh);
-    if (!has_elmo(c)) return loss;
+    *loss = elmo_mlp_backward(&c->mlp, B, x, psx, w->h, w->z, labels, 1.0f / (float)B, gh,
+                              x ? w->dx : NULL, w->dh);
+    if (!has_elmo(c)) return ELMO_OK;
     if (psx) { /* dx of the dense columns (the first dn rows of the first layer) */
         if (c->hidden > 0)
             elmo_mm(0, 1, B, dn, c->hidden, w->dh, c->hidden, c->mlp.W1, c->hidden, 0.0f, w->dx, dn);
@@ -611,13 +614,13 @@ static double run_batch(batch_ws *w, const size_t *idx, int B, const int32_t *la
             elmo_mm(0, 1, B, dn, c->mlp.out, w->z, c->mlp.out, c->mlp.W2, c->mlp.out, 0.0f, w->dx, dn);
     }
     pooling_backward(w, idx, B, g);
-    return loss;
+    return ELMO_OK;
 }
 
 /* Standardisation of the ELMo features: per statistic, layer and dimension, the mean and
  * 1/sd over the training texts (attention: over every token of the training texts), so that
  * every input of the head is on the same scale whatever the layer. */
-static elmo_status compute_norm(elmo_clf *c, const feat_store *f, size_t n) {
+static elmo_status compute_norm(elmo_classifier *c, const feat_store *f, size_t n) {
     size_t KD = (size_t)c->K * c->D, S = c->P ? (size_t)c->P : 1;
     double *acc = calloc(2 * S * KD, sizeof(double));
     c->norm = malloc(sizeof(float) * 2 * S * KD);
@@ -648,14 +651,14 @@ static elmo_status compute_norm(elmo_clf *c, const feat_store *f, size_t n) {
 }
 
 /* The cached statistics standardised in place (attention: when the tokens are loaded). */
-static void apply_norm(const elmo_clf *c, feat_store *f, size_t n) {
+static void apply_norm(const elmo_classifier *c, feat_store *f, size_t n) {
     if (!c->norm || !c->P) return;
     size_t M = (size_t)c->P * c->K * c->D;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < M; k++) f->stats[i * M + k] = (f->stats[i * M + k] - c->norm[k]) * c->norm[M + k];
 }
 
-static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts,
+static elmo_status make_features(elmo_classifier *c, size_t n, const char *const *texts,
                                  const size_t *lens, int threads, prog_ctx *pc, feat_store *f,
                                  int build_vocab, int bow_max_terms) {
     memset(f, 0, sizeof *f);
@@ -679,16 +682,16 @@ static elmo_status make_features(elmo_clf *c, size_t n, const char *const *texts
     return s;
 }
 
-elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const char *bilm_dir,
+elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm, const char *bilm_dir,
                            elmo_static_vectors *sv, const char *sv_path,
-                           const char *const *labels, int n_classes, const elmo_clf_item *items,
-                           size_t n, elmo_clf_progress progress, void *user, elmo_clf **out) {
+                           const char *const *labels, int n_classes, const elmo_classifier_item *items,
+                           size_t n, elmo_classifier_progress progress, void *user, elmo_classifier **out) {
     *out = NULL;
     if (n_classes < 2 || n_classes > 1000) return elmo_fail(ELMO_ERR_ARG, "need 2 to 1000 classes, got %d", n_classes);
     if (n == 0) return elmo_fail(ELMO_ERR_ARG, "no training examples");
     if (o->features != ELMO_FEAT_BOW && !bilm) return elmo_fail(ELMO_ERR_ARG, "ELMo features need a biLM");
     if (o->pooling < ELMO_POOL_MEAN || o->pooling > ELMO_POOL_ATTN) return elmo_fail(ELMO_ERR_ARG, "unknown pooling %d", o->pooling);
-    elmo_clf *c = calloc(1, sizeof *c);
+    elmo_classifier *c = calloc(1, sizeof *c);
     if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     c->features = o->features;
     c->pooling = o->features == ELMO_FEAT_BOW ? ELMO_POOL_MEAN : o->pooling;
@@ -696,7 +699,7 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
     c->word_ngrams = o->word_ngrams > 1 ? o->word_ngrams : 1;
     c->char_lo = o->char_lo, c->char_hi = o->char_hi;
     if (c->word_ngrams > 3 || c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))) {
-        elmo_clf_free(c);
+        elmo_classifier_free(c);
         return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
     }
     c->tok = o->tokenizer;
@@ -769,11 +772,8 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
                 int B = n - b0 < (size_t)o->batch_size ? (int)(n - b0) : o->batch_size;
                 for (int b = 0; b < B; b++) yb[b] = y[order[b0 + b]];
                 memset(g, 0, sizeof(float) * c->n_params);
-                double l = run_batch(&w, order + b0, B, yb, g, NULL, &bb);
-                if (l < 0) {
-                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
-                    break;
-                }
+                double l;
+                if ((s = run_batch(&w, order + b0, B, yb, g, NULL, &bb, &l))) break;
                 total += l;
                 if (!elmo_all_finite(c->n_params, g)) {
                     s = elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
@@ -791,15 +791,15 @@ elmo_status elmo_clf_train(const elmo_clf_options *o, elmo_model *bilm, const ch
     free(order), free(texts), free(lens), free(y);
     feat_free(&fs);
     if (s) {
-        elmo_clf_free(c);
+        elmo_classifier_free(c);
         return s;
     }
     *out = c;
     return ELMO_OK;
 }
 
-elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t *lens, size_t n,
-                             float *probs, elmo_clf_progress progress, void *user) {
+elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts, const size_t *lens, size_t n,
+                             float *probs, elmo_classifier_progress progress, void *user) {
     if (n == 0) return ELMO_OK;
     if (has_elmo(c) && !c->bilm)
         return elmo_fail(ELMO_ERR_STATE, "the classifier has no biLM attached");
@@ -818,10 +818,8 @@ elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t
         for (size_t b0 = 0; b0 < n; b0 += 256) {
             int B = n - b0 < 256 ? (int)(n - b0) : 256;
             for (int b = 0; b < B; b++) idx[b] = b0 + b;
-            if (run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb) < 0) {
-                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
-                break;
-            }
+            double l;
+            if ((s = run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb, &l))) break;
         }
     }
     if (wsok) ws_free(&w);
@@ -830,11 +828,11 @@ elmo_status elmo_clf_predict(elmo_clf *c, const char *const *texts, const size_t
     return s;
 }
 
-/* ---- files */
-elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
+/* ---- files (head_file.h: the format the tagger shares) */
+elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "kind", "elmo.c text classifier");
-    cJSON_AddNumberToObject(m, "version", CLF_VERSION);
+    cJSON_AddNumberToObject(m, "version", CLASSIFIER_VERSION);
     cJSON_AddStringToObject(m, "features", c->features == ELMO_FEAT_BOW ? "bow" : c->features == ELMO_FEAT_ELMO_BOW ? "elmo+bow" : "elmo");
     cJSON_AddStringToObject(m, "pooling", elmo_pool_name(c->pooling));
     cJSON_AddBoolToObject(m, "standardize", c->norm != NULL);
@@ -843,32 +841,13 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     cJSON_AddNumberToObject(m, "char_ngram_max", c->char_hi);
     cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
     cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
-    cJSON_AddNumberToObject(m, "hidden", c->hidden);
-    cJSON_AddNumberToObject(m, "K", c->K);
-    cJSON_AddNumberToObject(m, "D", c->D);
-    cJSON_AddNumberToObject(m, "static_dim", c->Ds);
     cJSON_AddNumberToObject(m, "input", c->in);
-    char fp[32];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)c->bilm_fp);
-    cJSON_AddStringToObject(m, "bilm_fingerprint", fp);
-    cJSON_AddStringToObject(m, "bilm_dir", c->bilm_dir ? c->bilm_dir : "");
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)c->static_fp);
-    cJSON_AddStringToObject(m, "static_fingerprint", fp);
-    if (c->static_path) cJSON_AddStringToObject(m, "static_vectors", c->static_path);
-    cJSON *lab = cJSON_AddArrayToObject(m, "labels");
-    for (int k = 0; k < c->n_classes; k++) cJSON_AddItemToArray(lab, cJSON_CreateString(c->labels[k]));
-    char *txt = cJSON_PrintUnformatted(m);
-    cJSON_Delete(m);
-    if (!txt) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_head_desc h = {c->K, c->D, c->Ds, c->hidden, c->bilm_fp, c->static_fp, c->bilm_dir,
+                        c->static_path, c->n_classes, c->labels};
+    elmo_head_desc_put(m, &h, "labels");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_ckpt_begin(&w, path, CLF_MAGIC, CLF_VERSION);
-    if (s) {
-        free(txt);
-        return s;
-    }
-    elmo_ckpt_put(&w, "meta", txt, strlen(txt));
-    free(txt);
-    elmo_ckpt_put(&w, "params", c->params, sizeof(float) * c->n_params);
+    elmo_status s = elmo_head_file_begin(&w, path, CLASSIFIER_MAGIC, CLASSIFIER_VERSION, m, c->params, c->n_params);
+    if (s) return s;
     if (c->norm) elmo_ckpt_put(&w, "norm", c->norm, sizeof(float) * norm_count(c));
     if (has_bow(c)) {
         elmo_strbuf b = {0};
@@ -881,70 +860,53 @@ elmo_status elmo_clf_save(const elmo_clf *c, const char *path) {
     return elmo_ckpt_commit(&w);
 }
 
-static int json_int(const cJSON *m, const char *k, int *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, k);
-    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return -1;
-    *out = (int)x->valuedouble;
-    return 0;
+/* The classifier's description (m, of file path, format version `version`) into c. */
+static elmo_status read_description(elmo_classifier *c, const cJSON *m, const char *path, int version) {
+    elmo_head_desc h;
+    elmo_status s = elmo_head_desc_get(m, path, "classifier", "labels", "label", 1000, &h);
+    const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
+    if (!s && (!cJSON_IsString(feat) || !cJSON_IsString(tok) || elmo_head_json_int(m, "input", &c->in) ||
+               elmo_head_json_int(m, "max_tokens", &c->max_tokens)))
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged classifier description", path);
+    if (s) {
+        elmo_head_desc_free(&h);
+        return s;
+    }
+    c->K = h.K, c->D = h.D, c->Ds = h.Ds, c->hidden = h.hidden;
+    c->bilm_fp = h.bilm_fp, c->static_fp = h.static_fp;
+    c->bilm_dir = h.bilm_dir, c->static_path = h.static_path; /* c owns them now */
+    c->n_classes = h.n_names, c->labels = h.names;
+    const cJSON *pool = cJSON_GetObjectItem(m, "pooling"); /* version 2 */
+    c->features = strcmp(feat->valuestring, "bow") == 0 ? ELMO_FEAT_BOW : ELMO_FEAT_ELMO;
+    if (version >= 2 && strcmp(feat->valuestring, "elmo+bow") == 0) c->features = ELMO_FEAT_ELMO_BOW;
+    c->pooling = version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
+    if (c->pooling < 0) return elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
+    c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
+    c->standardize = version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
+    c->word_ngrams = 1;
+    if (cJSON_GetObjectItem(m, "word_ngrams") && /* version 2 (absent: words only) */
+        (elmo_head_json_int(m, "word_ngrams", &c->word_ngrams) || elmo_head_json_int(m, "char_ngram_min", &c->char_lo) ||
+         elmo_head_json_int(m, "char_ngram_max", &c->char_hi)))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
+    if (c->word_ngrams < 1 || c->word_ngrams > 3 || c->char_hi > 8 ||
+        (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi)))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
+    c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
+    c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
+    if (c->K > 64 || c->D > 1 << 16 || (c->features == ELMO_FEAT_ELMO && c->in != c->E + c->Ds))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent classifier description", path);
+    return ELMO_OK;
 }
 
-elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
+elmo_status elmo_classifier_load(const char *path, elmo_classifier **out) {
     *out = NULL;
     elmo_ckpt ck;
-    elmo_status s = elmo_ckpt_read(path, CLF_MAGIC, CLF_VERSION, &ck);
-    if (s) return s;
-    elmo_clf *c = calloc(1, sizeof *c);
+    cJSON *m;
+    elmo_status s = elmo_head_file_open(path, CLASSIFIER_MAGIC, CLASSIFIER_VERSION, &ck, &m);
+    elmo_classifier *c = s ? NULL : calloc(1, sizeof *c);
     const char *d;
-    size_t nb;
-    cJSON *m = NULL;
-    if (!c) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    if (!s) s = elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, &nb);
-    if (!s) {
-        m = cJSON_ParseWithLength(d, nb);
-        const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
-        const cJSON *lab = cJSON_GetObjectItem(m, "labels"), *fp = cJSON_GetObjectItem(m, "bilm_fingerprint");
-        const cJSON *dir = cJSON_GetObjectItem(m, "bilm_dir"), *sp = cJSON_GetObjectItem(m, "static_vectors");
-        const cJSON *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
-        if (!m || !cJSON_IsString(feat) || !cJSON_IsString(tok) || !cJSON_IsArray(lab) ||
-            !cJSON_IsString(fp) || json_int(m, "hidden", &c->hidden) || json_int(m, "K", &c->K) ||
-            json_int(m, "D", &c->D) || json_int(m, "static_dim", &c->Ds) ||
-            json_int(m, "input", &c->in) || json_int(m, "max_tokens", &c->max_tokens)) {
-            s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged classifier description", path);
-        } else {
-            const cJSON *pool = cJSON_GetObjectItem(m, "pooling"); /* version 2 */
-            c->features = strcmp(feat->valuestring, "bow") == 0 ? ELMO_FEAT_BOW : ELMO_FEAT_ELMO;
-            if (ck.version >= 2 && strcmp(feat->valuestring, "elmo+bow") == 0) c->features = ELMO_FEAT_ELMO_BOW;
-            c->pooling = ck.version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
-            if (c->pooling < 0) s = elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
-            c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
-            c->standardize = ck.version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
-            c->word_ngrams = 1;
-            if (cJSON_GetObjectItem(m, "word_ngrams")) /* version 2 (absent: words only) */
-                if (json_int(m, "word_ngrams", &c->word_ngrams) || json_int(m, "char_ngram_min", &c->char_lo) ||
-                    json_int(m, "char_ngram_max", &c->char_hi))
-                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
-            if (!s && (c->word_ngrams < 1 || c->word_ngrams > 3 ||
-                                    c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))))
-                s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
-            c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
-            c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
-            c->bilm_fp = strtoull(fp->valuestring, NULL, 16);
-            c->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
-            c->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
-            if (cJSON_IsString(sp)) c->static_path = strdup(sp->valuestring);
-            c->n_classes = cJSON_GetArraySize(lab);
-            if (!s && (c->n_classes < 2 || c->n_classes > 1000 || c->K > 64 || c->D > 1 << 16 ||
-                       (c->features == ELMO_FEAT_ELMO && c->in != c->E + c->Ds)))
-                s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent classifier description", path);
-            c->labels = calloc((size_t)(c->n_classes > 0 ? c->n_classes : 1), sizeof(char *));
-            for (int k = 0; !s && k < c->n_classes; k++) {
-                const cJSON *x = cJSON_GetArrayItem(lab, k);
-                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
-                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad label list", path);
-                else c->labels[k] = strdup(x->valuestring);
-            }
-        }
-    }
+    if (!s && !c) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) s = read_description(c, m, path, ck.version);
     if (!s && has_bow(c)) {
         size_t nt;
         if (!(s = elmo_ckpt_get(&ck, "terms", SIZE_MAX, &d, &nt))) {
@@ -979,14 +941,14 @@ elmo_status elmo_clf_load(const char *path, elmo_clf **out) {
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
-        elmo_clf_free(c);
+        if (c) elmo_classifier_free(c);
         return s;
     }
     *out = c;
     return ELMO_OK;
 }
 
-elmo_status elmo_clf_attach(elmo_clf *c, elmo_model *bilm, elmo_static_vectors *sv) {
+elmo_status elmo_classifier_attach(elmo_classifier *c, elmo_model *bilm, elmo_static_vectors *sv) {
     if (!has_elmo(c)) return ELMO_OK;
     if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the classifier needs a biLM");
     if (elmo_model_fingerprint(bilm) != c->bilm_fp ||
@@ -1005,7 +967,7 @@ elmo_status elmo_clf_attach(elmo_clf *c, elmo_model *bilm, elmo_static_vectors *
     return ELMO_OK;
 }
 
-void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, float *x) {
+void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *layers, int n, float *x) {
     int D = c->D, S = c->P ? c->P : 1;
     size_t KD = (size_t)c->K * D;
     float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * KD);
@@ -1034,7 +996,7 @@ void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, fl
             continue;
         }
         float sw[64], g; /* max: the maximum of each layer, mixed (pooling.h) */
-        elmo_clf_mix(c, sw, &g);
+        elmo_classifier_mix(c, sw, &g);
         for (int d = 0; d < D; d++) {
             double v = 0;
             for (int j = 0; j < c->K; j++) {
@@ -1048,7 +1010,7 @@ void elmo_clf_text_vector_slow(const elmo_clf *c, const float *layers, int n, fl
     free(tmp), free(mixed), free(alpha);
 }
 
-void elmo_clf_head_probs(const elmo_clf *c, const float *x, float *probs) {
+void elmo_classifier_head_probs(const elmo_classifier *c, const float *x, float *probs) {
     float *h = malloc(sizeof(float) * (c->hidden ? c->hidden : 1)), z[1024];
     if (!h) return;
     elmo_mlp_forward(&c->mlp, 1, x, NULL, h, z);
@@ -1056,8 +1018,8 @@ void elmo_clf_head_probs(const elmo_clf *c, const float *x, float *probs) {
     free(h);
 }
 
-void elmo_clf_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
-                              elmo_clf_metrics *m) {
+void elmo_classifier_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
+                              elmo_classifier_metrics *m) {
     memset(m, 0, sizeof *m);
     m->n_classes = n_classes;
     m->n = n;

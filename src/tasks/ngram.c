@@ -146,8 +146,8 @@ static elmo_status ng_read_file(ng_reader *rd, const char *path, ng_sentence_fn 
     if (s) return s;
     const elmo_vocab *v = rd->v;
     uint32_t start = rd->reverse ? elmo_vocab_eos(v) : elmo_vocab_bos(v), end = rd->reverse ? elmo_vocab_bos(v) : elmo_vocab_eos(v);
-    int k;
-    while ((k = elmo_line_reader_next(&r)) > 0) {
+    int got;
+    while (!(s = elmo_line_reader_next(&r, &got)) && got) {
         size_t n = elmo_split_whitespace(r.line, r.len, rd->starts, rd->lens, rd->tcap);
         if (n > rd->tcap) {
             size_t nc = n + n / 2 + 16;
@@ -187,7 +187,6 @@ static elmo_status ng_read_file(ng_reader *rd, const char *path, ng_sentence_fn 
         if ((s = fn(ctx, t, n + 2))) break;
     }
     elmo_line_reader_close(&r);
-    if (!s && k < 0) s = (elmo_status)-k;
     return s;
 }
 

@@ -45,9 +45,9 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
     size_t cap = 4096, *st = malloc(cap * sizeof *st), *ln = malloc(cap * sizeof *ln);
-    int k;
+    int got;
     uint64_t fp = 1469598103934665603ULL;
-    while (!s && (k = elmo_line_reader_next(&r)) > 0) {
+    while (!s && !(s = elmo_line_reader_next(&r, &got)) && got) {
         size_t n = elmo_split_whitespace(r.line, r.len, st, ln, cap);
         if (n == 0) continue;
         if (n > cap) {
@@ -100,7 +100,6 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
         if (s) break;
         fp = (fp ^ elmo_hash_bytes(r.line, r.len)) * 1099511628211ULL;
     }
-    if (!s && k < 0) s = (elmo_status)-k;
     elmo_line_reader_close(&r);
     free(st);
     free(ln);

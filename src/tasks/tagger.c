@@ -19,6 +19,7 @@
 
 #include "io/checkpoint.h"
 #include "tasks/featurize.h"
+#include "tasks/head_file.h"
 #include "tasks/mlp.h"
 #include "train/optim.h"
 #include "io/strmap.h"
@@ -294,30 +295,16 @@ static void score(const elmo_tagger *t, const elmo_tagged_dataset *d, const int3
     }
 }
 
-elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, const char *bilm_dir,
-                              elmo_static_vectors *sv, const char *sv_path,
-                              const elmo_tagged_dataset *train, const elmo_tagged_dataset *dev,
-                              elmo_tag_progress progress, void *user, elmo_tagger **out) {
-    *out = NULL;
-    if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the tagger needs a biLM");
-    if (!train->tags || train->n_tokens == 0) return elmo_fail(ELMO_ERR_ARG, "no tagged training tokens");
-    elmo_tagger *t = calloc(1, sizeof *t);
-    if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    elmo_status s = ELMO_OK;
-    elmo_labelset ls;
-    elmo_labelset_init(&ls);
-    if ((s = elmo_labelset_from_tags(&ls, train, ELMO_LABELS_SORTED))) goto fail;
-    t->n_tags = ls.n;
-    t->tags = calloc((size_t)ls.n, sizeof(char *));
-    for (int k = 0; t->tags && k < ls.n; k++) t->tags[k] = strdup(elmo_labelset_name(&ls, k));
-    if (!t->tags) {
-        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if (t->n_tags < 2) {
-        s = elmo_fail(ELMO_ERR_ARG, "the training data has fewer than 2 tags");
-        goto fail;
-    }
+/* The tag set (sorted, from ls), the biLM and static vectors the tagger is trained on, its
+ * sizes. */
+static elmo_status describe(elmo_tagger *t, const elmo_tagger_options *o, elmo_model *bilm,
+                            const char *bilm_dir, elmo_static_vectors *sv, const char *sv_path,
+                            const elmo_labelset *ls) {
+    t->n_tags = ls->n;
+    t->tags = calloc((size_t)ls->n, sizeof(char *));
+    for (int k = 0; t->tags && k < ls->n; k++) t->tags[k] = strdup(elmo_labelset_name(ls, k));
+    if (!t->tags) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (t->n_tags < 2) return elmo_fail(ELMO_ERR_ARG, "the training data has fewer than 2 tags");
     t->layers = o->layers;
     t->bilm = bilm;
     t->K = o->layers == ELMO_TAG_LAYERS_TOKEN ? 1 : elmo_model_n_output_layers(bilm);
@@ -332,95 +319,153 @@ elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, co
     }
     t->in = t->D + t->Ds;
     t->hidden = o->hidden;
-    if ((s = collect_words(t, train)) || (s = alloc_params(t))) goto fail;
-    int32_t *y = malloc(sizeof(int32_t) * train->n_tokens);
-    if (!y) {
-        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        goto fail;
+    return ELMO_OK;
+}
+
+/* The training loop's state: gold tags, sentence order, the batch, Adam. */
+typedef struct {
+    const elmo_tagger_options *o;
+    const elmo_tagged_dataset *train;
+    int32_t *y;           /* (n_tokens) gold tag ids */
+    size_t *order;        /* (n sentences) this epoch's order */
+    size_t *tok;          /* (maxb) token indices of the batch */
+    int32_t *yb;          /* (maxb) their gold tags */
+    int maxb;             /* most tokens in a batch: a sentence longer than a batch is one */
+    float *g, *m1, *m2;   /* (n_params) gradient, Adam's moments */
+    elmo_adam adam;
+} tag_fit;
+
+static elmo_status fit_alloc(tag_fit *f, const elmo_tagger *t, const elmo_labelset *ls) {
+    const elmo_tagged_dataset *train = f->train;
+    size_t longest = 0;
+    for (size_t i = 0; i < train->n; i++) longest = train->sent[i].n > longest ? train->sent[i].n : longest;
+    f->maxb = f->o->batch_tokens + (int)(longest < 4096 ? longest : 4096);
+    f->y = malloc(sizeof(int32_t) * train->n_tokens);
+    f->order = malloc(sizeof(size_t) * train->n);
+    f->tok = malloc(sizeof(size_t) * (f->o->batch_tokens + 4096));
+    f->yb = malloc(sizeof(int32_t) * (f->o->batch_tokens + 4096));
+    f->g = elmo_calloc(t->n_params, sizeof(float));
+    f->m1 = elmo_calloc(t->n_params, sizeof(float));
+    f->m2 = elmo_calloc(t->n_params, sizeof(float));
+    if (!f->y || !f->order || !f->tok || !f->yb || !f->g || !f->m1 || !f->m2)
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < train->n_tokens; k++) f->y[k] = elmo_labelset_id(ls, train->tags[k]);
+    elmo_adam_init(&f->adam, (float)f->o->lr);
+    return ELMO_OK;
+}
+
+static void fit_free(tag_fit *f) {
+    free(f->y), free(f->order), free(f->tok), free(f->yb);
+    elmo_free(f->g), elmo_free(f->m1), elmo_free(f->m2);
+}
+
+/* The batch from sentence order[*i] on: whole sentences while they fit in batch_tokens (at
+ * least one, cut at maxb), into f->tok / f->yb. Returns its token count. */
+static int next_batch(tag_fit *f, size_t *i) {
+    const elmo_tagged_dataset *train = f->train;
+    int n = 0;
+    while (*i < train->n && (n == 0 || n + (int)train->sent[f->order[*i]].n <= f->o->batch_tokens)) {
+        const elmo_sentence *q = &train->sent[f->order[(*i)++]];
+        for (size_t k = 0; k < q->n && n < f->maxb; k++) {
+            f->tok[n] = q->first + k;
+            f->yb[n++] = f->y[q->first + k];
+        }
     }
-    for (size_t k = 0; k < train->n_tokens; k++) y[k] = elmo_labelset_id(&ls, train->tags[k]);
+    return n;
+}
+
+/* One epoch (number ep, from 0): Adam steps over the training sentences in a new random
+ * order; *total: the summed loss. */
+static elmo_status train_epoch(elmo_tagger *t, tws *w, tag_fit *f, elmo_rng *r, int ep, double *total) {
+    size_t ns = f->train->n;
+    for (size_t i = 0; i < ns; i++) f->order[i] = i;
+    for (size_t i = ns; i > 1; i--) {
+        size_t j = (size_t)elmo_rng_below(r, i), tmp = f->order[i - 1];
+        f->order[i - 1] = f->order[j];
+        f->order[j] = tmp;
+    }
+    *total = 0;
+    size_t i = 0;
+    while (i < ns) {
+        int n = next_batch(f, &i);
+        if (n == 0) continue;
+        memset(f->g, 0, sizeof(float) * t->n_params);
+        *total += train_batch(w, f->tok, n, f->yb, f->g);
+        if (!elmo_all_finite(t->n_params, f->g))
+            return elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
+        elmo_adam_tick(&f->adam);
+        elmo_adam_update(&f->adam, t->n_params, t->params, f->m1, f->m2, f->g);
+    }
+    return ELMO_OK;
+}
+
+/* Token accuracy on dev (features in w->store / w->stat) with the current parameters. */
+static double dev_accuracy(const elmo_tagger *t, tws *w, const elmo_tagged_dataset *dev, int32_t *pdev) {
+    predict_all(w, dev->n_tokens, pdev);
+    elmo_tag_metrics dm;
+    score(t, dev, pdev, &dm);
+    return dm.n_tokens ? (double)dm.correct / dm.n_tokens : 0;
+}
+
+elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, const char *bilm_dir,
+                              elmo_static_vectors *sv, const char *sv_path,
+                              const elmo_tagged_dataset *train, const elmo_tagged_dataset *dev,
+                              elmo_tag_progress progress, void *user, elmo_tagger **out) {
+    *out = NULL;
+    if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the tagger needs a biLM");
+    if (!train->tags || train->n_tokens == 0) return elmo_fail(ELMO_ERR_ARG, "no tagged training tokens");
+    elmo_tagger *t = calloc(1, sizeof *t);
+    if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_labelset ls;
+    elmo_labelset_init(&ls);
+    tag_fit f = {.o = o, .train = train};
     prog pg = {progress, user};
     fstore fs = {0}, fdev = {0};
     float *stat = NULL, *stat_dev = NULL;
-    s = compute_features(t, train, &fs, &stat, o->threads, &pg);
-    if (!s && dev) s = compute_features(t, dev, &fdev, &stat_dev, o->threads, &pg);
-    float *g = NULL, *m1 = NULL, *m2 = NULL;
-    size_t *order = malloc(sizeof(size_t) * train->n), *tok = malloc(sizeof(size_t) * (o->batch_tokens + 4096));
-    int32_t *yb = malloc(sizeof(int32_t) * (o->batch_tokens + 4096));
-    int32_t *pdev = dev ? malloc(sizeof(int32_t) * (dev->n_tokens ? dev->n_tokens : 1)) : NULL;
+    int32_t *pdev = NULL;
     tws w = {0};
     int wok = 0;
+    elmo_status s = elmo_labelset_from_tags(&ls, train, ELMO_LABELS_SORTED);
+    if (!s) s = describe(t, o, bilm, bilm_dir, sv, sv_path, &ls);
+    if (!s) s = collect_words(t, train);
+    if (!s) s = alloc_params(t);
+    if (!s) s = fit_alloc(&f, t, &ls);
+    if (!s) s = compute_features(t, train, &fs, &stat, o->threads, &pg);
+    if (!s && dev) s = compute_features(t, dev, &fdev, &stat_dev, o->threads, &pg);
+    if (!s && dev && !(pdev = malloc(sizeof(int32_t) * (dev->n_tokens ? dev->n_tokens : 1))))
+        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_rng r;
+    elmo_rng_seed(&r, o->seed);
     if (!s) {
-        elmo_rng r;
-        elmo_rng_seed(&r, o->seed);
         elmo_mlp_init(&t->mlp, &r);
         *tag_gamma(t) = 1.0f;
-        g = elmo_calloc(t->n_params, sizeof(float));
-        m1 = elmo_calloc(t->n_params, sizeof(float));
-        m2 = elmo_calloc(t->n_params, sizeof(float));
-        if (!g || !m1 || !m2 || !order || !tok || !yb || (dev && !pdev)) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        /* a sentence longer than a batch makes a batch of its own */
-        size_t longest = 0;
-        for (size_t i = 0; i < train->n; i++) longest = train->sent[i].n > longest ? train->sent[i].n : longest;
-        int maxb = o->batch_tokens + (int)(longest < 4096 ? longest : 4096);
-        if (!s && !(s = tws_alloc(&w, t, maxb > 1024 ? maxb : 1024))) wok = 1;
-        elmo_adam adam;
-        elmo_adam_init(&adam, (float)o->lr);
-        for (int ep = 0; !s && ep < o->epochs; ep++) {
-            for (size_t i = 0; i < train->n; i++) order[i] = i;
-            for (size_t i = train->n; i > 1; i--) {
-                size_t j = (size_t)elmo_rng_below(&r, i), tmp = order[i - 1];
-                order[i - 1] = order[j];
-                order[j] = tmp;
-            }
-            w.store = fs.p;
-            w.stat = stat;
-            double total = 0;
-            size_t i = 0;
-            while (i < train->n && !s) {
-                int n = 0;
-                while (i < train->n && (n == 0 || n + (int)train->sent[order[i]].n <= o->batch_tokens)) {
-                    const elmo_sentence *q = &train->sent[order[i++]];
-                    for (size_t k = 0; k < q->n && n < maxb; k++) {
-                        tok[n] = q->first + k;
-                        yb[n++] = y[q->first + k];
-                    }
-                }
-                if (n == 0) continue;
-                memset(g, 0, sizeof(float) * t->n_params);
-                total += train_batch(&w, tok, n, yb, g);
-                if (!elmo_all_finite(t->n_params, g)) {
-                    s = elmo_fail(ELMO_ERR_NUMERIC, "epoch %d: NaN or Inf in the gradient", ep + 1);
-                    break;
-                }
-                elmo_adam_tick(&adam);
-                elmo_adam_update(&adam, t->n_params, t->params, m1, m2, g);
-            }
-            double dev_acc = -1;
-            if (!s && dev) {
-                w.store = fdev.p;
-                w.stat = stat_dev;
-                predict_all(&w, dev->n_tokens, pdev);
-                elmo_tag_metrics dm;
-                score(t, dev, pdev, &dm);
-                dev_acc = dm.n_tokens ? (double)dm.correct / dm.n_tokens : 0;
-            }
-            if (progress) progress("train", (size_t)ep + 1, (size_t)o->epochs, total / train->n_tokens, dev_acc, user);
+        if (!(s = tws_alloc(&w, t, f.maxb > 1024 ? f.maxb : 1024))) wok = 1;
+    }
+    for (int ep = 0; !s && ep < o->epochs; ep++) {
+        double total, dev_acc = -1;
+        w.store = fs.p;
+        w.stat = stat;
+        s = train_epoch(t, &w, &f, &r, ep, &total);
+        if (!s && dev) {
+            w.store = fdev.p;
+            w.stat = stat_dev;
+            dev_acc = dev_accuracy(t, &w, dev, pdev);
         }
+        if (progress) progress("train", (size_t)ep + 1, (size_t)o->epochs, total / train->n_tokens, dev_acc, user);
     }
     if (wok) tws_free(&w);
     fstore_close(&fs);
     fstore_close(&fdev);
-    elmo_free(stat), elmo_free(stat_dev), elmo_free(g), elmo_free(m1), elmo_free(m2);
-    free(order), free(tok), free(yb), free(pdev), free(y);
-    if (s) goto fail;
+    elmo_free(stat), elmo_free(stat_dev);
+    free(pdev);
+    fit_free(&f);
     elmo_labelset_free(&ls);
+    if (s) {
+        elmo_tagger_free(t);
+        return s;
+    }
     *out = t;
     return ELMO_OK;
-fail:
-    elmo_labelset_free(&ls);
-    elmo_tagger_free(t);
-    return s;
 }
 
 elmo_status elmo_tagger_predict(elmo_tagger *t, const elmo_tagged_dataset *d, int32_t *pred,
@@ -455,86 +500,52 @@ elmo_status elmo_tagger_evaluate(elmo_tagger *t, const elmo_tagged_dataset *d, e
     return s;
 }
 
-/* ---- files */
+/* ---- files (head_file.h: the format the classifier shares) */
 elmo_status elmo_tagger_save(const elmo_tagger *t, const char *path) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "kind", "elmo.c sequence tagger");
     cJSON_AddNumberToObject(m, "version", TAG_VERSION);
     cJSON_AddStringToObject(m, "layers", t->layers == ELMO_TAG_LAYERS_TOKEN ? "token" : "mix");
-    cJSON_AddNumberToObject(m, "K", t->K);
-    cJSON_AddNumberToObject(m, "D", t->D);
-    cJSON_AddNumberToObject(m, "static_dim", t->Ds);
-    cJSON_AddNumberToObject(m, "hidden", t->hidden);
-    char fp[32];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->bilm_fp);
-    cJSON_AddStringToObject(m, "bilm_fingerprint", fp);
-    cJSON_AddStringToObject(m, "bilm_dir", t->bilm_dir ? t->bilm_dir : "");
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->static_fp);
-    cJSON_AddStringToObject(m, "static_fingerprint", fp);
-    if (t->static_path) cJSON_AddStringToObject(m, "static_vectors", t->static_path);
-    cJSON *tags = cJSON_AddArrayToObject(m, "tags");
-    for (int k = 0; k < t->n_tags; k++) cJSON_AddItemToArray(tags, cJSON_CreateString(t->tags[k]));
-    char *txt = cJSON_PrintUnformatted(m);
-    cJSON_Delete(m);
-    if (!txt) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_head_desc h = {t->K, t->D, t->Ds, t->hidden, t->bilm_fp, t->static_fp, t->bilm_dir,
+                        t->static_path, t->n_tags, t->tags};
+    elmo_head_desc_put(m, &h, "tags");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_ckpt_begin(&w, path, TAG_MAGIC, TAG_VERSION);
-    if (s) {
-        free(txt);
-        return s;
-    }
-    elmo_ckpt_put(&w, "meta", txt, strlen(txt));
-    free(txt);
-    elmo_ckpt_put(&w, "params", t->params, sizeof(float) * t->n_params);
+    elmo_status s = elmo_head_file_begin(&w, path, TAG_MAGIC, TAG_VERSION, m, t->params, t->n_params);
+    if (s) return s;
     elmo_ckpt_put(&w, "words", t->words.arena ? t->words.arena : "", t->words.used);
     return elmo_ckpt_commit(&w);
 }
 
-static int jint(const cJSON *m, const char *k, int *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, k);
-    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return -1;
-    *out = (int)x->valuedouble;
-    return 0;
+/* The tagger's description (m, of file path) into t. */
+static elmo_status read_description(elmo_tagger *t, const cJSON *m, const char *path) {
+    elmo_head_desc h;
+    elmo_status s = elmo_head_desc_get(m, path, "tagger", "tags", "tag", 100000, &h);
+    const cJSON *lay = cJSON_GetObjectItem(m, "layers");
+    if (!s && (!cJSON_IsString(lay) || h.K < 1 || h.K > 64 || h.D < 1))
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged tagger description", path);
+    if (s) {
+        elmo_head_desc_free(&h);
+        return s;
+    }
+    t->layers = strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
+    t->K = h.K, t->D = h.D, t->Ds = h.Ds, t->hidden = h.hidden;
+    t->bilm_fp = h.bilm_fp, t->static_fp = h.static_fp;
+    t->bilm_dir = h.bilm_dir, t->static_path = h.static_path; /* t owns them now */
+    t->n_tags = h.n_names, t->tags = h.names;
+    t->in = t->D + t->Ds;
+    return ELMO_OK;
 }
 
 elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     *out = NULL;
     elmo_ckpt ck;
-    elmo_status s = elmo_ckpt_read(path, TAG_MAGIC, TAG_VERSION, &ck);
-    if (s) return s;
-    elmo_tagger *t = calloc(1, sizeof *t);
-    cJSON *m = NULL;
+    cJSON *m;
+    elmo_status s = elmo_head_file_open(path, TAG_MAGIC, TAG_VERSION, &ck, &m);
+    elmo_tagger *t = s ? NULL : calloc(1, sizeof *t);
     const char *d;
     size_t nb;
-    if (!t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    if (!s) s = elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, &nb);
-    if (!s) {
-        m = cJSON_ParseWithLength(d, nb);
-        const cJSON *lay = cJSON_GetObjectItem(m, "layers"), *tags = cJSON_GetObjectItem(m, "tags");
-        const cJSON *fp = cJSON_GetObjectItem(m, "bilm_fingerprint"), *dir = cJSON_GetObjectItem(m, "bilm_dir");
-        const cJSON *sp = cJSON_GetObjectItem(m, "static_vectors"), *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
-        if (!m || !cJSON_IsString(lay) || !cJSON_IsArray(tags) || !cJSON_IsString(fp) || jint(m, "K", &t->K) ||
-            jint(m, "D", &t->D) || jint(m, "static_dim", &t->Ds) || jint(m, "hidden", &t->hidden) || t->K < 1 ||
-            t->K > 64 || t->D < 1) {
-            s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged tagger description", path);
-        } else {
-            t->layers = strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
-            t->bilm_fp = strtoull(fp->valuestring, NULL, 16);
-            t->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
-            t->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
-            if (cJSON_IsString(sp)) t->static_path = strdup(sp->valuestring);
-            t->in = t->D + t->Ds;
-            t->n_tags = cJSON_GetArraySize(tags);
-            if (t->n_tags < 2 || t->n_tags > 100000) s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
-            t->tags = calloc((size_t)(t->n_tags > 0 ? t->n_tags : 1), sizeof(char *));
-            for (int k = 0; !s && k < t->n_tags; k++) {
-                const cJSON *x = cJSON_GetArrayItem(tags, k);
-                if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
-                    s = elmo_fail(ELMO_ERR_FORMAT, "%s: bad tag list", path);
-                else t->tags[k] = strdup(x->valuestring);
-            }
-        }
-    }
+    if (!s && !t) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s) s = read_description(t, m, path);
     /* the size the description implies is checked against the section before allocating it
      * (a damaged description can claim gigabytes) */
     if (!s) {
@@ -552,7 +563,7 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
     if (s) {
-        elmo_tagger_free(t);
+        if (t) elmo_tagger_free(t);
         return s;
     }
     *out = t;

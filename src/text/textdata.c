@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +96,11 @@ elmo_status elmo_encoding_parse(const char *name, elmo_encoding *out) {
     return ELMO_OK;
 }
 
-elmo_status elmo_cls_format_parse(const char *name, elmo_cls_format *out) {
+elmo_status elmo_labeled_format_parse(const char *name, elmo_labeled_format *out) {
     if (!name || !out) return elmo_fail(ELMO_ERR_ARG, "format: NULL argument");
-    if (!strcasecmp(name, "csv")) *out = ELMO_CLS_CSV;
-    else if (!strcasecmp(name, "tsv")) *out = ELMO_CLS_TSV;
-    else if (!strcasecmp(name, "fasttext")) *out = ELMO_CLS_FASTTEXT;
+    if (!strcasecmp(name, "csv")) *out = ELMO_LABELED_CSV;
+    else if (!strcasecmp(name, "tsv")) *out = ELMO_LABELED_TSV;
+    else if (!strcasecmp(name, "fasttext")) *out = ELMO_LABELED_FASTTEXT;
     else
         return elmo_fail(ELMO_ERR_ARG, "unknown dataset format '%s' (expected csv, tsv or fasttext)",
                          name);
@@ -377,14 +378,14 @@ static void bsrc_close(bsrc *s) {
 /* ------------------------------------------------------------------------------------------ */
 /* Classification                                                                             */
 
-void elmo_cls_options_default(elmo_cls_options *o) {
+void elmo_labeled_options_default(elmo_labeled_options *o) {
     memset(o, 0, sizeof *o);
-    o->format = ELMO_CLS_CSV;
+    o->format = ELMO_LABELED_CSV;
     o->encoding = ELMO_ENC_UTF8;
     o->header = -1;
 }
 
-void elmo_cls_free(elmo_cls_dataset *d) {
+void elmo_labeled_free(elmo_labeled_dataset *d) {
     if (!d) return;
     free(d->ex);
     arena_free(&d->arena_);
@@ -392,10 +393,10 @@ void elmo_cls_free(elmo_cls_dataset *d) {
 }
 
 /* Room for one more example (not counted yet); NULL with the error set. */
-static elmo_cls_example *ex_slot(td_ctx *c, elmo_cls_dataset *d) {
+static elmo_labeled_example *ex_slot(td_ctx *c, elmo_labeled_dataset *d) {
     if (d->n == d->cap_) {
         size_t cap = d->cap_ ? d->cap_ * 2 : 1024;
-        elmo_cls_example *p = realloc(d->ex, cap * sizeof *p);
+        elmo_labeled_example *p = realloc(d->ex, cap * sizeof *p);
         if (!p) {
             elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
             return NULL;
@@ -406,10 +407,10 @@ static elmo_cls_example *ex_slot(td_ctx *c, elmo_cls_dataset *d) {
     return &d->ex[d->n];
 }
 
-static elmo_status add_example(td_ctx *c, elmo_cls_dataset *d, const char *label, size_t llen,
+static elmo_status add_example(td_ctx *c, elmo_labeled_dataset *d, const char *label, size_t llen,
                                uint64_t lline, const char *text, size_t tlen, uint64_t tline,
                                uint64_t rec_line, const char *lwhat, const char *twhat) {
-    elmo_cls_example *e = ex_slot(c, d);
+    elmo_labeled_example *e = ex_slot(c, d);
     if (!e) return ELMO_ERR_NOMEM;
     const char *s;
     size_t n;
@@ -478,7 +479,7 @@ typedef struct {
     char ldesc[128], tdesc[128];
 } td_columns;
 
-static elmo_status columns_setup(td_ctx *c, elmo_cls_dataset *d, const elmo_cls_options *o,
+static elmo_status columns_setup(td_ctx *c, elmo_labeled_dataset *d, const elmo_labeled_options *o,
                                  const char *base, int has_header, td_columns *cols) {
     if (has_header) {
         cols->names = malloc((c->nf ? c->nf : 1) * sizeof *cols->names);
@@ -514,15 +515,6 @@ static elmo_status missing_column(td_ctx *c, uint64_t line, const td_columns *co
                      c->name, (ull)line, unit, c->nf, c->nf == 1 ? "" : "s", what);
 }
 
-#define REC_PUSH(ch)                                                                           \
-    do {                                                                                       \
-        if (c->rec_n == c->rec_cap) {                                                          \
-            elmo_status gs_ = rec_grow(c, rec_line);                                           \
-            if (gs_) return -(int)gs_;                                                         \
-        }                                                                                      \
-        c->rec[c->rec_n++] = (char)(ch);                                                       \
-    } while (0)
-
 static elmo_status rec_grow(td_ctx *c, uint64_t rec_line) {
     if (c->rec_cap >= ELMO_TD_MAX_RECORD)
         return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: record longer than %zu bytes (a stray quote?)",
@@ -536,25 +528,36 @@ static elmo_status rec_grow(td_ctx *c, uint64_t rec_line) {
     return ELMO_OK;
 }
 
+/* Append byte ch to the record (started on line rec_line), growing it up to the limit. */
+static elmo_status rec_push(td_ctx *c, uint64_t rec_line, int ch) {
+    if (c->rec_n == c->rec_cap) {
+        elmo_status st = rec_grow(c, rec_line);
+        if (st) return st;
+    }
+    c->rec[c->rec_n++] = (char)ch;
+    return ELMO_OK;
+}
+
 /* One CSV record into c->rec / c->fld. *line: number of the line being read (advanced over
- * every line break). 1 = record, 0 = end of input, < 0: error (status negated). */
-static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out) {
+ * every line break). *got: 1 = a record, 0 = end of input. */
+static elmo_status csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out, int *got) {
+    elmo_status st;
+    *got = 0;
     c->rec_n = 0;
     c->nf = 0;
     int ch = bsrc_get(s);
     if (ch == EOF) {
-        if (s->err) return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
-        return 0;
+        if (s->err) return elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
+        return ELMO_OK;
     }
     uint64_t rec_line = *line;
     *rec_line_out = rec_line;
     if (!c->rec) { /* fields are offsets into rec: it exists even when they are all empty */
-        elmo_status gs = rec_grow(c, rec_line);
-        if (gs) return -(int)gs;
+        if ((st = rec_grow(c, rec_line))) return st;
     }
     for (;;) { /* one field per turn; ch is its first byte */
         td_field *f = new_field(c);
-        if (!f) return -(int)elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
+        if (!f) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
         f->off = c->rec_n;
         f->line = *line;
         if (ch == '"') {
@@ -563,11 +566,11 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
             for (;;) {
                 ch = bsrc_get(s);
                 if (ch == EOF) {
-                    if (s->err) return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
-                    return -(int)elmo_fail(ELMO_ERR_FORMAT,
-                                           "%s:%llu: unterminated quoted field (the quote opened "
-                                           "on this line is never closed)",
-                                           c->name, (ull)qline);
+                    if (s->err) return elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
+                    return elmo_fail(ELMO_ERR_FORMAT,
+                                     "%s:%llu: unterminated quoted field (the quote opened "
+                                     "on this line is never closed)",
+                                     c->name, (ull)qline);
                 }
                 if (ch == '"') {
                     if (bsrc_peek(s) != '"') break;
@@ -575,19 +578,19 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
                 } else if (ch == '\r') {
                     (*line)++;
                     if (bsrc_peek(s) == '\n') {
-                        REC_PUSH('\r');
+                        if ((st = rec_push(c, rec_line, '\r'))) return st;
                         ch = bsrc_get(s);
                     }
                 } else if (ch == '\n') {
                     (*line)++;
                 }
-                REC_PUSH(ch);
+                if ((st = rec_push(c, rec_line, ch))) return st;
             }
             ch = bsrc_get(s);
         }
         /* unquoted bytes, or bytes after a closing quote (kept, as Python's csv does) */
         while (ch != EOF && ch != ',' && ch != '\n' && ch != '\r') {
-            REC_PUSH(ch);
+            if ((st = rec_push(c, rec_line, ch))) return st;
             ch = bsrc_get(s);
         }
         c->fld[c->nf - 1].len = c->rec_n - c->fld[c->nf - 1].off;
@@ -601,15 +604,15 @@ static int csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out
         } else if (ch == '\n') {
             (*line)++;
         } else if (s->err) {
-            return -(int)elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
+            return elmo_fail(ELMO_ERR_IO, "%s: read error", c->name);
         }
-        return 1;
+        *got = 1;
+        return ELMO_OK;
     }
 }
-#undef REC_PUSH
 
-static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options *o,
-                            elmo_cls_dataset *d) {
+static elmo_status read_csv(td_ctx *c, const char *path, const elmo_labeled_options *o,
+                            elmo_labeled_dataset *d) {
     bsrc s;
     elmo_status st = bsrc_open(&s, path);
     if (st) return st;
@@ -619,12 +622,8 @@ static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options 
     memset(&cols, 0, sizeof cols);
     uint64_t line = 1, rl = 0;
     for (;;) {
-        int r = csv_record(c, &s, &line, &rl);
-        if (r < 0) {
-            st = (elmo_status)-r;
-            break;
-        }
-        if (r == 0) break;
+        int got;
+        if ((st = csv_record(c, &s, &line, &rl, &got)) || !got) break;
         if (c->nf == 1 && !c->fld[0].quoted && is_ascii_blank(c->rec, c->fld[0].len)) continue;
         if (c->enc == ELMO_ENC_UTF8) { /* every field valid, used or not */
             for (size_t k = 0; k < c->nf && !st; k++) {
@@ -665,26 +664,112 @@ static elmo_status read_csv(td_ctx *c, const char *path, const elmo_cls_options 
     return st;
 }
 
+/* Cut line L (n bytes, line ln) at tabs into c->fld: at most `limit` fields, the last one
+ * running to the end of the line, tabs and all (SIZE_MAX: every tab separates). */
+static elmo_status split_tabs(td_ctx *c, const char *L, size_t n, uint64_t ln, size_t limit) {
+    c->nf = 0;
+    size_t a = 0;
+    for (;;) {
+        const char *t = c->nf + 1 < limit ? memchr(L + a, '\t', n - a) : NULL;
+        size_t e = t ? (size_t)(t - L) : n;
+        td_field *f = new_field(c);
+        if (!f) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        f->off = a;
+        f->len = e - a;
+        f->line = ln;
+        if (!t) return ELMO_OK;
+        a = e + 1;
+    }
+}
+
+/* The columns of a TSV file from its first line: the header's names, or the options' column
+ * numbers; *limit: the fields a record is cut into. */
+static elmo_status tsv_columns(td_ctx *c, elmo_labeled_dataset *d, const elmo_labeled_options *o,
+                               const char *L, size_t n, uint64_t ln, int header, td_columns *cols,
+                               size_t *limit) {
+    elmo_status st;
+    if (header) {
+        if ((st = split_tabs(c, L, n, ln, SIZE_MAX))) return st;
+        /* the line is UTF-8 already: validate, do not convert, the names */
+        elmo_encoding enc = c->enc;
+        c->enc = ELMO_ENC_UTF8;
+        st = columns_setup(c, d, o, L, 1, cols);
+        c->enc = enc;
+    } else {
+        c->nf = 0;
+        st = columns_setup(c, d, o, L, 0, cols);
+    }
+    if (st) return st;
+    *limit = header ? cols->n : (cols->li > cols->ti ? cols->li : cols->ti) + 1;
+    return ELMO_OK;
+}
+
+/* One example, label and text already UTF-8: store without converting again. */
+static elmo_status add_utf8_example(td_ctx *c, elmo_labeled_dataset *d, const char *label, size_t llen,
+                                    const char *ldesc, const char *text, size_t tlen,
+                                    const char *tdesc, uint64_t ln) {
+    elmo_labeled_example *e = ex_slot(c, d);
+    if (!e) return ELMO_ERR_NOMEM;
+    elmo_status st = store_label(c, &d->arena_, label, llen, ln, ldesc, &e->label);
+    if (!st) st = store(c, &d->arena_, text, tlen, ln, tdesc, 0, &e->text, &e->text_len);
+    if (st) return st;
+    e->line = ln;
+    d->n++;
+    return ELMO_OK;
+}
+
+/* One TSV record: its label and text columns. */
+static elmo_status tsv_example(td_ctx *c, elmo_labeled_dataset *d, const char *L, size_t n, uint64_t ln,
+                               const td_columns *cols, size_t limit) {
+    elmo_status st = split_tabs(c, L, n, ln, limit);
+    if (st) return st;
+    if (cols->li >= c->nf || cols->ti >= c->nf) return missing_column(c, ln, cols, "line");
+    const td_field *lf = &c->fld[cols->li], *tf = &c->fld[cols->ti];
+    return add_utf8_example(c, d, L + lf->off, lf->len, cols->ldesc, L + tf->off, tf->len,
+                            cols->tdesc, ln);
+}
+
+static int is_ft_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f'; }
+
+/* One fastText line: __label__A [__label__B ...] text; the first label is the example's,
+ * further leading labels are skipped. */
+static elmo_status fasttext_example(td_ctx *c, elmo_labeled_dataset *d, const char *L, size_t n,
+                                    uint64_t ln) {
+    static const char P[] = "__label__";
+    const size_t PL = sizeof P - 1;
+    size_t i = 0;
+    while (i < n && is_ft_blank(L[i])) i++;
+    if (n - i < PL || memcmp(L + i, P, PL) != 0)
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s:%llu: expected a line starting with __label__<label> (fastText format)",
+                         c->name, (ull)ln);
+    size_t lab = i + PL, labend = lab;
+    while (labend < n && !is_ft_blank(L[labend])) labend++;
+    i = labend;
+    for (;;) {
+        while (i < n && is_ft_blank(L[i])) i++;
+        if (n - i < PL || memcmp(L + i, P, PL) != 0) break;
+        while (i < n && !is_ft_blank(L[i])) i++;
+    }
+    return add_utf8_example(c, d, L + lab, labend - lab, "the label", L + i, n - i, "the text", ln);
+}
+
 /* TSV and fastText: line by line. */
-static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_options *o,
-                                  elmo_cls_dataset *d) {
+static elmo_status read_lines_labeled(td_ctx *c, const char *path, const elmo_labeled_options *o,
+                                  elmo_labeled_dataset *d) {
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
     r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
-    int tsv = o->format == ELMO_CLS_TSV;
+    int tsv = o->format == ELMO_LABELED_TSV;
     int header = tsv && o->header > 0;
     int have_cols = 0;
     size_t limit = 0;
     td_columns cols;
     memset(&cols, 0, sizeof cols);
     for (;;) {
-        int k = elmo_line_reader_next(&r);
-        if (k < 0) {
-            st = (elmo_status)-k;
-            break;
-        }
-        if (k == 0) break;
+        int got;
+        if ((st = elmo_line_reader_next(&r, &got)) || !got) break;
         const char *raw = r.line;
         size_t rlen = r.len;
         if (r.lineno == 1 && has_bom(raw, rlen)) raw += 3, rlen -= 3;
@@ -692,130 +777,28 @@ static elmo_status read_lines_cls(td_ctx *c, const char *path, const elmo_cls_op
         const char *L;
         size_t n;
         uint64_t ln = r.lineno;
-        st = to_utf8(c, raw, rlen, ln, &L, &n);
-        if (st) break;
-        if (tsv) {
-            if (!have_cols) {
-                if (header) { /* every tab separates header names */
-                    c->nf = 0;
-                    size_t a = 0;
-                    for (;;) {
-                        const char *t = memchr(L + a, '\t', n - a);
-                        size_t e = t ? (size_t)(t - L) : n;
-                        td_field *f = new_field(c);
-                        if (!f) {
-                            st = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-                            break;
-                        }
-                        f->off = a;
-                        f->len = e - a;
-                        f->line = ln;
-                        if (!t) break;
-                        a = e + 1;
-                    }
-                    if (st) break;
-                    /* the line is UTF-8 already: validate, do not convert, the names */
-                    elmo_encoding enc = c->enc;
-                    c->enc = ELMO_ENC_UTF8;
-                    st = columns_setup(c, d, o, L, 1, &cols);
-                    c->enc = enc;
-                } else {
-                    c->nf = 0;
-                    st = columns_setup(c, d, o, L, 0, &cols);
-                }
-                if (st) break;
-                have_cols = 1;
-                limit = header ? cols.n : (cols.li > cols.ti ? cols.li : cols.ti) + 1;
-                if (header) continue;
-            }
-            /* at most `limit` fields: the last one runs to the end of the line, tabs and all */
-            c->nf = 0;
-            size_t a = 0;
-            for (;;) {
-                const char *t = c->nf + 1 < limit ? memchr(L + a, '\t', n - a) : NULL;
-                size_t e = t ? (size_t)(t - L) : n;
-                td_field *f = new_field(c);
-                if (!f) {
-                    st = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                f->off = a;
-                f->len = e - a;
-                f->line = ln;
-                if (!t) break;
-                a = e + 1;
-            }
-            if (st) break;
-            if (cols.li >= c->nf || cols.ti >= c->nf) {
-                st = missing_column(c, ln, &cols, "line");
-                break;
-            }
-            /* already UTF-8: store without converting again */
-            const td_field *lf = &c->fld[cols.li], *tf = &c->fld[cols.ti];
-            elmo_cls_example *e = ex_slot(c, d);
-            if (!e) {
-                st = ELMO_ERR_NOMEM;
-                break;
-            }
-            st = store_label(c, &d->arena_, L + lf->off, lf->len, ln, cols.ldesc, &e->label);
-            if (!st)
-                st = store(c, &d->arena_, L + tf->off, tf->len, ln, cols.tdesc, 0, &e->text,
-                           &e->text_len);
-            if (st) break;
-            e->line = ln;
-            d->n++;
-        } else { /* fastText: __label__A [__label__B ...] text */
-            static const char P[] = "__label__";
-            const size_t PL = sizeof P - 1;
-            size_t i = 0;
-            while (i < n && (L[i] == ' ' || L[i] == '\t' || L[i] == '\v' || L[i] == '\f')) i++;
-            if (n - i < PL || memcmp(L + i, P, PL) != 0) {
-                st = elmo_fail(ELMO_ERR_FORMAT,
-                               "%s:%llu: expected a line starting with __label__<label> "
-                               "(fastText format)",
-                               c->name, (ull)ln);
-                break;
-            }
-            size_t lab = i + PL, labend = lab;
-            while (labend < n && L[labend] != ' ' && L[labend] != '\t' && L[labend] != '\v' &&
-                   L[labend] != '\f')
-                labend++;
-            i = labend;
-            for (;;) { /* further leading labels are skipped */
-                while (i < n && (L[i] == ' ' || L[i] == '\t' || L[i] == '\v' || L[i] == '\f')) i++;
-                if (n - i >= PL && memcmp(L + i, P, PL) == 0) {
-                    while (i < n && L[i] != ' ' && L[i] != '\t' && L[i] != '\v' && L[i] != '\f')
-                        i++;
-                } else {
-                    break;
-                }
-            }
-            elmo_cls_example *e = ex_slot(c, d);
-            if (!e) {
-                st = ELMO_ERR_NOMEM;
-                break;
-            }
-            st = store_label(c, &d->arena_, L + lab, labend - lab, ln, "the label", &e->label);
-            if (!st)
-                st = store(c, &d->arena_, L + i, n - i, ln, "the text", 0, &e->text, &e->text_len);
-            if (st) break;
-            e->line = ln;
-            d->n++;
+        if ((st = to_utf8(c, raw, rlen, ln, &L, &n))) break;
+        if (tsv && !have_cols) {
+            if ((st = tsv_columns(c, d, o, L, n, ln, header, &cols, &limit))) break;
+            have_cols = 1;
+            if (header) continue;
         }
+        st = tsv ? tsv_example(c, d, L, n, ln, &cols, limit) : fasttext_example(c, d, L, n, ln);
+        if (st) break;
     }
     free(cols.names);
     elmo_line_reader_close(&r);
     return st;
 }
 
-elmo_status elmo_cls_read(const char *path, const elmo_cls_options *opt, elmo_cls_dataset *out) {
-    if (!out) return elmo_fail(ELMO_ERR_ARG, "elmo_cls_read: NULL output");
+elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt, elmo_labeled_dataset *out) {
+    if (!out) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_read: NULL output");
     memset(out, 0, sizeof *out);
-    if (!path) return elmo_fail(ELMO_ERR_ARG, "elmo_cls_read: NULL path");
-    elmo_cls_options o;
+    if (!path) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_read: NULL path");
+    elmo_labeled_options o;
     if (opt) o = *opt;
-    else elmo_cls_options_default(&o);
-    if ((int)o.format < ELMO_CLS_CSV || (int)o.format > ELMO_CLS_FASTTEXT)
+    else elmo_labeled_options_default(&o);
+    if ((int)o.format < ELMO_LABELED_CSV || (int)o.format > ELMO_LABELED_FASTTEXT)
         return elmo_fail(ELMO_ERR_ARG, "%s: invalid dataset format %d", path, (int)o.format);
     if ((int)o.encoding != ELMO_ENC_UTF8 && (int)o.encoding != ELMO_ENC_LATIN1)
         return elmo_fail(ELMO_ERR_ARG, "%s: invalid encoding %d", path, (int)o.encoding);
@@ -825,22 +808,22 @@ elmo_status elmo_cls_read(const char *path, const elmo_cls_options *opt, elmo_cl
     memset(&c, 0, sizeof c);
     c.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     c.enc = o.encoding;
-    elmo_status st = o.format == ELMO_CLS_CSV ? read_csv(&c, path, &o, out)
-                                              : read_lines_cls(&c, path, &o, out);
+    elmo_status st = o.format == ELMO_LABELED_CSV ? read_csv(&c, path, &o, out)
+                                              : read_lines_labeled(&c, path, &o, out);
     if (!st && out->n == 0)
         st = elmo_fail(ELMO_ERR_FORMAT, "%s: no examples (empty file?)", c.name);
     ctx_free(&c);
-    if (st) elmo_cls_free(out);
+    if (st) elmo_labeled_free(out);
     return st;
 }
 
-void elmo_cls_shuffle(elmo_cls_dataset *d, uint64_t seed) {
+void elmo_labeled_shuffle(elmo_labeled_dataset *d, uint64_t seed) {
     if (d && d->n) elmo_td_shuffle(d->ex, d->n, sizeof *d->ex, seed);
 }
 
-elmo_status elmo_cls_split(const elmo_cls_dataset *d, double fraction, elmo_cls_slice *first,
-                           elmo_cls_slice *rest) {
-    if (!d || !first || !rest) return elmo_fail(ELMO_ERR_ARG, "elmo_cls_split: NULL argument");
+elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction, elmo_labeled_slice *first,
+                           elmo_labeled_slice *rest) {
+    if (!d || !first || !rest) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_split: NULL argument");
     if (!(fraction >= 0 && fraction <= 1))
         return elmo_fail(ELMO_ERR_ARG, "split fraction %g is not in [0, 1]", fraction);
     size_t k = elmo_td_split_point(d->n, fraction);
@@ -854,90 +837,35 @@ elmo_status elmo_cls_split(const elmo_cls_dataset *d, double fraction, elmo_cls_
 /* ------------------------------------------------------------------------------------------ */
 /* Label sets                                                                                 */
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+void elmo_labelset_init(elmo_labelset *ls) {
+    memset(ls, 0, sizeof *ls);
+    elmo_strmap_init(&ls->names_);
 }
-
-void elmo_labelset_init(elmo_labelset *ls) { memset(ls, 0, sizeof *ls); }
 
 void elmo_labelset_free(elmo_labelset *ls) {
     if (!ls) return;
-    free(ls->pool_);
-    free(ls->off_);
-    free(ls->slots_);
+    elmo_strmap_free(&ls->names_);
     memset(ls, 0, sizeof *ls);
 }
 
-/* Slot of name: holding its id + 1, or the empty slot where it would go. */
-static size_t ls_slot(const elmo_labelset *ls, const char *name) {
-    size_t mask = ls->n_slots_ - 1, i = (size_t)hash_str(name) & mask;
-    while (ls->slots_[i] && strcmp(ls->pool_ + ls->off_[ls->slots_[i] - 1], name) != 0)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static elmo_status ls_rehash(elmo_labelset *ls, size_t n_slots) {
-    int32_t *s = calloc(n_slots, sizeof *s);
-    if (!s) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    free(ls->slots_);
-    ls->slots_ = s;
-    ls->n_slots_ = n_slots;
-    for (int id = 0; id < ls->n; id++) ls->slots_[ls_slot(ls, ls->pool_ + ls->off_[id])] = id + 1;
-    return ELMO_OK;
-}
-
 int elmo_labelset_id(const elmo_labelset *ls, const char *name) {
-    if (!ls || !name || !ls->n_slots_) return -1;
-    int32_t v = ls->slots_[ls_slot(ls, name)];
-    return v ? v - 1 : -1;
+    if (!ls || !name) return -1;
+    return (int)elmo_strmap_find(&ls->names_, name, strlen(name));
 }
 
 const char *elmo_labelset_name(const elmo_labelset *ls, int id) {
     if (!ls || id < 0 || id >= ls->n) return NULL;
-    return ls->pool_ + ls->off_[id];
+    return elmo_strmap_key(&ls->names_, (size_t)id);
 }
 
 elmo_status elmo_labelset_add(elmo_labelset *ls, const char *name, int *id) {
     if (!ls || !name) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_add: NULL argument");
-    int have = elmo_labelset_id(ls, name);
-    if (have >= 0) {
-        if (id) *id = have;
-        return ELMO_OK;
-    }
-    if (ls->n >= INT32_MAX - 1) return elmo_fail(ELMO_ERR_NOMEM, "too many labels");
-    if (ls->n == ls->cap_) {
-        int cap = ls->cap_ ? ls->cap_ * 2 : 16;
-        size_t *o = realloc(ls->off_, (size_t)cap * sizeof *o);
-        if (!o) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        ls->off_ = o;
-        ls->cap_ = cap;
-    }
-    size_t len = strlen(name) + 1;
-    if (ls->pool_n_ + len > ls->pool_cap_) {
-        size_t cap = ls->pool_cap_ ? ls->pool_cap_ * 2 : 256;
-        while (cap < ls->pool_n_ + len) cap *= 2;
-        char *p = realloc(ls->pool_, cap);
-        if (!p) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        ls->pool_ = p;
-        ls->pool_cap_ = cap;
-    }
-    memcpy(ls->pool_ + ls->pool_n_, name, len);
-    ls->off_[ls->n] = ls->pool_n_;
-    ls->pool_n_ += len;
-    ls->n++;
-    if ((size_t)ls->n * 2 > ls->n_slots_) {
-        elmo_status st = ls_rehash(ls, ls->n_slots_ ? ls->n_slots_ * 2 : 32);
-        if (st) {
-            ls->n--;
-            ls->pool_n_ -= len;
-            return st;
-        }
-    } else {
-        ls->slots_[ls_slot(ls, name)] = ls->n;
-    }
-    if (id) *id = ls->n - 1;
+    if (ls->n >= INT32_MAX - 1 && elmo_labelset_id(ls, name) < 0)
+        return elmo_fail(ELMO_ERR_NOMEM, "too many labels");
+    int64_t k = elmo_strmap_add(&ls->names_, name, strlen(name), NULL);
+    if (k < 0) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    ls->n = (int)ls->names_.n;
+    if (id) *id = (int)k;
     return ELMO_OK;
 }
 
@@ -966,30 +894,26 @@ elmo_status elmo_labelset_sort(elmo_labelset *ls) {
     if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_sort: NULL argument");
     if (ls->n < 2) return ELMO_OK;
     const char **names = malloc((size_t)ls->n * sizeof *names);
-    char *pool = malloc(ls->pool_cap_);
-    if (!names || !pool) {
-        free(names);
-        free(pool);
+    if (!names) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < ls->n; i++) names[i] = elmo_strmap_key(&ls->names_, (size_t)i);
+    qsort(names, (size_t)ls->n, sizeof *names, label_cmp);
+    elmo_strmap sorted;
+    elmo_strmap_init(&sorted);
+    int ok = 1;
+    for (int i = 0; ok && i < ls->n; i++) ok = elmo_strmap_add(&sorted, names[i], strlen(names[i]), NULL) == i;
+    free(names);
+    if (!ok) {
+        elmo_strmap_free(&sorted);
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < ls->n; i++) names[i] = ls->pool_ + ls->off_[i];
-    qsort(names, (size_t)ls->n, sizeof *names, label_cmp);
-    size_t w = 0;
-    for (int i = 0; i < ls->n; i++) {
-        size_t len = strlen(names[i]) + 1;
-        memcpy(pool + w, names[i], len);
-        ls->off_[i] = w;
-        w += len;
-    }
-    free(names);
-    free(ls->pool_);
-    ls->pool_ = pool;
-    return ls_rehash(ls, ls->n_slots_);
+    elmo_strmap_free(&ls->names_);
+    ls->names_ = sorted;
+    return ELMO_OK;
 }
 
-elmo_status elmo_labelset_from_cls(elmo_labelset *ls, const elmo_cls_example *ex, size_t n,
+elmo_status elmo_labelset_from_labeled(elmo_labelset *ls, const elmo_labeled_example *ex, size_t n,
                                    elmo_label_order order) {
-    if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_from_cls: NULL argument");
+    if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_from_labeled: NULL argument");
     elmo_labelset_init(ls);
     elmo_status st = ELMO_OK;
     for (size_t i = 0; i < n && !st; i++) st = elmo_labelset_add(ls, ex[i].label, NULL);
@@ -1170,12 +1094,8 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
     size_t first = 0;      /* CoNLL: first token of the current sentence */
     uint64_t sline = 0;    /* CoNLL: its line */
     while (!st) {
-        int k = elmo_line_reader_next(&r);
-        if (k < 0) {
-            st = (elmo_status)-k;
-            break;
-        }
-        if (k == 0) break;
+        int got;
+        if ((st = elmo_line_reader_next(&r, &got)) || !got) break;
         const char *raw = r.line;
         size_t rlen = r.len;
         if (r.lineno == 1 && has_bom(raw, rlen)) raw += 3, rlen -= 3;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "elmo.h"
+#include "io/strmap.h"
 
 /* A record (CSV) or line longer than this is an error. */
 #define ELMO_TD_MAX_RECORD ((size_t)64 << 20)
@@ -66,13 +67,13 @@ size_t elmo_td_split_point(size_t n, double fraction);
 /* ------------------------------------------------------------------------------------------ */
 /* Classification datasets                                                                    */
 
-typedef enum { ELMO_CLS_CSV = 0, ELMO_CLS_TSV = 1, ELMO_CLS_FASTTEXT = 2 } elmo_cls_format;
+typedef enum { ELMO_LABELED_CSV = 0, ELMO_LABELED_TSV = 1, ELMO_LABELED_FASTTEXT = 2 } elmo_labeled_format;
 
 /* "csv", "tsv", "fasttext" (case-insensitive). */
-elmo_status elmo_cls_format_parse(const char *name, elmo_cls_format *out);
+elmo_status elmo_labeled_format_parse(const char *name, elmo_labeled_format *out);
 
 typedef struct {
-    elmo_cls_format format;
+    elmo_labeled_format format;
     /* CSV/TSV columns: a header name, or a 0-based index written in decimal ("1"). A header
      * name equal to the string wins over the index reading. NULL = default: label "0",
      * text "1". Ignored for fastText. */
@@ -82,43 +83,43 @@ typedef struct {
     /* First non-blank record is a header: -1 = format default (CSV yes, TSV no), 0, 1.
      * Ignored for fastText. */
     int header;
-} elmo_cls_options;
+} elmo_labeled_options;
 
 /* CSV, default columns, UTF-8, default header. */
-void elmo_cls_options_default(elmo_cls_options *o);
+void elmo_labeled_options_default(elmo_labeled_options *o);
 
 typedef struct {
     const char *label; /* stripped, non-empty */
     const char *text;  /* stripped, non-empty; inner line breaks of CSV fields are kept */
     size_t text_len;   /* bytes */
     uint64_t line;     /* 1-based line where the record starts */
-} elmo_cls_example;
+} elmo_labeled_example;
 
 typedef struct {
-    elmo_cls_example *ex;
+    elmo_labeled_example *ex;
     size_t n;
     size_t cap_;          /* internal */
     elmo_td_arena arena_; /* internal */
-} elmo_cls_dataset;
+} elmo_labeled_dataset;
 
-/* Read a whole file. opt NULL = elmo_cls_options_default. On failure *out is empty (and
+/* Read a whole file. opt NULL = elmo_labeled_options_default. On failure *out is empty (and
  * needs no free). Blank lines (whitespace only) between records are skipped. */
-elmo_status elmo_cls_read(const char *path, const elmo_cls_options *opt, elmo_cls_dataset *out);
-void elmo_cls_free(elmo_cls_dataset *d);
+elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt, elmo_labeled_dataset *out);
+void elmo_labeled_free(elmo_labeled_dataset *d);
 
 /* Shuffle the examples in place (elmo_td_shuffle). */
-void elmo_cls_shuffle(elmo_cls_dataset *d, uint64_t seed);
+void elmo_labeled_shuffle(elmo_labeled_dataset *d, uint64_t seed);
 
 /* A view of consecutive examples (no ownership). */
 typedef struct {
-    const elmo_cls_example *ex;
+    const elmo_labeled_example *ex;
     size_t n;
-} elmo_cls_slice;
+} elmo_labeled_slice;
 
 /* First elmo_td_split_point(n, fraction) examples in file (or current) order, and the rest.
  * ELMO_ERR_ARG unless 0 <= fraction <= 1. */
-elmo_status elmo_cls_split(const elmo_cls_dataset *d, double fraction, elmo_cls_slice *first,
-                           elmo_cls_slice *rest);
+elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction, elmo_labeled_slice *first,
+                           elmo_labeled_slice *rest);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Label sets: strings <-> dense ids 0..n-1                                                   */
@@ -133,13 +134,8 @@ typedef enum {
 } elmo_label_order;
 
 typedef struct {
-    char *pool_;        /* the names, NUL-separated */
-    size_t pool_n_, pool_cap_;
-    size_t *off_;       /* id -> offset in pool_ */
+    elmo_strmap names_; /* id -> name (ids in insertion order, or sorted) */
     int n;              /* number of labels */
-    int cap_;
-    int32_t *slots_;    /* open-addressing hash: id + 1, 0 = empty */
-    size_t n_slots_;
 } elmo_labelset;
 
 void elmo_labelset_init(elmo_labelset *ls);
@@ -153,7 +149,7 @@ const char *elmo_labelset_name(const elmo_labelset *ls, int id);
 /* Renumber the labels in ELMO_LABELS_SORTED order. */
 elmo_status elmo_labelset_sort(elmo_labelset *ls);
 /* A fresh set (ls is initialised here) of the labels of n examples / of all tags. */
-elmo_status elmo_labelset_from_cls(elmo_labelset *ls, const elmo_cls_example *ex, size_t n,
+elmo_status elmo_labelset_from_labeled(elmo_labelset *ls, const elmo_labeled_example *ex, size_t n,
                                    elmo_label_order order);
 
 /* ------------------------------------------------------------------------------------------ */

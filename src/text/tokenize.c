@@ -11,6 +11,12 @@
 
 #include "io/textio.h"
 
+/* A byte that starts no valid sequence: U+FFFD, one byte consumed. */
+static size_t invalid_utf8(unsigned *cp) {
+    *cp = 0xfffd;
+    return 1;
+}
+
 size_t elmo_utf8_decode(const unsigned char *p, size_t avail, unsigned *cp) {
     unsigned c = p[0], v;
     size_t n;
@@ -21,20 +27,17 @@ size_t elmo_utf8_decode(const unsigned char *p, size_t avail, unsigned *cp) {
     if (c >= 0xc2 && c <= 0xdf) n = 1, v = c & 0x1f;
     else if (c >= 0xe0 && c <= 0xef) n = 2, v = c & 0x0f;
     else if (c >= 0xf0 && c <= 0xf4) n = 3, v = c & 0x07;
-    else goto bad;
-    if (n >= avail) goto bad;
+    else return invalid_utf8(cp);
+    if (n >= avail) return invalid_utf8(cp);
     for (size_t k = 1; k <= n; k++) {
-        if ((p[k] & 0xc0) != 0x80) goto bad;
+        if ((p[k] & 0xc0) != 0x80) return invalid_utf8(cp);
         v = (v << 6) | (p[k] & 0x3f);
     }
     if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
         (v >= 0xd800 && v <= 0xdfff))
-        goto bad;
+        return invalid_utf8(cp);
     *cp = v;
     return n + 1;
-bad:
-    *cp = 0xfffd;
-    return 1;
 }
 
 /* Start of the character that ends at pos (lo <= start < pos); *cp its code point. */

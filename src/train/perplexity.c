@@ -143,12 +143,9 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
         /* a chunk of sentences */
         m = 0;
         while (m < CHUNK_SENTENCES) {
-            int k = elmo_line_reader_next(&rd);
-            if (k < 0) {
-                s = (elmo_status)-k;
-                break;
-            }
-            if (k == 0) {
+            int got;
+            if ((s = elmo_line_reader_next(&rd, &got))) break;
+            if (!got) {
                 eof = 1;
                 break;
             }

@@ -418,6 +418,14 @@ static elmo_status check_architecture(const trainer *t, const char *path, const 
     return s;
 }
 
+/* Copy checkpoint entry `name` of exactly `bytes` bytes to dst. */
+static elmo_status ckpt_copy(const elmo_ckpt *ck, const char *name, void *dst, size_t bytes) {
+    const char *d;
+    elmo_status s = elmo_ckpt_get(ck, name, bytes, &d, NULL);
+    if (!s) memcpy(dst, d, bytes);
+    return s;
+}
+
 /* Load a checkpoint: everything (resume) or only the parameters and accumulators
  * (init_from). */
 static elmo_status load_checkpoint(trainer *t, const char *path, int everything) {
@@ -428,42 +436,37 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
     size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
     const char *d;
     ckpt_meta m;
-    if ((s = elmo_ckpt_get(&ck, "meta", sizeof m, &d, NULL))) goto out;
+    if ((s = elmo_ckpt_get(&ck, "meta", sizeof m, &d, NULL))) goto done;
     memcpy(&m, d, sizeof m);
     if (m.step < 0) {
         s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (step %lld)", path, (long long)m.step);
-        goto out;
+        goto done;
     }
     size_t alen;
     if (!elmo_ckpt_get(&ck, "architecture", SIZE_MAX, &d, &alen) &&
         (s = check_architecture(t, path, d, alen)))
-        goto out;
+        goto done;
     if (m.n_params != t->w.n || m.V != t->V) {
         s = elmo_fail(ELMO_ERR_STATE, "%s: written for another architecture or vocabulary size", path);
-        goto out;
+        goto done;
     }
     if (m.vocab_hash != elmo_vocab_hash(t->v)) {
         s = elmo_fail(ELMO_ERR_STATE, "%s: written with another vocabulary (use the vocab.txt it was trained with)", path);
-        goto out;
+        goto done;
     }
     if (everything && (m.B != t->B || m.T != t->T || m.S != t->S)) {
         s = elmo_fail(ELMO_ERR_STATE,
                       "%s: written with batch %d, unroll %d, %d negatives (now %d, %d, %d): resume "
                       "with the same settings",
                       path, m.B, m.T, m.S, t->B, t->T, t->S);
-        goto out;
+        goto done;
     }
-#define GET(name, dst, bytes)                                                                 \
-    do {                                                                                      \
-        if ((s = elmo_ckpt_get(&ck, name, (bytes), &d, NULL))) goto out;                      \
-        memcpy((dst), d, (bytes));                                                            \
-    } while (0)
-    GET("params", t->w.mem, sizeof(float) * t->w.n);
-    GET("adagrad", t->acc, sizeof(float) * t->w.n);
-    GET("softmax_W", t->smW, sizeof(float) * t->V * P);
-    GET("softmax_b", t->smb, sizeof(float) * t->V);
-    GET("adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P);
-    GET("adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V);
+    if ((s = ckpt_copy(&ck, "params", t->w.mem, sizeof(float) * t->w.n))) goto done;
+    if ((s = ckpt_copy(&ck, "adagrad", t->acc, sizeof(float) * t->w.n))) goto done;
+    if ((s = ckpt_copy(&ck, "softmax_W", t->smW, sizeof(float) * t->V * P))) goto done;
+    if ((s = ckpt_copy(&ck, "softmax_b", t->smb, sizeof(float) * t->V))) goto done;
+    if ((s = ckpt_copy(&ck, "adagrad_softmax_W", t->acc_smW, sizeof(float) * t->V * P))) goto done;
+    if ((s = ckpt_copy(&ck, "adagrad_softmax_b", t->acc_smb, sizeof(float) * t->V))) goto done;
     if (everything) {
         /* (absent from checkpoints written before the entry existed: nothing frozen) */
         if (!elmo_ckpt_get(&ck, "frozen_until", sizeof t->frozen_until, &d, NULL))
@@ -476,28 +479,27 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
                           "same number (%s%d)",
                           path, ranks, ranks == 1 ? "" : "es", t->nranks,
                           ranks == 1 ? "without mpirun, or mpirun -np " : "mpirun -np ", ranks);
-            goto out;
+            goto done;
         }
-        GET("lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H));
-        GET("rng", t->rdrop, sizeof t->rdrop);
-        GET("rng_sampler", t->rsamp, sizeof t->rsamp);
+        if ((s = ckpt_copy(&ck, "lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H)))) goto done;
+        if ((s = ckpt_copy(&ck, "rng", t->rdrop, sizeof t->rdrop))) goto done;
+        if ((s = ckpt_copy(&ck, "rng_sampler", t->rsamp, sizeof t->rsamp))) goto done;
         for (int k = 0; k < 2; k++) {
             size_t n;
-            if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n))) goto out;
+            if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n))) goto done;
             const char *p = d;
             if ((s = elmo_stream_load(t->st[k], &p, d + n))) { /* name the file */
                 char msg[512];
                 snprintf(msg, sizeof msg, "%s", elmo_last_error());
                 s = elmo_fail(s, "%s: %s", path, msg);
-                goto out;
+                goto done;
             }
         }
         t->step = m.step;
         t->tokens = m.tokens;
         t->elapsed_before = m.elapsed;
     }
-#undef GET
-out:
+done:
     elmo_ckpt_free(&ck);
     return s;
 }
@@ -616,6 +618,72 @@ static void *dir_main(void *p) {
     return NULL;
 }
 
+/* The touched softmax rows (t->touched, t->tlist), in the same order on every rank: per
+ * direction its candidates then the targets of the global batch (time-major; rank by rank
+ * when distributed), or every row with the full softmax. */
+static void mark_touched_rows(trainer *t) {
+    for (int d = 0; d < 2; d++) {
+        const int32_t *ids[2] = {t->cand[d], t->nranks > 1 ? t->tg_all[d] : t->tg[d]};
+        size_t n[2] = {(size_t)t->S, (size_t)t->T * t->B};
+        if (t->S == 0) {
+            ids[0] = t->rows[d].ids;
+            n[0] = (size_t)t->rows[d].n;
+            n[1] = 0;
+        }
+        for (int part = 0; part < 2; part++)
+            for (size_t k = 0; k < n[part]; k++) {
+                int32_t id = ids[part][k];
+                if (!t->touched[id]) {
+                    t->touched[id] = 1;
+                    t->tlist[t->ntouched++] = id;
+                }
+            }
+    }
+}
+
+/* Global norm clipping over every gradient (g: the biLM's, (w.n); the touched softmax rows),
+ * then Adagrad when the norm and the losses are finite; the softmax gradient rows are cleared
+ * for the next step. *grad_norm: the norm before clipping. Returns whether it was finite. */
+static int clip_and_update(trainer *t, float *g, double *grad_norm) {
+    int P = t->arch.projection_dim;
+    /* the norm of every gradient that is applied (the softmax's alone while the biLM is
+     * frozen) */
+    int frozen = t->step < t->frozen_until;
+    double ss = frozen ? 0 : elmo_sumsq(t->w.n, g);
+    for (int k = 0; k < t->ntouched; k++) {
+        int32_t id = t->tlist[k];
+        ss += elmo_sumsq((size_t)P, t->gsmW + (size_t)id * P) + (double)t->gsmb[id] * t->gsmb[id];
+    }
+    double norm = sqrt(ss);
+    *grad_norm = norm;
+    int finite = isfinite(norm) && isfinite(t->loss[0]) && isfinite(t->loss[1]);
+    if (finite) {
+        float scale = norm > t->clip ? (float)(t->clip / norm) : 1.0f;
+        if (!frozen) {
+            if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
+            elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
+        }
+        for (int k = 0; k < t->ntouched; k++) {
+            int32_t id = t->tlist[k];
+            float *gw = t->gsmW + (size_t)id * P;
+            if (scale != 1.0f) {
+                elmo_scale((size_t)P, gw, scale);
+                t->gsmb[id] *= scale;
+            }
+            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw, (float)t->lr);
+            elmo_adagrad(1, t->smb + id, t->acc_smb + id, t->gsmb + id, (float)t->lr);
+        }
+    }
+    for (int k = 0; k < t->ntouched; k++) {
+        int32_t id = t->tlist[k];
+        memset(t->gsmW + (size_t)id * P, 0, sizeof(float) * P);
+        t->gsmb[id] = 0;
+        t->touched[id] = 0;
+    }
+    t->ntouched = 0;
+    return finite;
+}
+
 /* One step. *stop: in, this process was asked to stop; out, some rank was. */
 static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     const elmo_config *c = &t->arch;
@@ -645,26 +713,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     float *g = t->g[0];
     const float *g1 = t->g[1];
     for (size_t k = 0; k < t->w.n; k++) g[k] += g1[k];
-    /* the touched softmax rows, in the same order on every rank: per direction its
-     * candidates then the targets of the global batch (time-major; rank by rank when
-     * distributed), or every row with the full softmax */
-    for (int d = 0; d < 2; d++) {
-        const int32_t *ids[2] = {t->cand[d], t->nranks > 1 ? t->tg_all[d] : t->tg[d]};
-        size_t n[2] = {(size_t)t->S, (size_t)t->T * t->B};
-        if (t->S == 0) {
-            ids[0] = t->rows[d].ids;
-            n[0] = (size_t)t->rows[d].n;
-            n[1] = 0;
-        }
-        for (int part = 0; part < 2; part++)
-            for (size_t k = 0; k < n[part]; k++) {
-                int32_t id = ids[part][k];
-                if (!t->touched[id]) {
-                    t->touched[id] = 1;
-                    t->tlist[t->ntouched++] = id;
-                }
-            }
-    }
+    mark_touched_rows(t);
     /* this rank's softmax rows of both directions into the dense buffer */
     for (int d = 0; d < 2; d++) {
         const sparse_rows_f *r = &t->rows[d];
@@ -704,41 +753,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
         t->loss[1] = tail[1];
         *stop = tail[2] > 0;
     }
-    /* global norm clipping over every gradient that is applied (the softmax's alone while
-     * the biLM is frozen) */
-    int frozen = t->step < t->frozen_until;
-    double ss = frozen ? 0 : elmo_sumsq(t->w.n, g);
-    for (int k = 0; k < t->ntouched; k++) {
-        int32_t id = t->tlist[k];
-        ss += elmo_sumsq((size_t)P, t->gsmW + (size_t)id * P) + (double)t->gsmb[id] * t->gsmb[id];
-    }
-    double norm = sqrt(ss);
-    *grad_norm = norm;
-    int finite = isfinite(norm) && isfinite(t->loss[0]) && isfinite(t->loss[1]);
-    if (finite) {
-        float scale = norm > t->clip ? (float)(t->clip / norm) : 1.0f;
-        if (!frozen) {
-            if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
-            elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
-        }
-        for (int k = 0; k < t->ntouched; k++) {
-            int32_t id = t->tlist[k];
-            float *gw = t->gsmW + (size_t)id * P;
-            if (scale != 1.0f) {
-                elmo_scale((size_t)P, gw, scale);
-                t->gsmb[id] *= scale;
-            }
-            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw, (float)t->lr);
-            elmo_adagrad(1, t->smb + id, t->acc_smb + id, t->gsmb + id, (float)t->lr);
-        }
-    }
-    for (int k = 0; k < t->ntouched; k++) {
-        int32_t id = t->tlist[k];
-        memset(t->gsmW + (size_t)id * P, 0, sizeof(float) * P);
-        t->gsmb[id] = 0;
-        t->touched[id] = 0;
-    }
-    t->ntouched = 0;
+    int finite = clip_and_update(t, g, grad_norm);
     if (!finite)
         return elmo_fail(ELMO_ERR_NUMERIC,
                          "step %lld: the loss or the gradient is NaN or Inf; training stopped (the "
@@ -840,220 +855,270 @@ static void fill(float *x, size_t n, float v) {
     for (size_t i = 0; i < n; i++) x[i] = v;
 }
 
+/* ---- setup, step by step: every rank on its own; elmo_train() then agrees on the outcome */
+
+/* Rank 0 alone writes into the save directory: create it. */
+static elmo_status make_save_dir(const trainer *t) {
+    if (t->rank != 0) return ELMO_OK;
+    mkdir(t->cfg.save_dir, 0755);
+    struct stat sd;
+    if (stat(t->cfg.save_dir, &sd) != 0 || !S_ISDIR(sd.st_mode))
+        return elmo_fail(ELMO_ERR_IO, "%s: cannot create the save directory", t->cfg.save_dir);
+    return ELMO_OK;
+}
+
+/* The number of steps: --max-steps, else epochs over the training files' tokens. */
+static elmo_status plan_steps(trainer *t, const cJSON *root) {
+    const elmo_train_config *cfg = &t->cfg;
+    if (cfg->max_steps > 0) {
+        t->total_steps = cfg->max_steps;
+        return ELMO_OK;
+    }
+    uint64_t ns, ntok;
+    elmo_status s = elmo_count_tokens(cfg->train_files, cfg->n_train_files, &ns, &ntok);
+    if (s) return s;
+    int epochs = cfg->epochs > 0 ? cfg->epochs : (int)opt_num(root, "n_epochs", 10);
+    t->total_steps = (int64_t)epochs * (int64_t)(ntok / ((uint64_t)t->B * t->T));
+    if (t->total_steps < 1) t->total_steps = 1;
+    return ELMO_OK;
+}
+
+/* Architecture (--options, or the model we start from), vocabulary, the training settings
+ * (flag, else the options file, else bilm-tf's default), this rank's rows, the schedule. */
+static elmo_status read_settings(trainer *t) {
+    const elmo_train_config *cfg = &t->cfg;
+    const char *opath = cfg->options_path;
+    char *init_opts = NULL;
+    cJSON *root = NULL;
+    if (!opath && cfg->init_from) opath = init_opts = elmo_path_join(cfg->init_from, "options.json");
+    if (!opath && cfg->resume) opath = t->paths[P_OPTIONS];
+    if (!opath) return elmo_fail(ELMO_ERR_ARG, "no options file (--options)");
+    elmo_status s = elmo_json_load(opath, &root);
+    if (!s) s = elmo_config_from_json(opath, root, &t->arch);
+    free(init_opts);
+    if (!s) s = elmo_vocab_load(cfg->vocab_path, &t->v);
+    if (s) goto done;
+    t->V = (int)elmo_vocab_size(t->v);
+    t->B = cfg->batch_size > 0 ? cfg->batch_size : (int)opt_num(root, "batch_size", 128);
+    t->T = cfg->unroll_steps > 0 ? cfg->unroll_steps : (int)opt_num(root, "unroll_steps", 20);
+    int neg = cfg->negatives > 0 ? cfg->negatives : (int)opt_num(root, "n_negative_samples_batch", 8192);
+    t->S = cfg->full_softmax || neg >= t->V ? 0 : neg;
+    t->lr = cfg->lr >= 0 ? cfg->lr : opt_num(root, "learning_rate", 0.2);
+    t->dropout = cfg->dropout >= 0 ? cfg->dropout : opt_num(root, "dropout", 0.1);
+    t->clip = cfg->clip_norm > 0 ? cfg->clip_norm : opt_num(root, "all_clip_norm_val", 10.0);
+    if (t->B < 1 || t->B > 65536 || t->T < 1 || t->T > 10000 || t->lr <= 0 || t->dropout < 0 ||
+        t->dropout >= 1 || t->clip <= 0) {
+        s = elmo_fail(ELMO_ERR_ARG, "invalid training settings (batch %d, unroll %d, lr %g, dropout %g, clip %g)",
+                      t->B, t->T, t->lr, t->dropout, t->clip);
+        goto done;
+    }
+    if (t->B < t->nranks) {
+        s = elmo_fail(ELMO_ERR_ARG, "batch %d is smaller than the %d processes: each needs a row at least",
+                      t->B, t->nranks);
+        goto done;
+    }
+    elmo_dist_rows(t->B, t->nranks, t->rank, &t->b0, &t->Bl);
+    s = plan_steps(t, root);
+done:
+    cJSON_Delete(root);
+    return s;
+}
+
+/* The parameters, accumulators, gradients and per-direction buffers; Adagrad's accumulators
+ * start at 1. */
+static elmo_status alloc_buffers(trainer *t) {
+    const elmo_config *c = &t->arch;
+    size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
+    size_t nstate = 2 * L * (size_t)t->B * (P + H);
+    if (t->nranks > 1) { /* the all-reduce buffer extends g[0]: every touched softmax row + 3 */
+        size_t rows = t->S ? 2 * ((size_t)t->S + (size_t)t->T * t->B) : (size_t)t->V;
+        t->comm_max = (rows < (size_t)t->V ? rows : (size_t)t->V) * (P + 1) + 3;
+    }
+    elmo_status s = elmo_params_alloc(c, &t->w);
+    if (s) return s;
+    t->smW = elmo_calloc((size_t)t->V * P, sizeof(float));
+    t->smb = elmo_calloc((size_t)t->V, sizeof(float));
+    t->acc = elmo_alloc(sizeof(float) * t->w.n);
+    t->acc_smW = elmo_alloc(sizeof(float) * t->V * P);
+    t->acc_smb = elmo_alloc(sizeof(float) * t->V);
+    t->gsmW = elmo_calloc((size_t)t->V * P, sizeof(float));
+    t->gsmb = elmo_calloc((size_t)t->V, sizeof(float));
+    t->touched = calloc((size_t)t->V, 1);
+    t->tlist = malloc(sizeof(int32_t) * t->V);
+    int W = c->max_chars, ok = 1;
+    for (int d = 0; d < 2; d++) {
+        t->g[d] = elmo_alloc(sizeof(float) * (t->w.n + (d ? 0 : t->comm_max)));
+        t->ids[d] = malloc(sizeof(int16_t) * (size_t)t->Bl * t->T * W);
+        t->tg[d] = malloc(sizeof(int32_t) * (size_t)t->Bl * t->T);
+        t->reset[d] = t->cfg.state_restart > 0 ? malloc((size_t)t->Bl * t->T) : NULL;
+        t->cand[d] = malloc(sizeof(int32_t) * (t->S ? t->S : 1));
+        t->logq[d] = malloc(sizeof(float) * (t->S ? t->S : 1));
+        t->seen[d] = calloc((size_t)t->V, 1);
+        ok = ok && t->g[d] && t->ids[d] && t->tg[d] && t->cand[d] && t->logq[d] && t->seen[d];
+        if (t->nranks > 1) ok = ok && (t->tg_all[d] = malloc(sizeof(int32_t) * (size_t)t->B * t->T));
+    }
+    if (t->nranks > 1) {
+        t->tcounts = malloc(sizeof(size_t) * t->nranks);
+        t->scounts = malloc(sizeof(size_t) * t->nranks);
+        t->state_all = elmo_alloc(sizeof(float) * nstate);
+        if (t->rank == 0) t->state_tmp = elmo_alloc(sizeof(float) * nstate);
+        ok = ok && t->tcounts && t->scounts && t->state_all && (t->rank != 0 || t->state_tmp);
+        for (int r = 0; ok && r < t->nranks; r++) {
+            int b0, n;
+            elmo_dist_rows(t->B, t->nranks, r, &b0, &n);
+            t->tcounts[r] = (size_t)n * t->T;
+            t->scounts[r] = 2 * L * (size_t)n * (P + H);
+        }
+    }
+    if (!ok || !t->smW || !t->smb || !t->acc || !t->acc_smW || !t->acc_smb || !t->gsmW || !t->gsmb ||
+        !t->touched || !t->tlist)
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the model (vocabulary %d)", t->V);
+    fill(t->acc, t->w.n, 1.0f);
+    fill(t->acc_smW, (size_t)t->V * P, 1.0f);
+    fill(t->acc_smb, (size_t)t->V, 1.0f);
+    return ELMO_OK;
+}
+
+/* The two data streams (forward, backward) and their dropout and sampler generators. */
+static elmo_status open_streams(trainer *t) {
+    const elmo_train_config *cfg = &t->cfg;
+    for (int d = 0; d < 2; d++) {
+        elmo_status s = elmo_stream_new(cfg->train_files, cfg->n_train_files, t->v, d, t->arch.max_chars, t->B,
+                                        cfg->seed * 2654435761ULL + 17 + d,
+                                        cfg->chunk_lines ? cfg->chunk_lines : 200000, 1, &t->st[d]);
+        if (s) return s;
+        elmo_stream_set_restart(t->st[d], cfg->state_restart);
+        elmo_rng_seed(&t->rdrop[d], cfg->seed * 31 + 101 + d);
+        elmo_rng_seed(&t->rsamp[d], cfg->seed * 37 + 211 + d);
+    }
+    return ELMO_OK;
+}
+
+/* Where the parameters come from (rank 0 reads; share_state gives them to the others):
+ * the checkpoint under --resume, else --init-from, else the initialisers; rank 0 opens
+ * the metrics file (*mf). */
+static elmo_status load_start(trainer *t, FILE **mf, int *resumed) {
+    init_params(t); /* also the softmax bias etc. under --init-from */
+    if (t->rank != 0) return ELMO_OK;
+    elmo_status s;
+    if (t->cfg.resume && elmo_file_exists(t->paths[P_CKPT])) {
+        if ((s = load_checkpoint(t, t->paths[P_CKPT], 1))) return s;
+        *resumed = 1;
+        metrics_truncate(t->paths[P_METRICS], t->step);
+    } else {
+        if (t->cfg.init_from && (s = load_model_dir(t, t->cfg.init_from))) return s;
+        unlink(t->paths[P_METRICS]);
+    }
+    if (!(*mf = fopen(t->paths[P_METRICS], "ab")))
+        return elmo_fail(ELMO_ERR_IO, "%s: cannot open for writing", t->paths[P_METRICS]);
+    return ELMO_OK;
+}
+
+/* Everything before the first step, on this rank. */
+static elmo_status setup(trainer *t, FILE **mf, int *resumed) {
+    elmo_status s;
+    if ((s = make_save_dir(t)) || (s = read_settings(t)) || (s = alloc_buffers(t))) return s;
+    const elmo_config *c = &t->arch;
+    if ((s = bilm_trainer_init_f(&t->tr, c, t->V, t->Bl, t->T, t->S, t->dropout, t->w.mem, t->smW, t->smb)))
+        return s;
+    t->tr_ready = 1;
+    if (t->nranks == 1) t->state_all = t->tr.mem;
+    if ((s = open_streams(t))) return s;
+    return load_start(t, mf, resumed);
+}
+
+/* One line of metrics.jsonl (rank 0) and the progress callback. gn: the step's gradient
+ * norm; el: seconds since this run started; step0, tokens0: where it started. */
+static void report_step(trainer *t, FILE *mf, double gn, double el, int64_t step0, uint64_t tokens0,
+                        int ck) {
+    elmo_train_progress pr = {0};
+    double lf = t->loss[0] / ((double)t->B * t->T), lb = t->loss[1] / ((double)t->B * t->T);
+    pr.step = t->step;
+    pr.total_steps = t->total_steps;
+    pr.tokens = t->tokens;
+    pr.elapsed_s = t->elapsed_before + el;
+    pr.tokens_per_s = el > 0 ? (double)(t->tokens - tokens0) / el : 0;
+    pr.fw_ppl = exp(lf);
+    pr.bw_ppl = exp(lb);
+    pr.train_ppl = exp(0.5 * (lf + lb));
+    pr.grad_norm = gn;
+    pr.eta_s = t->step > step0 ? el / (double)(t->step - step0) * (double)(t->total_steps - t->step) : 0;
+    pr.checkpoint = ck;
+    fprintf(mf,
+            "{\"step\": %lld, \"tokens\": %llu, \"tokens_per_s\": %.1f, \"train_ppl\": %.4f, "
+            "\"fw_ppl\": %.4f, \"bw_ppl\": %.4f, \"grad_norm\": %.4f, \"elapsed_s\": %.2f",
+            (long long)pr.step, (unsigned long long)pr.tokens, pr.tokens_per_s, pr.train_ppl, pr.fw_ppl,
+            pr.bw_ppl, pr.grad_norm, pr.elapsed_s);
+    if (t->nranks > 1) { /* data parallel: processes, mean all-reduce per step */
+        double ns = t->step > step0 ? (double)(t->step - step0) : 1;
+        fprintf(mf, ", \"ranks\": %d, \"allreduce_ms\": %.2f, \"allreduce_mb\": %.2f", t->nranks,
+                1e3 * t->comm_s / ns, 4e-6 * t->comm_floats / ns);
+    }
+    fputs("}\n", mf);
+    fflush(mf);
+    if (t->cfg.on_progress) t->cfg.on_progress(&pr, t->cfg.user);
+}
+
+/* Steps until the schedule ends or a stop request: checkpoints and the exported model
+ * every checkpoint_every steps and at the end, a metrics line every log_every steps. */
+static elmo_status train_loop(trainer *t, FILE *mf) {
+    const elmo_train_config *cfg = &t->cfg;
+    int64_t ckpt_every = cfg->checkpoint_every > 0 ? cfg->checkpoint_every : 1000;
+    int64_t log_every = cfg->log_every > 0 ? cfg->log_every : 20;
+    double t0 = elmo_now();
+    int64_t step0 = t->step;
+    uint64_t tokens0 = t->tokens;
+    elmo_status s = ELMO_OK;
+    while (t->step < t->total_steps) {
+        double gn;
+        int stop = cfg->stop && *cfg->stop; /* any rank's stop request stops every rank */
+        if ((s = train_step(t, &gn, &stop))) break;
+        t->step++;
+        t->tokens += (uint64_t)t->B * t->T;
+        int last = t->step == t->total_steps || stop;
+        int ck = t->step % ckpt_every == 0 || last;
+        double el = elmo_now() - t0;
+        if (ck) {
+            s = save_checkpoint(t, t->elapsed_before + el);
+            if (!s && t->rank == 0) s = export_model(t);
+            if ((s = elmo_dist_agree(s))) break;
+        }
+        if (t->rank == 0 && (t->step % log_every == 0 || last || ck)) report_step(t, mf, gn, el, step0, tokens0, ck);
+        if (stop) break;
+    }
+    if (!s && t->rank == 0) write_curve(t);
+    return s;
+}
+
 elmo_status elmo_train(const elmo_train_config *cfg) {
     elmo_clear_error();
-    trainer t;
-    memset(&t, 0, sizeof t);
-    t.cfg = *cfg;
-    t.rank = elmo_dist_rank();
-    t.nranks = elmo_dist_size();
-    elmo_status s = ELMO_OK;
-    cJSON *root = NULL;
-    FILE *mf = NULL;
-    int resumed = 0;
     if (!cfg->save_dir) return elmo_fail(ELMO_ERR_ARG, "no save directory");
     if (!cfg->vocab_path) return elmo_fail(ELMO_ERR_ARG, "no vocabulary");
     if (cfg->n_train_files < 1) return elmo_fail(ELMO_ERR_ARG, "no training files");
     if (cfg->precision == ELMO_PRECISION_INT8)
         return elmo_fail(ELMO_ERR_ARG, "training takes precision fp32, bf16 or auto (int8 is for inference)");
-    for (int i = 0; i < P_COUNT; i++)
-        if (!(t.paths[i] = elmo_path_join(cfg->save_dir, path_names[i]))) {
-            trainer_free(&t);
-            return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-        }
-    /* ---- setup: every rank on its own; failures meet at setup_end */
-    if (t.rank == 0) { /* only rank 0 writes into the save directory */
-        mkdir(cfg->save_dir, 0755);
-        struct stat sd;
-        if (stat(cfg->save_dir, &sd) != 0 || !S_ISDIR(sd.st_mode)) {
-            s = elmo_fail(ELMO_ERR_IO, "%s: cannot create the save directory", cfg->save_dir);
-            goto setup_end;
-        }
-    }
-    /* architecture: --options, or the model we start from */
-    const char *opath = cfg->options_path;
-    char *init_opts = NULL;
-    if (!opath && cfg->init_from) opath = init_opts = elmo_path_join(cfg->init_from, "options.json");
-    if (!opath && cfg->resume) opath = t.paths[P_OPTIONS];
-    if (!opath) {
-        s = elmo_fail(ELMO_ERR_ARG, "no options file (--options)");
-        goto setup_end;
-    }
-    s = elmo_json_load(opath, &root);
-    if (!s) s = elmo_config_from_json(opath, root, &t.arch);
-    free(init_opts);
-    if (!s) s = elmo_vocab_load(cfg->vocab_path, &t.v);
-    if (s) goto setup_end;
-    t.V = (int)elmo_vocab_size(t.v);
-    t.B = cfg->batch_size > 0 ? cfg->batch_size : (int)opt_num(root, "batch_size", 128);
-    t.T = cfg->unroll_steps > 0 ? cfg->unroll_steps : (int)opt_num(root, "unroll_steps", 20);
-    int neg = cfg->negatives > 0 ? cfg->negatives : (int)opt_num(root, "n_negative_samples_batch", 8192);
-    t.S = cfg->full_softmax || neg >= t.V ? 0 : neg;
-    t.lr = cfg->lr >= 0 ? cfg->lr : opt_num(root, "learning_rate", 0.2);
-    t.dropout = cfg->dropout >= 0 ? cfg->dropout : opt_num(root, "dropout", 0.1);
-    t.clip = cfg->clip_norm > 0 ? cfg->clip_norm : opt_num(root, "all_clip_norm_val", 10.0);
-    if (t.B < 1 || t.B > 65536 || t.T < 1 || t.T > 10000 || t.lr <= 0 || t.dropout < 0 ||
-        t.dropout >= 1 || t.clip <= 0) {
-        s = elmo_fail(ELMO_ERR_ARG, "invalid training settings (batch %d, unroll %d, lr %g, dropout %g, clip %g)",
-                      t.B, t.T, t.lr, t.dropout, t.clip);
-        goto setup_end;
-    }
-    if (t.B < t.nranks) {
-        s = elmo_fail(ELMO_ERR_ARG, "batch %d is smaller than the %d processes: each needs a row at least",
-                      t.B, t.nranks);
-        goto setup_end;
-    }
-    elmo_dist_rows(t.B, t.nranks, t.rank, &t.b0, &t.Bl);
-    /* schedule */
-    if (cfg->max_steps > 0) {
-        t.total_steps = cfg->max_steps;
-    } else {
-        uint64_t ns, ntok;
-        if ((s = elmo_count_tokens(cfg->train_files, cfg->n_train_files, &ns, &ntok))) goto setup_end;
-        int epochs = cfg->epochs > 0 ? cfg->epochs : (int)opt_num(root, "n_epochs", 10);
-        t.total_steps = (int64_t)epochs * (int64_t)(ntok / ((uint64_t)t.B * t.T));
-        if (t.total_steps < 1) t.total_steps = 1;
-    }
-    /* memory */
-    const elmo_config *c = &t.arch;
-    size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
-    size_t nstate = 2 * L * (size_t)t.B * (P + H);
-    if (t.nranks > 1) { /* the all-reduce buffer extends g[0]: every touched softmax row + 3 */
-        size_t rows = t.S ? 2 * ((size_t)t.S + (size_t)t.T * t.B) : (size_t)t.V;
-        t.comm_max = (rows < (size_t)t.V ? rows : (size_t)t.V) * (P + 1) + 3;
-    }
-    if ((s = elmo_params_alloc(c, &t.w))) goto setup_end;
-    t.smW = elmo_calloc((size_t)t.V * P, sizeof(float));
-    t.smb = elmo_calloc((size_t)t.V, sizeof(float));
-    t.acc = elmo_alloc(sizeof(float) * t.w.n);
-    t.acc_smW = elmo_alloc(sizeof(float) * t.V * P);
-    t.acc_smb = elmo_alloc(sizeof(float) * t.V);
-    t.gsmW = elmo_calloc((size_t)t.V * P, sizeof(float));
-    t.gsmb = elmo_calloc((size_t)t.V, sizeof(float));
-    t.touched = calloc((size_t)t.V, 1);
-    t.tlist = malloc(sizeof(int32_t) * t.V);
-    int W = c->max_chars, ok = 1;
-    for (int d = 0; d < 2; d++) {
-        t.g[d] = elmo_alloc(sizeof(float) * (t.w.n + (d ? 0 : t.comm_max)));
-        t.ids[d] = malloc(sizeof(int16_t) * (size_t)t.Bl * t.T * W);
-        t.tg[d] = malloc(sizeof(int32_t) * (size_t)t.Bl * t.T);
-        t.reset[d] = cfg->state_restart > 0 ? malloc((size_t)t.Bl * t.T) : NULL;
-        t.cand[d] = malloc(sizeof(int32_t) * (t.S ? t.S : 1));
-        t.logq[d] = malloc(sizeof(float) * (t.S ? t.S : 1));
-        t.seen[d] = calloc((size_t)t.V, 1);
-        ok = ok && t.g[d] && t.ids[d] && t.tg[d] && t.cand[d] && t.logq[d] && t.seen[d];
-        if (t.nranks > 1) ok = ok && (t.tg_all[d] = malloc(sizeof(int32_t) * (size_t)t.B * t.T));
-    }
-    if (t.nranks > 1) {
-        t.tcounts = malloc(sizeof(size_t) * t.nranks);
-        t.scounts = malloc(sizeof(size_t) * t.nranks);
-        t.state_all = elmo_alloc(sizeof(float) * nstate);
-        if (t.rank == 0) t.state_tmp = elmo_alloc(sizeof(float) * nstate);
-        ok = ok && t.tcounts && t.scounts && t.state_all && (t.rank != 0 || t.state_tmp);
-        for (int r = 0; ok && r < t.nranks; r++) {
-            int b0, n;
-            elmo_dist_rows(t.B, t.nranks, r, &b0, &n);
-            t.tcounts[r] = (size_t)n * t.T;
-            t.scounts[r] = 2 * L * (size_t)n * (P + H);
-        }
-    }
-    if (!ok || !t.smW || !t.smb || !t.acc || !t.acc_smW || !t.acc_smb || !t.gsmW || !t.gsmb ||
-        !t.touched || !t.tlist) {
-        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for the model (vocabulary %d)", t.V);
-        goto setup_end;
-    }
-    fill(t.acc, t.w.n, 1.0f);
-    fill(t.acc_smW, (size_t)t.V * P, 1.0f);
-    fill(t.acc_smb, (size_t)t.V, 1.0f);
-    if ((s = bilm_trainer_init_f(&t.tr, c, t.V, t.Bl, t.T, t.S, t.dropout, t.w.mem, t.smW, t.smb)))
-        goto setup_end;
-    t.tr_ready = 1;
-    if (t.nranks == 1) t.state_all = t.tr.mem;
-    for (int d = 0; d < 2; d++) {
-        if ((s = elmo_stream_new(cfg->train_files, cfg->n_train_files, t.v, d, W, t.B,
-                                 cfg->seed * 2654435761ULL + 17 + d, cfg->chunk_lines ? cfg->chunk_lines : 200000,
-                                 1, &t.st[d])))
-            goto setup_end;
-        elmo_stream_set_restart(t.st[d], cfg->state_restart);
-        elmo_rng_seed(&t.rdrop[d], cfg->seed * 31 + 101 + d);
-        elmo_rng_seed(&t.rsamp[d], cfg->seed * 37 + 211 + d);
-    }
-    /* where the parameters come from (rank 0 reads; share_state gives them to the others) */
-    init_params(&t); /* also the softmax bias etc. under --init-from */
-    if (t.rank == 0) {
-        if (cfg->resume && elmo_file_exists(t.paths[P_CKPT])) {
-            if ((s = load_checkpoint(&t, t.paths[P_CKPT], 1))) goto setup_end;
-            resumed = 1;
-            metrics_truncate(t.paths[P_METRICS], t.step);
-        } else {
-            if (cfg->init_from && (s = load_model_dir(&t, cfg->init_from))) goto setup_end;
-            unlink(t.paths[P_METRICS]);
-        }
-        if (!(mf = fopen(t.paths[P_METRICS], "ab"))) {
-            s = elmo_fail(ELMO_ERR_IO, "%s: cannot open for writing", t.paths[P_METRICS]);
-            goto setup_end;
-        }
-    }
-setup_end:
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = *cfg;
+    t.rank = elmo_dist_rank();
+    t.nranks = elmo_dist_size();
+    FILE *mf = NULL;
+    int resumed = 0;
+    elmo_status s = ELMO_OK;
+    for (int i = 0; i < P_COUNT && !s; i++)
+        if (!(t.paths[i] = elmo_path_join(cfg->save_dir, path_names[i])))
+            s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (s) goto done;
+    s = setup(&t, &mf, &resumed);
     /* every rank stops here if any failed (rank 0's message is the one printed) */
     if ((s = elmo_dist_agree(s))) goto done;
     if ((s = elmo_dist_agree(share_state(&t, &resumed)))) goto done;
     elmo_mm_set_threads(1);
     if (t.cfg.precision == ELMO_PRECISION_AUTO)
         t.cfg.precision = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
-    int64_t ckpt_every = cfg->checkpoint_every > 0 ? cfg->checkpoint_every : 1000;
-    int64_t log_every = cfg->log_every > 0 ? cfg->log_every : 20;
-    double t0 = elmo_now();
-    int64_t step0 = t.step;
-    uint64_t tokens0 = t.tokens;
-    while (t.step < t.total_steps) {
-        double gn;
-        int stop = cfg->stop && *cfg->stop; /* any rank's stop request stops every rank */
-        if ((s = train_step(&t, &gn, &stop))) break;
-        t.step++;
-        t.tokens += (uint64_t)t.B * t.T;
-        int last = t.step == t.total_steps || stop;
-        int ck = t.step % ckpt_every == 0 || last;
-        double el = elmo_now() - t0;
-        if (ck) {
-            s = save_checkpoint(&t, t.elapsed_before + el);
-            if (!s && t.rank == 0) s = export_model(&t);
-            if ((s = elmo_dist_agree(s))) break;
-        }
-        if (t.rank == 0 && (t.step % log_every == 0 || last || ck)) {
-            elmo_train_progress pr = {0};
-            double lf = t.loss[0] / ((double)t.B * t.T), lb = t.loss[1] / ((double)t.B * t.T);
-            pr.step = t.step;
-            pr.total_steps = t.total_steps;
-            pr.tokens = t.tokens;
-            pr.elapsed_s = t.elapsed_before + el;
-            pr.tokens_per_s = el > 0 ? (double)(t.tokens - tokens0) / el : 0;
-            pr.fw_ppl = exp(lf);
-            pr.bw_ppl = exp(lb);
-            pr.train_ppl = exp(0.5 * (lf + lb));
-            pr.grad_norm = gn;
-            pr.eta_s = t.step > step0 ? el / (double)(t.step - step0) * (double)(t.total_steps - t.step) : 0;
-            pr.checkpoint = ck;
-            fprintf(mf,
-                    "{\"step\": %lld, \"tokens\": %llu, \"tokens_per_s\": %.1f, \"train_ppl\": %.4f, "
-                    "\"fw_ppl\": %.4f, \"bw_ppl\": %.4f, \"grad_norm\": %.4f, \"elapsed_s\": %.2f",
-                    (long long)pr.step, (unsigned long long)pr.tokens, pr.tokens_per_s, pr.train_ppl,
-                    pr.fw_ppl, pr.bw_ppl, pr.grad_norm, pr.elapsed_s);
-            if (t.nranks > 1) { /* data parallel: processes, mean all-reduce per step */
-                double ns = t.step > step0 ? (double)(t.step - step0) : 1;
-                fprintf(mf, ", \"ranks\": %d, \"allreduce_ms\": %.2f, \"allreduce_mb\": %.2f",
-                        t.nranks, 1e3 * t.comm_s / ns, 4e-6 * t.comm_floats / ns);
-            }
-            fputs("}\n", mf);
-            fflush(mf);
-            if (cfg->on_progress) cfg->on_progress(&pr, cfg->user);
-        }
-        if (stop) break;
-    }
-    if (!s && t.rank == 0) write_curve(&t);
+    s = train_loop(&t, mf);
 done:
     if (mf) fclose(mf);
-    cJSON_Delete(root);
     trainer_free(&t);
     return s;
 }

@@ -145,9 +145,10 @@ static elmo_status read_chunk(elmo_stream *s) {
     s->chunk_pending_cr = s->rd.pending_cr;
     s->chunk_eof = 0;
     while (s->n_sent < s->chunk_lines) {
-        int k = elmo_line_reader_next(&s->rd);
-        if (k < 0) return (elmo_status)-k;
-        if (k == 0) {
+        int got;
+        elmo_status st = elmo_line_reader_next(&s->rd, &got);
+        if (st) return st;
+        if (!got) {
             s->chunk_eof = 1;
             break;
         }
@@ -330,24 +331,28 @@ static int get(const char **p, const char *end, void *dst, size_t n) {
     return 0;
 }
 
+static elmo_status damaged_position(void) {
+    return elmo_fail(ELMO_ERR_FORMAT, "the checkpoint's data position is damaged");
+}
+
 elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
     int32_t hdr[4];
-    if (get(p, end, hdr, sizeof hdr)) goto trunc;
+    if (get(p, end, hdr, sizeof hdr)) return damaged_position();
     if (hdr[0] != s->n_shards || hdr[2] != s->B || hdr[3] != s->W)
         return elmo_fail(ELMO_ERR_STATE,
                          "the checkpoint was written for %d training files, batch %d (now %d files, "
                          "batch %d): resume with the same --train and --batch-size",
                          hdr[0], hdr[2], s->n_shards, s->B);
-    if (hdr[1] < -1 || hdr[1] > s->n_shards) goto trunc;
+    if (hdr[1] < -1 || hdr[1] > s->n_shards) return damaged_position();
     s->pos = hdr[1];
     uint64_t nx[3];
     if (get(p, end, s->perm, sizeof(int) * s->n_shards) || get(p, end, &s->passes, 8) ||
         get(p, end, &s->rng, sizeof s->rng) || get(p, end, &s->chunk_rng, sizeof s->chunk_rng) ||
         get(p, end, &s->chunk_offset, 8) || get(p, end, nx, sizeof nx))
-        goto trunc;
-    if (nx[1] > 1) goto trunc;
+        return damaged_position();
+    if (nx[1] > 1) return damaged_position();
     for (int i = 0; i < s->n_shards; i++)
-        if (s->perm[i] < 0 || s->perm[i] >= s->n_shards) goto trunc;
+        if (s->perm[i] < 0 || s->perm[i] >= s->n_shards) return damaged_position();
     uint32_t V = elmo_vocab_size(s->v);
     for (int r = 0; r < s->B; r++) {
         row_rem *x = &s->rows[r];
@@ -355,7 +360,7 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
         /* the size is checked against the bytes that are there before allocating */
         if (get(p, end, &rem, 4) || rem < 0 ||
             (size_t)rem > (size_t)(end - *p) / (sizeof(int32_t) + sizeof(int16_t) * (size_t)s->W))
-            goto trunc;
+            return damaged_position();
         if (rem > x->cap) {
             int32_t *w = realloc(x->words, sizeof(int32_t) * rem);
             int16_t *c = w ? realloc(x->chars, sizeof(int16_t) * (size_t)rem * s->W) : NULL;
@@ -366,12 +371,12 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
         }
         if (rem && (get(p, end, x->words, sizeof(int32_t) * rem) ||
                     get(p, end, x->chars, sizeof(int16_t) * (size_t)rem * s->W)))
-            goto trunc;
+            return damaged_position();
         /* word ids index the softmax, character ids the character embedding */
         for (int32_t k = 0; k < rem; k++)
-            if (x->words[k] < 0 || (uint32_t)x->words[k] >= V) goto trunc;
+            if (x->words[k] < 0 || (uint32_t)x->words[k] >= V) return damaged_position();
         for (size_t k = 0; k < (size_t)rem * s->W; k++)
-            if (x->chars[k] < 0 || x->chars[k] > ELMO_CHAR_PAD) goto trunc;
+            if (x->chars[k] < 0 || x->chars[k] > ELMO_CHAR_PAD) return damaged_position();
         x->len = rem;
         x->pos = 0;
     }
@@ -382,14 +387,12 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
         elmo_rng saved = s->chunk_rng;
         if ((st = read_chunk(s))) return st;
         s->chunk_rng = saved;
-        if (nx[0] > s->n_sent) goto trunc;
+        if (nx[0] > s->n_sent) return damaged_position();
         s->next = nx[0];
     } else {
         s->chunk_eof = 1;
     }
     return ELMO_OK;
-trunc:
-    return elmo_fail(ELMO_ERR_FORMAT, "the checkpoint's data position is damaged");
 }
 
 elmo_status elmo_count_tokens(const char *const *files, int n_files, uint64_t *sentences,
@@ -399,14 +402,14 @@ elmo_status elmo_count_tokens(const char *const *files, int n_files, uint64_t *s
         elmo_line_reader r;
         elmo_status s = elmo_line_reader_open(&r, files[f], MAX_LINE);
         if (s) return s;
-        int k;
-        while ((k = elmo_line_reader_next(&r)) > 0) {
+        int got;
+        while (!(s = elmo_line_reader_next(&r, &got)) && got) {
             size_t n = elmo_split_whitespace(r.line, r.len, NULL, NULL, 0);
             ns++;
             nt += n + 1;
         }
         elmo_line_reader_close(&r);
-        if (k < 0) return (elmo_status)-k;
+        if (s) return s;
     }
     *sentences = ns;
     *tokens = nt;

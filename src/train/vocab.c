@@ -61,15 +61,14 @@ elmo_status elmo_vocab_load(const char *path, elmo_vocab **out) {
         free(v);
         return s;
     }
-    int k;
-    while ((k = elmo_line_reader_next(&r)) > 0) {
+    int got;
+    while (!(s = elmo_line_reader_next(&r, &got)) && got) {
         size_t len;
         const char *w = elmo_strip(r.line, r.len, &len);
         if (len == 12 && memcmp(w, "!!!MAXTERMID", 12) == 0) continue;
         if ((s = vocab_push(v, w, len))) break;
     }
     elmo_line_reader_close(&r);
-    if (k < 0) s = (elmo_status)-k;
     if (s) {
         elmo_vocab_free(v);
         return s;
@@ -148,8 +147,8 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
     for (int f = 0; f < n_files && !s; f++) {
         elmo_line_reader r;
         if ((s = elmo_line_reader_open(&r, files[f], VOCAB_MAX_LINE))) break;
-        int k;
-        while (!s && (k = elmo_line_reader_next(&r)) > 0) {
+        int got;
+        while (!s && !(s = elmo_line_reader_next(&r, &got)) && got) {
             size_t n = elmo_split_whitespace(r.line, r.len, st, ln, cap);
             if (n > cap) {
                 size_t nc = n * 2;
@@ -182,7 +181,6 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
             }
             total += n;
         }
-        if (!s && k < 0) s = (elmo_status)-k;
         elmo_line_reader_close(&r);
     }
     free(st);

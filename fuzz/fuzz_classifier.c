@@ -1,4 +1,4 @@
-/* fuzz_clf.c: classifier files (elmo_clf_load: the sectioned container of src/io/checkpoint.c
+/* fuzz_classifier.c: classifier files (elmo_classifier_load: the sectioned container of src/io/checkpoint.c
  * with a JSON description, the parameters and the bag-of-words terms). Each input is loaded as
  * it is and with its section CRCs recomputed; a classifier that loads predicts two texts
  * (ELMo features: with the tiny model the seeds were trained with). */
@@ -19,24 +19,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && (size < 12 || memcmp(fixed, data, size) == 0)) break;
         const char *p = fuzz_write("model.clf", pass ? fixed : data, size);
-        elmo_clf *c;
-        elmo_status s = elmo_clf_load(p, &c);
+        elmo_classifier *c;
+        elmo_status s = elmo_classifier_load(p, &c);
         fuzz_check_error(s);
         if (s) continue;
-        int C = elmo_clf_n_classes(c);
+        int C = elmo_classifier_n_classes(c);
         if (C < 2) abort();
         for (int k = 0; k < C; k++)
-            if (!elmo_clf_label(c, k)) abort();
-        s = elmo_clf_attach(c, g_bilm, NULL);
+            if (!elmo_classifier_label(c, k)) abort();
+        s = elmo_classifier_attach(c, g_bilm, NULL);
         fuzz_check_error(s);
         if (!s) {
             const char *texts[] = {"the cat sat on the mat", "FREE cash now !!!"};
             size_t lens[] = {strlen(texts[0]), strlen(texts[1])};
             float *probs = malloc(sizeof(float) * 2 * (size_t)C);
-            if (probs) fuzz_check_error(elmo_clf_predict(c, texts, lens, 2, probs, NULL, NULL));
+            if (probs) fuzz_check_error(elmo_classifier_predict(c, texts, lens, 2, probs, NULL, NULL));
             free(probs);
         }
-        elmo_clf_free(c);
+        elmo_classifier_free(c);
     }
     free(fixed);
     return 0;
