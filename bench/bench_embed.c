@@ -89,10 +89,10 @@ static double best_time(void (*fn)(void *), void *arg, double seconds) {
 static float *rand_mat(size_t n, elmo_rng *r);
 
 typedef struct {
-    int M, N, K, n;         /* n weight matrices cycled through */
+    int M, N, K, n; /* n weight matrices cycled through */
     float *A, *C;
     elmo_mat *B[4];
-    int M2, N2, K2;         /* optional second product per matrix (the projection) */
+    int M2, N2, K2; /* optional second product per matrix (the projection) */
     float *A2, *C2;
     elmo_mat *B2[4];
 } gemm_job;
@@ -131,8 +131,9 @@ static double gemm_rate(int n, int M, int N, int K, int M2, int N2, int K2, elmo
                         double seconds) {
     elmo_rng r;
     elmo_rng_seed(&r, 7);
-    gemm_job g = {M, N, K, n, rand_mat((size_t)M * K, &r), rand_mat((size_t)M * N, &r), {0},
-                  M2, N2, K2, NULL, NULL, {0}};
+    gemm_job g = {
+        M,  N,    K,    n,  rand_mat((size_t)M * K, &r), rand_mat((size_t)M * N, &r), {0}, M2, N2,
+        K2, NULL, NULL, {0}};
     for (int i = 0; i < n; i++) g.B[i] = rand_w(K, N, prec, &r);
     if (M2) {
         g.A2 = rand_mat((size_t)M2 * K2, &r);
@@ -155,9 +156,9 @@ static double gemm_rate(int n, int M, int N, int K, int M2, int N2, int K2, elmo
 
 /* ---- input */
 typedef struct {
-    char *text;           /* all lines, tokens NUL-separated */
-    const char ***tok;    /* per sentence */
-    int *n;               /* tokens per sentence */
+    char *text;        /* all lines, tokens NUL-separated */
+    const char ***tok; /* per sentence */
+    int *n;            /* tokens per sentence */
     int count;
 } corpus;
 
@@ -237,7 +238,8 @@ static double percentile(double *v, int n, double q) {
  * time, every layer. m is in prec on return. Returns non-zero on a library error. */
 static int precision_error(elmo_model *m, const corpus *cp, int threads, elmo_precision prec,
                            double *max_err, double *rms) {
-    int ne = cp->count < 32 ? cp->count : 32, K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
+    int ne = cp->count < 32 ? cp->count : 32, K = elmo_model_n_output_layers(m),
+        D = elmo_model_output_dim(m);
     size_t total = 0;
     for (int i = 0; i < ne; i++) total += (size_t)K * cp->n[i] * D;
     float *a = malloc(sizeof(float) * (total + 1)), *b = malloc(sizeof(float) * (total + 1));
@@ -268,15 +270,18 @@ static int precision_error(elmo_model *m, const corpus *cp, int threads, elmo_pr
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: bench_embed (--model DIR | --options O.json --weights W.hdf5) --input FILE\n"
-            "                   [--limit N] [--batch-size 64] [--threads 2] [--single] [--bucket K]\n"
-            "                   [--cache N] [--precision fp32|bf16|auto] [--reference] [--no-sgemm]\n"
-            "                   [--sgemm-seconds S] [--wait-idle S] [--label NAME] [--verbose] | --print-backend\n");
+    fprintf(
+        stderr,
+        "usage: bench_embed (--model DIR | --options O.json --weights W.hdf5) --input FILE\n"
+        "                   [--limit N] [--batch-size 64] [--threads 2] [--single] [--bucket K]\n"
+        "                   [--cache N] [--precision fp32|bf16|auto] [--reference] [--no-sgemm]\n"
+        "                   [--sgemm-seconds S] [--wait-idle S] [--label NAME] [--verbose] | "
+        "--print-backend\n");
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = NULL, *options = NULL, *weights = NULL, *input = NULL, *label = "elmo.c";
+    const char *model_dir = NULL, *options = NULL, *weights = NULL, *input = NULL,
+               *label = "elmo.c";
     int limit = 0, B = 64, threads = 2, single = 0, bucket = 0, no_sgemm = 0, verbose = 0;
     const char *precision = "fp32";
     int reference = 0;
@@ -285,28 +290,44 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && ++i)
-        if (ARG("--model")) model_dir = v;
-        else if (ARG("--options")) options = v;
-        else if (ARG("--weights")) weights = v;
-        else if (ARG("--input")) input = v;
-        else if (ARG("--limit")) limit = atoi(v);
-        else if (ARG("--batch-size")) B = atoi(v);
-        else if (ARG("--threads")) threads = atoi(v);
-        else if (ARG("--bucket")) bucket = atoi(v);
-        else if (ARG("--cache")) cache = atol(v);
-        else if (ARG("--sgemm-seconds")) sgemm_s = atof(v);
-        else if (ARG("--wait-idle")) idle_s = atof(v);
-        else if (ARG("--label")) label = v;
-        else if (strcmp(a, "--single") == 0) single = 1;
-        else if (ARG("--precision")) precision = v;
-        else if (strcmp(a, "--no-sgemm") == 0) no_sgemm = 1;
-        else if (strcmp(a, "--reference") == 0) reference = 1;
-        else if (strcmp(a, "--verbose") == 0) verbose = 1;
+        if (ARG("--model"))
+            model_dir = v;
+        else if (ARG("--options"))
+            options = v;
+        else if (ARG("--weights"))
+            weights = v;
+        else if (ARG("--input"))
+            input = v;
+        else if (ARG("--limit"))
+            limit = atoi(v);
+        else if (ARG("--batch-size"))
+            B = atoi(v);
+        else if (ARG("--threads"))
+            threads = atoi(v);
+        else if (ARG("--bucket"))
+            bucket = atoi(v);
+        else if (ARG("--cache"))
+            cache = atol(v);
+        else if (ARG("--sgemm-seconds"))
+            sgemm_s = atof(v);
+        else if (ARG("--wait-idle"))
+            idle_s = atof(v);
+        else if (ARG("--label"))
+            label = v;
+        else if (strcmp(a, "--single") == 0)
+            single = 1;
+        else if (ARG("--precision"))
+            precision = v;
+        else if (strcmp(a, "--no-sgemm") == 0)
+            no_sgemm = 1;
+        else if (strcmp(a, "--reference") == 0)
+            reference = 1;
+        else if (strcmp(a, "--verbose") == 0)
+            verbose = 1;
         else if (strcmp(a, "--print-backend") == 0) {
             printf("%s\n", elmo_mm_backend_info());
             return 0;
-        }
-        else {
+        } else {
             usage();
             return strcmp(a, "--help") == 0 ? 0 : 2;
         }
@@ -324,7 +345,8 @@ int main(int argc, char **argv) {
     }
     char *wpath = model_dir ? elmo_path_join(model_dir, "weights.hdf5") : strdup(weights);
     elmo_model *m;
-    elmo_status st = model_dir ? elmo_model_load_dir(model_dir, &m) : elmo_model_load(options, weights, &m);
+    elmo_status st =
+        model_dir ? elmo_model_load_dir(model_dir, &m) : elmo_model_load(options, weights, &m);
     if (st) {
         fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
         return 1;
@@ -356,8 +378,8 @@ int main(int argc, char **argv) {
         elmo_bucket_order(n, cp.n, bucket * B, order);
         for (int w0 = 0; w0 < n; w0 += bucket * B) {
             int wn = n - w0 < bucket * B ? n - w0 : bucket * B;
-            int k = elmo_bucket_batches(wn, cp.n, order + w0, B, elmo_bucket_budget(wn, cp.n + w0, B),
-                                        starts + nb);
+            int k = elmo_bucket_batches(wn, cp.n, order + w0, B,
+                                        elmo_bucket_budget(wn, cp.n + w0, B), starts + nb);
             for (int q = 0; q < k; q++) starts[nb + q] += w0; /* positions in order */
             nb += k;
         }
@@ -385,15 +407,15 @@ int main(int argc, char **argv) {
     float **ob = malloc(sizeof(float *) * B);
     double *lat = malloc(sizeof(double) * nb);
 
-#define FILL(bi)                                                                              \
-    int b0 = starts[bi], bn = starts[(bi) + 1] - b0;                                          \
-    size_t off = 0;                                                                           \
-    for (int k = 0; k < bn; k++) {                                                           \
-        int i = order[b0 + k];                                                                \
-        tk[k] = (const char *const *)cp.tok[i];                                               \
-        nt[k] = cp.n[i];                                                                      \
-        ob[k] = outmem + off;                                                                 \
-        off += (size_t)K * cp.n[i] * D;                                                       \
+#define FILL(bi)                                                                                   \
+    int b0 = starts[bi], bn = starts[(bi) + 1] - b0;                                               \
+    size_t off = 0;                                                                                \
+    for (int k = 0; k < bn; k++) {                                                                 \
+        int i = order[b0 + k];                                                                     \
+        tk[k] = (const char *const *)cp.tok[i];                                                    \
+        nt[k] = cp.n[i];                                                                           \
+        ob[k] = outmem + off;                                                                      \
+        off += (size_t)K * cp.n[i] * D;                                                            \
     }
 
     if (idle_s > 0) wait_idle(idle_s);
@@ -428,7 +450,8 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0;
     /* after the peak RSS is read: the comparison loads the float32 weights again */
-    if (prec != ELMO_PRECISION_FP32 && precision_error(m, &cp, threads, prec, &bf16_err, &bf16_rms)) {
+    if (prec != ELMO_PRECISION_FP32 &&
+        precision_error(m, &cp, threads, prec, &bf16_err, &bf16_rms)) {
         fprintf(stderr, "bench_embed: %s\n", elmo_last_error());
         return 1;
     }
@@ -445,13 +468,16 @@ int main(int argc, char **argv) {
     double fl = elmo_model_flops_per_token(m), fl_lstm = elmo_model_lstm_flops_per_token(m);
     double fl_rec = 0; /* recurrent part: h W_h and the projection, both directions */
     for (int l = 0; l < L; l++)
-        fl_rec += 2.0 * (2.0 * (c->has_lstm_proj ? P : H) * 4 * H + (c->has_lstm_proj ? 2.0 * H * P : 0));
+        fl_rec +=
+            2.0 * (2.0 * (c->has_lstm_proj ? P : H) * 4 * H + (c->has_lstm_proj ? 2.0 * H * P : 0));
     double pos_per_word = (double)(words + 2 * n) / words;
     double tps = words / seconds;
     double gsq = 0, gb = 0, gstep = 0;
     char lstm_impl[64];
-    snprintf(lstm_impl, sizeof lstm_impl, "%s", prec == ELMO_PRECISION_INT8 ? "own:int8-weights (steps)"
-                                                : elmo_mm_impl_name(B, 4 * H, c->has_lstm_proj ? P : H, prec));
+    snprintf(lstm_impl, sizeof lstm_impl, "%s",
+             prec == ELMO_PRECISION_INT8
+                 ? "own:int8-weights (steps)"
+                 : elmo_mm_impl_name(B, 4 * H, c->has_lstm_proj ? P : H, prec));
     if (!no_sgemm) {
         elmo_session_free(s); /* its BLAS setting no longer matters */
         s = NULL;
@@ -466,7 +492,8 @@ int main(int argc, char **argv) {
                 (threads < 2 ? threads : 2);
     }
     double hit0 = ss.tokens_cached + ss.tokens_computed > 0
-                      ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed) : 0;
+                      ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed)
+                      : 0;
     double per_word = fl * pos_per_word;
     double lim = gsq * 1e9 / per_word, lim_cached = gsq * 1e9 / (fl_lstm * pos_per_word);
     /* the limit for this run's cache hit rate: LSTMs for every position, the whole char CNN
@@ -474,62 +501,77 @@ int main(int argc, char **argv) {
     double lim_hits = gsq * 1e9 / ((fl_lstm + (1 - hit0) * (fl - fl_lstm)) * pos_per_word);
     double lim_b = gb * 1e9 / per_word;
     double pos_med = med_words + 2;
-    double lim_ms = gsq > 0 ? 1000 * pos_med * ((fl - fl_rec) / (gsq * 1e9) + fl_rec / (gstep * 1e9)) : 0;
+    double lim_ms =
+        gsq > 0 ? 1000 * pos_med * ((fl - fl_rec) / (gsq * 1e9) + fl_rec / (gstep * 1e9)) : 0;
     double achieved = tps * per_word / 1e9;
     double hit = ss.tokens_cached + ss.tokens_computed > 0
-                     ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed) : 0;
+                     ? (double)ss.tokens_cached / (ss.tokens_cached + ss.tokens_computed)
+                     : 0;
 
     /* readable table (stderr) */
-    fprintf(stderr, "\n%s: %s, %d sentences, %ld words (%.3f positions/word), batch %d%s, %d threads%s, %s\n",
-            label, model_dir ? model_dir : weights, n, words, pos_per_word, B,
-            single ? " (single)" : "", threads, bucket ? ", bucketed" : "", elmo_precision_name(prec));
+    fprintf(
+        stderr,
+        "\n%s: %s, %d sentences, %ld words (%.3f positions/word), batch %d%s, %d threads%s, %s\n",
+        label, model_dir ? model_dir : weights, n, words, pos_per_word, B,
+        single ? " (single)" : "", threads, bucket ? ", bucketed" : "", elmo_precision_name(prec));
     fprintf(stderr, "  %-34s %10.1f\n", "words/s", tps);
     fprintf(stderr, "  %-34s %10.2f\n", "sentences/s", n / seconds);
-    fprintf(stderr, "  %-34s %10.2f / %.2f ms\n", single ? "latency median / p99" : "batch latency median / p99",
-            med_ms, p99_ms);
+    fprintf(stderr, "  %-34s %10.2f / %.2f ms\n",
+            single ? "latency median / p99" : "batch latency median / p99", med_ms, p99_ms);
     fprintf(stderr, "  %-34s %10.2f / %.2f s\n", "encoder / LSTM time", ss.encode_s, ss.lstm_s);
     if (prec != ELMO_PRECISION_FP32)
-        fprintf(stderr, "  %-30s %3s %10.2g (RMS %.2g)\n", "vs fp32: max |diff|", elmo_precision_name(prec), bf16_err, bf16_rms);
+        fprintf(stderr, "  %-30s %3s %10.2g (RMS %.2g)\n", "vs fp32: max |diff|",
+                elmo_precision_name(prec), bf16_err, bf16_rms);
     fprintf(stderr, "  %-34s %10.2f s (%.2f cores busy)\n", "CPU time", cpu_s, cpu_s / seconds);
     fprintf(stderr, "  %-34s %9.1f%%\n", "token cache hits", 100 * hit);
     fprintf(stderr, "  %-34s %10.0f MB (%.2fx the %.0f MB weights file)\n", "peak RSS", rss_mb,
             wmb > 0 ? rss_mb / wmb : 0, wmb);
-    fprintf(stderr, "  %-34s %10.2f M (LSTMs %.2f M)\n", "FLOPs per position", fl / 1e6, fl_lstm / 1e6);
+    fprintf(stderr, "  %-34s %10.2f M (LSTMs %.2f M)\n", "FLOPs per position", fl / 1e6,
+            fl_lstm / 1e6);
     fprintf(stderr, "  %-34s %10.1f GFLOP/s\n", "achieved (all FLOPs counted)", achieved);
     if (!no_sgemm) {
-        fprintf(stderr, "  %-34s %10.1f / %.1f / %.1f GFLOP/s\n", "matmul 2048^3 / LSTM batch / 1-row",
-                gsq, gb, gstep);
-        fprintf(stderr, "  %-34s %10.0f words/s dense (%.0f at the LSTM-batch rate; %.0f all cached)\n",
+        fprintf(stderr, "  %-34s %10.1f / %.1f / %.1f GFLOP/s\n",
+                "matmul 2048^3 / LSTM batch / 1-row", gsq, gb, gstep);
+        fprintf(stderr,
+                "  %-34s %10.0f words/s dense (%.0f at the LSTM-batch rate; %.0f all cached)\n",
                 "limit", lim, lim_b, lim_cached);
         fprintf(stderr, "  %-34s %10.0f words/s\n", "limit at this run's cache hits", lim_hits);
         if (single)
-            fprintf(stderr, "  %-34s %10.2f ms (%.0f words); achieved %.0f%%\n", "limit, median sentence",
-                    lim_ms, med_words, 100 * lim_ms / med_ms);
+            fprintf(stderr, "  %-34s %10.2f ms (%.0f words); achieved %.0f%%\n",
+                    "limit, median sentence", lim_ms, med_words, 100 * lim_ms / med_ms);
         else
             fprintf(stderr, "  %-34s %9.1f%% (dense %.1f%%, all cached %.1f%%)\n",
                     "fraction of the limit at the hits", 100 * tps / lim_hits, 100 * tps / lim,
                     100 * tps / lim_cached);
     }
-    fprintf(stderr, "  %-34s %s; LSTM product %s\n", "matrix backend", elmo_mm_backend_info(), lstm_impl);
+    fprintf(stderr, "  %-34s %s; LSTM product %s\n", "matrix backend", elmo_mm_backend_info(),
+            lstm_impl);
     fprintf(stderr, "  %-34s %10.2f cores\n", "other processes' load", other);
 
-    printf("{\"impl\": \"%s\", \"model\": \"%s\", \"batch_size\": %d, \"single\": %s, \"bucket\": %d, "
-           "\"threads\": %d, \"backend\": \"%s\", \"lstm_impl\": \"%s\", \"precision\": \"%s\", \"sentences\": %d, \"tokens\": %ld, \"seconds\": %.3f, "
-           "\"tokens_per_s\": %.1f, \"sentences_per_s\": %.2f, \"median_ms\": %.2f, \"p99_ms\": %.2f, "
-           "\"encode_s\": %.3f, \"lstm_s\": %.3f, \"cpu_s\": %.3f, \"cache_hit\": %.3f, \"max_rss_mb\": %.0f, "
-           "\"weights_mb\": %.0f, \"rss_over_weights\": %.3f, \"mflops_per_position\": %.2f, "
-           "\"lstm_mflops_per_position\": %.2f, \"positions_per_word\": %.4f, \"achieved_gflops\": %.1f, "
-           "\"matmul_gflops_2048\": %.1f, \"matmul_gflops_lstm_batch\": %.1f, \"matmul_gflops_step\": %.1f, "
-           "\"limit_words_per_s\": %.0f, \"limit_words_per_s_cached\": %.0f, \"limit_words_per_s_at_hits\": %.0f, "
-           "\"fraction_of_limit\": %.3f, \"fraction_of_dense_limit\": %.3f, "
-           "\"limit_ms_median_sentence\": %.2f, \"fraction_of_latency_limit\": %.3f, \"max_abs_diff_vs_fp32\": %.3g, "
-           "\"rms_diff_vs_fp32\": %.3g, \"other_cpu\": %.2f}\n",
-           label, model_dir ? model_dir : weights, B, single ? "true" : "false", bucket, threads,
-           elmo_mm_backend_info(), lstm_impl, elmo_precision_name(prec), n, words, seconds, tps, n / seconds, med_ms, p99_ms, ss.encode_s,
-           ss.lstm_s, cpu_s, hit, rss_mb, wmb, wmb > 0 ? rss_mb / wmb : 0, fl / 1e6, fl_lstm / 1e6,
-           pos_per_word, achieved, gsq, gb, gstep, lim, lim_cached, lim_hits, lim_hits > 0 ? tps / lim_hits : 0,
-           lim > 0 ? tps / lim : 0, lim_ms,
-           med_ms > 0 && lim_ms > 0 ? lim_ms / med_ms : 0, bf16_err, bf16_rms, other);
+    printf(
+        "{\"impl\": \"%s\", \"model\": \"%s\", \"batch_size\": %d, \"single\": %s, \"bucket\": %d, "
+        "\"threads\": %d, \"backend\": \"%s\", \"lstm_impl\": \"%s\", \"precision\": \"%s\", "
+        "\"sentences\": %d, \"tokens\": %ld, \"seconds\": %.3f, "
+        "\"tokens_per_s\": %.1f, \"sentences_per_s\": %.2f, \"median_ms\": %.2f, \"p99_ms\": %.2f, "
+        "\"encode_s\": %.3f, \"lstm_s\": %.3f, \"cpu_s\": %.3f, \"cache_hit\": %.3f, "
+        "\"max_rss_mb\": %.0f, "
+        "\"weights_mb\": %.0f, \"rss_over_weights\": %.3f, \"mflops_per_position\": %.2f, "
+        "\"lstm_mflops_per_position\": %.2f, \"positions_per_word\": %.4f, \"achieved_gflops\": "
+        "%.1f, "
+        "\"matmul_gflops_2048\": %.1f, \"matmul_gflops_lstm_batch\": %.1f, \"matmul_gflops_step\": "
+        "%.1f, "
+        "\"limit_words_per_s\": %.0f, \"limit_words_per_s_cached\": %.0f, "
+        "\"limit_words_per_s_at_hits\": %.0f, "
+        "\"fraction_of_limit\": %.3f, \"fraction_of_dense_limit\": %.3f, "
+        "\"limit_ms_median_sentence\": %.2f, \"fraction_of_latency_limit\": %.3f, "
+        "\"max_abs_diff_vs_fp32\": %.3g, "
+        "\"rms_diff_vs_fp32\": %.3g, \"other_cpu\": %.2f}\n",
+        label, model_dir ? model_dir : weights, B, single ? "true" : "false", bucket, threads,
+        elmo_mm_backend_info(), lstm_impl, elmo_precision_name(prec), n, words, seconds, tps,
+        n / seconds, med_ms, p99_ms, ss.encode_s, ss.lstm_s, cpu_s, hit, rss_mb, wmb,
+        wmb > 0 ? rss_mb / wmb : 0, fl / 1e6, fl_lstm / 1e6, pos_per_word, achieved, gsq, gb, gstep,
+        lim, lim_cached, lim_hits, lim_hits > 0 ? tps / lim_hits : 0, lim > 0 ? tps / lim : 0,
+        lim_ms, med_ms > 0 && lim_ms > 0 ? lim_ms / med_ms : 0, bf16_err, bf16_rms, other);
     (void)maxn;
     elmo_session_free(s);
     elmo_free(outmem);

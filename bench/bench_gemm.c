@@ -30,8 +30,10 @@ typedef struct {
 
 static void run(job *j) {
     for (int c = 0; c < j->cells; c++) {
-        if (j->kind == OWN) elmo_gemm_rm(j->M, j->N, j->K, j->A, j->K, j->W[c], j->N, 0, j->C, j->N);
-        else elmo_mat_mul(j->M, j->A, j->K, j->mat[j->kind][c], 0, j->C, j->N);
+        if (j->kind == OWN)
+            elmo_gemm_rm(j->M, j->N, j->K, j->A, j->K, j->W[c], j->N, 0, j->C, j->N);
+        else
+            elmo_mat_mul(j->M, j->A, j->K, j->mat[j->kind][c], 0, j->C, j->N);
     }
 }
 
@@ -58,9 +60,11 @@ static void bench_shape(int M, int K, int N, int cells, double seconds, elmo_rng
         j.W[c] = elmo_alloc(sizeof(float) * wn);
         for (size_t i = 0; i < wn; i++) j.W[c][i] = (float)(0.1 * (2 * elmo_rng_uniform(r) - 1));
         for (int k = DNNL_F32; k < N_KINDS; k++)
-            if (k == OWN_INT8 ? elmo_mat_convert(j.mat[DNNL_F32][c], ELMO_PRECISION_INT8, &j.mat[k][c])
-                              : elmo_mat_new(K, N, j.W[c], N, k == DNNL_BF16 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32,
-                                             &j.mat[k][c])) {
+            if (k == OWN_INT8
+                    ? elmo_mat_convert(j.mat[DNNL_F32][c], ELMO_PRECISION_INT8, &j.mat[k][c])
+                    : elmo_mat_new(K, N, j.W[c], N,
+                                   k == DNNL_BF16 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32,
+                                   &j.mat[k][c])) {
                 fprintf(stderr, "bench_gemm: %s\n", elmo_last_error());
                 exit(1);
             }
@@ -90,9 +94,12 @@ int main(int argc, char **argv) {
     int cells = 4, threads = 1, shapes[64][3], ns = 0;
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--cells") == 0 && i + 1 < argc) cells = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        if (strcmp(argv[i], "--cells") == 0 && i + 1 < argc)
+            cells = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
         else if (i + 2 < argc && ns < 64) {
             for (int k = 0; k < 3; k++) shapes[ns][k] = atoi(argv[i + k]);
             ns++;
@@ -101,19 +108,22 @@ int main(int argc, char **argv) {
     }
     if (cells < 1 || cells > 8) cells = 4;
     if (ns == 0) {
-        static const int def[][3] = {
-            {1, 512, 16384}, {4, 512, 16384}, {16, 512, 16384}, {64, 512, 16384},
-            {256, 512, 16384}, {1, 4096, 512}, {16, 4096, 512}, {64, 4096, 512},
-            {1, 128, 4096}, {16, 128, 4096}, {64, 128, 4096}, {256, 128, 4096}, {1, 1024, 128},
-            {64, 1024, 128}};
+        static const int def[][3] = {{1, 512, 16384},  {4, 512, 16384},   {16, 512, 16384},
+                                     {64, 512, 16384}, {256, 512, 16384}, {1, 4096, 512},
+                                     {16, 4096, 512},  {64, 4096, 512},   {1, 128, 4096},
+                                     {16, 128, 4096},  {64, 128, 4096},   {256, 128, 4096},
+                                     {1, 1024, 128},   {64, 1024, 128}};
         ns = (int)(sizeof def / sizeof *def);
         memcpy(shapes, def, sizeof def);
     }
     elmo_mm_set_threads(threads);
     elmo_rng r;
     elmo_rng_seed(&r, 1);
-    printf("# %s; own kernel single-threaded, oneDNN %d thread(s)\n", elmo_mm_backend_info(), threads);
-    printf("%-16s %-12s %9s %9s %10s  %s\n", "M x K x N", "kernel", "GFLOP/s", "GB/s W", "max|diff|", "implementation");
-    for (int s = 0; s < ns; s++) bench_shape(shapes[s][0], shapes[s][1], shapes[s][2], cells, seconds, &r);
+    printf("# %s; own kernel single-threaded, oneDNN %d thread(s)\n", elmo_mm_backend_info(),
+           threads);
+    printf("%-16s %-12s %9s %9s %10s  %s\n", "M x K x N", "kernel", "GFLOP/s", "GB/s W",
+           "max|diff|", "implementation");
+    for (int s = 0; s < ns; s++)
+        bench_shape(shapes[s][0], shapes[s][1], shapes[s][2], cells, seconds, &r);
     return 0;
 }

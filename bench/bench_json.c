@@ -34,16 +34,19 @@ static long long prev_digits9(double d, int be, int *e10) {
     int e2 = be ? be - 127 : ilogb(d);
     int e = (e2 * 78913) >> 18;
     long long q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
-    if (q >= 1000000000LL) e++, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
-    else if (q < 100000000LL) e--, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
+    if (q >= 1000000000LL)
+        e++, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
+    else if (q < 100000000LL)
+        e--, q = (long long)(d * g_p10[8 - e + P10_MAX] + 0.5);
     if (q >= 1000000000LL) q /= 10, e++;
     *e10 = e;
     return q;
 }
 
-static const char DIG2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                              "8081828384858687888990919293949596979899";
+static const char DIG2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
 static int prev_format(float f, char *buf) {
     uint32_t bits;
@@ -83,8 +86,10 @@ static int prev_format(float f, char *buf) {
     }
     buf[len++] = dig[0];
     buf[len++] = '.';
-    if (nd > 1) memcpy(buf + len, dig + 1, (size_t)(nd - 1)), len += nd - 1;
-    else buf[len++] = '0';
+    if (nd > 1)
+        memcpy(buf + len, dig + 1, (size_t)(nd - 1)), len += nd - 1;
+    else
+        buf[len++] = '0';
     return len + sprintf(buf + len, "e%d", e);
 }
 
@@ -96,7 +101,9 @@ static int printf_format(float f, char *buf) { return snprintf(buf, 32, "%.9g", 
 
 /* the answer written number by number with fmt, as the server wrote it before */
 static int answer_by_number(elmo_strbuf *b, format_fn fmt, int K, int n, int D, const float *x) {
-    if (elmo_strbuf_printf(b, "{\"model\":\"0123456789abcdef\",\"layers\":\"all\",\"embeddings\":[[")) return -1;
+    if (elmo_strbuf_printf(b,
+                           "{\"model\":\"0123456789abcdef\",\"layers\":\"all\",\"embeddings\":[["))
+        return -1;
     for (int k = 0; k < K; k++) {
         if (elmo_strbuf_reserve(b, (size_t)n * ((size_t)D * 25 + 4) + 8)) return -1;
         char *p = b->p + b->n;
@@ -146,11 +153,16 @@ int main(int argc, char **argv) {
     const char *model_dir = "models/elmo-en-small", *input = "../shared/peer/data/brown-200.txt";
     int nsent = 64, reps = 7;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--model")) model_dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--input")) input = argv[i + 1];
-        else if (!strcmp(argv[i], "--sentences")) nsent = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else return fprintf(stderr, "bench_json: unknown option %s\n", argv[i]), 2;
+        if (!strcmp(argv[i], "--model"))
+            model_dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--input"))
+            input = argv[i + 1];
+        else if (!strcmp(argv[i], "--sentences"))
+            nsent = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
+        else
+            return fprintf(stderr, "bench_json: unknown option %s\n", argv[i]), 2;
     }
     for (int k = -P10_MAX; k <= P10_MAX; k++) g_p10[k + P10_MAX] = pow(10.0, k);
     FILE *in = fopen(input, "r");
@@ -172,7 +184,8 @@ int main(int argc, char **argv) {
         for (int j = 0; j < n; j++) line[st[j] + ln[j]] = 0, tok[j] = line + st[j];
         const char *const *tk = tok;
         out[ns] = malloc(sizeof(float) * (size_t)K * n * D);
-        if (elmo_embed(s, 1, &tk, &n, &out[ns])) return fprintf(stderr, "%s\n", elmo_last_error()), 1;
+        if (elmo_embed(s, 1, &tk, &n, &out[ns]))
+            return fprintf(stderr, "%s\n", elmo_last_error()), 1;
         nt[ns++] = n;
         numbers += (long)K * n * D;
     }
@@ -186,27 +199,34 @@ int main(int argc, char **argv) {
             for (int j = 0; j < ns; j++) {
                 b.n = 0;
                 const float *sel = out[j];
-                int bad = w == 2 ? serve_write_json(&b, "0123456789abcdef", SERVE_ALL, K, D, 1, &nt[j], &sel)
-                                 : answer_by_number(&b, w ? prev_format : printf_format, K, nt[j], D, out[j]);
+                int bad = w == 2 ? serve_write_json(&b, "0123456789abcdef", SERVE_ALL, K, D, 1,
+                                                    &nt[j], &sel)
+                                 : answer_by_number(&b, w ? prev_format : printf_format, K, nt[j],
+                                                    D, out[j]);
                 if (bad) return fprintf(stderr, "bench_json: out of memory\n"), 1;
                 bytes += b.n;
                 if (r == 0 && reads_back(b.p, (long)K * nt[j] * D, out[j]))
-                    return fprintf(stderr, "bench_json: %s: sentence %d does not read back\n", ways[w].name, j), 1;
+                    return fprintf(stderr, "bench_json: %s: sentence %d does not read back\n",
+                                   ways[w].name, j),
+                           1;
             }
             double t = elmo_now() - t0;
             if (t < ways[w].best_s) ways[w].best_s = t;
             ways[w].bytes = bytes;
         }
-    fprintf(stderr, "bench_json: %d sentences, %ld numbers (layers all, K=%d, D=%d), best of %d\n", ns,
-            numbers, K, D, reps);
+    fprintf(stderr, "bench_json: %d sentences, %ld numbers (layers all, K=%d, D=%d), best of %d\n",
+            ns, numbers, K, D, reps);
     for (int w = 0; w < 3; w++)
-        fprintf(stderr, "  %-12s %6.2f ns per number  %5.2f bytes per number  %5.2fx the time of new\n",
+        fprintf(stderr,
+                "  %-12s %6.2f ns per number  %5.2f bytes per number  %5.2fx the time of new\n",
                 ways[w].name, ways[w].best_s * 1e9 / numbers, (double)ways[w].bytes / numbers,
                 ways[w].best_s / ways[2].best_s);
     printf("{\"numbers\": %ld, \"printf_ns\": %.2f, \"previous_ns\": %.2f, \"new_ns\": %.2f, "
-           "\"printf_bytes\": %.2f, \"previous_bytes\": %.2f, \"new_bytes\": %.2f, \"previous_over_new\": %.2f}\n",
-           numbers, ways[0].best_s * 1e9 / numbers, ways[1].best_s * 1e9 / numbers, ways[2].best_s * 1e9 / numbers,
-           (double)ways[0].bytes / numbers, (double)ways[1].bytes / numbers, (double)ways[2].bytes / numbers,
+           "\"printf_bytes\": %.2f, \"previous_bytes\": %.2f, \"new_bytes\": %.2f, "
+           "\"previous_over_new\": %.2f}\n",
+           numbers, ways[0].best_s * 1e9 / numbers, ways[1].best_s * 1e9 / numbers,
+           ways[2].best_s * 1e9 / numbers, (double)ways[0].bytes / numbers,
+           (double)ways[1].bytes / numbers, (double)ways[2].bytes / numbers,
            ways[1].best_s / ways[2].best_s);
     elmo_strbuf_free(&b);
     for (int j = 0; j < ns; j++) free(out[j]);

@@ -37,10 +37,11 @@ static double pct(double *v, int n, double p) {
 /* one request over the open connection fd; 0 when a 200 answer was read in full */
 static int post(int fd, const char *body, const char *accept, char **buf, size_t *cap) {
     char head[512];
-    int h = snprintf(head, sizeof head,
-                     "POST /v1/embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     "%s%s%sContent-Length: %zu\r\n\r\n",
-                     accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "", strlen(body));
+    int h = snprintf(
+        head, sizeof head,
+        "POST /v1/embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "%s%s%sContent-Length: %zu\r\n\r\n",
+        accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "", strlen(body));
     if (send(fd, head, (size_t)h, MSG_NOSIGNAL) != h) return -1;
     if (send(fd, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body)) return -1;
     size_t n = 0, need = 0;
@@ -69,8 +70,10 @@ static char *json_body(const char *line, const char *layers) {
     elmo_strbuf_add(&b, "{\"sentences\": [\"", 16);
     for (const char *p = line; *p; p++) {
         if (*p == '"' || *p == '\\') elmo_strbuf_add(&b, "\\", 1);
-        if ((unsigned char)*p < 0x20) elmo_strbuf_printf(&b, "\\u%04x", *p);
-        else elmo_strbuf_add(&b, p, 1);
+        if ((unsigned char)*p < 0x20)
+            elmo_strbuf_printf(&b, "\\u%04x", *p);
+        else
+            elmo_strbuf_add(&b, p, 1);
     }
     elmo_strbuf_printf(&b, "\"], \"layers\": \"%s\"}", layers);
     return b.p;
@@ -80,17 +83,25 @@ int main(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *layers = "all";
     int port = 0, threads = 2, rounds = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--model")) model_dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--input")) input = argv[i + 1];
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--layers")) layers = argv[i + 1];
-        else return fprintf(stderr, "bench_serve_latency: unknown option %s\n", argv[i]), 2;
+        if (!strcmp(argv[i], "--model"))
+            model_dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--port"))
+            port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--input"))
+            input = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--layers"))
+            layers = argv[i + 1];
+        else
+            return fprintf(stderr, "bench_serve_latency: unknown option %s\n", argv[i]), 2;
     }
     if (!model_dir || !input || port <= 0 || rounds < 1)
         return fprintf(stderr, "usage: bench_serve_latency --model DIR --port PORT --input FILE "
-                               "[--threads 2] [--rounds 3] [--layers all]\n"), 2;
+                               "[--threads 2] [--rounds 3] [--layers all]\n"),
+               2;
     /* sentences: lines of the input, split as the server splits them */
     FILE *f = fopen(input, "r");
     if (!f) return fprintf(stderr, "bench_serve_latency: cannot open %s\n", input), 1;
@@ -115,7 +126,8 @@ int main(int argc, char **argv) {
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         return fprintf(stderr, "bench_serve_latency: cannot connect to port %d\n", port), 1;
     int total = ns * rounds;
-    double *tin = malloc(sizeof(double) * (size_t)total), *tjs = malloc(sizeof(double) * (size_t)total),
+    double *tin = malloc(sizeof(double) * (size_t)total),
+           *tjs = malloc(sizeof(double) * (size_t)total),
            *tnp = malloc(sizeof(double) * (size_t)total);
     size_t st[4096], ln[4096];
     char *buf = NULL;
@@ -130,10 +142,12 @@ int main(int argc, char **argv) {
             for (int t = 0; t < n; t++) copy[st[t] + ln[t]] = 0, toks[t] = copy + st[t];
             const char *const *tk = toks;
             double t0 = elmo_now();
-            if (elmo_embed(s, 1, &tk, &n, &out)) return fprintf(stderr, "%s\n", elmo_last_error()), 1;
+            if (elmo_embed(s, 1, &tk, &n, &out))
+                return fprintf(stderr, "%s\n", elmo_last_error()), 1;
             double t1 = elmo_now();
             char *body = json_body(lines[i], layers);
-            if (post(fd, body, NULL, &buf, &bcap)) return fprintf(stderr, "bench_serve_latency: request failed\n"), 1;
+            if (post(fd, body, NULL, &buf, &bcap))
+                return fprintf(stderr, "bench_serve_latency: request failed\n"), 1;
             double t2 = elmo_now();
             if (post(fd, body, "application/x-npy", &buf, &bcap))
                 return fprintf(stderr, "bench_serve_latency: npy request failed\n"), 1;
@@ -147,11 +161,13 @@ int main(int argc, char **argv) {
     close(fd);
     double min = pct(tin, total, 0.5), mjs = pct(tjs, total, 0.5), mnp = pct(tnp, total, 0.5);
     double pin = pct(tin, total, 0.99), pjs = pct(tjs, total, 0.99), pnp = pct(tnp, total, 0.99);
-    fprintf(stderr, "one sentence at a time, %d sentences x %d rounds, layers %s, %d threads:\n", ns, rounds,
-            layers, threads);
+    fprintf(stderr, "one sentence at a time, %d sentences x %d rounds, layers %s, %d threads:\n",
+            ns, rounds, layers, threads);
     fprintf(stderr, "  in-process elmo_embed       median %7.2f ms   p99 %7.2f ms\n", min, pin);
-    fprintf(stderr, "  HTTP, JSON answer           median %7.2f ms   p99 %7.2f ms   (%+.2f ms)\n", mjs, pjs, mjs - min);
-    fprintf(stderr, "  HTTP, npy answer            median %7.2f ms   p99 %7.2f ms   (%+.2f ms)\n", mnp, pnp, mnp - min);
+    fprintf(stderr, "  HTTP, JSON answer           median %7.2f ms   p99 %7.2f ms   (%+.2f ms)\n",
+            mjs, pjs, mjs - min);
+    fprintf(stderr, "  HTTP, npy answer            median %7.2f ms   p99 %7.2f ms   (%+.2f ms)\n",
+            mnp, pnp, mnp - min);
     printf("{\"sentences\": %d, \"rounds\": %d, \"layers\": \"%s\", \"inproc_median_ms\": %.3f, "
            "\"http_json_median_ms\": %.3f, \"http_npy_median_ms\": %.3f, \"inproc_p99_ms\": %.3f, "
            "\"http_json_p99_ms\": %.3f, \"http_npy_p99_ms\": %.3f}\n",

@@ -39,16 +39,26 @@ int main(int argc, char **argv) {
     const char *precision = "fp32";
     for (int i = 1; i + 1 < argc; i += 2) { /* --name value pairs */
         const char *a = argv[i], *v = argv[i + 1];
-        if (!strcmp(a, "--options")) options = v;
-        else if (!strcmp(a, "--vocab-size")) V = atoi(v);
-        else if (!strcmp(a, "--batch-size")) B = atoi(v);
-        else if (!strcmp(a, "--unroll-steps")) T = atoi(v);
-        else if (!strcmp(a, "--negatives")) S = atoi(v);
-        else if (!strcmp(a, "--steps")) steps = atoi(v);
-        else if (!strcmp(a, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--precision")) precision = v;
-        else if (!strcmp(a, "--seed")) seed = atoi(v);
+        if (!strcmp(a, "--options"))
+            options = v;
+        else if (!strcmp(a, "--vocab-size"))
+            V = atoi(v);
+        else if (!strcmp(a, "--batch-size"))
+            B = atoi(v);
+        else if (!strcmp(a, "--unroll-steps"))
+            T = atoi(v);
+        else if (!strcmp(a, "--negatives"))
+            S = atoi(v);
+        else if (!strcmp(a, "--steps"))
+            steps = atoi(v);
+        else if (!strcmp(a, "--warmup"))
+            warmup = atoi(v);
+        else if (!strcmp(a, "--threads"))
+            threads = atoi(v);
+        else if (!strcmp(a, "--precision"))
+            precision = v;
+        else if (!strcmp(a, "--seed"))
+            seed = atoi(v);
         else {
             fprintf(stderr, "bench_train: unknown option %s\n", a);
             return 2;
@@ -66,7 +76,7 @@ int main(int argc, char **argv) {
     elmo_rng r;
     elmo_rng_seed(&r, (uint64_t)seed + 1);
     int nw = V - 3;
-    char (*spell)[13] = malloc(sizeof *spell * nw);
+    char(*spell)[13] = malloc(sizeof *spell * nw);
     double *cdf = malloc(sizeof(double) * nw), z = 0;
     for (int k = 0; k < nw; k++) {
         int len = 3 + (int)elmo_rng_below(&r, 10);
@@ -94,8 +104,10 @@ int main(int argc, char **argv) {
             int lo = 0, hi = nw - 1;
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
-                if (cdf[mid] < u) lo = mid + 1;
-                else hi = mid;
+                if (cdf[mid] < u)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             fprintf(f, "%s%s%d", q ? " " : "", spell[lo], lo);
         }
@@ -132,8 +144,7 @@ int main(int argc, char **argv) {
     elmo_status s = elmo_train(&c);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {
-    }
+    if (system(cmd)) {}
     if (s) {
         fprintf(stderr, "bench_train: %s\n", elmo_last_error());
         return 1;
@@ -141,9 +152,11 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double el = tm.t_end - tm.t_start;
-    printf("{\"impl\": \"elmo.c\", \"precision\": \"%s\", \"tokens_per_s\": %.1f, \"seconds_per_step\": %.4f, "
+    printf("{\"impl\": \"elmo.c\", \"precision\": \"%s\", \"tokens_per_s\": %.1f, "
+           "\"seconds_per_step\": %.4f, "
            "\"peak_rss_mb\": %.0f, \"steps\": %d, \"batch_size\": %d, \"unroll_steps\": %d, "
            "\"negatives\": %d, \"vocab_size\": %d, \"threads\": %d}\n",
-           precision, (double)B * T * steps / el, el / steps, ru.ru_maxrss / 1024.0, steps, B, T, S, V, threads);
+           precision, (double)B * T * steps / el, el / steps, ru.ru_maxrss / 1024.0, steps, B, T, S,
+           V, threads);
     return 0;
 }

@@ -33,7 +33,8 @@ static int fail(const char *msg, const char *arg) {
 /* Cosine of rows a and b of vec (D each). */
 static double cosine(const float *a, const float *b, int D) {
     double ab = 0, aa = 0, bb = 0;
-    for (int d = 0; d < D; d++) ab += (double)a[d] * b[d], aa += (double)a[d] * a[d], bb += (double)b[d] * b[d];
+    for (int d = 0; d < D; d++)
+        ab += (double)a[d] * b[d], aa += (double)a[d] * a[d], bb += (double)b[d] * b[d];
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : -2;
 }
 
@@ -59,7 +60,8 @@ static double chance(const use *u, size_t n) {
     for (size_t a = 0; a < n; a++) {
         size_t same = 0, all = 0;
         for (size_t b = 0; b < n; b++)
-            if (b != a && !strcmp(u[b].word, u[a].word)) all++, same += !strcmp(u[b].sense, u[a].sense);
+            if (b != a && !strcmp(u[b].word, u[a].word))
+                all++, same += !strcmp(u[b].sense, u[a].sense);
         sum += all ? (double)same / all : 0;
     }
     return sum / (double)n;
@@ -71,16 +73,19 @@ int main(int argc, char **argv) {
     if (!f) return fail("cannot open", argv[2]);
     elmo_model *m;
     elmo_session *s;
-    if (elmo_model_load_dir(argv[1], &m) || elmo_session_new(m, 1, 2, &s)) return fail("cannot load the model", argv[1]);
+    if (elmo_model_load_dir(argv[1], &m) || elmo_session_new(m, 1, 2, &s))
+        return fail("cannot load the model", argv[1]);
     int K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
     use *u = calloc(MAX_USES, sizeof *u);
-    float *vec = malloc(sizeof(float) * (size_t)MAX_USES * (K + 1) * D); /* (K + 1 views, n, D) later */
+    float *vec =
+        malloc(sizeof(float) * (size_t)MAX_USES * (K + 1) * D); /* (K + 1 views, n, D) later */
     float *layers = malloc(sizeof(float) * (size_t)K * MAX_TOK * D);
     char line[8192];
     size_t n = 0;
     while (u && vec && layers && fgets(line, sizeof line, f) && n < MAX_USES) {
         line[strcspn(line, "\n")] = 0;
-        char *w = strtok(line, "\t"), *sense = strtok(NULL, "\t"), *idx = strtok(NULL, "\t"), *text = strtok(NULL, "\t");
+        char *w = strtok(line, "\t"), *sense = strtok(NULL, "\t"), *idx = strtok(NULL, "\t"),
+             *text = strtok(NULL, "\t");
         if (!w || !sense || !idx || !text) return fail("bad line in", argv[2]);
         const char *tok[MAX_TOK];
         int nt = 0;
@@ -110,10 +115,13 @@ int main(int argc, char **argv) {
     for (size_t a = 1; a < n; a++) words += strcmp(u[a].word, u[a - 1].word) != 0;
     printf("{\"uses\": %zu, \"words\": %zu, \"chance\": %.4f", n, words, chance(u, n));
     for (int j = 0; j <= K; j++) {
-        for (size_t a = 0; a < n; a++) memcpy(view + a * D, vec + (a * (K + 1) + j) * D, sizeof(float) * D);
+        for (size_t a = 0; a < n; a++)
+            memcpy(view + a * D, vec + (a * (K + 1) + j) * D, sizeof(float) * D);
         char name[32];
-        if (j == K) snprintf(name, sizeof name, "average");
-        else snprintf(name, sizeof name, "layer_%d", j);
+        if (j == K)
+            snprintf(name, sizeof name, "average");
+        else
+            snprintf(name, sizeof name, "layer_%d", j);
         printf(", \"%s\": %.4f", name, score(u, n, view, D));
     }
     printf("}\n");

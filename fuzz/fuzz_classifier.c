@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const char *texts[] = {"the cat sat on the mat", "FREE cash now !!!"};
             size_t lens[] = {strlen(texts[0]), strlen(texts[1])};
             float *probs = malloc(sizeof(float) * 2 * (size_t)C);
-            if (probs) fuzz_check_error(elmo_classifier_predict(c, texts, lens, 2, probs, NULL, NULL));
+            if (probs)
+                fuzz_check_error(elmo_classifier_predict(c, texts, lens, 2, probs, NULL, NULL));
             free(probs);
         }
         elmo_classifier_free(c);

@@ -102,9 +102,12 @@ const char *fuzz_train_setup(elmo_train_config *c) {
     static const char *files[1];
     if (!opts[0]) {
         snprintf(opts, sizeof opts, "%s",
-                 fuzz_write("train_options.json", FUZZ_TINY_TRAIN_OPTIONS, sizeof FUZZ_TINY_TRAIN_OPTIONS - 1));
-        snprintf(vocab, sizeof vocab, "%s", fuzz_write("train_vocab.txt", FUZZ_TRAIN_VOCAB, sizeof FUZZ_TRAIN_VOCAB - 1));
-        snprintf(data, sizeof data, "%s", fuzz_write("train_data.txt", FUZZ_TRAIN_TEXT, sizeof FUZZ_TRAIN_TEXT - 1));
+                 fuzz_write("train_options.json", FUZZ_TINY_TRAIN_OPTIONS,
+                            sizeof FUZZ_TINY_TRAIN_OPTIONS - 1));
+        snprintf(vocab, sizeof vocab, "%s",
+                 fuzz_write("train_vocab.txt", FUZZ_TRAIN_VOCAB, sizeof FUZZ_TRAIN_VOCAB - 1));
+        snprintf(data, sizeof data, "%s",
+                 fuzz_write("train_data.txt", FUZZ_TRAIN_TEXT, sizeof FUZZ_TRAIN_TEXT - 1));
         snprintf(dir, sizeof dir, "%s", fuzz_path("save"));
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", dir);
         mkdir(dir, 0755);

@@ -17,16 +17,16 @@
 
 /* The tiny architecture of the generated seeds (inference form, 262 characters) and its
  * training form (261 characters). */
-#define FUZZ_TINY_OPTIONS                                                                     \
-    "{\"lstm\": {\"dim\": 6, \"projection_dim\": 4, \"n_layers\": 1, \"cell_clip\": 3, "     \
-    "\"proj_clip\": 3, \"use_skip_connections\": false}, \"char_cnn\": {\"embedding\": "     \
-    "{\"dim\": 2}, \"filters\": [[1, 2], [2, 4]], \"n_highway\": 1, \"n_characters\": 262, " \
+#define FUZZ_TINY_OPTIONS                                                                          \
+    "{\"lstm\": {\"dim\": 6, \"projection_dim\": 4, \"n_layers\": 1, \"cell_clip\": 3, "           \
+    "\"proj_clip\": 3, \"use_skip_connections\": false}, \"char_cnn\": {\"embedding\": "           \
+    "{\"dim\": 2}, \"filters\": [[1, 2], [2, 4]], \"n_highway\": 1, \"n_characters\": 262, "       \
     "\"max_characters_per_token\": 6, \"activation\": \"relu\"}}"
-#define FUZZ_TINY_TRAIN_OPTIONS                                                               \
-    "{\"lstm\": {\"dim\": 6, \"projection_dim\": 4, \"n_layers\": 1, \"cell_clip\": 3, "     \
-    "\"proj_clip\": 3, \"use_skip_connections\": false}, \"char_cnn\": {\"embedding\": "     \
-    "{\"dim\": 2}, \"filters\": [[1, 2], [2, 4]], \"n_highway\": 1, \"n_characters\": 261, " \
-    "\"max_characters_per_token\": 6, \"activation\": \"relu\"}, \"dropout\": 0.1, "        \
+#define FUZZ_TINY_TRAIN_OPTIONS                                                                    \
+    "{\"lstm\": {\"dim\": 6, \"projection_dim\": 4, \"n_layers\": 1, \"cell_clip\": 3, "           \
+    "\"proj_clip\": 3, \"use_skip_connections\": false}, \"char_cnn\": {\"embedding\": "           \
+    "{\"dim\": 2}, \"filters\": [[1, 2], [2, 4]], \"n_highway\": 1, \"n_characters\": 261, "       \
+    "\"max_characters_per_token\": 6, \"activation\": \"relu\"}, \"dropout\": 0.1, "               \
     "\"n_negative_samples_batch\": 4}"
 #define FUZZ_TINY_SEED 1
 /* Training text and vocabulary of the checkpoint target. */

@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check_utf8(e->text, e->text_len);
     }
     elmo_labelset ls;
-    if (elmo_labelset_from_labeled(&ls, d.ex, d.n, (sel >> 7) ? ELMO_LABELS_FIRST_SEEN : ELMO_LABELS_SORTED) ==
-        ELMO_OK) {
+    if (elmo_labelset_from_labeled(
+            &ls, d.ex, d.n, (sel >> 7) ? ELMO_LABELS_FIRST_SEEN : ELMO_LABELS_SORTED) == ELMO_OK) {
         for (size_t i = 0; i < d.n; i++) {
             int id = elmo_labelset_id(&ls, d.ex[i].label);
             if (id < 0 || strcmp(elmo_labelset_name(&ls, id), d.ex[i].label) != 0) abort();

@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (r.n < 1 || r.n > max_tokens || r.total > max_tokens || (int)r.layers > SERVE_MEAN) abort();
     for (int s = 0; s < r.n; s++) {
         if (r.n_tokens[s] < 0 || r.tokens[s] != r.tok + total) abort();
-        for (int t = 0; t < r.n_tokens[s]; t++) fuzz_check_utf8(r.tokens[s][t], strlen(r.tokens[s][t]));
+        for (int t = 0; t < r.n_tokens[s]; t++)
+            fuzz_check_utf8(r.tokens[s][t], strlen(r.tokens[s][t]));
         total += r.n_tokens[s];
     }
     if (total != r.total) abort();

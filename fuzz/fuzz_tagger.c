@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!g_bilm) {
         if (elmo_model_load_dir(fuzz_tiny_model_dir(), &g_bilm)) abort();
         const char *t = "The cat sat .\nA dog \xc3\xa9t\xc3\xa9 !\n";
-        if (elmo_untagged_read(fuzz_write("sents.txt", t, strlen(t)), ELMO_ENC_UTF8, &g_sents)) abort();
+        if (elmo_untagged_read(fuzz_write("sents.txt", t, strlen(t)), ELMO_ENC_UTF8, &g_sents))
+            abort();
     }
     uint8_t *fixed = malloc(size ? size : 1);
     if (!fixed) return 0;

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t distinct, tokens, kept;
     double cov;
     uint64_t max_size = size ? data[0] % 8 : 0;
-    s = elmo_vocab_build(files, 1, 1, max_size < 3 ? 0 : max_size, out, &distinct, &tokens, &kept, &cov);
+    s = elmo_vocab_build(files, 1, 1, max_size < 3 ? 0 : max_size, out, &distinct, &tokens, &kept,
+                         &cov);
     fuzz_check_error(s);
     if (!s) {
         if (elmo_vocab_load(out, &v) != ELMO_OK) {

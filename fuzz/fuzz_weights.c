@@ -15,7 +15,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     fuzz_init();
-    g_opts[g_nopts++] = fuzz_write("tiny_options.json", FUZZ_TINY_OPTIONS, sizeof FUZZ_TINY_OPTIONS - 1);
+    g_opts[g_nopts++] =
+        fuzz_write("tiny_options.json", FUZZ_TINY_OPTIONS, sizeof FUZZ_TINY_OPTIONS - 1);
     const char *f;
     static char keep[2][1024];
     if ((f = fuzz_fixture("bilm-tf/model/options.json"))) {

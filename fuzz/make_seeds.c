@@ -52,11 +52,13 @@ int main(int argc, char **argv) {
     if (elmo_model_load_dir(dir, &m)) die("tiny model");
 
     /* classifiers */
-    static const char *texts[] = {"free cash now", "meeting at noon", "win a prize today",
-                                  "lunch with the team", "cheap pills", "the report is attached"};
+    static const char *texts[] = {"free cash now",     "meeting at noon",
+                                  "win a prize today", "lunch with the team",
+                                  "cheap pills",       "the report is attached"};
     const char *labels[] = {"ham", "spam"};
     elmo_classifier_item items[6];
-    for (int i = 0; i < 6; i++) items[i] = (elmo_classifier_item){texts[i], strlen(texts[i]), i % 2 == 0};
+    for (int i = 0; i < 6; i++)
+        items[i] = (elmo_classifier_item){texts[i], strlen(texts[i]), i % 2 == 0};
     for (int feat = 0; feat < 2; feat++) {
         elmo_classifier_options o;
         elmo_classifier_options_default(&o);
@@ -66,8 +68,8 @@ int main(int argc, char **argv) {
         o.threads = 1;
         o.bow_max_terms = 20;
         elmo_classifier *c;
-        if (elmo_classifier_train(&o, feat ? m : NULL, feat ? dir : NULL, NULL, NULL, labels, 2, items, 6,
-                           NULL, NULL, &c))
+        if (elmo_classifier_train(&o, feat ? m : NULL, feat ? dir : NULL, NULL, NULL, labels, 2,
+                                  items, 6, NULL, NULL, &c))
             die("classifier");
         const char *p = fuzz_path("seed.clf");
         if (elmo_classifier_save(c, p)) die("classifier save");
@@ -78,7 +80,8 @@ int main(int argc, char **argv) {
     /* taggers */
     const char *tagged = "The/DT cat/NN sat/VBD ./.\nA/DT dog/NN ran/VBD !/.\n";
     elmo_tagged_dataset d;
-    if (elmo_tagged_read(fuzz_write("seed_tagged.txt", tagged, strlen(tagged)), NULL, &d)) die("tagged");
+    if (elmo_tagged_read(fuzz_write("seed_tagged.txt", tagged, strlen(tagged)), NULL, &d))
+        die("tagged");
     for (int tok = 0; tok < 2; tok++) {
         elmo_tagger_options o;
         elmo_tagger_options_default(&o);

@@ -81,18 +81,18 @@ typedef struct {
     float proj_clip;          /* clip projected h to [-v, v]; 0 = no clip */
     int use_skip_connections; /* residual around LSTM layers >= 1 */
     /* char_cnn */
-    int char_embed_dim;       /* E */
-    int n_banks;              /* number of filter banks */
+    int char_embed_dim; /* E */
+    int n_banks;        /* number of filter banks */
     int filter_width[ELMO_MAX_FILTER_BANKS];
     int filter_count[ELMO_MAX_FILTER_BANKS];
-    int n_filters;            /* F = sum of filter_count */
+    int n_filters; /* F = sum of filter_count */
     int n_highway;
-    int n_characters;         /* 262 (inference) or 261 (training) */
-    int max_chars;            /* W, max_characters_per_token */
-    int activation;           /* ELMO_ACT_RELU or ELMO_ACT_TANH */
+    int n_characters; /* 262 (inference) or 261 (training) */
+    int max_chars;    /* W, max_characters_per_token */
+    int activation;   /* ELMO_ACT_RELU or ELMO_ACT_TANH */
     /* derived (bilm-tf rules) */
-    int has_cnn_proj;         /* F != P */
-    int has_lstm_proj;        /* P < H */
+    int has_cnn_proj;  /* F != P */
+    int has_lstm_proj; /* P < H */
 } elmo_config;
 
 /* Parse options.json. */
@@ -170,7 +170,7 @@ ELMO_API void elmo_session_free(elmo_session *s);
  * batch. Stateful: row b of a batch starts from the final state of row b of the previous
  * batch (bilm-tf / AllenNLP semantics); rows beyond the batch keep their state. */
 ELMO_API void elmo_session_set_stateful(elmo_session *s, int stateful);
-ELMO_API void elmo_session_reset(elmo_session *s);              /* zero every row's state */
+ELMO_API void elmo_session_reset(elmo_session *s); /* zero every row's state */
 ELMO_API elmo_status elmo_session_reset_row(elmo_session *s, int row);
 /* Bound of the token-vector cache in entries (0 disables it; default 65536, or fewer for wide
  * models so that the cache stays within 12 MB: about 5,800 for P = 512). Exact. */
@@ -236,51 +236,51 @@ ELMO_API elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *
 
 typedef struct {
     int64_t step, total_steps;
-    uint64_t tokens;          /* tokens per direction consumed so far */
-    double tokens_per_s;      /* since the start of this run */
-    double train_ppl;         /* exp(mean of the two directions' losses) of the last step */
+    uint64_t tokens;     /* tokens per direction consumed so far */
+    double tokens_per_s; /* since the start of this run */
+    double train_ppl;    /* exp(mean of the two directions' losses) of the last step */
     double fw_ppl, bw_ppl;
-    double grad_norm;         /* before clipping */
+    double grad_norm; /* before clipping */
     double elapsed_s, eta_s;
-    int checkpoint;           /* a checkpoint was written at this step */
+    int checkpoint; /* a checkpoint was written at this step */
 } elmo_train_progress;
 
 typedef struct {
-    const char *options_path;  /* architecture; bilm-tf training keys give defaults */
-    const char *vocab_path;    /* bilm-tf vocabulary (<S>, </S>, <UNK>, then by count) */
+    const char *options_path;       /* architecture; bilm-tf training keys give defaults */
+    const char *vocab_path;         /* bilm-tf vocabulary (<S>, </S>, <UNK>, then by count) */
     const char *const *train_files; /* shards, one tokenized sentence per line */
     int n_train_files;
-    const char *save_dir;      /* gets options.json, vocab.txt, weights.hdf5, softmax.hdf5,
+    const char *save_dir; /* gets options.json, vocab.txt, weights.hdf5, softmax.hdf5,
                                   checkpoint.bin, metrics.jsonl */
-    int epochs;                /* 0: options' n_epochs, else 10 */
-    int64_t max_steps;         /* > 0: stop after this many steps (instead of epochs) */
-    int batch_size;            /* rows B; 0: options' batch_size, else 128. Under mpirun
+    int epochs;           /* 0: options' n_epochs, else 10 */
+    int64_t max_steps;    /* > 0: stop after this many steps (instead of epochs) */
+    int batch_size;       /* rows B; 0: options' batch_size, else 128. Under mpirun
                                   (data parallel) the global batch: rank r computes rows
                                   [r*B/N, (r+1)*B/N) and the run equals one process with B */
-    int unroll_steps;          /* T; 0: options' unroll_steps, else 20 */
-    int negatives;             /* sampled softmax candidates; 0: options', else 8192 */
-    int full_softmax;          /* use the full softmax whatever the vocabulary size */
-    double lr;                 /* Adagrad learning rate; < 0: 0.2 */
-    double dropout;            /* < 0: options' dropout, else 0.1 */
-    double clip_norm;          /* global gradient norm; < 0: options' all_clip_norm_val, else 10 */
-    double state_restart;      /* probability that a row's LSTM state restarts from zero at a
+    int unroll_steps;     /* T; 0: options' unroll_steps, else 20 */
+    int negatives;        /* sampled softmax candidates; 0: options', else 8192 */
+    int full_softmax;     /* use the full softmax whatever the vocabulary size */
+    double lr;            /* Adagrad learning rate; < 0: 0.2 */
+    double dropout;       /* < 0: options' dropout, else 0.1 */
+    double clip_norm;     /* global gradient norm; < 0: options' all_clip_norm_val, else 10 */
+    double state_restart; /* probability that a row's LSTM state restarts from zero at a
                                   sentence start (0, bilm-tf: always carried; 1: every sentence
                                   from zero state, as stateless inference runs it) */
     uint64_t seed;
-    int threads;               /* 1 or 2 (the two directions run in parallel) */
-    elmo_precision precision;  /* of the matrix products (FP32 default; BF16: bfloat16 products,
+    int threads;              /* 1 or 2 (the two directions run in parallel) */
+    elmo_precision precision; /* of the matrix products (FP32 default; BF16: bfloat16 products,
                                   float32 master weights, accumulators and optimizer state) */
-    int resume;                /* continue from save_dir/checkpoint.bin */
-    const char *init_from;     /* start from a trained model directory (domain adaptation):
+    int resume;               /* continue from save_dir/checkpoint.bin */
+    const char *init_from;    /* start from a trained model directory (domain adaptation):
                                   weights.hdf5 + softmax.hdf5 (+ checkpoint.bin) of elmo train,
                                   or a published bilm-tf / AllenNLP weights.hdf5 alone (then a
                                   new softmax over this vocabulary is learned first) */
-    int64_t freeze_steps;      /* with a published weights.hdf5 (no softmax.hdf5): steps that
+    int64_t freeze_steps;     /* with a published weights.hdf5 (no softmax.hdf5): steps that
                                   train only the new softmax, the biLM frozen (default 1000) */
-    int64_t checkpoint_every;  /* steps between checkpoints; 0: 1000 */
-    int64_t log_every;         /* steps between progress reports / metrics lines; 0: 20 */
-    size_t chunk_lines;        /* sentences shuffled together in memory; 0: 200000 */
-    volatile int *stop;        /* when it becomes non-zero: checkpoint and return */
+    int64_t checkpoint_every; /* steps between checkpoints; 0: 1000 */
+    int64_t log_every;        /* steps between progress reports / metrics lines; 0: 20 */
+    size_t chunk_lines;       /* sentences shuffled together in memory; 0: 200000 */
+    volatile int *stop;       /* when it becomes non-zero: checkpoint and return */
     void (*on_progress)(const elmo_train_progress *p, void *user);
     void *user;
 } elmo_train_config;
@@ -292,8 +292,8 @@ ELMO_API elmo_status elmo_train(const elmo_train_config *c);
  * softmax.hdf5) with the full softmax. Every sentence is scored on its own from zero state:
  * the forward LM predicts w1..wn </S> after <S>, the backward LM wn..w1 <S> after </S>. */
 typedef struct {
-    double fw_ppl, bw_ppl;  /* exp(mean cross-entropy) of each direction */
-    double mean_ppl;        /* exp of the mean of the two directions' cross-entropies */
+    double fw_ppl, bw_ppl; /* exp(mean cross-entropy) of each direction */
+    double mean_ppl;       /* exp of the mean of the two directions' cross-entropies */
     uint64_t n_sentences, n_predictions; /* predictions per direction */
     uint64_t n_words, n_oov;             /* words of the text, and those not in the vocabulary */
 } elmo_ppl_result;

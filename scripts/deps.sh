@@ -6,8 +6,9 @@
 set -euo pipefail
 # clang-14 + libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh); valgrind: the
 # memcheck test (scripts/valgrind.sh); time: peak memory in scripts/resource_limits.sh;
-# libmicrohttpd-dev: `elmo serve` (optional for the build); wrk: bench/serve_load.sh.
-pkgs="build-essential cmake pkg-config libdnnl-dev libhdf5-dev libcjson-dev libcmocka-dev openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev valgrind time libmicrohttpd-dev wrk ${ELMO_DEPS_EXTRA:-}"
+# libmicrohttpd-dev: `elmo serve` (optional for the build); wrk: bench/serve_load.sh;
+# clang-format-14: the formatting check (ctest check_format, .clang-format).
+pkgs="build-essential cmake pkg-config libdnnl-dev libhdf5-dev libcjson-dev libcmocka-dev openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev valgrind time libmicrohttpd-dev wrk clang-format-14 ${ELMO_DEPS_EXTRA:-}"
 # python3-dev + python3-numpy: the Python package (python/; optional for the build, built and
 # tested by ctest when found); python3-pytest runs its tests (else unittest); python3-h5py:
 # they also read the HDF5 output when present.

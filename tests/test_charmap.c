@@ -4,7 +4,9 @@
 
 #include "testutil.h"
 
-static void ids_of(const char *tok, int W, int16_t *ids) { elmo_char_ids(tok, strlen(tok), W, ids); }
+static void ids_of(const char *tok, int W, int16_t *ids) {
+    elmo_char_ids(tok, strlen(tok), W, ids);
+}
 
 static void test_ascii(void **state) {
     (void)state;
@@ -104,11 +106,15 @@ static void test_whitespace(void **state) {
     assert_string_equal(t[0], "a");
     assert_string_equal(t[2], "c");
     /* NBSP, ideographic space, em space, line separator, NEL, unit separator */
-    assert_int_equal(split("x\xc2\xa0y\xe3\x80\x80z\xe2\x80\x83w\xe2\x80\xa8v\xc2\x85u\x1fq", t, 16), 7);
+    assert_int_equal(
+        split("x\xc2\xa0y\xe3\x80\x80z\xe2\x80\x83w\xe2\x80\xa8v\xc2\x85u\x1fq", t, 16), 7);
     assert_string_equal(t[0], "x");
     assert_string_equal(t[6], "q");
     /* not whitespace: zero-width space U+200B, the bullet, a lone continuation byte */
-    assert_int_equal(split("a\xe2\x80\x8b" "b \xe2\x80\xa2 \x80", t, 16), 3);
+    assert_int_equal(split("a\xe2\x80\x8b"
+                           "b \xe2\x80\xa2 \x80",
+                           t, 16),
+                     3);
     assert_string_equal(t[1], "\xe2\x80\xa2");
     assert_int_equal(split("", t, 16), 0);
     assert_int_equal(split(" \t \xe3\x80\x80 ", t, 16), 0);
@@ -119,10 +125,8 @@ static void test_whitespace(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ascii),
-        cmocka_unit_test(test_specials),
-        cmocka_unit_test(test_multibyte),
-        cmocka_unit_test(test_truncation_48_bytes),
+        cmocka_unit_test(test_ascii),      cmocka_unit_test(test_specials),
+        cmocka_unit_test(test_multibyte),  cmocka_unit_test(test_truncation_48_bytes),
         cmocka_unit_test(test_whitespace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,15 +55,18 @@ static void test_missing_files(void **state) {
     const char *in = tmpfile_path("in.txt");
     write_file(in, "hello world\n", 12);
     const char *out = tmpfile_path("out_missing.hdf5");
-    snprintf(g_args, sizeof g_args, "embed --options /nonexistent/o.json --weights '%s' --input '%s' --output '%s'",
+    snprintf(g_args, sizeof g_args,
+             "embed --options /nonexistent/o.json --weights '%s' --input '%s' --output '%s'",
              fwts(), in, out);
     expect_error(g_args, "/nonexistent/o.json: cannot open", "out_missing");
-    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights /nonexistent/w.hdf5 --input '%s' --output '%s'",
+    snprintf(g_args, sizeof g_args,
+             "embed --options '%s' --weights /nonexistent/w.hdf5 --input '%s' --output '%s'",
              fopt(), in, out);
     expect_error(g_args, "/nonexistent/w.hdf5: cannot open", "out_missing");
     embed_args("/nonexistent/in.txt", out, NULL);
     expect_error(g_args, "/nonexistent/in.txt: cannot open", "out_missing");
-    snprintf(g_args, sizeof g_args, "embed --model /nonexistent/dir --input '%s' --output '%s'", in, out);
+    snprintf(g_args, sizeof g_args, "embed --model /nonexistent/dir --input '%s' --output '%s'", in,
+             out);
     expect_error(g_args, "/nonexistent/dir/options.json: cannot open", "out_missing");
     /* unwritable output location */
     embed_args(in, "/nonexistent/dir/out.hdf5", NULL);
@@ -92,23 +95,29 @@ static void test_bad_options_json(void **state) {
         {"{\"lstm\": {\"dim\": 64,", "malformed JSON"},
         {"[1, 2]", "must be a JSON object"},
         {"{\"lstm\": {\"dim\": 64}}", "missing object \"char_cnn\""},
-        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": "
+         "{\"dim\": 4}, "
          "\"filters\": [[1, 4]], \"activation\": \"gelu\"}}",
          "activation must be"},
-        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": \"x\"}, \"char_cnn\": {}}", "lstm.projection_dim must be an integer"},
-        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": \"x\"}, \"char_cnn\": {}}",
+         "lstm.projection_dim must be an integer"},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": "
+         "{\"dim\": 4}, "
          "\"filters\": [[1, 4], [2]]}}",
          "filters[1] must be [width, count]"},
-        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16, \"cell_clip\": -1}, \"char_cnn\": {}}", "cell_clip must be a non-negative"},
-        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16, \"cell_clip\": -1}, \"char_cnn\": {}}",
+         "cell_clip must be a non-negative"},
+        {"{\"lstm\": {\"dim\": 64, \"projection_dim\": 16}, \"char_cnn\": {\"embedding\": "
+         "{\"dim\": 4}, "
          "\"filters\": [[1, 4]], \"n_characters\": 300}}",
          "n_characters must be an integer in [261, 262]"},
     };
     const char *op = tmpfile_path("bad_options.json");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         write_file(op, cases[i].json, strlen(cases[i].json));
-        snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
-                 op, fwts(), in, out);
+        snprintf(g_args, sizeof g_args,
+                 "embed --options '%s' --weights '%s' --input '%s' --output '%s'", op, fwts(), in,
+                 out);
         expect_error(g_args, cases[i].want, "out_json");
     }
 }
@@ -130,39 +139,44 @@ static void test_bad_weights(void **state) {
     /* truncated HDF5 */
     const char *tw = tmpfile_path("truncated.hdf5");
     copy_file(fwts(), tw, 200000);
-    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
-             fopt(), tw, in, out);
+    snprintf(g_args, sizeof g_args,
+             "embed --options '%s' --weights '%s' --input '%s' --output '%s'", fopt(), tw, in, out);
     expect_error(g_args, "truncated.hdf5", "out_w");
     /* not HDF5 at all */
     const char *junk = tmpfile_path("junk.hdf5");
     write_file(junk, "this is not hdf5\n", 17);
-    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
-             fopt(), junk, in, out);
+    snprintf(g_args, sizeof g_args,
+             "embed --options '%s' --weights '%s' --input '%s' --output '%s'", fopt(), junk, in,
+             out);
     expect_error(g_args, "not a readable HDF5 file", "out_w");
     /* mis-shaped: the options say H = 32 but the file has H = 64 */
     const char *o32 = tmpfile_path("o32.json");
     const char *j32 =
         "{\"lstm\": {\"dim\": 32, \"projection_dim\": 16, \"n_layers\": 2, \"cell_clip\": 3, "
-        "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": "
+        "{\"dim\": 4}, "
         "\"filters\": [[1, 4], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 2, "
         "\"n_characters\": 262, \"max_characters_per_token\": 50, \"activation\": \"relu\"}}";
     write_file(o32, j32, strlen(j32));
-    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
-             o32, fwts(), in, out);
-    expect_error(g_args,
-                 "dataset RNN_0/RNN/MultiRNNCell/Cell0/LSTMCell/W_0 has shape (32, 256), the options "
-                 "require (32, 128)",
-                 "out_w");
+    snprintf(g_args, sizeof g_args,
+             "embed --options '%s' --weights '%s' --input '%s' --output '%s'", o32, fwts(), in,
+             out);
+    expect_error(
+        g_args,
+        "dataset RNN_0/RNN/MultiRNNCell/Cell0/LSTMCell/W_0 has shape (32, 256), the options "
+        "require (32, 128)",
+        "out_w");
     /* missing dataset: three highway layers asked, two in the file */
     const char *o3 = tmpfile_path("o3.json");
     const char *j3 =
         "{\"lstm\": {\"dim\": 64, \"projection_dim\": 16, \"n_layers\": 2, \"cell_clip\": 3, "
-        "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+        "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": "
+        "{\"dim\": 4}, "
         "\"filters\": [[1, 4], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 3, "
         "\"n_characters\": 262, \"max_characters_per_token\": 50, \"activation\": \"relu\"}}";
     write_file(o3, j3, strlen(j3));
-    snprintf(g_args, sizeof g_args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
-             o3, fwts(), in, out);
+    snprintf(g_args, sizeof g_args,
+             "embed --options '%s' --weights '%s' --input '%s' --output '%s'", o3, fwts(), in, out);
     expect_error(g_args, "dataset CNN_high_2/W_carry is missing", "out_w");
 }
 
@@ -200,9 +214,13 @@ static void test_good_inputs(void **state) {
     size_t n = 0;
     for (int i = 0; i < 3000; i++) n += (size_t)sprintf(big + n, "w%d ", i % 97);
     elmo_strbuf crlf = {0}, lf = {0};
-    const char *lines[] = {"The first line .", "", "x\xc2\xa0y \xe3\x80\x80 z",
-                           "averyveryveryveryveryveryveryveryveryverylongtokenindeed_over_fifty_bytes",
-                           "  padded   spaces  ", "The first line ."};
+    const char *lines[] = {
+        "The first line .",
+        "",
+        "x\xc2\xa0y \xe3\x80\x80 z",
+        "averyveryveryveryveryveryveryveryveryverylongtokenindeed_over_fifty_bytes",
+        "  padded   spaces  ",
+        "The first line ."};
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
         elmo_strbuf_add(&crlf, lines[i], strlen(lines[i]));
         elmo_strbuf_add(&crlf, "\r\n", 2);
@@ -242,8 +260,10 @@ static void test_good_inputs(void **state) {
     char *s2i = NULL;
     assert_int_equal(elmo_h5_read_string(out, "sentence_to_index", &s2i), ELMO_OK);
     /* json.dumps: first occurrence order, last index wins, \u escapes, ", " and ": " */
-    const char *want_prefix = "{\"The first line .\": \"5\", \"\": \"1\", \"x\\u00a0y \\u3000 z\": \"2\", ";
-    if (strncmp(s2i, want_prefix, strlen(want_prefix)) != 0) fail_msg("sentence_to_index: %.200s", s2i);
+    const char *want_prefix =
+        "{\"The first line .\": \"5\", \"\": \"1\", \"x\\u00a0y \\u3000 z\": \"2\", ";
+    if (strncmp(s2i, want_prefix, strlen(want_prefix)) != 0)
+        fail_msg("sentence_to_index: %.200s", s2i);
     assert_non_null(strstr(s2i, "\"padded   spaces\": \"4\""));
     free(s2i);
     /* --layers top and average */
@@ -324,13 +344,15 @@ static void test_output_formats(void **state) {
     assert_int_equal(len, 256 + sizeof want);
     assert_memory_equal(raw, "\x93NUMPY\x01\x00", 8);
     assert_int_equal((unsigned char)raw[8] | (unsigned char)raw[9] << 8, 246);
-    assert_non_null(strstr(raw + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 32), }"));
+    assert_non_null(
+        strstr(raw + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 32), }"));
     assert_int_equal(raw[255], '\n');
     assert_memory_equal(raw + 256, want, sizeof want);
     free(raw);
     /* jsonl to stdout, in line order, values round-tripping exactly */
-    snprintf(g_args, sizeof g_args, "embed " FIX_MODEL " --input '%s' --output - --layers mean --batch-size 2",
-             fopt(), fwts(), in);
+    snprintf(g_args, sizeof g_args,
+             "embed " FIX_MODEL " --input '%s' --output - --layers mean --batch-size 2", fopt(),
+             fwts(), in);
     char *err = NULL;
     assert_int_equal(run_elmo(g_args, NULL, &err), 0);
     assert_non_null(strstr(err, "-> stdout")); /* progress on stderr */
@@ -346,7 +368,8 @@ static void test_output_formats(void **state) {
         assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, i);
         cJSON *e = cJSON_GetObjectItem(j, "embedding");
         assert_int_equal(cJSON_GetArraySize(e), D);
-        for (int d = 0; d < D; d++) assert_true((float)cJSON_GetArrayItem(e, d)->valuedouble == want[i][d]);
+        for (int d = 0; d < D; d++)
+            assert_true((float)cJSON_GetArrayItem(e, d)->valuedouble == want[i][d]);
         cJSON_Delete(j);
         line = nl + 1;
     }
@@ -371,7 +394,8 @@ static void test_output_formats(void **state) {
     free(raw);
     /* npy refuses lines of different lengths, and leaves nothing behind */
     embed_args(in, tmpfile_path("fmt_top.npy"), "--layers top");
-    expect_error(g_args, "line 2 has 0 tokens, line 1 has 3: --output-format npy needs one shape", "fmt_top");
+    expect_error(g_args, "line 2 has 0 tokens, line 1 has 3: --output-format npy needs one shape",
+                 "fmt_top");
     /* same lengths: (N, n, D) */
     const char *same = tmpfile_path("same.txt");
     write_file(same, "a b\nc d\n", 8);
@@ -391,12 +415,9 @@ static void test_output_formats(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_missing_files),
-        cmocka_unit_test(test_bad_options_json),
-        cmocka_unit_test(test_bad_weights),
-        cmocka_unit_test(test_bad_input_text),
-        cmocka_unit_test(test_good_inputs),
-        cmocka_unit_test(test_output_formats),
+        cmocka_unit_test(test_missing_files), cmocka_unit_test(test_bad_options_json),
+        cmocka_unit_test(test_bad_weights),   cmocka_unit_test(test_bad_input_text),
+        cmocka_unit_test(test_good_inputs),   cmocka_unit_test(test_output_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,8 @@ static void write_sentences(const char *json_path, const char *path) {
 
 /* The fixture set through `elmo embed ... extra`, every value within allclose(atol, rtol) of
  * the reference; returns the max |diff| (and its RMS in *rms). */
-static double run_set_tol(const fixture_set *fs, const char *extra, double atol, double rtol, double *rms) {
+static double run_set_tol(const fixture_set *fs, const char *extra, double atol, double rtol,
+                          double *rms) {
     char dir[512], in[512], out[512], args[4096];
     snprintf(dir, sizeof dir, "%s", fixture(fs->dir));
     snprintf(in, sizeof in, "%s", tmpfile_path("conf_in.txt"));
@@ -89,7 +90,8 @@ static double run_set_tol(const fixture_set *fs, const char *extra, double atol,
                     memcpy(exp + t * 2 * P + d * P, e + (d * n + t) * P, sizeof(float) * P);
             cmp_result r = allclose(a + 2 * n * 2 * P, exp, n * 2 * P, atol, rtol);
             if (r.max_abs > worst) worst = r.max_abs;
-            for (size_t q = 0; q < n * 2 * P; q++, cnt++) ss += (double)(a[2 * n * 2 * P + q] - exp[q]) * (a[2 * n * 2 * P + q] - exp[q]);
+            for (size_t q = 0; q < n * 2 * P; q++, cnt++)
+                ss += (double)(a[2 * n * 2 * P + q] - exp[q]) * (a[2 * n * 2 * P + q] - exp[q]);
             if (!r.ok) {
                 all_ok = 0;
                 print_message("%s: sentence %d of file %d differs: max |diff| %.3g\n", fs->name, i,
@@ -101,8 +103,8 @@ static double run_set_tol(const fixture_set *fs, const char *extra, double atol,
         }
     }
     *rms = cnt ? sqrt(ss / cnt) : 0;
-    print_message("%s fixture (%s): top layer max |diff| %.3g (RMS %.3g) over 30 sentences\n", fs->name,
-                  extra[0] ? extra : "default threads", worst, *rms);
+    print_message("%s fixture (%s): top layer max |diff| %.3g (RMS %.3g) over 30 sentences\n",
+                  fs->name, extra[0] ? extra : "default threads", worst, *rms);
     assert_true(all_ok);
     return worst;
 }
@@ -194,13 +196,12 @@ static void test_token_embeddings(void **state) {
 static void test_intermediate_values(void **state) {
     (void)state;
     REQUIRE_FIXTURES();
-    static const float want_tok[2][3][4] = {
-        {{0.2661468f, 0.0951555f, 0.1373695f, -0.0493795f},
-         {0.2548903f, 0.1271264f, 0.1449674f, -0.0498538f},
-         {0.2379522f, 0.1492789f, 0.1591221f, -0.0379831f}},
-        {{0.2898040f, -0.6028591f, -0.1826483f, 0.3293563f},
-         {-2.3861544f, 0.8002945f, -4.2020656f, 0.6665351f},
-         {1.4023353f, -1.9006824f, -0.3715611f, 2.3824228f}}};
+    static const float want_tok[2][3][4] = {{{0.2661468f, 0.0951555f, 0.1373695f, -0.0493795f},
+                                             {0.2548903f, 0.1271264f, 0.1449674f, -0.0498538f},
+                                             {0.2379522f, 0.1492789f, 0.1591221f, -0.0379831f}},
+                                            {{0.2898040f, -0.6028591f, -0.1826483f, 0.3293563f},
+                                             {-2.3861544f, 0.8002945f, -4.2020656f, 0.6665351f},
+                                             {1.4023353f, -1.9006824f, -0.3715611f, 2.3824228f}}};
     static const float want_l[2][2][2][4] = {
         {{{0.1777055f, -0.0777559f, -0.0753630f, 0.0459354f},
           {-0.1002359f, -0.6376222f, 0.1292893f, -0.0709486f}},
@@ -259,12 +260,9 @@ static void test_intermediate_values(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bilm_tf_fixture),
-        cmocka_unit_test(test_allennlp_fixture),
-        cmocka_unit_test(test_bf16_fixtures),
-        cmocka_unit_test(test_int8_fixtures),
-        cmocka_unit_test(test_token_embeddings),
-        cmocka_unit_test(test_intermediate_values),
+        cmocka_unit_test(test_bilm_tf_fixture),  cmocka_unit_test(test_allennlp_fixture),
+        cmocka_unit_test(test_bf16_fixtures),    cmocka_unit_test(test_int8_fixtures),
+        cmocka_unit_test(test_token_embeddings), cmocka_unit_test(test_intermediate_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

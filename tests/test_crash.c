@@ -36,7 +36,8 @@
 /* A model whose checkpoint (~6 MB) and export take a good part of each step. */
 static const char *crash_opts =
     "{\"lstm\": {\"dim\": 256, \"projection_dim\": 64, \"n_layers\": 2, \"cell_clip\": 3, "
-    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 16}, "
+    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "16}, "
     "\"filters\": [[1, 32], [2, 32], [3, 64], [4, 128]], \"n_highway\": 1, "
     "\"n_characters\": 261, \"max_characters_per_token\": 20, \"activation\": \"relu\"}, "
     "\"dropout\": 0.1, \"n_negative_samples_batch\": 16}";
@@ -67,7 +68,8 @@ static double now_ms(void) {
 
 static pid_t spawn(const char *args) {
     char *cmd;
-    if (asprintf(&cmd, "exec '%s' %s >/dev/null 2>>'%s'", ELMO_CLI, args, tmpfile_path("crash_stderr.txt")) < 0)
+    if (asprintf(&cmd, "exec '%s' %s >/dev/null 2>>'%s'", ELMO_CLI, args,
+                 tmpfile_path("crash_stderr.txt")) < 0)
         abort();
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -141,17 +143,21 @@ static int64_t check_train_dir(const char *dir, int64_t last_step) {
     snprintf(p, sizeof p, "%s/checkpoint.bin", dir);
     if (access(p, F_OK) == 0) {
         elmo_ckpt ck;
-        if (elmo_ckpt_read(p, "ELMOCKPT", 1, &ck) != ELMO_OK) fail_msg("after a kill: %s", elmo_last_error());
+        if (elmo_ckpt_read(p, "ELMOCKPT", 1, &ck) != ELMO_OK)
+            fail_msg("after a kill: %s", elmo_last_error());
         step = ckpt_step(&ck);
         elmo_ckpt_free(&ck);
-        if (step < last_step) fail_msg("the checkpoint went back from step %lld to %lld", (long long)last_step, (long long)step);
+        if (step < last_step)
+            fail_msg("the checkpoint went back from step %lld to %lld", (long long)last_step,
+                     (long long)step);
     } else if (last_step >= 0) {
         fail_msg("the checkpoint of step %lld disappeared", (long long)last_step);
     }
     snprintf(p, sizeof p, "%s/weights.hdf5", dir);
     if (access(p, F_OK) == 0) {
         elmo_model *m;
-        if (elmo_model_load_dir(dir, &m) != ELMO_OK) fail_msg("after a kill, the model: %s", elmo_last_error());
+        if (elmo_model_load_dir(dir, &m) != ELMO_OK)
+            fail_msg("after a kill, the model: %s", elmo_last_error());
         elmo_model_free(m);
     }
     snprintf(p, sizeof p, "%s/softmax.hdf5", dir);
@@ -159,7 +165,8 @@ static int64_t check_train_dir(const char *dir, int64_t last_step) {
         float *w;
         int rank;
         uint64_t dims[4];
-        if (elmo_h5_read(p, "softmax/W", &w, &rank, dims) != ELMO_OK) fail_msg("after a kill: %s", elmo_last_error());
+        if (elmo_h5_read(p, "softmax/W", &w, &rank, dims) != ELMO_OK)
+            fail_msg("after a kill: %s", elmo_last_error());
         free(w);
     }
     snprintf(p, sizeof p, "%s/vocab.txt", dir);
@@ -193,7 +200,8 @@ static void test_kill_train(void **state) {
         int st;
         if (!kill_at(pid, delay, dir, watch, &st)) {
             char *e = read_text(tmpfile_path("crash_stderr.txt"), NULL);
-            fail_msg("trial %d: elmo train exited (status %d) before the kill: %s", t, st, e ? e : "");
+            fail_msg("trial %d: elmo train exited (status %d) before the kill: %s", t, st,
+                     e ? e : "");
         }
         killed++;
         in_ckpt += tmp_exists(dir, "checkpoint.bin", pid);
@@ -218,11 +226,12 @@ static void test_kill_train(void **state) {
     snprintf(a, sizeof a, "%s/checkpoint.bin", dir);
     snprintf(b, sizeof b, "%s/checkpoint.bin", ref);
     assert_same_checkpoint(a, b, "from the run never killed");
-    print_message("crash trials, train: %d killed, %d survived (%d during a checkpoint write, %d during "
-                  "the model export, %d before the first checkpoint), %d stale temporaries removed; "
-                  "resumed to step %lld bit-identical to an uninterrupted run (%.1f s)\n",
-                  killed, survived, in_ckpt, in_export, before_first, stale, (long long)end,
-                  (now_ms() - t_all) / 1e3);
+    print_message(
+        "crash trials, train: %d killed, %d survived (%d during a checkpoint write, %d during "
+        "the model export, %d before the first checkpoint), %d stale temporaries removed; "
+        "resumed to step %lld bit-identical to an uninterrupted run (%.1f s)\n",
+        killed, survived, in_ckpt, in_export, before_first, stale, (long long)end,
+        (now_ms() - t_all) / 1e3);
 }
 
 /* Datasets of an embed output: -1 when it does not open, else the number of sentence
@@ -233,7 +242,8 @@ static long embed_output_lines(const char *path) {
     if (f < 0) return -1;
     H5G_info_t gi;
     long n = -1;
-    if (H5Gget_info(f, &gi) >= 0 && H5Lexists(f, "sentence_to_index", H5P_DEFAULT) > 0) n = (long)gi.nlinks - 1;
+    if (H5Gget_info(f, &gi) >= 0 && H5Lexists(f, "sentence_to_index", H5P_DEFAULT) > 0)
+        n = (long)gi.nlinks - 1;
     H5Fclose(f);
     return n;
 }
@@ -247,12 +257,15 @@ static void test_kill_embed(void **state) {
     FILE *f = fopen(in, "wb");
     assert_non_null(f);
     for (long i = 0; i < N; i++)
-        fprintf(f, "line %ld : the quick brown fox jumps over the lazy dog %ld times .\n", i, i * 7);
+        fprintf(f, "line %ld : the quick brown fox jumps over the lazy dog %ld times .\n", i,
+                i * 7);
     fclose(f);
     const char *out = tmpfile_path("crash_embed.hdf5");
     char args[2048];
-    snprintf(args, sizeof args, "embed --options '%s' --weights '%s' --input '%s' --output '%s' --threads 1",
-             fixture("bilm-tf/model/options.json"), fixture("bilm-tf/model/lm_weights.hdf5"), in, out);
+    snprintf(args, sizeof args,
+             "embed --options '%s' --weights '%s' --input '%s' --output '%s' --threads 1",
+             fixture("bilm-tf/model/options.json"), fixture("bilm-tf/model/lm_weights.hdf5"), in,
+             out);
     /* a complete output first, and how long a run takes */
     double t0 = now_ms();
     char *err = NULL;
@@ -277,8 +290,10 @@ static void test_kill_embed(void **state) {
         int st;
         /* odd trials near the end of a run (the last datasets, sentence_to_index, the rename) */
         double at = t % 2 ? run_ms * (0.85 + 0.2 * uniform()) : run_ms * (0.05 + 0.8 * uniform());
-        if (kill_at(pid, at, NULL, NULL, &st)) killed++;
-        else finished++;
+        if (kill_at(pid, at, NULL, NULL, &st))
+            killed++;
+        else
+            finished++;
         long n = embed_output_lines(out);
         if (access(out, F_OK) != 0) {
             if (had) fail_msg("trial %d: the previous complete output disappeared", t);
@@ -300,9 +315,10 @@ static void test_kill_embed(void **state) {
         if (strncmp(e->d_name, "crash_embed.hdf5.tmp.", 21) == 0) left++;
     if (d) closedir(d);
     assert_int_equal(left, 0);
-    print_message("crash trials, embed: %d killed, %d survived (%d over a previous complete output, "
-                  "%d left no output, %d finished before the kill); one run %.0f ms\n",
-                  killed, survived, over, absent, finished, run_ms);
+    print_message(
+        "crash trials, embed: %d killed, %d survived (%d over a previous complete output, "
+        "%d left no output, %d finished before the kill); one run %.0f ms\n",
+        killed, survived, over, absent, finished, run_ms);
 }
 
 int main(void) {

@@ -29,28 +29,36 @@ static void test_brown(void **state) {
     (void)state;
     const char *dir = tmpfile_path("brown");
     mkdir(dir, 0755);
-    put(tmpfile_path("brown/ca01"), "\n\n\tThe/at Fulton/np-tl County/nn-tl said/vbd ./.\n\n\n"
-                                    "\tIt/pps did/dod n't/* ,/, 1/2/cd //in ---/--- end/nn-hl-tl\n");
+    put(tmpfile_path("brown/ca01"),
+        "\n\n\tThe/at Fulton/np-tl County/nn-tl said/vbd ./.\n\n\n"
+        "\tIt/pps did/dod n't/* ,/, 1/2/cd //in ---/--- end/nn-hl-tl\n");
     put(tmpfile_path("brown/ca10"), "\tHeld/vbn out/rp ./.\n");
-    put(tmpfile_path("brown/cj40"), "\tAlso/rb held/vbn ,/, oui/fw-rb-tl bon/fw-jj a/fw-in+at-t x/ppss+ber-n ./.\n");
+    put(tmpfile_path("brown/cj40"),
+        "\tAlso/rb held/vbn ,/, oui/fw-rb-tl bon/fw-jj a/fw-in+at-t x/ppss+ber-n ./.\n");
     put(tmpfile_path("brown/cb09"), "\tle/fw-at+nn-tl ---/---hl ./.-hl\n");
     put(tmpfile_path("brown/README"), "not a corpus file/xx\n");
     put(tmpfile_path("brown/cats.txt"), "ca01 news\n");
     const char *tr = tmpfile_path("tr.txt"), *ho = tmpfile_path("ho.txt");
     char *err = NULL;
-    assert_int_equal(run("data brown --input '%s' --train '%s' --heldout '%s'", dir, tr, ho, &err), 0);
+    assert_int_equal(run("data brown --input '%s' --train '%s' --heldout '%s'", dir, tr, ho, &err),
+                     0);
     assert_non_null(strstr(err, "train: 2 files, 3 sentences, 16 tokens"));
     assert_non_null(strstr(err, "held-out: 2 files, 2 sentences, 11 tokens"));
     free(err);
-    assert_string_equal(slurp(tr), "The Fulton County said .\nIt did n't , 1/2 / --- end\nle --- .\n");
+    assert_string_equal(slurp(tr),
+                        "The Fulton County said .\nIt did n't , 1/2 / --- end\nle --- .\n");
     assert_string_equal(slurp(ho), "Held out .\nAlso held , oui bon a x .\n");
-    assert_int_equal(run("data brown --input '%s' --train '%s' --heldout '%s' --tagged", dir, tr, ho, NULL), 0);
+    assert_int_equal(
+        run("data brown --input '%s' --train '%s' --heldout '%s' --tagged", dir, tr, ho, NULL), 0);
     assert_string_equal(slurp(tr), "The/at Fulton/np County/nn said/vbd ./.\n"
                                    "It/pps did/dod n't/* ,/, 1/2/cd //in ---/--- end/nn\n"
                                    "le/at+nn ---/-- ./.\n");
-    assert_string_equal(slurp(ho), "Held/vbn out/rp ./.\nAlso/rb held/vbn ,/, oui/rb bon/jj a/in+at x/ppss+ber ./.\n");
+    assert_string_equal(
+        slurp(ho),
+        "Held/vbn out/rp ./.\nAlso/rb held/vbn ,/, oui/rb bon/jj a/in+at x/ppss+ber ./.\n");
     /* only one output */
-    assert_int_equal(run("data brown --input '%s' --heldout '%s'%s", dir, tmpfile_path("ho2.txt"), "", NULL), 0);
+    assert_int_equal(
+        run("data brown --input '%s' --heldout '%s'%s", dir, tmpfile_path("ho2.txt"), "", NULL), 0);
     assert_string_equal(slurp(tmpfile_path("ho2.txt")), "Held out .\nAlso held , oui bon a x .\n");
 }
 
@@ -61,7 +69,8 @@ static void test_brown_errors(void **state) {
     assert_int_equal(run("data brown --train '%s'%s%s", out, "", "", &err), 1);
     assert_non_null(strstr(err, "elmo data brown: --input DIR is required"));
     free(err);
-    assert_int_equal(run("data brown --input '%s' --train '%s'%s", tmpfile_path("nope"), out, "", &err), 1);
+    assert_int_equal(
+        run("data brown --input '%s' --train '%s'%s", tmpfile_path("nope"), out, "", &err), 1);
     assert_non_null(strstr(err, "not a directory"));
     free(err);
     const char *empty = tmpfile_path("empty");
@@ -94,7 +103,8 @@ static void test_brown_errors(void **state) {
 static void test_text(void **state) {
     (void)state;
     const char *a = tmpfile_path("a.txt"), *b = tmpfile_path("b.json"), *c = tmpfile_path("c.json");
-    put(a, "\xef\xbb\xbf" "CHAPTER 1. Loomings.\n\nCall me Ishmael. Some years ago\xe2\x80\x94never mind "
+    put(a, "\xef\xbb\xbf"
+           "CHAPTER 1. Loomings.\n\nCall me Ishmael. Some years ago\xe2\x80\x94never mind "
            "how long\xe2\x80\x94I went to sea, with Mr. Starbuck.\n\n\n");
     put(b, "{\"year\": 1790, \"name\": \"George Washington\", \"text\": \"Fellow-Citizens: I feel "
            "much satisfaction. It's true!\"}");
@@ -105,15 +115,15 @@ static void test_text(void **state) {
     assert_int_equal(run_elmo(args, NULL, &err), 0);
     assert_non_null(strstr(err, "3 files, 8 sentences, 43 tokens"));
     free(err);
-    assert_string_equal(slurp(out),
-                        "CHAPTER 1 .\n" /* a number before a period ends a sentence */
-                        "Loomings .\n"
-                        "Call me Ishmael .\n"
-                        "Some years ago \xe2\x80\x94 never mind how long \xe2\x80\x94 I went to sea , with Mr. Starbuck .\n"
-                        "Fellow-Citizens : I feel much satisfaction .\n"
-                        "It's true !\n"
-                        "One .\n"
-                        "Two , three .\n");
+    assert_string_equal(slurp(out), "CHAPTER 1 .\n" /* a number before a period ends a sentence */
+                                    "Loomings .\n"
+                                    "Call me Ishmael .\n"
+                                    "Some years ago \xe2\x80\x94 never mind how long \xe2\x80\x94 "
+                                    "I went to sea , with Mr. Starbuck .\n"
+                                    "Fellow-Citizens : I feel much satisfaction .\n"
+                                    "It's true !\n"
+                                    "One .\n"
+                                    "Two , three .\n");
     /* invalid UTF-8 is repaired */
     put(a, "caf\xe9 ok.");
     snprintf(args, sizeof args, "data text --input '%s' --output '%s'", a, out);
@@ -129,7 +139,8 @@ static void test_text(void **state) {
     assert_int_equal(run_elmo(args, NULL, &err), 1);
     assert_non_null(strstr(err, "no text in the JSON"));
     free(err);
-    snprintf(args, sizeof args, "data text --input '%s' --output '%s'", tmpfile_path("missing.txt"), out);
+    snprintf(args, sizeof args, "data text --input '%s' --output '%s'", tmpfile_path("missing.txt"),
+             out);
     assert_int_equal(run_elmo(args, NULL, &err), 1);
     assert_non_null(strstr(err, "missing.txt"));
     free(err);
@@ -149,11 +160,14 @@ static void test_spamassassin(void **state) {
     mkdir(tmpfile_path("sa/other"), 0755);
     put(tmpfile_path("sa/file_list.json"), "[]");
     put(tmpfile_path("sa/easy-ham-1/00001.abc.txt"), "Subject: Hi\n\nSee\tyou\n\nsoon.\n");
-    put(tmpfile_path("sa/easy-ham-1/00001.abc.json"), "{\"text\": \"Subject: duplicate\\n\\nskipped\"}");
-    put(tmpfile_path("sa/easy-ham-1/00002.def.json"), "{\"text\": \"Subject: json only\\n\\nbody\"}");
+    put(tmpfile_path("sa/easy-ham-1/00001.abc.json"),
+        "{\"text\": \"Subject: duplicate\\n\\nskipped\"}");
+    put(tmpfile_path("sa/easy-ham-1/00002.def.json"),
+        "{\"text\": \"Subject: json only\\n\\nbody\"}");
     put(tmpfile_path("sa/easy-ham-1/00003.empty.txt"), "X-Nothing: here\n\n  \n");
-    put(tmpfile_path("sa/spam-2/00001.xyz"), "Subject: =?iso-8859-1?q?Gr=FC=DFe?=\nContent-Type: text/html\n\n"
-                                              "<b>Buy</b>&nbsp;now!");
+    put(tmpfile_path("sa/spam-2/00001.xyz"),
+        "Subject: =?iso-8859-1?q?Gr=FC=DFe?=\nContent-Type: text/html\n\n"
+        "<b>Buy</b>&nbsp;now!");
     put(tmpfile_path("sa/spam-2/cmds"), "mv 00001 x\n");
     put(tmpfile_path("sa/other/00001.txt"), "Subject: not labelled\n\nx");
     const char *out = tmpfile_path("sa.tsv");
@@ -161,8 +175,12 @@ static void test_spamassassin(void **state) {
     assert_int_equal(run("data spamassassin --input '%s' --output '%s'%s", dir, out, "", &err), 0);
     assert_non_null(strstr(err, "3 messages (ham 2, spam 1; 1 skipped: no text)"));
     free(err);
-    assert_string_equal(slurp(out), "ham\tHi See you soon.\nham\tjson only body\nspam\tGr\xc3\xbc\xc3\x9f" "e Buy now!\n");
-    assert_int_equal(run("data spamassassin --input '%s' --output '%s'%s", tmpfile_path("sa/other"), out, "", &err), 1);
+    assert_string_equal(slurp(out),
+                        "ham\tHi See you soon.\nham\tjson only body\nspam\tGr\xc3\xbc\xc3\x9f"
+                        "e Buy now!\n");
+    assert_int_equal(run("data spamassassin --input '%s' --output '%s'%s", tmpfile_path("sa/other"),
+                         out, "", &err),
+                     1);
     assert_non_null(strstr(err, "no spam*/ or *ham*/ subdirectories"));
     free(err);
 }

@@ -25,8 +25,8 @@
 static float frand(elmo_rng *r) { return (float)(2 * elmo_rng_uniform(r) - 1); }
 
 /* C (M, N) (+)= A (M, K) · W (K, N) in double; bound[i] = sum |a||w| (for the tolerance) */
-static void ref_gemm(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
-                     int acc, const float *C0, int ldc, double *C, double *bound) {
+static void ref_gemm(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int acc,
+                     const float *C0, int ldc, double *C, double *bound) {
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             double s = acc ? C0[(size_t)m * ldc + n] : 0, b = acc ? fabs(s) : 0;
@@ -40,8 +40,8 @@ static void ref_gemm(int M, int N, int K, const float *A, int lda, const float *
         }
 }
 
-static void check(const char *what, int M, int N, int K, const float *C, int ldc,
-                  const float *C0, const double *R, const double *bound, double rel) {
+static void check(const char *what, int M, int N, int K, const float *C, int ldc, const float *C0,
+                  const double *R, const double *bound, double rel) {
     for (int m = 0; m < M; m++) {
         for (int n = 0; n < N; n++) {
             double d = fabs(C[(size_t)m * ldc + n] - R[(size_t)m * N + n]);
@@ -79,7 +79,9 @@ static void check_shape(int M, int N, int K, int acc, elmo_rng *r) {
     check("own f32", M, N, K, C, ldc, C0, R, bd, 1e-6);
     for (int bf = 0; bf < 2; bf++) {
         elmo_mat *w = NULL;
-        assert_int_equal(elmo_mat_new(K, N, W, ldw, bf ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w), ELMO_OK);
+        assert_int_equal(
+            elmo_mat_new(K, N, W, ldw, bf ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w),
+            ELMO_OK);
         if (bf) ref_gemm(M, N, K, Ar, lda, Wr, ldw, acc, C0, ldc, R, bd);
         memcpy(C, C0, sizeof(float) * M * ldc);
         elmo_mat_mul(M, A, lda, w, acc, C, ldc);
@@ -100,11 +102,14 @@ static void test_kernels(void **state) {
     for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
         for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
             for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-                for (int acc = 0; acc < 2; acc++, cases++) check_shape(Ms[mi], Ns[ni], Ks[ki], acc, &r);
+                for (int acc = 0; acc < 2; acc++, cases++)
+                    check_shape(Ms[mi], Ns[ni], Ks[ki], acc, &r);
     char f32[64];
     snprintf(f32, sizeof f32, "%s", elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_FP32));
-    print_message("%d shapes x 3 kernels; own kernel: %s; oneDNN for an LSTM-shaped product: %s (f32), "
-                  "%s (bf16)\n", cases, elmo_gemm_isa(), f32, elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16));
+    print_message(
+        "%d shapes x 3 kernels; own kernel: %s; oneDNN for an LSTM-shaped product: %s (f32), "
+        "%s (bf16)\n",
+        cases, elmo_gemm_isa(), f32, elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16));
 }
 
 /* Each row of a product does not depend on the other rows: 64 rows at once, then the same
@@ -120,7 +125,9 @@ static void test_rows_independent(void **state) {
     for (int i = 0; i < K * N; i++) W[i] = 0.1f * frand(&r);
     for (int kind = 0; kind < 3; kind++) { /* float32, bfloat16, int8 weights */
         elmo_mat *w = NULL;
-        assert_int_equal(elmo_mat_new(K, N, W, N, kind == 1 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w), ELMO_OK);
+        assert_int_equal(
+            elmo_mat_new(K, N, W, N, kind == 1 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w),
+            ELMO_OK);
         if (kind == 2) {
             elmo_mat *w8 = NULL;
             assert_int_equal(elmo_mat_convert(w, ELMO_PRECISION_INT8, &w8), ELMO_OK);
@@ -135,7 +142,8 @@ static void test_rows_independent(void **state) {
                 elmo_mat_mul(n, A + (size_t)m0 * K, K, w, 0, C1 + (size_t)m0 * N, N);
             }
             if (memcmp(C, C1, sizeof(float) * M * N))
-                fail_msg("%s: rows computed in blocks of %d differ from the 64-row product", elmo_mat_impl(w), blocks[b]);
+                fail_msg("%s: rows computed in blocks of %d differ from the 64-row product",
+                         elmo_mat_impl(w), blocks[b]);
         }
         elmo_mat_free(w);
     }
@@ -162,7 +170,8 @@ static void test_int8_weights(void **state) {
                 float *Wq = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * N);
                 float *C0 = malloc(sizeof(float) * M * N);
                 for (int i = 0; i < M * K; i++) A[i] = frand(&r);
-                for (int i = 0; i < K * N; i++) W[i] = 0.1f * frand(&r) * (1 + i % N); /* columns of different scales */
+                for (int i = 0; i < K * N; i++)
+                    W[i] = 0.1f * frand(&r) * (1 + i % N); /* columns of different scales */
                 elmo_mat *w = NULL, *w8 = NULL;
                 assert_int_equal(elmo_mat_new(K, N, W, N, ELMO_PRECISION_FP32, &w), ELMO_OK);
                 assert_int_equal(elmo_mat_convert(w, ELMO_PRECISION_INT8, &w8), ELMO_OK);
@@ -189,14 +198,17 @@ static void test_int8_weights(void **state) {
                             }
                             double e = fabs(C[m * N + n] - ref) / (mag + 1e-30);
                             worst = fmax(worst, e);
-                            if (e > 1e-6) fail_msg("int8 %dx%dx%d acc %d: row %d col %d: %g vs %g", M, K, N, acc, m, n, C[m * N + n], ref);
+                            if (e > 1e-6)
+                                fail_msg("int8 %dx%dx%d acc %d: row %d col %d: %g vs %g", M, K, N,
+                                         acc, m, n, C[m * N + n], ref);
                         }
                 }
                 elmo_mat_free(w), elmo_mat_free(w8);
                 free(A), free(W), free(Wq), free(C), free(C0);
             }
-    print_message("int8 weights (%s): rounding <= %.4f steps; product within %.2g of the sum of |a w|\n",
-                  elmo_gemm_isa(), worst_q, worst);
+    print_message(
+        "int8 weights (%s): rounding <= %.4f steps; product within %.2g of the sum of |a w|\n",
+        elmo_gemm_isa(), worst_q, worst);
 }
 
 /* elmo_mm: C = op(A) op(B) + beta C for every transpose combination and beta 0 / 1. */
@@ -219,10 +231,12 @@ static void test_general(void **state) {
                     for (int j = 0; j < N; j++) {
                         double s = beta ? C0[i * N + j] : 0;
                         for (int k = 0; k < K; k++)
-                            s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                            s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) *
+                                 (tb ? B[j * ldb + k] : B[k * ldb + j]);
                         md = fmax(md, fabs(s - C[i * N + j]));
                     }
-                if (md > 1e-4) fail_msg("elmo_mm ta=%d tb=%d beta=%d: max |diff| %g", ta, tb, beta, md);
+                if (md > 1e-4)
+                    fail_msg("elmo_mm ta=%d tb=%d beta=%d: max |diff| %g", ta, tb, beta, md);
             }
 }
 
@@ -294,7 +308,8 @@ static void test_fastmath(void **state) {
         }
     }
     print_message("fast exp %.2f ulp (at %g), sigmoid %.2f ulp (at %g, abs %.2g), tanh %.2f ulp "
-                  "(at %g, abs %.2g)\n", me, xe, ms, xs, as, mt, xt, at);
+                  "(at %g, abs %.2g)\n",
+                  me, xe, ms, xs, as, mt, xt, at);
     assert_true(me <= 2.0);
     assert_true(ms <= 4.0 && as <= 1.2e-7);
     assert_true(mt <= 3.0 && at <= 1.2e-7);
@@ -304,17 +319,15 @@ static void test_fastmath(void **state) {
     assert_true(elmo_tanhf_fast(1000.0f) == 1.0f && elmo_tanhf_fast(-1000.0f) == -1.0f);
     assert_true(elmo_tanhf_fast(0.0f) == 0.0f && elmo_sigmoidf_fast(0.0f) == 0.5f);
     /* NaN in, NaN out (a damaged weight file must not turn into plausible numbers) */
-    assert_true(isnan(elmo_expf_fast(NAN)) && isnan(elmo_sigmoidf_fast(NAN)) && isnan(elmo_tanhf_fast(NAN)));
+    assert_true(isnan(elmo_expf_fast(NAN)) && isnan(elmo_sigmoidf_fast(NAN)) &&
+                isnan(elmo_tanhf_fast(NAN)));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kernels),
-        cmocka_unit_test(test_rows_independent),
-        cmocka_unit_test(test_int8_weights),
-        cmocka_unit_test(test_general),
-        cmocka_unit_test(test_bf16_rounding),
-        cmocka_unit_test(test_fastmath),
+        cmocka_unit_test(test_kernels),       cmocka_unit_test(test_rows_independent),
+        cmocka_unit_test(test_int8_weights),  cmocka_unit_test(test_general),
+        cmocka_unit_test(test_bf16_rounding), cmocka_unit_test(test_fastmath),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,8 @@ static void fill(elmo_rng *r, double *x, size_t n, double scale) {
 
 static const char *tiny_options =
     "{\"lstm\": {\"dim\": 6, \"projection_dim\": 4, \"n_layers\": 2, \"cell_clip\": 0.8, "
-    "\"proj_clip\": 0.6, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 3}, "
+    "\"proj_clip\": 0.6, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "3}, "
     "\"filters\": [[1, 3], [2, 4], [3, 5]], \"n_highway\": 2, \"n_characters\": 261, "
     "\"max_characters_per_token\": 8, \"activation\": \"tanh\"}}";
 
@@ -81,7 +82,8 @@ typedef struct {
 
 static double enc_loss(void *vc) {
     enc_ctx *e = vc;
-    tokenc_forward_d(&e->c, &e->p, e->N, e->ids, e->tok, e->rs, e->am, e->xs, e->hg, e->ht, e->A, e->Z);
+    tokenc_forward_d(&e->c, &e->p, e->N, e->ids, e->tok, e->rs, e->am, e->xs, e->hg, e->ht, e->A,
+                     e->Z);
     double l = 0;
     for (size_t k = 0; k < (size_t)e->N * e->c.projection_dim; k++) l += e->tok[k] * e->r[k];
     return l;
@@ -117,11 +119,12 @@ static void test_token_encoder(void **state) {
         e.rs = malloc(sizeof(int) * e.N);
         e.am = malloc(sizeof(int32_t) * e.N * F);
         enc_loss(&e);
-        tokenc_backward_d(&e.c, &e.p, &e.g, e.N, e.ids, e.r, e.rs, e.am, e.xs, e.hg, e.ht, e.A, e.Z, e.dxs);
+        tokenc_backward_d(&e.c, &e.p, &e.g, e.N, e.ids, e.r, e.rs, e.am, e.xs, e.hg, e.ht, e.A, e.Z,
+                          e.dxs);
         /* row 0 of the char table is fixed at zero: no gradient is expected there */
-        double worst = check(act ? "token encoder (tanh)" : "token encoder (relu)", enc_loss, &e,
-                             pm + e.c.char_embed_dim, gm + e.c.char_embed_dim,
-                             np - e.c.char_embed_dim, 1);
+        double worst =
+            check(act ? "token encoder (tanh)" : "token encoder (relu)", enc_loss, &e,
+                  pm + e.c.char_embed_dim, gm + e.c.char_embed_dim, np - e.c.char_embed_dim, 1);
         assert_true(worst <= TOL);
         free(pm), free(gm), free(e.ids), free(e.r), free(e.tok), free(e.xs), free(e.hg), free(e.ht);
         free(e.A), free(e.Z), free(e.dxs), free(e.rs), free(e.am);
@@ -164,8 +167,18 @@ static void test_lstm(void **state) {
         elmo_rng r;
         elmo_rng_seed(&r, 5 + proj);
 #define AL(f, n) s.f = malloc(sizeof(double) * (size_t)(n))
-        AL(W, 2 * P * 4 * H); AL(b, 4 * H); AL(Wp, H * P); AL(x, N * P); AL(h0, s.B * P); AL(c0, s.B * H);
-        AL(y, N * P); AL(gates, N * 4 * H); AL(cs, (N + s.B) * H); AL(tc, N * H); AL(u, N * H); AL(r, N * P);
+        AL(W, 2 * P * 4 * H);
+        AL(b, 4 * H);
+        AL(Wp, H * P);
+        AL(x, N * P);
+        AL(h0, s.B * P);
+        AL(c0, s.B * H);
+        AL(y, N * P);
+        AL(gates, N * 4 * H);
+        AL(cs, (N + s.B) * H);
+        AL(tc, N * H);
+        AL(u, N * H);
+        AL(r, N * P);
         AL(hz, s.B * P);
         fill(&r, s.W, 2 * P * 4 * H, 1.0);
         fill(&r, s.b, 4 * H, 0.5);
@@ -184,19 +197,20 @@ static void test_lstm(void **state) {
         for (int k = 0; k < N * H; k++) clipped_c += fabs(s.cs[s.B * H + k]) >= 0.8;
         for (int k = 0; k < N * P; k++) clipped_h += fabs(s.y[k]) >= 0.6;
         print_message("LSTM (%s%s): %d of %d cell values and %d of %d outputs clipped\n",
-                      proj ? "projection" : "no projection", s.reset ? ", row restarts" : "", clipped_c,
-                      N * H, clipped_h, N * P);
+                      proj ? "projection" : "no projection", s.reset ? ", row restarts" : "",
+                      clipped_c, N * H, clipped_h, N * P);
         assert_true(clipped_c > 0);
         if (proj) assert_true(clipped_h > 0);
-        lstm_train_backward_d(&s.c, s.W, s.Wp, s.T, s.B, s.x, s.h0, s.reset, s.y, s.gates, s.cs, s.tc,
-                              s.u, s.r, dx, dW, db, dWp, dG, dh, dc, du);
+        lstm_train_backward_d(&s.c, s.W, s.Wp, s.T, s.B, s.x, s.h0, s.reset, s.y, s.gates, s.cs,
+                              s.tc, s.u, s.r, dx, dW, db, dWp, dG, dh, dc, du);
         double w = 0;
         w = fmax(w, check("LSTM W_0", lstm_loss, &s, s.W, dW, 2 * P * 4 * H, 1));
         w = fmax(w, check("LSTM B", lstm_loss, &s, s.b, db, 4 * H, 1));
         if (proj) w = fmax(w, check("LSTM W_P_0", lstm_loss, &s, s.Wp, dWp, H * P, 1));
         w = fmax(w, check("LSTM input x", lstm_loss, &s, s.x, dx, N * P, 1));
         assert_true(w <= TOL);
-        free(s.W), free(s.b), free(s.Wp), free(s.x), free(s.h0), free(s.c0), free(s.y), free(s.gates);
+        free(s.W), free(s.b), free(s.Wp), free(s.x), free(s.h0), free(s.c0), free(s.y),
+            free(s.gates);
         free(s.cs), free(s.tc), free(s.u), free(s.r), free(dW), free(db), free(dWp), free(dx);
         free(dG), free(dh), free(dc), free(du), free(s.hz);
     }
@@ -211,9 +225,11 @@ typedef struct {
 
 static double sm_loss(void *vc) {
     sm_ctx *s = vc;
-    if (s->full) return 0.7 * softmax_full_d(s->N, s->P, s->V, s->h, s->y, s->W, s->b, 0.7, NULL, NULL, NULL, s->ws);
-    return 0.7 * softmax_sampled_d(s->N, s->P, s->S, s->h, s->y, s->cand, s->logq_c, s->logq_y, s->W, s->b,
-                             0.7, NULL, NULL, NULL, NULL, NULL, s->ws);
+    if (s->full)
+        return 0.7 * softmax_full_d(s->N, s->P, s->V, s->h, s->y, s->W, s->b, 0.7, NULL, NULL, NULL,
+                                    s->ws);
+    return 0.7 * softmax_sampled_d(s->N, s->P, s->S, s->h, s->y, s->cand, s->logq_c, s->logq_y,
+                                   s->W, s->b, 0.7, NULL, NULL, NULL, NULL, NULL, s->ws);
 }
 
 static void test_softmax(void **state) {
@@ -273,7 +289,8 @@ static void test_softmax(void **state) {
         assert_true(s.cand[a] >= 0 && s.cand[a] < s.V);
         for (int b2 = a + 1; b2 < s.S; b2++) assert_true(s.cand[a] != s.cand[b2]);
     }
-    free(s.h), free(s.W), free(s.b), free(s.y), free(s.cand), free(s.logq_c), free(s.logq_y), free(s.ws);
+    free(s.h), free(s.W), free(s.b), free(s.y), free(s.cand), free(s.logq_c), free(s.logq_y),
+        free(s.ws);
     free(dh), free(dWc), free(dbc), free(dWy), free(dby), free(dW), free(db);
 }
 
@@ -299,12 +316,13 @@ static double model_run(model_ctx *m, int backward) {
         tparams_d g;
         tparams_bind_d(m->t.c, &g, m->grad);
         sparse_rows_d sm = {0};
-        loss += 0.25 * bilm_direction_step_d(&m->t, d, &m->bt, m->cand, m->logq_c, m->tries, &drop, 0.25, &g,
-                                      &sm, backward);
+        loss += 0.25 * bilm_direction_step_d(&m->t, d, &m->bt, m->cand, m->logq_c, m->tries, &drop,
+                                             0.25, &g, &sm, backward);
         if (backward)
             for (int k = 0; k < sm.n; k++) {
                 for (int q = 0; q < m->t.c->projection_dim; q++)
-                    m->sm_grad_W[sm.ids[k] * m->t.c->projection_dim + q] += sm.dW[k * m->t.c->projection_dim + q];
+                    m->sm_grad_W[sm.ids[k] * m->t.c->projection_dim + q] +=
+                        sm.dW[k * m->t.c->projection_dim + q];
                 m->sm_grad_b[sm.ids[k]] += sm.db[k];
             }
     }
@@ -323,14 +341,17 @@ static void test_whole_model(void **state) {
         elmo_rng r;
         elmo_rng_seed(&r, 21);
         size_t np = elmo_params_count(&c);
-        double *pm = calloc(np, sizeof(double)), *sW = malloc(sizeof(double) * V * P), *sb = malloc(sizeof(double) * V);
+        double *pm = calloc(np, sizeof(double)), *sW = malloc(sizeof(double) * V * P),
+               *sb = malloc(sizeof(double) * V);
         fill(&r, pm, np, 0.5);
         memset(pm, 0, sizeof(double) * c.char_embed_dim);
         fill(&r, sW, V * P, 1);
         fill(&r, sb, V, 0.3);
         model_ctx m = {0};
-        m.seed = 78; /* dropout key (counter-based masks; 77's put element 1154 at 1.02e-4: FD noise) */
-        assert_int_equal(bilm_trainer_init_d(&m.t, &c, V, B, T, sampled ? 5 : 0, 0.2, pm, sW, sb), ELMO_OK);
+        m.seed =
+            78; /* dropout key (counter-based masks; 77's put element 1154 at 1.02e-4: FD noise) */
+        assert_int_equal(bilm_trainer_init_d(&m.t, &c, V, B, T, sampled ? 5 : 0, 0.2, pm, sW, sb),
+                         ELMO_OK);
         int16_t *ids[2];
         int32_t *tg[2];
         for (int d = 0; d < 2; d++) {
@@ -369,7 +390,8 @@ static void test_whole_model(void **state) {
         assert_true(w <= TOL);
         bilm_trainer_free_d(&m.t);
         for (int d = 0; d < 2; d++) free(ids[d]), free(tg[d]);
-        free(pm), free(sW), free(sb), free(m.state_copy), free(m.grad), free(m.sm_grad_W), free(m.sm_grad_b);
+        free(pm), free(sW), free(sb), free(m.state_copy), free(m.grad), free(m.sm_grad_W),
+            free(m.sm_grad_b);
     }
 }
 

@@ -59,7 +59,8 @@
 static int run_sh(const char *script, rlim_t fsize, char **err) {
     const char *errp = tmpfile_path("sh_stderr.txt");
     char *cmd;
-    if (asprintf(&cmd, "ELMO='%s'; cd '%s' && { %s ; } 2> '%s'", ELMO_CLI, tmpdir(), script, errp) < 0)
+    if (asprintf(&cmd, "ELMO='%s'; cd '%s' && { %s ; } 2> '%s'", ELMO_CLI, tmpdir(), script, errp) <
+        0)
         abort();
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -83,8 +84,10 @@ static int run_sh(const char *script, rlim_t fsize, char **err) {
         free(e);
         fail_msg("sanitizer report from `%.200s`:\n%s", script, msg);
     }
-    if (err) *err = e;
-    else free(e);
+    if (err)
+        *err = e;
+    else
+        free(e);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -145,7 +148,8 @@ static void full_disk_case(const char *dir, rlim_t fsize, const char *how) {
     put_lines("disk_in.txt", 1500, 12); /* ~6 MB of float32 vectors with the fixture model */
     snprintf(script, sizeof script, "printf old > '%s/out.hdf5'", dir);
     assert_int_equal(run_sh(script, 0, NULL), 0);
-    snprintf(script, sizeof script, "exec \"$ELMO\" embed --model '%s' --input disk_in.txt --output '%s/out.hdf5'",
+    snprintf(script, sizeof script,
+             "exec \"$ELMO\" embed --model '%s' --input disk_in.txt --output '%s/out.hdf5'",
              model(), dir);
     int rc = run_sh(script, fsize, &err);
     print_message("full disk (%s): exit %d: %s", how, rc, err ? err : "");
@@ -160,7 +164,8 @@ static void full_disk_case(const char *dir, rlim_t fsize, const char *how) {
     assert_false(temporaries_left(dir));
     /* random-model writes its weights through the same writer */
     put("disk_opts.json", tiny_opts("\"cell_clip\": 3", "relu"));
-    snprintf(script, sizeof script, "exec \"$ELMO\" random-model --options disk_opts.json --output '%s/rm'", dir);
+    snprintf(script, sizeof script,
+             "exec \"$ELMO\" random-model --options disk_opts.json --output '%s/rm'", dir);
     rc = run_sh(script, fsize ? 4096 : 0, &err);
     if (fsize) expect_error(rc, err, "weights.hdf5");
     free(err);
@@ -223,25 +228,27 @@ static void test_special_outputs(void **state) {
     assert_int_equal(dims[1], 4);
     free(data);
     /* /dev/null stays a device; /dev/stdout gets the file; text writers too */
-    snprintf(script, sizeof script,
-             "\"$ELMO\" embed --model '%s' --input sp_in.txt --output /dev/null && "
-             "\"$ELMO\" embed --model '%s' --input sp_in.txt --output /dev/stdout > sp_stdout.hdf5 && "
-             "\"$ELMO\" vocab --input sp_in.txt --output /dev/stdout > sp_vocab.txt",
-             model(), model());
+    snprintf(
+        script, sizeof script,
+        "\"$ELMO\" embed --model '%s' --input sp_in.txt --output /dev/null && "
+        "\"$ELMO\" embed --model '%s' --input sp_in.txt --output /dev/stdout > sp_stdout.hdf5 && "
+        "\"$ELMO\" vocab --input sp_in.txt --output /dev/stdout > sp_vocab.txt",
+        model(), model());
     rc = run_sh(script, 0, &err);
     if (rc) fail_msg("embed into /dev/null, /dev/stdout: exit %d: %s", rc, err);
     free(err);
     assert_int_equal(stat("/dev/null", &st), 0);
     assert_true(S_ISCHR(st.st_mode));
-    assert_int_equal(elmo_h5_read(tmpfile_path("sp_stdout.hdf5"), "0", &data, &rank, dims), ELMO_OK);
+    assert_int_equal(elmo_h5_read(tmpfile_path("sp_stdout.hdf5"), "0", &data, &rank, dims),
+                     ELMO_OK);
     free(data);
     char *voc = read_text(tmpfile_path("sp_vocab.txt"), NULL);
     assert_non_null(strstr(voc, "<S>\n</S>\n<UNK>\n"));
     free(voc);
     /* a device that fails the write: reported */
     if (access("/dev/full", W_OK) == 0) {
-        snprintf(script, sizeof script, "exec \"$ELMO\" embed --model '%s' --input sp_in.txt --output /dev/full",
-                 model());
+        snprintf(script, sizeof script,
+                 "exec \"$ELMO\" embed --model '%s' --input sp_in.txt --output /dev/full", model());
         rc = run_sh(script, 0, &err);
         expect_error(rc, err, "/dev/full: write error");
         free(err);
@@ -267,19 +274,22 @@ static void test_output_path_validation(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char script[1024], *err = NULL;
         snprintf(script, sizeof script,
-                 "exec \"$ELMO\" embed --model /nonexistent --input pv_in.txt --output %s", cases[i].out);
+                 "exec \"$ELMO\" embed --model /nonexistent --input pv_in.txt --output %s",
+                 cases[i].out);
         int rc = run_sh(script, 0, &err);
         expect_error(rc, err, cases[i].msg);
         free(err);
         /* the same check for every writer (vocab, data text, classify, tag, dump) */
-        snprintf(script, sizeof script, "exec \"$ELMO\" vocab --input pv_in.txt --output %s", cases[i].out);
+        snprintf(script, sizeof script, "exec \"$ELMO\" vocab --input pv_in.txt --output %s",
+                 cases[i].out);
         rc = run_sh(script, 0, &err);
         expect_error(rc, err, cases[i].msg);
         free(err);
     }
     if (geteuid() != 0) { /* permissions do not stop root */
         char *err = NULL;
-        int rc = run_sh("mkdir -p ro && chmod 555 ro && exec \"$ELMO\" vocab --input pv_in.txt --output ro/v.txt",
+        int rc = run_sh("mkdir -p ro && chmod 555 ro && exec \"$ELMO\" vocab --input pv_in.txt "
+                        "--output ro/v.txt",
                         0, &err);
         expect_error(rc, err, "cannot create files in ro");
         free(err);
@@ -333,7 +343,8 @@ static void test_resume_changed_options(void **state) {
         {"\"cell_clip\": 3, \"use_skip_connections\": true", "tanh", "lstm.use_skip_connections"},
         {"\"cell_clip\": 5, \"use_skip_connections\": false", "tanh", "lstm.cell_clip"},
         {"\"use_skip_connections\": false", "tanh", "lstm.cell_clip"},
-        {"\"cell_clip\": 3, \"proj_clip\": 2, \"use_skip_connections\": false", "tanh", "lstm.proj_clip"},
+        {"\"cell_clip\": 3, \"proj_clip\": 2, \"use_skip_connections\": false", "tanh",
+         "lstm.proj_clip"},
         {"\"cell_clip\": 3, \"use_skip_connections\": false", "relu", "char_cnn.activation"},
     };
     for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
@@ -363,7 +374,8 @@ static void test_nonempty_save_dir(void **state) {
     put("ne_opts.json", tiny_opts("\"cell_clip\": 3", "tanh"));
     const char *base = "\"$ELMO\" train --vocab '%s' --train '%s' --save-dir ne --batch-size 2 "
                        "--unroll-steps 5 --threads 1 --max-steps 2 --options ne_opts.json %s";
-    snprintf(script, sizeof script, base, fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"), "");
+    snprintf(script, sizeof script, base, fixture("bilm-tf/train/vocab.txt"),
+             fixture("bilm-tf/train/data.txt"), "");
     int rc = run_sh(script, 0, &err);
     if (rc) fail_msg("train: exit %d: %s", rc, err);
     free(err);
@@ -372,8 +384,8 @@ static void test_nonempty_save_dir(void **state) {
     expect_error(rc, err, "ne: the save directory is not empty");
     free(err);
     assert_true(same_file(tmpfile_path("ne/checkpoint.bin"), tmpfile_path("ne_before.bin")));
-    snprintf(script, sizeof script, base, fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"),
-             "--force");
+    snprintf(script, sizeof script, base, fixture("bilm-tf/train/vocab.txt"),
+             fixture("bilm-tf/train/data.txt"), "--force");
     rc = run_sh(script, 0, &err);
     if (rc) fail_msg("train --force: exit %d: %s", rc, err);
     free(err);
@@ -385,12 +397,14 @@ static void test_stdout_errors(void **state) {
     (void)state;
     REQUIRE_FIXTURES();
     if (access("/dev/full", W_OK) != 0) skip();
-    put("so_train.tsv", "ham\thello there friend\nspam\tbuy cheap pills now\nham\tsee you at lunch\n"
-                        "spam\tcheap pills buy\n");
+    put("so_train.tsv",
+        "ham\thello there friend\nspam\tbuy cheap pills now\nham\tsee you at lunch\n"
+        "spam\tcheap pills buy\n");
     put("so_texts.txt", "buy pills\nlunch friend\n");
     put("so_vocab.txt", "<S>\n</S>\n<UNK>\nbuy\npills\n");
     char script[2048], *err = NULL;
-    int rc = run_sh("exec \"$ELMO\" classify train --train so_train.tsv --features bow --epochs 2 --output so.clf",
+    int rc = run_sh("exec \"$ELMO\" classify train --train so_train.tsv --features bow --epochs 2 "
+                    "--output so.clf",
                     0, &err);
     if (rc) fail_msg("classify train: exit %d: %s", rc, err);
     free(err);
@@ -419,9 +433,10 @@ static void test_output_only_when_complete(void **state) {
     put("oc_test.tsv", "ham\thello\nunseen\tsomething\n");
     put("oc.clf", "previous classifier");
     char *err = NULL;
-    int rc = run_sh("exec \"$ELMO\" classify train --train oc_train.tsv --test oc_test.tsv --features bow "
-                    "--epochs 1 --output oc.clf",
-                    0, &err);
+    int rc = run_sh(
+        "exec \"$ELMO\" classify train --train oc_train.tsv --test oc_test.tsv --features bow "
+        "--epochs 1 --output oc.clf",
+        0, &err);
     expect_error(rc, err, "oc_test.tsv:2: label 'unseen' does not occur in the training data");
     free(err);
     char *t = read_text(tmpfile_path("oc.clf"), NULL);
@@ -434,11 +449,13 @@ static void test_labels_refused(void **state) {
     put("lb.csv", "label,text\n\"sp\nam\",buy now\nham,hello\n");
     put("lb.tsv", "ham\thello\n\"x\ty\"\tagain\n");
     char *err = NULL;
-    int rc = run_sh("exec \"$ELMO\" classify train --train lb.csv --features bow --output lb.clf", 0, &err);
+    int rc = run_sh("exec \"$ELMO\" classify train --train lb.csv --features bow --output lb.clf",
+                    0, &err);
     expect_error(rc, err, "lb.csv:2:");
     assert_non_null(strstr(err, "control character"));
     free(err);
-    rc = run_sh("exec \"$ELMO\" classify train --train lb.tsv --features bow --label-column 1 --text-column 0 "
+    rc = run_sh("exec \"$ELMO\" classify train --train lb.tsv --features bow --label-column 1 "
+                "--text-column 0 "
                 "--output lb.clf",
                 0, &err);
     expect_error(rc, err, "control character");
@@ -531,10 +548,13 @@ static void test_recorded_model_path(void **state) {
     char script[2048], *err = NULL;
     /* --model given relative to the working directory; predict runs from another one */
     snprintf(script, sizeof script,
-             "rm -rf mp && mkdir -p mp/sub && cp -L '%s/options.json' '%s/weights.hdf5' mp/ && cd mp/sub && "
-             "\"$ELMO\" classify train --train ../../mp_train.tsv --model .. --epochs 1 --output ../../mp.clf && "
+             "rm -rf mp && mkdir -p mp/sub && cp -L '%s/options.json' '%s/weights.hdf5' mp/ && cd "
+             "mp/sub && "
+             "\"$ELMO\" classify train --train ../../mp_train.tsv --model .. --epochs 1 --output "
+             "../../mp.clf && "
              "cd / && \"$ELMO\" classify predict --classifier '%s' '%s' > '%s'",
-             model(), model(), tmpfile_path("mp.clf"), tmpfile_path("mp_texts.txt"), tmpfile_path("mp_out.txt"));
+             model(), model(), tmpfile_path("mp.clf"), tmpfile_path("mp_texts.txt"),
+             tmpfile_path("mp_out.txt"));
     int rc = run_sh(script, 0, &err);
     if (rc) fail_msg("exit %d: %s", rc, err);
     free(err);
@@ -550,8 +570,10 @@ static void test_sigterm_removes_temporaries(void **state) {
     REQUIRE_FIXTURES();
     put_lines("st_in.txt", 60000, 12);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "exec '%s' embed --model '%s' --input '%s' --output '%s' --forget-sentences 2>/dev/null",
-             ELMO_CLI, model(), tmpfile_path("st_in.txt"), tmpfile_path("st_out.hdf5"));
+    snprintf(
+        cmd, sizeof cmd,
+        "exec '%s' embed --model '%s' --input '%s' --output '%s' --forget-sentences 2>/dev/null",
+        ELMO_CLI, model(), tmpfile_path("st_in.txt"), tmpfile_path("st_out.hdf5"));
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -598,14 +620,19 @@ static void test_token_limit(void **state) {
     fclose(f);
     char *err = NULL;
     /* refused before any model is loaded (/nonexistent is never reached) */
-    int rc = run_sh("exec \"$ELMO\" classify train --train tl_train.tsv --model /nonexistent --output tl.clf", 0, &err);
+    int rc = run_sh(
+        "exec \"$ELMO\" classify train --train tl_train.tsv --model /nonexistent --output tl.clf",
+        0, &err);
     expect_error(rc, err, "tl_train.tsv:2: a text of 100001 tokens, more than 100000");
     free(err);
-    rc = run_sh("exec \"$ELMO\" tag train --train tl_tagged.txt --model /nonexistent --output tl.tagger", 0, &err);
+    rc = run_sh(
+        "exec \"$ELMO\" tag train --train tl_tagged.txt --model /nonexistent --output tl.tagger", 0,
+        &err);
     expect_error(rc, err, "tl_tagged.txt:2: a sentence of 100001 tokens, more than 100000");
     free(err);
     char script[1024];
-    snprintf(script, sizeof script, "exec \"$ELMO\" perplexity --model '%s/models/elmo-en-small' --input tl_tagged.txt",
+    snprintf(script, sizeof script,
+             "exec \"$ELMO\" perplexity --model '%s/models/elmo-en-small' --input tl_tagged.txt",
              ELMO_SOURCE_DIR);
     rc = run_sh(script, 0, &err);
     expect_error(rc, err, "tl_tagged.txt:2: a sentence of 100001 tokens, more than 100000");
@@ -617,13 +644,14 @@ static void test_token_limit(void **state) {
 static void test_walkers_skip_fifos(void **state) {
     (void)state;
     char *err = NULL;
-    int rc = run_sh("rm -rf wk && mkdir -p wk/sa/spam wk/sa/easy_ham wk/txt && "
-                    "printf 'Subject: hi\\n\\nbuy now\\n' > wk/sa/spam/1 && "
-                    "printf 'Subject: yo\\n\\nlunch\\n' > wk/sa/easy_ham/1 && mkfifo wk/sa/spam/2 && "
-                    "printf 'a b\\n' > wk/txt/a.txt && mkfifo wk/txt/b.txt && "
-                    "timeout 60 \"$ELMO\" data spamassassin --input wk/sa --output wk/sa.tsv && "
-                    "timeout 60 \"$ELMO\" vocab --input 'wk/txt/*.txt' --output wk/v.txt",
-                    0, &err);
+    int rc =
+        run_sh("rm -rf wk && mkdir -p wk/sa/spam wk/sa/easy_ham wk/txt && "
+               "printf 'Subject: hi\\n\\nbuy now\\n' > wk/sa/spam/1 && "
+               "printf 'Subject: yo\\n\\nlunch\\n' > wk/sa/easy_ham/1 && mkfifo wk/sa/spam/2 && "
+               "printf 'a b\\n' > wk/txt/a.txt && mkfifo wk/txt/b.txt && "
+               "timeout 60 \"$ELMO\" data spamassassin --input wk/sa --output wk/sa.tsv && "
+               "timeout 60 \"$ELMO\" vocab --input 'wk/txt/*.txt' --output wk/v.txt",
+               0, &err);
     if (rc) fail_msg("exit %d: %s", rc, err);
     assert_non_null(strstr(err, "wk/sa/spam/2: not a regular file (a FIFO): skipped"));
     assert_non_null(strstr(err, "wk/txt/b.txt: not a regular file (a FIFO): skipped"));
@@ -643,18 +671,22 @@ static void test_errors_name_files(void **state) {
     put("en_opts.json", tiny_opts("\"cell_clip\": 3", "tanh"));
     char script[2048], *err = NULL;
     snprintf(script, sizeof script,
-             "exec \"$ELMO\" train --options en_opts.json --vocab '%s' --train en_empty.txt --save-dir en "
+             "exec \"$ELMO\" train --options en_opts.json --vocab '%s' --train en_empty.txt "
+             "--save-dir en "
              "--batch-size 2 --max-steps 1",
              fixture("bilm-tf/train/vocab.txt"));
     int rc = run_sh(script, 0, &err);
     expect_error(rc, err, "en_empty.txt: no sentences");
     free(err);
-    snprintf(script, sizeof script, "exec \"$ELMO\" ngram --vocab '%s' --train en_empty.txt --test en_one.tag",
+    snprintf(script, sizeof script,
+             "exec \"$ELMO\" ngram --vocab '%s' --train en_empty.txt --test en_one.tag",
              fixture("bilm-tf/train/vocab.txt"));
     rc = run_sh(script, 0, &err);
     expect_error(rc, err, "en_empty.txt: no sentences");
     free(err);
-    rc = run_sh("exec \"$ELMO\" tag train --train en_one.tag --model /nonexistent --output en.tagger", 0, &err);
+    rc = run_sh(
+        "exec \"$ELMO\" tag train --train en_one.tag --model /nonexistent --output en.tagger", 0,
+        &err);
     expect_error(rc, err, "en_one.tag: 1 distinct tag");
     free(err);
 }

@@ -29,8 +29,8 @@ static double json_number(const char *json, const char *key) {
 /* mean+max of a known (K 2, n 3, D 2) input: (2, K, D) */
 static void test_pool_stats(void **state) {
     (void)state;
-    const float layers[] = {1, -1, 2, 5, 3, 2, /* layer 0: tokens (1,-1) (2,5) (3,2) */
-                            0, 0, -6, 3, 3, 0};
+    const float layers[] = {1, -1, 2,  5, 3, 2, /* layer 0: tokens (1,-1) (2,5) (3,2) */
+                            0, 0,  -6, 3, 3, 0};
     float out[8];
     elmo_pool_stats(ELMO_POOL_MEANMAX, 2, 3, 2, layers, out);
     const float want[] = {2, 2, -1, 1, /* means */ 3, 5, 3, 3 /* maxima */};
@@ -61,7 +61,8 @@ static void test_attention_gradients(void **state) {
     float layers[K * N * D], w[K], v[D], r[D], gamma = 1.3f;
     for (int k = 0; k < K * N * D; k++) layers[k] = (float)(2 * elmo_rng_uniform(&rg) - 1);
     for (int k = 0; k < K; k++) w[k] = (float)(elmo_rng_uniform(&rg) - 0.5);
-    for (int k = 0; k < D; k++) v[k] = (float)(elmo_rng_uniform(&rg) - 0.5), r[k] = (float)(2 * elmo_rng_uniform(&rg) - 1);
+    for (int k = 0; k < D; k++)
+        v[k] = (float)(elmo_rng_uniform(&rg) - 0.5), r[k] = (float)(2 * elmo_rng_uniform(&rg) - 1);
     float mixed[N * D], alpha[N], out[D], dmixed[N * D], dw[K] = {0}, dg = 0, dv[D] = {0};
     elmo_attn_pool_forward(K, N, D, layers, w, gamma, v, mixed, alpha, out);
     double asum = 0;
@@ -86,8 +87,10 @@ static void test_attention_gradients(void **state) {
     assert_true(worst < 2e-2);
 }
 
-static const char *spam_words[] = {"win", "cash", "prize", "free", "money", "claim", "offer", "urgent"};
-static const char *ham_words[] = {"rain", "sun", "cloud", "weather", "cold", "warm", "snow", "wind"};
+static const char *spam_words[] = {"win",   "cash",  "prize", "free",
+                                   "money", "claim", "offer", "urgent"};
+static const char *ham_words[] = {"rain", "sun",  "cloud", "weather",
+                                  "cold", "warm", "snow",  "wind"};
 
 static void write_tsv(const char *path, int n, uint64_t seed) {
     elmo_rng r;
@@ -97,7 +100,8 @@ static void write_tsv(const char *path, int n, uint64_t seed) {
         int spam = (int)elmo_rng_below(&r, 2), len = 3 + (int)elmo_rng_below(&r, 5);
         fprintf(f, "%s\t", spam ? "spam" : "ham");
         for (int k = 0; k < len; k++)
-            fprintf(f, "%s%s", k ? " " : "", spam ? spam_words[elmo_rng_below(&r, 8)] : ham_words[elmo_rng_below(&r, 8)]);
+            fprintf(f, "%s%s", k ? " " : "",
+                    spam ? spam_words[elmo_rng_below(&r, 8)] : ham_words[elmo_rng_below(&r, 8)]);
         fprintf(f, "\n");
     }
     fclose(f);
@@ -110,7 +114,8 @@ static double cached_vs_slow(const char *clf) {
     elmo_model *m;
     assert_int_equal(elmo_model_load_dir(fixture_model_dir(), &m), ELMO_OK);
     assert_int_equal(elmo_classifier_attach(c, m, NULL), ELMO_OK);
-    const char *texts[] = {"win free cash prize", "rain and cold wind today with snow", "urgent offer"};
+    const char *texts[] = {"win free cash prize", "rain and cold wind today with snow",
+                           "urgent offer"};
     size_t lens[3];
     for (int i = 0; i < 3; i++) lens[i] = strlen(texts[i]);
     float fast[6];
@@ -127,8 +132,10 @@ static double cached_vs_slow(const char *clf) {
         float *layers = malloc(sizeof(float) * 3 * n * 32), x[64], slow[2];
         const char *const *tk[1] = {tok};
         assert_int_equal(elmo_embed(s, 1, tk, &n, &layers), ELMO_OK);
-        if (elmo_classifier_pooling(c) == ELMO_POOL_ATTN) /* the classifier keeps tokens in bfloat16 */
-            for (int k = 0; k < 3 * n * 32; k++) layers[k] = elmo_pool_from_bf16(elmo_pool_to_bf16(layers[k]));
+        if (elmo_classifier_pooling(c) ==
+            ELMO_POOL_ATTN) /* the classifier keeps tokens in bfloat16 */
+            for (int k = 0; k < 3 * n * 32; k++)
+                layers[k] = elmo_pool_from_bf16(elmo_pool_to_bf16(layers[k]));
         elmo_classifier_text_vector_slow(c, layers, n, x);
         elmo_classifier_head_probs(c, x, slow);
         for (int k = 0; k < 2; k++) worst = fmax(worst, fabs(slow[k] - fast[i * 2 + k]));
@@ -152,7 +159,8 @@ static void test_every_head(void **state) {
                 const char *feat = f ? "elmo+bow" : "elmo";
                 /* tiny overfit: trained and tested on the same 80 texts */
                 snprintf(g_args, sizeof g_args,
-                         "classify train --train '%s' --test '%s' --format tsv --model '%s' --features %s --pooling %s "
+                         "classify train --train '%s' --test '%s' --format tsv --model '%s' "
+                         "--features %s --pooling %s "
                          "--standardize %s --epochs 100 --hidden 32 --lr 0.03 --json --output '%s'",
                          tsv, tsv, fixture_model_dir(), feat, pools[p], st ? "yes" : "no", clf);
                 char *err = NULL;
@@ -162,13 +170,16 @@ static void test_every_head(void **state) {
                 double acc = json_number(out, "accuracy");
                 free(out);
                 /* round trip: the saved file gives the same accuracy */
-                snprintf(g_args, sizeof g_args, "classify eval --classifier '%s' --test '%s' --format tsv --json", clf, tsv);
+                snprintf(g_args, sizeof g_args,
+                         "classify eval --classifier '%s' --test '%s' --format tsv --json", clf,
+                         tsv);
                 assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
                 out = read_text(tmpfile_path("stdout.txt"), NULL);
                 double acc2 = json_number(out, "accuracy");
                 free(out);
                 double diff = f ? 0 : cached_vs_slow(clf);
-                print_message("%-8s %-9s standardize %-3s: training accuracy %.3f, reloaded %.3f, cached vs token level %.2g\n",
+                print_message("%-8s %-9s standardize %-3s: training accuracy %.3f, reloaded %.3f, "
+                              "cached vs token level %.2g\n",
                               feat, pools[p], st ? "yes" : "no", acc, acc2, diff);
                 assert_true(acc >= 0.95);
                 assert_float_equal(acc, acc2, 1e-9);
@@ -183,14 +194,16 @@ static void test_version1_files(void **state) {
     REQUIRE_FIXTURES();
     const char *in = tmpfile_path("v1.txt");
     /* the first three texts of tests/data/tiny.tsv; the figures printed by the version-1 code */
-    const char *texts = "warm wind sun rain wind\nfree urgent urgent offer prize\nsnow rain sun cloud rain\n";
+    const char *texts =
+        "warm wind sun rain wind\nfree urgent urgent offer prize\nsnow rain sun cloud rain\n";
     write_file(in, texts, strlen(texts));
     struct {
         const char *file, *want;
     } cases[] = {{"classifier-v1-elmo.clf", "spam\t0.5179\nspam\t0.5171\nspam\t0.5215\n"},
                  {"classifier-v1-bow.clf", "spam\t0.5362\nspam\t0.6230\nspam\t0.5323\n"}};
     for (int k = 0; k < 2; k++) {
-        snprintf(g_args, sizeof g_args, "classify predict --classifier '%s/tests/data/%s' --model '%s' -", ELMO_SOURCE_DIR,
+        snprintf(g_args, sizeof g_args,
+                 "classify predict --classifier '%s/tests/data/%s' --model '%s' -", ELMO_SOURCE_DIR,
                  cases[k].file, fixture_model_dir());
         char *err = NULL;
         if (run_elmo(g_args, in, &err)) fail_msg("%s: %s", cases[k].file, err);
@@ -209,15 +222,18 @@ static void test_ngrams(void **state) {
     const char *tsv = tmpfile_path("ng.tsv"), *clf = tmpfile_path("ng.clf");
     write_tsv(tsv, 80, 6);
     snprintf(g_args, sizeof g_args,
-             "classify train --train '%s' --test '%s' --format tsv --features bow --ngrams 2 --char-ngrams 2-5 "
-             "--epochs 30 --hidden 16 --lr 0.01 --json --output '%s'", tsv, tsv, clf);
+             "classify train --train '%s' --test '%s' --format tsv --features bow --ngrams 2 "
+             "--char-ngrams 2-5 "
+             "--epochs 30 --hidden 16 --lr 0.01 --json --output '%s'",
+             tsv, tsv, clf);
     char *err = NULL;
     if (run_elmo(g_args, NULL, &err)) fail_msg("bow n-grams: %s", err);
     free(err);
     char *out = read_text(tmpfile_path("stdout.txt"), NULL);
     double acc = json_number(out, "accuracy");
     free(out);
-    snprintf(g_args, sizeof g_args, "classify eval --classifier '%s' --test '%s' --format tsv --json", clf, tsv);
+    snprintf(g_args, sizeof g_args,
+             "classify eval --classifier '%s' --test '%s' --format tsv --json", clf, tsv);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
     out = read_text(tmpfile_path("stdout.txt"), NULL);
     assert_float_equal(json_number(out, "accuracy"), acc, 1e-9);
@@ -227,7 +243,9 @@ static void test_ngrams(void **state) {
     assert_int_equal(elmo_classifier_load(clf, &c), ELMO_OK);
     elmo_classifier_free(c);
     char *e2 = NULL;
-    snprintf(g_args, sizeof g_args, "classify train --train '%s' --output '%s' --features bow --char-ngrams 5-2", tsv, clf);
+    snprintf(g_args, sizeof g_args,
+             "classify train --train '%s' --output '%s' --features bow --char-ngrams 5-2", tsv,
+             clf);
     assert_int_not_equal(run_elmo(g_args, NULL, &e2), 0);
     assert_non_null(strstr(e2, "--char-ngrams must be"));
     free(e2);
@@ -250,12 +268,9 @@ static void test_bad_options(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_stats),
-        cmocka_unit_test(test_attention_gradients),
-        cmocka_unit_test(test_every_head),
-        cmocka_unit_test(test_version1_files),
-        cmocka_unit_test(test_ngrams),
-        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_pool_stats), cmocka_unit_test(test_attention_gradients),
+        cmocka_unit_test(test_every_head), cmocka_unit_test(test_version1_files),
+        cmocka_unit_test(test_ngrams),     cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

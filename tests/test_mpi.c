@@ -39,8 +39,10 @@ static int run_mpi(int np, const char *args, char **err) {
     char *e = read_text(errp, NULL);
     if (e && (strstr(e, "ERROR: AddressSanitizer") || strstr(e, "runtime error:")))
         fail_msg("sanitizer report from `mpiexec -np %d elmo %.200s`:\n%s", np, args, e);
-    if (err) *err = e;
-    else free(e);
+    if (err)
+        *err = e;
+    else
+        free(e);
     if (st == -1) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -60,8 +62,9 @@ static int train(int np, const char *dir, const char *extra, char **err) {
     return run(np, args, err);
 }
 
-static const char *state_sections[] = {"params", "adagrad", "softmax_W", "softmax_b",
-                                       "adagrad_softmax_W", "adagrad_softmax_b", "lstm_states"};
+static const char *state_sections[] = {"params",     "adagrad",           "softmax_W",
+                                       "softmax_b",  "adagrad_softmax_W", "adagrad_softmax_b",
+                                       "lstm_states"};
 static const char *exact_sections[] = {"rng", "rng_sampler", "data_forward", "data_backward"};
 
 /* max abs difference over the float sections of two checkpoints (the exact ones must match) */
@@ -155,9 +158,11 @@ static void test_resume(void **state) {
     snprintf(ref, sizeof ref, "%s/resume_ref", tmpdir());
     snprintf(res, sizeof res, "%s/resume_2", tmpdir());
     char *err = NULL;
-    if (train(2, ref, "--batch-size 4 --max-steps 40 --checkpoint-every 20", &err)) fail_msg("%s", err);
+    if (train(2, ref, "--batch-size 4 --max-steps 40 --checkpoint-every 20", &err))
+        fail_msg("%s", err);
     free(err);
-    if (train(2, res, "--batch-size 4 --max-steps 20 --checkpoint-every 20", &err)) fail_msg("%s", err);
+    if (train(2, res, "--batch-size 4 --max-steps 20 --checkpoint-every 20", &err))
+        fail_msg("%s", err);
     free(err);
     /* another number of processes: refused, the checkpoint untouched */
     assert_int_not_equal(train(1, res, "--batch-size 4 --max-steps 40 --resume", &err), 0);
@@ -174,14 +179,16 @@ static void test_resume(void **state) {
     snprintf(p1, sizeof p1, "%s/checkpoint.bin", ref);
     snprintf(p2, sizeof p2, "%s/checkpoint.bin", res);
     assert_true(ckpt_max_diff(p1, p2, 0) == 0);
-    print_message("2 ranks, stopped at step 20 and resumed: bit-identical to the uninterrupted run\n");
+    print_message(
+        "2 ranks, stopped at step 20 and resumed: bit-identical to the uninterrupted run\n");
 }
 
 /* ---- embedding */
 static void write_sentences(const char *path) {
-    static const char *words[] = {"neural", "language", "models", "use", "continuous", "the",
-                                  "of", ",", ".", "embeddings", "curse", "dimensionality",
-                                  "networks", "Caf\xc3\xa9", "vocabulary", "words", "(", ")"};
+    static const char *words[] = {
+        "neural",   "language",    "models",     "use",        "continuous", "the",
+        "of",       ",",           ".",          "embeddings", "curse",      "dimensionality",
+        "networks", "Caf\xc3\xa9", "vocabulary", "words",      "(",          ")"};
     elmo_strbuf b = {0};
     elmo_rng r;
     elmo_rng_seed(&r, 5);
@@ -203,8 +210,8 @@ static void write_sentences(const char *path) {
 static int embed(int np, const char *in, const char *out, const char *extra, char **err) {
     char args[2048];
     snprintf(args, sizeof args, "embed --options '%s' --weights '%s' --input '%s' --output '%s' %s",
-             fixture("allennlp-elmo/options.json"), fixture("allennlp-elmo/lm_weights.hdf5"), in, out,
-             extra);
+             fixture("allennlp-elmo/options.json"), fixture("allennlp-elmo/lm_weights.hdf5"), in,
+             out, extra);
     return run(np, args, err);
 }
 
@@ -260,7 +267,8 @@ static void test_embed(void **state) {
         free(err);
         check_same_embeddings(one, two, n_lines);
         print_message("embed %s: mpirun -np 2 output identical to one process (%d datasets + "
-                      "sentence_to_index)\n", settings[k], n_lines);
+                      "sentence_to_index)\n",
+                      settings[k], n_lines);
     }
     /* --stateful needs the batches in sequence: refused */
     char *err = NULL;

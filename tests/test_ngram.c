@@ -251,12 +251,15 @@ static void test_backward_is_reversed_forward(void **state) {
     free(te);
     /* reverse every line with awk */
     char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "awk '{for(i=NF;i>0;i--) printf \"%%s%%s\", $i, (i>1?\" \":\"\"); print \"\"}' '%s' > '%s' && "
-             "awk '{for(i=NF;i>0;i--) printf \"%%s%%s\", $i, (i>1?\" \":\"\"); print \"\"}' '%s' > '%s'",
-             ptr, tmpfile_path("r-train-rev.txt"), pte, tmpfile_path("r-test-rev.txt"));
+    snprintf(
+        cmd, sizeof cmd,
+        "awk '{for(i=NF;i>0;i--) printf \"%%s%%s\", $i, (i>1?\" \":\"\"); print \"\"}' '%s' > '%s' "
+        "&& "
+        "awk '{for(i=NF;i>0;i--) printf \"%%s%%s\", $i, (i>1?\" \":\"\"); print \"\"}' '%s' > '%s'",
+        ptr, tmpfile_path("r-train-rev.txt"), pte, tmpfile_path("r-test-rev.txt"));
     assert_int_equal(system(cmd), 0);
-    const char *ptr_rev = tmpfile_path("r-train-rev.txt"), *pte_rev = tmpfile_path("r-test-rev.txt");
+    const char *ptr_rev = tmpfile_path("r-train-rev.txt"),
+               *pte_rev = tmpfile_path("r-test-rev.txt");
     for (int order = 1; order <= 4; order++) {
         elmo_ngram *bw = train1(v, ptr, order, 1), *fw = train1(v, ptr_rev, order, 0);
         elmo_ngram_eval eb, ef;
@@ -303,7 +306,8 @@ static void test_unknown_words(void **state) {
     uint32_t ha = 3;
     assert_true(P(m1, &ha, 1, 2) > P(m1, &ha, 1, 5));
     elmo_ngram_eval e1, e2;
-    assert_int_equal(elmo_ngram_evaluate(m1, put("oovt1.txt", "a never-seen b\nc\n\n"), &e1), ELMO_OK);
+    assert_int_equal(elmo_ngram_evaluate(m1, put("oovt1.txt", "a never-seen b\nc\n\n"), &e1),
+                     ELMO_OK);
     assert_int_equal(elmo_ngram_evaluate(m1, put("oovt2.txt", "a <UNK> b\nc\n\n"), &e2), ELMO_OK);
     assert_int_equal(e1.n_sentences, 3); /* the blank line is an empty sentence */
     assert_int_equal(e1.n_words, 4);
@@ -417,7 +421,8 @@ static void test_cli(void **state) {
     cJSON_Delete(j);
 
     /* the table */
-    snprintf(args, sizeof args, "ngram --vocab '%s' --train '%s' --test '%s' --order 2", vp, ptr, pte);
+    snprintf(args, sizeof args, "ngram --vocab '%s' --train '%s' --test '%s' --order 2", vp, ptr,
+             pte);
     assert_int_equal(run_elmo(args, NULL, NULL), 0);
     out = read_text(tmpfile_path("stdout.txt"), NULL);
     assert_non_null(strstr(out, "forward perplexity"));
@@ -441,7 +446,8 @@ static void test_cli(void **state) {
         rc = run_elmo(args, NULL, &err);
         assert_int_not_equal(rc, 0);
         assert_non_null(err);
-        if (!strstr(err, bad[i].want)) fail_msg("'%s': stderr '%s' lacks '%s'", args, err, bad[i].want);
+        if (!strstr(err, bad[i].want))
+            fail_msg("'%s': stderr '%s' lacks '%s'", args, err, bad[i].want);
         assert_non_null(strstr(err, "elmo ngram: "));
         free(err);
     }
@@ -449,14 +455,10 @@ static void test_cli(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_bigram),
-        cmocka_unit_test(test_hand_unigram),
-        cmocka_unit_test(test_sums_to_one),
-        cmocka_unit_test(test_backward_is_reversed_forward),
-        cmocka_unit_test(test_unknown_words),
-        cmocka_unit_test(test_vocab_format),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_hand_bigram),   cmocka_unit_test(test_hand_unigram),
+        cmocka_unit_test(test_sums_to_one),   cmocka_unit_test(test_backward_is_reversed_forward),
+        cmocka_unit_test(test_unknown_words), cmocka_unit_test(test_vocab_format),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,8 @@
 /* Run the CLI; returns its exit status, its peak resident memory (KiB) and stderr. */
 static int run_measured(const char *args, long *maxrss_kb, char **err) {
     char *cmd;
-    if (asprintf(&cmd, "exec '%s' %s > /dev/null 2> '%s'", ELMO_CLI, args, tmpfile_path("m_stderr.txt")) < 0)
+    if (asprintf(&cmd, "exec '%s' %s > /dev/null 2> '%s'", ELMO_CLI, args,
+                 tmpfile_path("m_stderr.txt")) < 0)
         abort();
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -48,7 +49,8 @@ static int run_measured(const char *args, long *maxrss_kb, char **err) {
 
 static const char *tiny_opts =
     "{\"lstm\": {\"dim\": 16, \"projection_dim\": 8, \"n_layers\": 2, \"cell_clip\": 3, "
-    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "4}, "
     "\"filters\": [[1, 8], [2, 8], [3, 16]], \"n_highway\": 1, "
     "\"n_characters\": 261, \"max_characters_per_token\": 10, \"activation\": \"tanh\"}, "
     "\"dropout\": 0.1, \"n_negative_samples_batch\": 16}";
@@ -139,7 +141,8 @@ static void test_nan_stops_training(void **state) {
     /* and training goes on from it */
     if (train(good, "--max-steps 5 --resume", &err)) fail_msg("--resume after the NaN: %s", err);
     free(err);
-    assert_int_equal(elmo_ckpt_read(tmpfile_path("num_good/checkpoint.bin"), "ELMOCKPT", 1, &ck), ELMO_OK);
+    assert_int_equal(elmo_ckpt_read(tmpfile_path("num_good/checkpoint.bin"), "ELMOCKPT", 1, &ck),
+                     ELMO_OK);
     const char *d;
     assert_int_equal(elmo_ckpt_get(&ck, "meta", SIZE_MAX, &d, NULL), ELMO_OK);
     int64_t step;
@@ -151,7 +154,8 @@ static void test_nan_stops_training(void **state) {
 /* Dimensions of 2^20: the LSTM alone would be terabytes. */
 static const char *huge_opts =
     "{\"lstm\": {\"dim\": 1048576, \"projection_dim\": 1048576, \"n_layers\": 16}, "
-    "\"char_cnn\": {\"embedding\": {\"dim\": 4096}, \"filters\": [[1, 1048576]], \"n_highway\": 16, "
+    "\"char_cnn\": {\"embedding\": {\"dim\": 4096}, \"filters\": [[1, 1048576]], \"n_highway\": "
+    "16, "
     "\"max_characters_per_token\": 50}}";
 
 static void test_huge_options_refused(void **state) {
@@ -164,8 +168,8 @@ static void test_huge_options_refused(void **state) {
     assert_non_null(strstr(elmo_last_error(), "huge_options.json"));
     assert_non_null(strstr(elmo_last_error(), "more than the memory available"));
     char args[2048];
-    snprintf(args, sizeof args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'", op,
-             fixture("bilm-tf/model/lm_weights.hdf5"), fixture("bilm-tf/train/data.txt"),
+    snprintf(args, sizeof args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
+             op, fixture("bilm-tf/model/lm_weights.hdf5"), fixture("bilm-tf/train/data.txt"),
              tmpfile_path("huge_out.hdf5"));
     long rss;
     char *err = NULL;
@@ -175,8 +179,10 @@ static void test_huge_options_refused(void **state) {
     assert_true(rss < 256 * 1024); /* nothing of the claimed size was allocated */
     free(err);
     /* the same from training */
-    snprintf(args, sizeof args, "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 1",
-             op, fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"), tmpfile_path("huge_train"));
+    snprintf(args, sizeof args,
+             "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 1", op,
+             fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"),
+             tmpfile_path("huge_train"));
     assert_int_not_equal(run_measured(args, &rss, &err), 0);
     assert_non_null(strstr(err, "more than the memory available"));
     assert_true(rss < 256 * 1024);
@@ -241,7 +247,8 @@ static void test_long_line_refused(void **state) {
     assert_non_null(f);
     char block[65536];
     for (size_t i = 0; i < sizeof block; i++) block[i] = i % 7 == 6 ? ' ' : 'a' + (char)(i % 26);
-    for (int k = 0; k < 80 * 16; k++) assert_int_equal(fwrite(block, 1, sizeof block, f), sizeof block);
+    for (int k = 0; k < 80 * 16; k++)
+        assert_int_equal(fwrite(block, 1, sizeof block, f), sizeof block);
     fclose(f);
     char args[2048];
     snprintf(args, sizeof args, "embed --options '%s' --weights '%s' --input '%s' --output '%s'",
@@ -281,7 +288,8 @@ static void test_address_space_limit(void **state) {
     const char *in = tmpfile_path("ulimit_in.txt"), *out = tmpfile_path("ulimit_out.hdf5");
     write_file(in, "The bank raised rates .\nA second line\n", 39);
     snprintf(cmd, sizeof cmd,
-             "ulimit -v 200000; timeout 60 '%s' embed --model '%s' --input '%s' --output '%s' 2>/dev/null",
+             "ulimit -v 200000; timeout 60 '%s' embed --model '%s' --input '%s' --output '%s' "
+             "2>/dev/null",
              ELMO_CLI, fixture_model_dir(), in, out);
     rc = system(cmd);
     assert_true(WIFEXITED(rc));
@@ -292,12 +300,9 @@ static void test_address_space_limit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_huge_options_refused),
-        cmocka_unit_test(test_huge_dataset_refused),
-        cmocka_unit_test(test_memory_limit),
-        cmocka_unit_test(test_long_line_refused),
-        cmocka_unit_test(test_nan_stops_training),
-        cmocka_unit_test(test_address_space_limit),
+        cmocka_unit_test(test_huge_options_refused), cmocka_unit_test(test_huge_dataset_refused),
+        cmocka_unit_test(test_memory_limit),         cmocka_unit_test(test_long_line_refused),
+        cmocka_unit_test(test_nan_stops_training),   cmocka_unit_test(test_address_space_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,8 +62,9 @@ static void test_values_and_gradients(void **state) {
             for (int k = 0; k < N * D; k++) assert_float_equal(out[k], want[k], 1e-5);
             float dw[K] = {0}, dg = 0, dl[K * N * D];
             memset(dl, 0, sizeof dl);
-            assert_int_equal(elmo_scalar_mix_backward(K, N, D, layers, m, w, gamma, ln, g, dw, &dg, dl),
-                             ELMO_OK);
+            assert_int_equal(
+                elmo_scalar_mix_backward(K, N, D, layers, m, w, gamma, ln, g, dw, &dg, dl),
+                ELMO_OK);
             const float h = 1e-2f;
             double worst = 0;
             for (int j = 0; j < K; j++) {
@@ -72,11 +73,15 @@ static void test_values_and_gradients(void **state) {
                 memcpy(wm, w, sizeof w);
                 wp[j] += h;
                 wm[j] -= h;
-                double num = (loss(layers, m, wp, gamma, ln, g) - loss(layers, m, wm, gamma, ln, g)) / (2 * h);
+                double num =
+                    (loss(layers, m, wp, gamma, ln, g) - loss(layers, m, wm, gamma, ln, g)) /
+                    (2 * h);
                 double rel = fabs(num - dw[j]) / fmax(1e-3, fabs(num) + fabs(dw[j]));
                 worst = fmax(worst, rel);
             }
-            double num = (loss(layers, m, w, gamma + h, ln, g) - loss(layers, m, w, gamma - h, ln, g)) / (2 * h);
+            double num =
+                (loss(layers, m, w, gamma + h, ln, g) - loss(layers, m, w, gamma - h, ln, g)) /
+                (2 * h);
             worst = fmax(worst, fabs(num - dg) / fmax(1e-3, fabs(num) + fabs(dg)));
             for (int k = 0; k < K * N * D; k++) {
                 float save = layers[k];
@@ -88,7 +93,8 @@ static void test_values_and_gradients(void **state) {
                 double nk = (lp - lm) / (2 * h);
                 worst = fmax(worst, fabs(nk - dl[k]) / fmax(1e-2, fabs(nk) + fabs(dl[k])));
             }
-            print_message("layer_norm %d, mask %d: worst relative gradient error %.2g\n", ln, use_mask, worst);
+            print_message("layer_norm %d, mask %d: worst relative gradient error %.2g\n", ln,
+                          use_mask, worst);
             assert_true(worst < 2e-3);
         }
 }

@@ -59,8 +59,9 @@ static void start_server(server *s, const char *extra) {
     char cmd[4096];
     /* as a user runs it, with oneDNN's OpenMP threads free to start (ctest sets
      * OMP_NUM_THREADS): SIGTERM may then be delivered to any thread */
-    snprintf(cmd, sizeof cmd, "unset OMP_NUM_THREADS; exec '%s' serve --model '%s' --port 0 --threads 2 %s", ELMO_CLI,
-             fixture_model_dir(), extra ? extra : "");
+    snprintf(cmd, sizeof cmd,
+             "unset OMP_NUM_THREADS; exec '%s' serve --model '%s' --port 0 --threads 2 %s",
+             ELMO_CLI, fixture_model_dir(), extra ? extra : "");
     s->pid = fork();
     assert_true(s->pid >= 0);
     if (s->pid == 0) { /* stderr to the pipe, stdout away (a test's pipe must not stay open) */
@@ -121,9 +122,9 @@ static int stop_server(server *s, int sig, double seconds, double *took) {
 /* ---- a minimal HTTP/1.1 client (one request per connection) */
 
 typedef struct {
-    int status;    /* 0: no answer (connection refused, reset or closed first) */
-    int complete;  /* the whole body announced by Content-Length arrived */
-    char *head;    /* status line and headers */
+    int status;   /* 0: no answer (connection refused, reset or closed first) */
+    int complete; /* the whole body announced by Content-Length arrived */
+    char *head;   /* status line and headers */
     char *body;
     size_t body_len;
 } reply;
@@ -182,7 +183,9 @@ static reply read_reply(int fd) {
 
 static char *request_head(const char *method, const char *path, const char *headers, size_t len) {
     char *req;
-    if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
+    if (asprintf(&req,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: "
+                 "%zu\r\n\r\n",
                  method, path, headers ? headers : "", len) < 0)
         abort();
     return req;
@@ -278,29 +281,36 @@ static long flatten(const cJSON *a, float *out, long at) {
 }
 
 /* depth of the first path down a nested array */
-static int depth(const cJSON *a) { return cJSON_IsArray(a) ? 1 + (a->child ? depth(a->child) : 0) : 0; }
+static int depth(const cJSON *a) {
+    return cJSON_IsArray(a) ? 1 + (a->child ? depth(a->child) : 0) : 0;
+}
 
 /* a 200 answer holds, for sentences idx[0..n), exactly the expected floats; "" or why not */
-static const char *check_answer(const reply *r, const char *layers, const int *idx, int n, char *why,
-                                size_t whysz) {
+static const char *check_answer(const reply *r, const char *layers, const int *idx, int n,
+                                char *why, size_t whysz) {
     if (r->status != 200 || !r->complete)
         return snprintf(why, whysz, "status %d complete %d: %.200s", r->status, r->complete,
-                        r->body ? r->body : ""), why;
+                        r->body ? r->body : ""),
+               why;
     cJSON *j = cJSON_Parse(r->body);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "embeddings");
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "layers");
     why[0] = 0;
-    if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != n || !cJSON_IsString(l) || strcmp(l->valuestring, layers))
+    if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != n || !cJSON_IsString(l) ||
+        strcmp(l->valuestring, layers))
         snprintf(why, whysz, "bad answer: %.200s", r->body);
     int want_depth = strcmp(layers, "all") == 0 ? 3 : strcmp(layers, "mean") == 0 ? 1 : 2;
-    float *got = malloc(sizeof(float) * (size_t)(g_K * 64 * g_D)), *exp = malloc(sizeof(float) * (size_t)(g_K * 64 * g_D));
+    float *got = malloc(sizeof(float) * (size_t)(g_K * 64 * g_D)),
+          *exp = malloc(sizeof(float) * (size_t)(g_K * 64 * g_D));
     for (int k = 0; k < n && !why[0]; k++) {
         const cJSON *s = cJSON_GetArrayItem(e, k);
         size_t cnt = expected(idx[k], layers, exp);
         long m = flatten(s, got, 0);
-        if (m != (long)cnt || (cnt && depth(s) != want_depth) || memcmp(got, exp, sizeof(float) * cnt) != 0)
-            snprintf(why, whysz, "sentence %d (%s, layers %s): %ld floats, expected %zu, or values differ",
-                     k, SENTS[idx[k]], layers, m, cnt);
+        if (m != (long)cnt || (cnt && depth(s) != want_depth) ||
+            memcmp(got, exp, sizeof(float) * cnt) != 0)
+            snprintf(why, whysz,
+                     "sentence %d (%s, layers %s): %ld floats, expected %zu, or values differ", k,
+                     SENTS[idx[k]], layers, m, cnt);
     }
     free(got);
     free(exp);
@@ -337,7 +347,10 @@ static void test_equal_to_library_and_cli(void **state) {
         free(b);
     }
     /* a token list: the tokens as given */
-    reply r = post(g_srv.port, "{\"sentences\": [[\"The\", \"bank\", \"raised\", \"its\", \"interest\", \"rates\", \".\"]], \"layers\": \"all\"}", NULL);
+    reply r = post(g_srv.port,
+                   "{\"sentences\": [[\"The\", \"bank\", \"raised\", \"its\", \"interest\", "
+                   "\"rates\", \".\"]], \"layers\": \"all\"}",
+                   NULL);
     int zero = 0;
     const char *w = check_answer(&r, "all", &zero, 1, why, sizeof why);
     if (*w) fail_msg("token list: %s", w);
@@ -350,8 +363,10 @@ static void test_equal_to_library_and_cli(void **state) {
     const char *modes[] = {"all", "top", "average"};
     for (int m = 0; m < 3; m++) {
         char args[2048];
-        snprintf(args, sizeof args, "embed --model '%s' --input '%s' --output '%s' --layers %s --batch-size 4",
-                 fixture_model_dir(), tmpfile_path("serve_in.txt"), tmpfile_path("serve_out.hdf5"), modes[m]);
+        snprintf(args, sizeof args,
+                 "embed --model '%s' --input '%s' --output '%s' --layers %s --batch-size 4",
+                 fixture_model_dir(), tmpfile_path("serve_in.txt"), tmpfile_path("serve_out.hdf5"),
+                 modes[m]);
         assert_int_equal(run_elmo(args, NULL, NULL), 0);
         float *exp = malloc(sizeof(float) * (size_t)(g_K * 64 * g_D));
         for (int i = 0; i < NS; i++) {
@@ -360,12 +375,14 @@ static void test_equal_to_library_and_cli(void **state) {
             int rank;
             uint64_t dims[4];
             snprintf(name, sizeof name, "%d", i);
-            assert_int_equal(elmo_h5_read(tmpfile_path("serve_out.hdf5"), name, &data, &rank, dims), ELMO_OK);
+            assert_int_equal(elmo_h5_read(tmpfile_path("serve_out.hdf5"), name, &data, &rank, dims),
+                             ELMO_OK);
             size_t cnt = expected(i, modes[m], exp), nd = 1;
             for (int k = 0; k < rank; k++) nd *= dims[k];
             assert_int_equal(nd, cnt);
             if (cnt && memcmp(data, exp, sizeof(float) * cnt) != 0)
-                fail_msg("elmo embed --layers %s differs from the server's answer, line %d", modes[m], i);
+                fail_msg("elmo embed --layers %s differs from the server's answer, line %d",
+                         modes[m], i);
             free(data);
         }
         free(exp);
@@ -408,7 +425,8 @@ static void test_concurrent_batched(void **state) {
     REQUIRE_FIXTURES();
     reference();
     reply m0 = http(g_srv.port, "GET", "/metrics", NULL, NULL, 0);
-    long b0 = metric(m0.body, "elmo_batch_rows_count "), s0 = metric(m0.body, "elmo_batch_rows_sum ");
+    long b0 = metric(m0.body, "elmo_batch_rows_count "),
+         s0 = metric(m0.body, "elmo_batch_rows_sum ");
     enum { NC = 8 };
     client cl[NC];
     pthread_t th[NC];
@@ -423,9 +441,11 @@ static void test_concurrent_batched(void **state) {
     for (int i = 0; i < NC; i++)
         if (cl[i].why[0]) fail_msg("client %d: %s", i, cl[i].why);
     reply m1 = http(g_srv.port, "GET", "/metrics", NULL, NULL, 0);
-    long b1 = metric(m1.body, "elmo_batch_rows_count "), s1 = metric(m1.body, "elmo_batch_rows_sum ");
+    long b1 = metric(m1.body, "elmo_batch_rows_count "),
+         s1 = metric(m1.body, "elmo_batch_rows_sum ");
     /* some batch held the sentences of several requests */
-    if (!(b1 - b0 < s1 - s0)) fail_msg("no batching: %ld batches for %ld sentences", b1 - b0, s1 - s0);
+    if (!(b1 - b0 < s1 - s0))
+        fail_msg("no batching: %ld batches for %ld sentences", b1 - b0, s1 - s0);
     assert_non_null(strstr(m1.body, "elmo_request_seconds_bucket{le=\"+Inf\"}"));
     reply_free(&m0);
     reply_free(&m1);
@@ -436,8 +456,9 @@ static void test_concurrent_batched(void **state) {
 static void expect_status(int port, const char *method, const char *path, const char *headers,
                           const char *body, size_t len, int want) {
     reply r = http(port, method, path, headers, body, len);
-    if (r.status != want) fail_msg("%s %s %.80s: status %d, expected %d: %s", method, path, body ? body : "",
-                                   r.status, want, r.body ? r.body : "");
+    if (r.status != want)
+        fail_msg("%s %s %.80s: status %d, expected %d: %s", method, path, body ? body : "",
+                 r.status, want, r.body ? r.body : "");
     if (want >= 400) {
         cJSON *j = cJSON_Parse(r.body);
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -451,12 +472,22 @@ static void expect_status(int port, const char *method, const char *path, const 
 static void test_bad_requests(void **state) {
     (void)state;
     REQUIRE_FIXTURES();
-    const char *bad400[] = {
-        "{", "[]", "null", "{\"sentences\": \"abc\"}", "{\"sentences\": []}", "{\"sentences\": [[\"a\", 1]]}",
-        "{\"sentences\": [{}]}", "{\"sentences\": [\"a\"], \"layers\": \"bottom\"}",
-        "{\"sentences\": [\"a\"], \"layers\": 3}", "{\"sentences\": [\"a\"], \"extra\": 1}",
-        "{\"sentences\": [\"a\"], \"sentences\": [\"b\"]}", "{\"sentences\": [\"a\\u0000b\"]}",
-        "{\"sentences\": [\"a\"]} trailing", "{\"sentences\": [\"\xff\"]}", "{}", ""};
+    const char *bad400[] = {"{",
+                            "[]",
+                            "null",
+                            "{\"sentences\": \"abc\"}",
+                            "{\"sentences\": []}",
+                            "{\"sentences\": [[\"a\", 1]]}",
+                            "{\"sentences\": [{}]}",
+                            "{\"sentences\": [\"a\"], \"layers\": \"bottom\"}",
+                            "{\"sentences\": [\"a\"], \"layers\": 3}",
+                            "{\"sentences\": [\"a\"], \"extra\": 1}",
+                            "{\"sentences\": [\"a\"], \"sentences\": [\"b\"]}",
+                            "{\"sentences\": [\"a\\u0000b\"]}",
+                            "{\"sentences\": [\"a\"]} trailing",
+                            "{\"sentences\": [\"\xff\"]}",
+                            "{}",
+                            ""};
     for (size_t i = 0; i < sizeof bad400 / sizeof *bad400; i++)
         expect_status(g_srv.port, "POST", "/v1/embed", NULL, bad400[i], strlen(bad400[i]), 400);
     /* --max-request-tokens 100: 101 tokens, 101 sentences */
@@ -481,7 +512,8 @@ static void test_bad_requests(void **state) {
     expect_status(g_srv.port, "POST", "/v1/model", NULL, "{}", 2, 405);
     expect_status(g_srv.port, "GET", "/nowhere", NULL, NULL, 0, 404);
     const char *uneven = "{\"sentences\": [\"a b\", \"c\"], \"layers\": \"top\"}";
-    expect_status(g_srv.port, "POST", "/v1/embed", "Accept: application/x-npy\r\n", uneven, strlen(uneven), 406);
+    expect_status(g_srv.port, "POST", "/v1/embed", "Accept: application/x-npy\r\n", uneven,
+                  strlen(uneven), 406);
     /* still serving */
     expect_status(g_srv.port, "GET", "/healthz", NULL, NULL, 0, 200);
     expect_status(g_srv.port, "POST", "/v1/embed", NULL, "{\"sentences\": [\"ok\"]}", 21, 200);
@@ -556,10 +588,13 @@ static void test_api_key(void **state) {
     start_server(&s, extra);
     const char *ok = "{\"sentences\": [\"a b\"]}";
     expect_status(s.port, "POST", "/v1/embed", NULL, ok, strlen(ok), 401);
-    expect_status(s.port, "POST", "/v1/embed", "Authorization: Bearer s3cret-kez\r\n", ok, strlen(ok), 401);
-    expect_status(s.port, "POST", "/v1/embed", "Authorization: Bearer s3cret-key2\r\n", ok, strlen(ok), 401);
+    expect_status(s.port, "POST", "/v1/embed", "Authorization: Bearer s3cret-kez\r\n", ok,
+                  strlen(ok), 401);
+    expect_status(s.port, "POST", "/v1/embed", "Authorization: Bearer s3cret-key2\r\n", ok,
+                  strlen(ok), 401);
     expect_status(s.port, "GET", "/metrics", "Authorization: Basic s3cret-key\r\n", NULL, 0, 401);
-    expect_status(s.port, "POST", "/v1/embed", "Authorization: Bearer s3cret-key\r\n", ok, strlen(ok), 200);
+    expect_status(s.port, "POST", "/v1/embed", "Authorization: Bearer s3cret-key\r\n", ok,
+                  strlen(ok), 200);
     expect_status(s.port, "GET", "/healthz", NULL, NULL, 0, 200);
     assert_int_equal(stop_server(&s, SIGINT, 10, NULL), 0);
 }
@@ -576,8 +611,10 @@ static long get_metric(int port, const char *name) {
 static void wait_metric(int port, const char *name, long want) {
     double t0 = elmo_now();
     while (get_metric(port, name) != want)
-        if (elmo_now() - t0 > 20) fail_msg("%s never reached %ld", name, want);
-        else usleep(5000);
+        if (elmo_now() - t0 > 20)
+            fail_msg("%s never reached %ld", name, want);
+        else
+            usleep(5000);
 }
 
 typedef struct {
@@ -589,7 +626,8 @@ typedef struct {
 static void *poster_main(void *arg) {
     poster *p = arg;
     double t0 = elmo_now();
-    p->r = post(p->port, "{\"sentences\": [\"one two three four five six seven eight nine ten\"]}", NULL);
+    p->r = post(p->port, "{\"sentences\": [\"one two three four five six seven eight nine ten\"]}",
+                NULL);
     p->took = elmo_now() - t0;
     return NULL;
 }
@@ -615,7 +653,8 @@ static void test_queue_full(void **state) {
     wait_metric(s.port, "elmo_queue_sentences ", 1);
     /* C: 15 tokens more do not fit */
     reply c = post(s.port, "{\"sentences\": [\"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\"]}", NULL);
-    if (c.status != 503 || !strstr(c.head, "Retry-After: 1")) fail_msg("expected 503 with Retry-After: %s", c.head);
+    if (c.status != 503 || !strstr(c.head, "Retry-After: 1"))
+        fail_msg("expected 503 with Retry-After: %s", c.head);
     reply_free(&c);
     /* B's body: 1 token fits; A and B run together at once */
     assert_int_equal(send_all(fb, bbody, strlen(bbody)), 0);
@@ -624,7 +663,8 @@ static void test_queue_full(void **state) {
     pthread_join(th, NULL);
     assert_int_equal(b.status, 200);
     assert_int_equal(a.r.status, 200);
-    if (a.took > 4) fail_msg("request A waited %.1f s: the batch did not start when B arrived", a.took);
+    if (a.took > 4)
+        fail_msg("request A waited %.1f s: the batch did not start when B arrived", a.took);
     assert_int_equal(get_metric(s.port, "elmo_batch_rows_count "), 1);
     assert_int_equal(get_metric(s.port, "elmo_batch_rows_sum "), 2);
     reply_free(&b);
@@ -689,10 +729,13 @@ static void test_sigterm_under_load(void **state) {
     stop = 1;
     for (int i = 0; i < NL; i++) pthread_join(th[i], NULL);
     for (int i = 0; i < NL; i++)
-        if (cl[i].why[0]) fail_msg("client %d: a request answered wrongly or cut off: %s", i, cl[i].why);
+        if (cl[i].why[0])
+            fail_msg("client %d: a request answered wrongly or cut off: %s", i, cl[i].why);
     long ok = 0, refused = 0, unavailable = 0;
-    for (int i = 0; i < NL; i++) ok += cl[i].ok, refused += cl[i].refused, unavailable += cl[i].unavailable;
-    print_message("SIGTERM after %ld answers: %ld answered in all, %ld 503, %ld not accepted; exit %d in %.2f s\n",
+    for (int i = 0; i < NL; i++)
+        ok += cl[i].ok, refused += cl[i].refused, unavailable += cl[i].unavailable;
+    print_message("SIGTERM after %ld answers: %ld answered in all, %ld 503, %ld not accepted; exit "
+                  "%d in %.2f s\n",
                   done, ok, unavailable, refused, rc, took);
     assert_int_equal(rc, 0);
     assert_true(took < 10);

@@ -26,10 +26,12 @@
 static int json_number(const char *s, int n) {
     int i = 0;
     if (i < n && s[i] == '-') i++;
-    if (i < n && s[i] == '0') i++;
+    if (i < n && s[i] == '0')
+        i++;
     else if (i < n && s[i] >= '1' && s[i] <= '9')
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    else return 0;
+    else
+        return 0;
     if (i < n && s[i] == '.') {
         int j = ++i;
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
@@ -103,14 +105,34 @@ static void test_exact_texts(void **state) {
         float f;
         const char *text;
     } cases[] = {
-        {0.0f, "0.0"}, {-0.0f, "-0.0"}, {1.0f, "1.0"}, {-1.0f, "-1.0"}, {0.5f, "0.5"},
-        {-0.25f, "-0.25"}, {0.375f, "0.375"}, {3.0f, "3.0"}, {100.0f, "100.0"}, {12.25f, "12.25"},
-        {1024.5f, "1024.5"}, {0.0078125f, "0.0078125"}, {0.0009765625f, "9.765625e-4"},
-        {0.1f, "0.100000001"}, {0.3f, "0.300000012"}, {-0.123456789f, "-0.123456791"},
-        {1e-3f, "0.00100000005"}, {1e-4f, "9.99999975e-5"}, {16777216.0f, "16777216.0"},
-        {12345678.0f, "12345678.0"}, {123456789.0f, "1.23456792e8"}, {1e8f, "1e8"},
-        {99999999.0f, "1e8"}, {1e9f, "1e9"}, {1073741824.0f, "1.07374182e9"},
-        {FLT_MAX, "3.40282347e38"}, {-FLT_MAX, "-3.40282347e38"}, {FLT_MIN, "1.17549435e-38"},
+        {0.0f, "0.0"},
+        {-0.0f, "-0.0"},
+        {1.0f, "1.0"},
+        {-1.0f, "-1.0"},
+        {0.5f, "0.5"},
+        {-0.25f, "-0.25"},
+        {0.375f, "0.375"},
+        {3.0f, "3.0"},
+        {100.0f, "100.0"},
+        {12.25f, "12.25"},
+        {1024.5f, "1024.5"},
+        {0.0078125f, "0.0078125"},
+        {0.0009765625f, "9.765625e-4"},
+        {0.1f, "0.100000001"},
+        {0.3f, "0.300000012"},
+        {-0.123456789f, "-0.123456791"},
+        {1e-3f, "0.00100000005"},
+        {1e-4f, "9.99999975e-5"},
+        {16777216.0f, "16777216.0"},
+        {12345678.0f, "12345678.0"},
+        {123456789.0f, "1.23456792e8"},
+        {1e8f, "1e8"},
+        {99999999.0f, "1e8"},
+        {1e9f, "1e9"},
+        {1073741824.0f, "1.07374182e9"},
+        {FLT_MAX, "3.40282347e38"},
+        {-FLT_MAX, "-3.40282347e38"},
+        {FLT_MIN, "1.17549435e-38"},
         {FLT_TRUE_MIN, "1.40129846e-45"},
     };
     char out[32];
@@ -123,10 +145,12 @@ static void test_exact_texts(void **state) {
 
 static void test_edge_values(void **state) {
     (void)state;
-    float edge[] = {FLT_MIN, FLT_MAX, FLT_TRUE_MIN, nextafterf(FLT_MIN, 0), 2 * FLT_TRUE_MIN,
-                    1e-3f, 1e-4f, 9.99999e-4f, 1e8f, 999999999.0f, 99999999.0f, 1e-45f, 1e38f};
+    float edge[] = {
+        FLT_MIN, FLT_MAX,     FLT_TRUE_MIN, nextafterf(FLT_MIN, 0), 2 * FLT_TRUE_MIN, 1e-3f,
+        1e-4f,   9.99999e-4f, 1e8f,         999999999.0f,           99999999.0f,      1e-45f,
+        1e38f};
     for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) check_around(edge[i]);
-    for (uint32_t m = 1; m < 4096; m++) check(from_bits(m), NULL);              /* subnormals */
+    for (uint32_t m = 1; m < 4096; m++) check(from_bits(m), NULL); /* subnormals */
     for (uint32_t m = 0x7fffff; m > 0x7fffff - 4096; m--) check(from_bits(m), NULL);
     for (int be = 1; be < 255; be++) check_around(from_bits((uint32_t)be << 23)); /* 2^k */
     for (int k = -46; k <= 39; k++) { /* the floats nearest 10^k, and 10^k - 0.5 ulp */
@@ -193,17 +217,20 @@ static void test_nearest_digits(void **state) {
         memcpy(rest8, all + (all[0] == '-') + 10, 8);
         rest8[8] = 0;
         double rest = fabs(atol(rest8) * 1e-8 - 0.5);
-        if (rest > 1e-6) fail_msg("%.9g written as %s, the nearest 9 digits are %s", (double)f, out, want);
+        if (rest > 1e-6)
+            fail_msg("%.9g written as %s, the nearest 9 digits are %s", (double)f, out, want);
         near_half++;
     }
-    print_message("%ld values: the nearest 9 digits (%ld within a millionth of halfway)\n", n, near_half);
+    print_message("%ld values: the nearest 9 digits (%ld within a millionth of halfway)\n", n,
+                  near_half);
 }
 
 static void test_not_finite(void **state) {
     (void)state;
     char buf[SERVE_FLOAT_SPACE];
     float bad[] = {NAN, -NAN, INFINITY, -INFINITY, from_bits(0x7f800001u), from_bits(0xffc00000u)};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(serve_float_format(bad[i], buf), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(serve_float_format(bad[i], buf), 0);
     float row[4] = {1, 2, NAN, 4};
     char line[4 * 16 + SERVE_FLOAT_SPACE];
     assert_int_equal(serve_float_join(row, 4, line), -1);
@@ -224,10 +251,13 @@ static void test_answer(void **state) {
     for (int s = 0; s < 3; s++) {
         v[s] = malloc(sizeof(float) * (K * D * nt[s] + 1));
         for (int i = 0; i < K * D * nt[s]; i++)
-            v[s][i] = (float)((int64_t)(next(&x) % 2000001) - 1000000) * 1e-6f * (float)(1 << (i % 5));
+            v[s][i] =
+                (float)((int64_t)(next(&x) % 2000001) - 1000000) * 1e-6f * (float)(1 << (i % 5));
     }
     elmo_strbuf b = {0};
-    assert_int_equal(serve_write_json(&b, "0123456789abcdef", SERVE_ALL, K, D, 3, nt, (const float *const *)v), 0);
+    assert_int_equal(
+        serve_write_json(&b, "0123456789abcdef", SERVE_ALL, K, D, 3, nt, (const float *const *)v),
+        0);
     cJSON *j = cJSON_Parse(b.p);
     assert_non_null(j);
     const cJSON *emb = cJSON_GetObjectItemCaseSensitive(j, "embeddings");
@@ -238,7 +268,8 @@ static void test_answer(void **state) {
         for (int k = 0; k < K; k++)
             for (int t = 0; t < nt[s]; t++)
                 for (int d = 0; d < D; d++) {
-                    const cJSON *num = cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetArrayItem(sk, k), t), d);
+                    const cJSON *num =
+                        cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetArrayItem(sk, k), t), d);
                     float got = (float)num->valuedouble, want = v[s][(k * nt[s] + t) * D + d];
                     assert_memory_equal(&got, &want, 4);
                 }
@@ -246,7 +277,9 @@ static void test_answer(void **state) {
     cJSON_Delete(j);
     b.n = 0;
     v[2][7] = INFINITY;
-    assert_int_equal(serve_write_json(&b, "0123456789abcdef", SERVE_ALL, K, D, 3, nt, (const float *const *)v), -2);
+    assert_int_equal(
+        serve_write_json(&b, "0123456789abcdef", SERVE_ALL, K, D, 3, nt, (const float *const *)v),
+        -2);
     elmo_strbuf_free(&b);
     for (int s = 0; s < 3; s++) free(v[s]);
 }
@@ -273,10 +306,10 @@ static void test_exhaustive(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_texts),  cmocka_unit_test(test_edge_values),
-        cmocka_unit_test(test_random_values), cmocka_unit_test(test_whole_binades),
-        cmocka_unit_test(test_nearest_digits),     cmocka_unit_test(test_not_finite),
-        cmocka_unit_test(test_answer),       cmocka_unit_test(test_exhaustive),
+        cmocka_unit_test(test_exact_texts),    cmocka_unit_test(test_edge_values),
+        cmocka_unit_test(test_random_values),  cmocka_unit_test(test_whole_binades),
+        cmocka_unit_test(test_nearest_digits), cmocka_unit_test(test_not_finite),
+        cmocka_unit_test(test_answer),         cmocka_unit_test(test_exhaustive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,8 @@
  * projections, clips absent. */
 static const char *variants[] = {
     "{\"lstm\": {\"dim\": 48, \"projection_dim\": 12, \"n_layers\": 2, \"cell_clip\": 3, "
-    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 5}, "
+    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "5}, "
     "\"filters\": [[1, 4], [2, 6], [3, 8], [5, 10]], \"n_highway\": 2, \"n_characters\": 262, "
     "\"max_characters_per_token\": 50, \"activation\": \"relu\"}}",
     /* tanh, no highway, three layers, no clips, no skip */
@@ -36,7 +37,8 @@ static const char *variants[] = {
     "\"max_characters_per_token\": 20, \"activation\": \"tanh\"}}",
     /* no CNN projection (F == P) and no LSTM projection (P == H) */
     "{\"lstm\": {\"dim\": 16, \"projection_dim\": 16, \"n_layers\": 2, \"cell_clip\": 2, "
-    "\"proj_clip\": 0, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+    "\"proj_clip\": 0, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "4}, "
     "\"filters\": [[2, 6], [3, 10]], \"n_highway\": 1, \"n_characters\": 262, "
     "\"max_characters_per_token\": 50, \"activation\": \"relu\"}}",
 };
@@ -277,8 +279,9 @@ static void test_cli_bucketing(void **state) {
     free(s1);
     /* bucketing reorders lines: refused in stateful mode */
     char args[2048], *err = NULL;
-    snprintf(args, sizeof args, "embed --model '%s' --input '%s' --output '%s' --stateful --bucket 2",
-             dir, inp, tmpfile_path("bucket_stateful.hdf5"));
+    snprintf(args, sizeof args,
+             "embed --model '%s' --input '%s' --output '%s' --stateful --bucket 2", dir, inp,
+             tmpfile_path("bucket_stateful.hdf5"));
     assert_int_equal(run_elmo(args, NULL, &err), 1);
     assert_non_null(err);
     assert_non_null(strstr(err, "--bucket needs stateless mode"));
@@ -326,7 +329,8 @@ static void test_reduced_precision(void **state) {
         double scale = maxabs(ref, ts, K, D);
         print_message("variant %zu: %s max |diff| from the fp32 reference %.3g (batch 1), %.3g "
                       "(batch %d) of values up to %.3g; between the batchings %.3g; fp32 again: "
-                      "%.3g\n", v, elmo_precision_name(prec), d1, dn, NS, scale, dbatch, d32);
+                      "%.3g\n",
+                      v, elmo_precision_name(prec), d1, dn, NS, scale, dbatch, d32);
         /* bfloat16 keeps 8 bits (0.4 % per rounding) through every layer; these random toy
          * models amplify it (variant 1, three unclipped tanh layers: 7.6 % of the largest
          * value, the same with our emulation as with oneDNN's AMX kernels); int8 adds its
@@ -352,16 +356,25 @@ static void test_dump_tokens(void **state) {
     char dir[300];
     snprintf(dir, sizeof dir, "%s/dump_model", tmpdir());
     make_random_model(dir, variants[0], 21);
-    static const char vocab[] = "<S>\n</S>\n<UNK>\nthe\n!!!MAXTERMID\n  bank \nÜnïcödé\n"
-                                "veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes\n"
-                                "!!!MAXTERMID\n,\r\n.";
-    const char *toks[] = {"<S>", "</S>", "<UNK>", "the", "bank", "Ünïcödé",
-                          "veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes", ",", "."};
+    static const char vocab[] =
+        "<S>\n</S>\n<UNK>\nthe\n!!!MAXTERMID\n  bank \nÜnïcödé\n"
+        "veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes\n"
+        "!!!MAXTERMID\n,\r\n.";
+    const char *toks[] = {"<S>",
+                          "</S>",
+                          "<UNK>",
+                          "the",
+                          "bank",
+                          "Ünïcödé",
+                          "veryveryveryveryveryveryveryveryveryverylongtokenthatexceedsfiftybytes",
+                          ",",
+                          "."};
     int V = (int)(sizeof toks / sizeof *toks);
     const char *vp = tmpfile_path("dump_vocab.txt"), *op = tmpfile_path("dump_out.hdf5");
     write_file(vp, vocab, sizeof vocab - 1);
     char args[2048], *err = NULL;
-    snprintf(args, sizeof args, "dump-token-embeddings --model '%s' --vocab '%s' --output '%s'", dir, vp, op);
+    snprintf(args, sizeof args, "dump-token-embeddings --model '%s' --vocab '%s' --output '%s'",
+             dir, vp, op);
     int rc = run_elmo(args, NULL, &err);
     if (rc) fail_msg("elmo %s: exit %d: %s", args, rc, err ? err : "");
     free(err);
@@ -406,12 +419,14 @@ static void test_dump_tokens(void **state) {
         uint64_t de[4];
         int re;
         float *a = read_ds(op, "embedding", dims, &rank);
-        float *e = read_ds(fixture("allennlp-elmo/elmo_token_embeddings.hdf5"), "embedding", de, &re);
+        float *e =
+            read_ds(fixture("allennlp-elmo/elmo_token_embeddings.hdf5"), "embedding", de, &re);
         assert_int_equal(dims[0], de[0]);
         assert_int_equal(dims[1], de[1]);
         cmp_result c = allclose(a, e, (size_t)de[0] * de[1], 1e-6, 1e-5);
-        print_message("dump-token-embeddings vs the AllenNLP fixture (%llu x %llu): max |diff| %.3g\n",
-                      (unsigned long long)de[0], (unsigned long long)de[1], c.max_abs);
+        print_message(
+            "dump-token-embeddings vs the AllenNLP fixture (%llu x %llu): max |diff| %.3g\n",
+            (unsigned long long)de[0], (unsigned long long)de[1], c.max_abs);
         assert_true(c.ok);
         free(a);
         free(e);
@@ -420,10 +435,8 @@ static void test_dump_tokens(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_variants),
-        cmocka_unit_test(test_stateful),
-        cmocka_unit_test(test_cli_bucketing),
-        cmocka_unit_test(test_reduced_precision),
+        cmocka_unit_test(test_variants),      cmocka_unit_test(test_stateful),
+        cmocka_unit_test(test_cli_bucketing), cmocka_unit_test(test_reduced_precision),
         cmocka_unit_test(test_dump_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

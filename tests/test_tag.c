@@ -13,12 +13,11 @@
 static char g_args[8192];
 
 /* "saw" is a verb after a name and a noun after "the": only context tells them apart. */
-static const char *slash =
-    "John/np saw/vbd the/at saw/nn ./.\n"
-    "Mary/np saw/vbd a/at dog/nn ./.\n"
-    "the/at saw/nn cut/vbd the/at wood/nn ./.\n"
-    "a/at dog/nn saw/vbd John/np ./.\n"
-    "the/at old/jj saw/nn is/bez sharp/jj ./.\n";
+static const char *slash = "John/np saw/vbd the/at saw/nn ./.\n"
+                           "Mary/np saw/vbd a/at dog/nn ./.\n"
+                           "the/at saw/nn cut/vbd the/at wood/nn ./.\n"
+                           "a/at dog/nn saw/vbd John/np ./.\n"
+                           "the/at old/jj saw/nn is/bez sharp/jj ./.\n";
 
 static double json_number(const char *json, const char *key) {
     char k[64];
@@ -36,7 +35,8 @@ static void test_overfit(void **state) {
     const char *modes[] = {"mix", "token"};
     for (int m = 0; m < 2; m++) {
         snprintf(g_args, sizeof g_args,
-                 "tag train --train '%s' --model '%s' --layers %s --epochs 300 --hidden 32 --lr 0.01 --output '%s'",
+                 "tag train --train '%s' --model '%s' --layers %s --epochs 300 --hidden 32 --lr "
+                 "0.01 --output '%s'",
                  train, fixture_model_dir(), modes[m], tagger);
         char *err = NULL;
         int rc = run_elmo(g_args, NULL, &err);
@@ -46,7 +46,8 @@ static void test_overfit(void **state) {
         assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
         char *out = read_text(tmpfile_path("stdout.txt"), NULL);
         double acc = json_number(out, "accuracy");
-        print_message("--layers %-5s: training accuracy %.3f on %d tokens\n", modes[m], acc, (int)json_number(out, "n_tokens"));
+        print_message("--layers %-5s: training accuracy %.3f on %d tokens\n", modes[m], acc,
+                      (int)json_number(out, "n_tokens"));
         if (m == 0) assert_true(acc == 1.0); /* the contextual model separates saw/vbd and saw/nn */
         assert_int_equal((int)json_number(out, "n_tokens"), 27);
         assert_non_null(strstr(out, "\"oov_accuracy\""));
@@ -70,8 +71,9 @@ static void test_overfit(void **state) {
     write_file(conll, b.p, b.n);
     elmo_strbuf_free(&b);
     snprintf(g_args, sizeof g_args,
-             "tag train --train '%s' --format conll --model '%s' --epochs 300 --hidden 32 --lr 0.01 --output '%s'", conll,
-             fixture_model_dir(), tagger);
+             "tag train --train '%s' --format conll --model '%s' --epochs 300 --hidden 32 --lr "
+             "0.01 --output '%s'",
+             conll, fixture_model_dir(), tagger);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
     snprintf(g_args, sizeof g_args, "tag eval --tagger '%s' --test '%s' --json", tagger, conll);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
@@ -84,7 +86,8 @@ static void test_overfit(void **state) {
     snprintf(g_args, sizeof g_args, "tag predict --tagger '%s' '%s'", tagger, in);
     assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
     out = read_text(tmpfile_path("stdout.txt"), NULL);
-    assert_string_equal(out, "John/np saw/vbd the/at saw/nn ./.\nthe/at saw/nn cut/vbd the/at wood/nn ./.\n");
+    assert_string_equal(
+        out, "John/np saw/vbd the/at saw/nn ./.\nthe/at saw/nn cut/vbd the/at wood/nn ./.\n");
     free(out);
 }
 
@@ -105,8 +108,8 @@ static void test_baseline_and_errors(void **state) {
     /* a token without a tag */
     const char *bad = tmpfile_path("bad.tagged.txt");
     write_file(bad, "the/at dog/nn\nthe cat/nn\n", 25);
-    snprintf(g_args, sizeof g_args, "tag train --train '%s' --model '%s' --output '%s'", bad, fixture_model_dir(),
-             tmpfile_path("x.tagger"));
+    snprintf(g_args, sizeof g_args, "tag train --train '%s' --model '%s' --output '%s'", bad,
+             fixture_model_dir(), tmpfile_path("x.tagger"));
     char *err = NULL;
     assert_int_not_equal(run_elmo(g_args, NULL, &err), 0);
     assert_non_null(strstr(err, "bad.tagged.txt:2"));

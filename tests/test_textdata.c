@@ -27,7 +27,7 @@ static void expect_msg(const char *a, const char *b, const char *c) {
 }
 
 static elmo_labeled_options labeled_opts(elmo_labeled_format f, const char *label, const char *text,
-                                 elmo_encoding enc, int header) {
+                                         elmo_encoding enc, int header) {
     elmo_labeled_options o;
     elmo_labeled_options_default(&o);
     o.format = f;
@@ -49,14 +49,16 @@ static void expect_ex(const elmo_labeled_dataset *d, size_t i, const char *label
 
 /* Read expecting a failure with status want, message naming file:line and a keyword. */
 static void labeled_fails(const char *path, const elmo_labeled_options *o, elmo_status want,
-                      unsigned long long line, const char *word) {
+                          unsigned long long line, const char *word) {
     elmo_labeled_dataset d;
     assert_int_equal(elmo_labeled_read(path, o, &d), want);
     assert_int_equal(d.n, 0);
     assert_null(d.ex);
     char where[600];
-    if (line) snprintf(where, sizeof where, "%s:%llu:", path, line);
-    else snprintf(where, sizeof where, "%s", path);
+    if (line)
+        snprintf(where, sizeof where, "%s:%llu:", path, line);
+    else
+        snprintf(where, sizeof where, "%s", path);
     expect_msg(where, word, NULL);
 }
 
@@ -65,19 +67,18 @@ static void labeled_fails(const char *path, const elmo_labeled_options *o, elmo_
 
 static void test_csv_quoting(void **state) {
     (void)state;
-    const char *p = PUT("q.csv",
-                        "label,text\r\n"                         /* 1 */
-                        "ham,\"Hello, world\"\r\n"               /* 2 */
-                        "spam,\"He said \"\"hi\"\"\"\n"          /* 3 */
-                        "ham,\"line one\nline two\"\r\n"         /* 4-5 */
-                        "spam,\"crlf one\r\ncrlf two\"\n"        /* 6-7 */
-                        "ham,plain \"\"q\"\" text\n"             /* 8: quotes literal */
-                        "spam,  padded  \n"                      /* 9 */
-                        "ham,\"a\",\n"                           /* 10: extra empty field */
-                        "spam,\"abc\"def\n"                      /* 11: after the quote */
-                        "\"ham\",\"\"\"quoted\"\" start\"\n"     /* 12 */
-                        "ham,\"lone\rcr\"\n"                     /* 13-14 */
-                        "spam,last line without newline");      /* 15 */
+    const char *p = PUT("q.csv", "label,text\r\n"                     /* 1 */
+                                 "ham,\"Hello, world\"\r\n"           /* 2 */
+                                 "spam,\"He said \"\"hi\"\"\"\n"      /* 3 */
+                                 "ham,\"line one\nline two\"\r\n"     /* 4-5 */
+                                 "spam,\"crlf one\r\ncrlf two\"\n"    /* 6-7 */
+                                 "ham,plain \"\"q\"\" text\n"         /* 8: quotes literal */
+                                 "spam,  padded  \n"                  /* 9 */
+                                 "ham,\"a\",\n"                       /* 10: extra empty field */
+                                 "spam,\"abc\"def\n"                  /* 11: after the quote */
+                                 "\"ham\",\"\"\"quoted\"\" start\"\n" /* 12 */
+                                 "ham,\"lone\rcr\"\n"                 /* 13-14 */
+                                 "spam,last line without newline");   /* 15 */
     elmo_labeled_dataset d;
     assert_int_equal(elmo_labeled_read(p, NULL, &d), ELMO_OK);
     assert_int_equal(d.n, 11);
@@ -111,19 +112,22 @@ static void test_csv_spam_latin1(void **state) {
     (void)state;
     /* The Kaggle spam.csv layout: v1 = label, v2 = text, three empty unnamed columns,
      * Latin-1 (0xA3 pound sign, 0xE9 e acute); some rows spill text into the unnamed columns. */
-    const char *p = PUT("spam.csv",
-                        "v1,v2,,,\r\n"
-                        "ham,\"Go until jurong point, crazy..\",,,\r\n"
-                        "spam,Free entry \xa3" "100 caf\xe9,,,\r\n"
-                        "ham,\"Nah I don't think he goes to usf\",,,\r\n"
-                        "ham,first part, second part,,\r\n"
-                        "ham,short row\r\n");
+    const char *p = PUT("spam.csv", "v1,v2,,,\r\n"
+                                    "ham,\"Go until jurong point, crazy..\",,,\r\n"
+                                    "spam,Free entry \xa3"
+                                    "100 caf\xe9,,,\r\n"
+                                    "ham,\"Nah I don't think he goes to usf\",,,\r\n"
+                                    "ham,first part, second part,,\r\n"
+                                    "ham,short row\r\n");
     elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, "v1", "v2", ELMO_ENC_LATIN1, -1);
     elmo_labeled_dataset d;
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 5);
     expect_ex(&d, 0, "ham", "Go until jurong point, crazy..", 2);
-    expect_ex(&d, 1, "spam", "Free entry \xc2\xa3" "100 caf\xc3\xa9", 3);
+    expect_ex(&d, 1, "spam",
+              "Free entry \xc2\xa3"
+              "100 caf\xc3\xa9",
+              3);
     expect_ex(&d, 3, "ham", "first part", 5);
     expect_ex(&d, 4, "ham", "short row", 6);
     elmo_labeled_free(&d);
@@ -132,7 +136,10 @@ static void test_csv_spam_latin1(void **state) {
     o = labeled_opts(ELMO_LABELED_CSV, "0", "1", ELMO_ENC_LATIN1, -1);
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 5);
-    expect_ex(&d, 1, "spam", "Free entry \xc2\xa3" "100 caf\xc3\xa9", 3);
+    expect_ex(&d, 1, "spam",
+              "Free entry \xc2\xa3"
+              "100 caf\xc3\xa9",
+              3);
     elmo_labeled_free(&d);
 
     /* read as UTF-8: invalid on line 3, and the message suggests latin-1 */
@@ -160,7 +167,8 @@ static void test_csv_spam_latin1(void **state) {
 
 static void test_csv_bom_and_utf8(void **state) {
     (void)state;
-    const char *p = PUT("bom.csv", "\xef\xbb\xbfv1,v2\nham,caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n");
+    const char *p =
+        PUT("bom.csv", "\xef\xbb\xbfv1,v2\nham,caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n");
     elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, "v1", "v2", ELMO_ENC_UTF8, -1);
     elmo_labeled_dataset d;
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
@@ -245,7 +253,8 @@ static void test_columns(void **state) {
     /* by name (header names are stripped), by index, mixed */
     const char *specs[][2] = {{"label", "text"}, {"2", "1"}, {"label", "1"}, {" 2 ", "text"}};
     for (int k = 0; k < 4; k++) {
-        elmo_labeled_options o = labeled_opts(ELMO_LABELED_CSV, specs[k][0], specs[k][1], ELMO_ENC_UTF8, -1);
+        elmo_labeled_options o =
+            labeled_opts(ELMO_LABELED_CSV, specs[k][0], specs[k][1], ELMO_ENC_UTF8, -1);
         assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
         assert_int_equal(d.n, 2);
         expect_ex(&d, 0, "pos", "hello there", 2);
@@ -292,12 +301,11 @@ static void test_columns(void **state) {
 static void test_tsv(void **state) {
     (void)state;
     /* SMSSpamCollection: label TAB text, no header, quotes are plain characters */
-    const char *p = PUT("sms.tsv",
-                        "ham\tGo until jurong point, crazy..\n"
-                        "spam\tFree \"entry\" in 2 a wkly comp\r\n"
-                        "\n"
-                        "ham\tone\ttwo\tthree\n"
-                        "spam\t  spaced  \n");
+    const char *p = PUT("sms.tsv", "ham\tGo until jurong point, crazy..\n"
+                                   "spam\tFree \"entry\" in 2 a wkly comp\r\n"
+                                   "\n"
+                                   "ham\tone\ttwo\tthree\n"
+                                   "spam\t  spaced  \n");
     elmo_labeled_options o = labeled_opts(ELMO_LABELED_TSV, NULL, NULL, ELMO_ENC_UTF8, -1);
     elmo_labeled_dataset d;
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
@@ -319,15 +327,21 @@ static void test_tsv(void **state) {
     /* ... but a label holding a tab would break every output that prints it: refused */
     p = PUT("t.tsv", "id\ttext\tlabel\n8\tbye\tneg\textra\n");
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_ERR_FORMAT);
-    assert_non_null(strstr(elmo_last_error(), "t.tsv:2: label column 2 (label) contains a control character"));
+    assert_non_null(
+        strstr(elmo_last_error(), "t.tsv:2: label column 2 (label) contains a control character"));
 
     /* Latin-1, text first, BOM */
-    p = PUT("l1.tsv", "\xef\xbb\xbf" "caf\xe9\tfr\n\xa3" "5\ten\n");
+    p = PUT("l1.tsv", "\xef\xbb\xbf"
+                      "caf\xe9\tfr\n\xa3"
+                      "5\ten\n");
     o = labeled_opts(ELMO_LABELED_TSV, "1", "0", ELMO_ENC_LATIN1, 0);
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 2);
     expect_ex(&d, 0, "fr", "caf\xc3\xa9", 1);
-    expect_ex(&d, 1, "en", "\xc2\xa3" "5", 2);
+    expect_ex(&d, 1, "en",
+              "\xc2\xa3"
+              "5",
+              2);
     elmo_labeled_free(&d);
     /* Latin-1 header names */
     p = PUT("l1h.tsv", "cat\xe9gorie\ttexte\nA\tb\n");
@@ -355,12 +369,11 @@ static void test_tsv(void **state) {
 
 static void test_fasttext(void **state) {
     (void)state;
-    const char *p = PUT("ft.txt",
-                        "__label__pos __label__extra great movie\n"
-                        "__label__neg  bad __label__x film \r\n"
-                        "\n"
-                        "  __label__neu\tok\n"
-                        "__label__caf\xc3\xa9 d\xc3\xa9j\xc3\xa0 vu\n");
+    const char *p = PUT("ft.txt", "__label__pos __label__extra great movie\n"
+                                  "__label__neg  bad __label__x film \r\n"
+                                  "\n"
+                                  "  __label__neu\tok\n"
+                                  "__label__caf\xc3\xa9 d\xc3\xa9j\xc3\xa0 vu\n");
     elmo_labeled_options o = labeled_opts(ELMO_LABELED_FASTTEXT, NULL, NULL, ELMO_ENC_UTF8, -1);
     elmo_labeled_dataset d;
     assert_int_equal(elmo_labeled_read(p, &o, &d), ELMO_OK);
@@ -421,8 +434,11 @@ static void test_parse_names(void **state) {
 
 static void test_labelset(void **state) {
     (void)state;
-    elmo_labeled_example ex[5] = {{"spam", "a", 1, 1}, {"ham", "b", 1, 2}, {"spam", "c", 1, 3},
-                              {"other", "d", 1, 4}, {"ham", "e", 1, 5}};
+    elmo_labeled_example ex[5] = {{"spam", "a", 1, 1},
+                                  {"ham", "b", 1, 2},
+                                  {"spam", "c", 1, 3},
+                                  {"other", "d", 1, 4},
+                                  {"ham", "e", 1, 5}};
     elmo_labelset ls;
     assert_int_equal(elmo_labelset_from_labeled(&ls, ex, 5, ELMO_LABELS_SORTED), ELMO_OK);
     assert_int_equal(ls.n, 3);
@@ -443,8 +459,8 @@ static void test_labelset(void **state) {
     elmo_labelset_free(&ls);
 
     /* binary sets: the positive class is 1 whatever comes first in the file */
-    const char *pairs[][2] = {{"spam", "ham"}, {"pos", "neg"}, {"positive", "negative"},
-                              {"true", "false"}, {"1", "0"}};
+    const char *pairs[][2] = {
+        {"spam", "ham"}, {"pos", "neg"}, {"positive", "negative"}, {"true", "false"}, {"1", "0"}};
     for (int k = 0; k < 5; k++) {
         elmo_labeled_example b[2] = {{pairs[k][0], "x", 1, 1}, {pairs[k][1], "y", 1, 2}};
         assert_int_equal(elmo_labelset_from_labeled(&ls, b, 2, ELMO_LABELS_SORTED), ELMO_OK);
@@ -609,15 +625,16 @@ static void test_large(void **state) {
     assert_string_equal(d.ex[N - 1].text, want);
     assert_string_equal(d.ex[7].text, "message 7, with a comma\nand a second line");
     assert_int_equal(d.ex[N - 1].line, line - 1);
-    print_message("read %d records (%.1f MB of text) in %.3f s\n", N, d.arena_.bytes / 1e6, t1 - t0);
+    print_message("read %d records (%.1f MB of text) in %.3f s\n", N, d.arena_.bytes / 1e6,
+                  t1 - t0);
     elmo_labeled_free(&d);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tagged and untagged sentences                                                              */
 
-static void expect_sent(const elmo_tagged_dataset *d, size_t i, const char *words,
-                        const char *tags, uint64_t line) {
+static void expect_sent(const elmo_tagged_dataset *d, size_t i, const char *words, const char *tags,
+                        uint64_t line) {
     assert_true(i < d->n);
     const elmo_sentence *s = &d->sent[i];
     char wb[512] = "", tb[512] = "";
@@ -631,8 +648,10 @@ static void expect_sent(const elmo_tagged_dataset *d, size_t i, const char *word
         assert_ptr_equal(s->words[k], d->words[s->first + k]);
     }
     assert_string_equal(wb, words);
-    if (tags) assert_string_equal(tb, tags);
-    else assert_null(s->tags);
+    if (tags)
+        assert_string_equal(tb, tags);
+    else
+        assert_null(s->tags);
     assert_int_equal(s->line, line);
 }
 
@@ -643,18 +662,19 @@ static void tagged_fails(const char *path, const elmo_tagged_options *o, unsigne
     assert_int_equal(d.n, 0);
     assert_null(d.sent);
     char where[600];
-    if (line) snprintf(where, sizeof where, "%s:%llu:", path, line);
-    else snprintf(where, sizeof where, "%s", path);
+    if (line)
+        snprintf(where, sizeof where, "%s:%llu:", path, line);
+    else
+        snprintf(where, sizeof where, "%s", path);
     expect_msg(where, word, NULL);
 }
 
 static void test_slash(void **state) {
     (void)state;
-    const char *p = PUT("pos.txt",
-                        "The/DT dog/NN barks/VBZ ./.\n"
-                        "\n"
-                        "  1\\/2/CD of/IN a//SYM  //: \r\n"
-                        "\xef\xbc\xa1/NNP\n");
+    const char *p = PUT("pos.txt", "The/DT dog/NN barks/VBZ ./.\n"
+                                   "\n"
+                                   "  1\\/2/CD of/IN a//SYM  //: \r\n"
+                                   "\xef\xbc\xa1/NNP\n");
     elmo_tagged_dataset d;
     assert_int_equal(elmo_tagged_read(p, NULL, &d), ELMO_OK);
     assert_int_equal(d.n, 3);
@@ -694,16 +714,15 @@ static void test_slash(void **state) {
 static void test_conll(void **state) {
     (void)state;
     /* auto-detected by the TAB; several columns: first = token, last = tag; CRLF; blank runs */
-    const char *p = PUT("a.conll",
-                        "\n"
-                        "The\tDT\n"
-                        "dog\tNN\r\n"
-                        "\r\n"
-                        "\n"
-                        "barks\tVBZ\tB-VP\tVBZ\n"
-                        "  \t \n"
-                        "1/2\tx\tCD\n"
-                        "#\t#\n");
+    const char *p = PUT("a.conll", "\n"
+                                   "The\tDT\n"
+                                   "dog\tNN\r\n"
+                                   "\r\n"
+                                   "\n"
+                                   "barks\tVBZ\tB-VP\tVBZ\n"
+                                   "  \t \n"
+                                   "1/2\tx\tCD\n"
+                                   "#\t#\n");
     elmo_tagged_dataset d;
     assert_int_equal(elmo_tagged_read(p, NULL, &d), ELMO_OK);
     assert_int_equal(d.n, 3);
@@ -727,14 +746,13 @@ static void test_conll(void **state) {
     elmo_tagged_free(&d);
 
     /* explicit conll with space-separated columns, -DOCSTART- skipped (CoNLL-2003) */
-    p = PUT("b.conll",
-            "-DOCSTART- -X- -X- O\n"
-            "\n"
-            "EU NNP B-NP B-ORG\n"
-            "rejects VBZ B-VP O\n"
-            "\n"
-            "-DOCSTART- -X- O\n"
-            "Peter NNP B-NP B-PER\n");
+    p = PUT("b.conll", "-DOCSTART- -X- -X- O\n"
+                       "\n"
+                       "EU NNP B-NP B-ORG\n"
+                       "rejects VBZ B-VP O\n"
+                       "\n"
+                       "-DOCSTART- -X- O\n"
+                       "Peter NNP B-NP B-PER\n");
     elmo_tagged_options o = {ELMO_TAGFMT_CONLL, ELMO_ENC_UTF8};
     assert_int_equal(elmo_tagged_read(p, &o, &d), ELMO_OK);
     assert_int_equal(d.n, 2);

@@ -84,8 +84,11 @@ static void test_dashes_and_ellipses(void **state) {
     assert_string_equal(tok("ago\xe2\x80\x94never mind\xe2\x80\x94having"),
                         "ago \xe2\x80\x94 never mind \xe2\x80\x94 having");
     assert_string_equal(tok("well--no"), "well -- no");
-    assert_string_equal(tok("1990\xe2\x80\x93" "2000"), "1990 \xe2\x80\x93 2000");
-    assert_string_equal(tok("wait...what.... fine\xe2\x80\xa6"), "wait ... what .... fine \xe2\x80\xa6");
+    assert_string_equal(tok("1990\xe2\x80\x93"
+                            "2000"),
+                        "1990 \xe2\x80\x93 2000");
+    assert_string_equal(tok("wait...what.... fine\xe2\x80\xa6"),
+                        "wait ... what .... fine \xe2\x80\xa6");
     assert_string_equal(tok("\xe2\x80\x94\xe2\x80\x94"), "\xe2\x80\x94\xe2\x80\x94");
     assert_string_equal(tok("it---"), "it ---");
 }
@@ -93,17 +96,23 @@ static void test_dashes_and_ellipses(void **state) {
 static void test_unicode(void **state) {
     (void)state;
     /* curly quotes and apostrophes, guillemets, inverted marks */
-    assert_string_equal(tok("\xe2\x80\x9c" "Don\xe2\x80\x99t,\xe2\x80\x9d he said."),
-                        "\xe2\x80\x9c" " Don\xe2\x80\x99t , \xe2\x80\x9d he said .");
-    assert_string_equal(tok("\xc2\xab" "Bonjour\xc2\xbb \xc2\xbfQu\xc3\xa9?"),
+    assert_string_equal(tok("\xe2\x80\x9c"
+                            "Don\xe2\x80\x99t,\xe2\x80\x9d he said."),
+                        "\xe2\x80\x9c"
+                        " Don\xe2\x80\x99t , \xe2\x80\x9d he said .");
+    assert_string_equal(tok("\xc2\xab"
+                            "Bonjour\xc2\xbb \xc2\xbfQu\xc3\xa9?"),
                         "\xc2\xab Bonjour \xc2\xbb \xc2\xbf Qu\xc3\xa9 ?");
     /* NBSP and ideographic space separate words */
-    assert_string_equal(tok("a\xc2\xa0" "b\xe3\x80\x80" "c."), "a b c .");
+    assert_string_equal(tok("a\xc2\xa0"
+                            "b\xe3\x80\x80"
+                            "c."),
+                        "a b c .");
     /* multi-byte letters next to punctuation stay whole */
     assert_string_equal(tok("(\xc3\xa9t\xc3\xa9)"), "( \xc3\xa9t\xc3\xa9 )");
     assert_string_equal(tok("\xe6\x97\xa5\xe6\x9c\xac,"), "\xe6\x97\xa5\xe6\x9c\xac ,");
     /* invalid bytes are word characters; a lone continuation byte before a period */
-    assert_string_equal(tok("ab\x80." ), "ab\x80 .");
+    assert_string_equal(tok("ab\x80."), "ab\x80 .");
     assert_string_equal(tok("\xff\xfe!"), "\xff\xfe !");
     /* a truncated sequence at the end is not read past */
     assert_string_equal(tok("x \xe2\x80"), "x \xe2\x80");
@@ -112,7 +121,8 @@ static void test_unicode(void **state) {
 static void test_no_split_inside_characters(void **state) {
     (void)state;
     /* every token boundary of a mixed string falls on a character boundary */
-    const char *s = "\xe2\x80\x9c\xc3\xa9l\xc3\xa8ve\xe2\x80\x9d\xe2\x80\x94(\xe2\x82\xac" "5)\xe2\x80\xa6"
+    const char *s = "\xe2\x80\x9c\xc3\xa9l\xc3\xa8ve\xe2\x80\x9d\xe2\x80\x94(\xe2\x82\xac"
+                    "5)\xe2\x80\xa6"
                     "\xf0\x9f\x98\x80!";
     size_t st[32], ln[32];
     size_t n = elmo_tokenize_spans(s, strlen(s), st, ln, 32);
@@ -155,9 +165,10 @@ static void test_sentences(void **state) {
                         "Mr. Smith and Dr. J. Jones met in the U.S. Senate. | Then, etc. and so "
                         "on. | Really? yes.");
     /* closing quotes and brackets stay with their sentence; opening quotes start one */
-    assert_string_equal(sents("He said \"Stop.\" Then he left. \"Why?\" she asked. (Applause.) And so."),
-                        "He said \"Stop.\" | Then he left. | \"Why?\" she asked. | (Applause.) | "
-                        "And so.");
+    assert_string_equal(
+        sents("He said \"Stop.\" Then he left. \"Why?\" she asked. (Applause.) And so."),
+        "He said \"Stop.\" | Then he left. | \"Why?\" she asked. | (Applause.) | "
+        "And so.");
     assert_string_equal(sents("A\xe2\x80\x99s end.\xe2\x80\x9d \xe2\x80\x9cNew one.\xe2\x80\x9d"),
                         "A\xe2\x80\x99s end.\xe2\x80\x9d | \xe2\x80\x9cNew one.\xe2\x80\x9d");
     /* a number before the period, an ellipsis, and no uppercase after it */
@@ -170,7 +181,8 @@ static void test_sentences(void **state) {
     assert_string_equal(sents("  \n\n  "), "");
     assert_string_equal(sents("no final period"), "no final period");
     /* uppercase non-ASCII letters start sentences */
-    assert_string_equal(sents("Fin. \xc3\x89t\xc3\xa9 venait."), "Fin. | \xc3\x89t\xc3\xa9 venait.");
+    assert_string_equal(sents("Fin. \xc3\x89t\xc3\xa9 venait."),
+                        "Fin. | \xc3\x89t\xc3\xa9 venait.");
     size_t st[1], ln[1];
     assert_int_equal(elmo_split_sentences("Go. Be. Up.", 11, st, ln, 1), 3);
     assert_int_equal(st[0], 0);
@@ -201,8 +213,9 @@ static void test_random_bytes(void **state) {
     /* arbitrary bytes: spans are in bounds, ordered and non-empty (and ASan-clean) */
     elmo_rng r;
     elmo_rng_seed(&r, 11);
-    static const char pieces[][5] = {" ", ".", "\n", "\n\n", "'", "\"", "-", "--", "...", "A", "a",
-                                     "\xe2\x80\x94", "\xe2\x80\x99", "\xc2\xa0", "(", ")", "?", "\xc3"};
+    static const char pieces[][5] = {
+        " ", ".", "\n",           "\n\n",         "'",        "\"", "-", "--", "...",
+        "A", "a", "\xe2\x80\x94", "\xe2\x80\x99", "\xc2\xa0", "(",  ")", "?",  "\xc3"};
     char text[2048];
     size_t st[2048], ln[2048];
     for (int rep = 0; rep < 300; rep++) {
@@ -238,16 +251,11 @@ static void test_random_bytes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic_punctuation),
-        cmocka_unit_test(test_word_internal),
-        cmocka_unit_test(test_abbreviations),
-        cmocka_unit_test(test_dashes_and_ellipses),
-        cmocka_unit_test(test_unicode),
-        cmocka_unit_test(test_no_split_inside_characters),
-        cmocka_unit_test(test_long_input),
-        cmocka_unit_test(test_sentences),
-        cmocka_unit_test(test_utf8_decode),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_basic_punctuation), cmocka_unit_test(test_word_internal),
+        cmocka_unit_test(test_abbreviations),     cmocka_unit_test(test_dashes_and_ellipses),
+        cmocka_unit_test(test_unicode),           cmocka_unit_test(test_no_split_inside_characters),
+        cmocka_unit_test(test_long_input),        cmocka_unit_test(test_sentences),
+        cmocka_unit_test(test_utf8_decode),       cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,9 +98,12 @@ static void test_trains_and_exports(void **state) {
     if (rc) fail_msg("elmo train failed: %s", err);
     free(err);
     elmo_ppl_result p;
-    assert_int_equal(elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p), ELMO_OK);
-    print_message("tiny model after 600 steps: perplexity fw %.2f bw %.2f mean %.2f (vocabulary 32)\n",
-                  p.fw_ppl, p.bw_ppl, p.mean_ppl);
+    assert_int_equal(
+        elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p),
+        ELMO_OK);
+    print_message(
+        "tiny model after 600 steps: perplexity fw %.2f bw %.2f mean %.2f (vocabulary 32)\n",
+        p.fw_ppl, p.bw_ppl, p.mean_ppl);
     assert_true(p.mean_ppl < 12); /* far below the 32 words of the vocabulary */
     assert_int_equal(p.n_predictions, 139);
     /* the training log and the curve */
@@ -133,7 +136,9 @@ static void test_trains_and_exports(void **state) {
     if (rc) fail_msg("--init-from failed: %s", err);
     free(err);
     elmo_ppl_result p2;
-    assert_int_equal(elmo_perplexity(dir2, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p2), ELMO_OK);
+    assert_int_equal(
+        elmo_perplexity(dir2, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p2),
+        ELMO_OK);
     print_message("after 50 more steps from it: mean perplexity %.2f\n", p2.mean_ppl);
     assert_true(p2.mean_ppl < 12);
 }
@@ -147,17 +152,22 @@ static void test_bf16_training(void **state) {
     for (int k = 0; k < 2; k++) {
         const char *dir = tmpfile_path(k ? "tiny_bf16" : "tiny_fp32");
         char *err = NULL, extra[256];
-        snprintf(extra, sizeof extra, "--max-steps 300 --full-softmax --checkpoint-every 300 --precision %s",
+        snprintf(extra, sizeof extra,
+                 "--max-steps 300 --full-softmax --checkpoint-every 300 --precision %s",
                  k ? "bf16" : "fp32");
         int rc = train(dir, extra, &err);
         if (rc) fail_msg("elmo train --precision %s failed: %s", k ? "bf16" : "fp32", err);
         free(err);
         elmo_ppl_result p;
-        assert_int_equal(elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p), ELMO_OK);
+        assert_int_equal(
+            elmo_perplexity(dir, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p),
+            ELMO_OK);
         ppl[k] = p.mean_ppl;
     }
-    print_message("tiny model after 300 steps: perplexity %.3f (fp32 training), %.3f (bf16 training): "
-                  "ratio %.4f\n", ppl[0], ppl[1], ppl[1] / ppl[0]);
+    print_message(
+        "tiny model after 300 steps: perplexity %.3f (fp32 training), %.3f (bf16 training): "
+        "ratio %.4f\n",
+        ppl[0], ppl[1], ppl[1] / ppl[0]);
     assert_true(ppl[1] < 1.10 * ppl[0] && ppl[1] > 0.90 * ppl[0]);
 }
 
@@ -168,7 +178,8 @@ static void test_kill_and_resume(void **state) {
         char ref[512], killed[512], extra[256], args[2048];
         snprintf(ref, sizeof ref, "%s/ref%d", tmpdir(), threads);
         snprintf(killed, sizeof killed, "%s/killed%d", tmpdir(), threads);
-        snprintf(extra, sizeof extra, "--max-steps 1500 --checkpoint-every 100 --threads %d", threads);
+        snprintf(extra, sizeof extra, "--max-steps 1500 --checkpoint-every 100 --threads %d",
+                 threads);
         assert_int_equal(train(ref, extra, NULL), 0);
         /* the same run, killed with SIGKILL once a few checkpoints exist */
         snprintf(args, sizeof args,
@@ -195,7 +206,8 @@ static void test_kill_and_resume(void **state) {
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
         int was_killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
-        print_message("threads %d: run killed by SIGKILL: %s; resuming\n", threads, was_killed ? "yes" : "no (it had finished)");
+        print_message("threads %d: run killed by SIGKILL: %s; resuming\n", threads,
+                      was_killed ? "yes" : "no (it had finished)");
         assert_true(was_killed);
         strcat(extra, " --resume");
         char *err = NULL;
@@ -224,7 +236,8 @@ static int train_published(const char *pub, const char *dir, const char *extra, 
     snprintf(args, sizeof args,
              "train --init-from '%s' --vocab '%s' --train '%s' --save-dir '%s' --batch-size 2 "
              "--unroll-steps 10 --seed 7 --freeze-steps 20 --full-softmax %s",
-             pub, fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"), dir, extra);
+             pub, fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"), dir,
+             extra);
     return run_elmo(args, NULL, err);
 }
 
@@ -241,20 +254,26 @@ static void test_init_from_published(void **state) {
     /* 20 steps, all frozen: the biLM is the published one, bit for bit */
     const char *frozen = tmpfile_path("pub_frozen"), *full = tmpfile_path("pub_full");
     char *err = NULL;
-    if (train_published(pub, frozen, "--max-steps 20", &err)) fail_msg("--init-from a published model failed: %s", err);
+    if (train_published(pub, frozen, "--max-steps 20", &err))
+        fail_msg("--init-from a published model failed: %s", err);
     free(err);
     elmo_model *a, *b;
     char w[600];
     snprintf(w, sizeof w, "%s/weights.hdf5", frozen);
-    assert_int_equal(elmo_model_load(fixture("allennlp-elmo/options.json"), fixture("allennlp-elmo/lm_weights.hdf5"), &a), ELMO_OK);
+    assert_int_equal(elmo_model_load(fixture("allennlp-elmo/options.json"),
+                                     fixture("allennlp-elmo/lm_weights.hdf5"), &a),
+                     ELMO_OK);
     assert_int_equal(elmo_model_load(fixture("allennlp-elmo/options.json"), w, &b), ELMO_OK);
     assert_true(elmo_model_fingerprint(a) == elmo_model_fingerprint(b));
     elmo_model_free(b);
     elmo_ppl_result p0, p1;
-    assert_int_equal(elmo_perplexity(frozen, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p0), ELMO_OK);
+    assert_int_equal(
+        elmo_perplexity(frozen, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p0),
+        ELMO_OK);
     /* then everything: resumed across the boundary, and in one run */
     err = NULL;
-    if (train_published(pub, frozen, "--max-steps 60 --resume", &err)) fail_msg("--resume failed: %s", err);
+    if (train_published(pub, frozen, "--max-steps 60 --resume", &err))
+        fail_msg("--resume failed: %s", err);
     free(err);
     err = NULL;
     if (train_published(pub, full, "--max-steps 60", &err)) fail_msg("one run failed: %s", err);
@@ -268,10 +287,13 @@ static void test_init_from_published(void **state) {
     assert_true(elmo_model_fingerprint(a) != elmo_model_fingerprint(b)); /* the biLM trained */
     elmo_model_free(a);
     elmo_model_free(b);
-    assert_int_equal(elmo_perplexity(full, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p1), ELMO_OK);
-    print_message("published biLM, new softmax: perplexity %.2f after 20 frozen steps, %.2f after 40 "
-                  "more of everything (vocabulary 32); resume across the boundary bit-identical\n",
-                  p0.mean_ppl, p1.mean_ppl);
+    assert_int_equal(
+        elmo_perplexity(full, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &p1),
+        ELMO_OK);
+    print_message(
+        "published biLM, new softmax: perplexity %.2f after 20 frozen steps, %.2f after 40 "
+        "more of everything (vocabulary 32); resume across the boundary bit-identical\n",
+        p0.mean_ppl, p1.mean_ppl);
     assert_true(p1.mean_ppl < p0.mean_ppl);
 }
 
@@ -284,7 +306,8 @@ static void test_bad_settings(void **state) {
     const char *vp = tmpfile_path("bad_vocab.txt");
     write_file(vp, "<S>\n</S>\nthe\n", 13);
     char args[2048];
-    snprintf(args, sizeof args, "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 5",
+    snprintf(args, sizeof args,
+             "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 5",
              opts_path(), vp, fixture("bilm-tf/train/data.txt"), dir);
     assert_int_not_equal(run_elmo(args, NULL, &err), 0);
     assert_non_null(strstr(err, "no <UNK> line"));
@@ -295,9 +318,11 @@ static void test_bad_settings(void **state) {
     /* resume with another batch size */
     const char *d2 = tmpfile_path("resume_mismatch");
     assert_int_equal(train(d2, "--max-steps 20 --checkpoint-every 10", NULL), 0);
-    snprintf(args, sizeof args, "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 40 "
-             "--batch-size 3 --unroll-steps 10 --resume", opts_path(), fixture("bilm-tf/train/vocab.txt"),
-             fixture("bilm-tf/train/data.txt"), d2);
+    snprintf(args, sizeof args,
+             "train --options '%s' --vocab '%s' --train '%s' --save-dir '%s' --max-steps 40 "
+             "--batch-size 3 --unroll-steps 10 --resume",
+             opts_path(), fixture("bilm-tf/train/vocab.txt"), fixture("bilm-tf/train/data.txt"),
+             d2);
     assert_int_not_equal(run_elmo(args, NULL, &err), 0);
     assert_non_null(strstr(err, "resume with the same settings"));
     free(err);
@@ -308,7 +333,8 @@ static void test_bad_settings(void **state) {
 static void test_vocab(void **state) {
     (void)state;
     const char *in = tmpfile_path("vocab_in.txt"), *out = tmpfile_path("vocab_out.txt");
-    const char *text = "b a a c\nc a b\xc2\xa0" "d a\n<S> e\n";
+    const char *text = "b a a c\nc a b\xc2\xa0"
+                       "d a\n<S> e\n";
     write_file(in, text, strlen(text));
     char args[1024];
     snprintf(args, sizeof args, "vocab --input '%s' --output '%s'", in, out);

@@ -46,7 +46,8 @@
 static const char *variants[] = {
     /* projections and both clips, residual, highway, relu */
     "{\"lstm\": {\"dim\": 48, \"projection_dim\": 12, \"n_layers\": 2, \"cell_clip\": 3, "
-    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 5}, "
+    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "5}, "
     "\"filters\": [[1, 4], [2, 6], [3, 8], [5, 10]], \"n_highway\": 2, \"n_characters\": 262, "
     "\"max_characters_per_token\": 20, \"activation\": \"relu\"}}",
     /* tanh, no highway, three layers, no clips, no residual */
@@ -56,7 +57,8 @@ static const char *variants[] = {
     "\"max_characters_per_token\": 20, \"activation\": \"tanh\"}}",
     /* no CNN projection (F == P) and no LSTM projection (P == H) */
     "{\"lstm\": {\"dim\": 16, \"projection_dim\": 16, \"n_layers\": 2, \"cell_clip\": 2, "
-    "\"proj_clip\": 0, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "
+    "\"proj_clip\": 0, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "
+    "4}, "
     "\"filters\": [[2, 6], [3, 10]], \"n_highway\": 1, \"n_characters\": 262, "
     "\"max_characters_per_token\": 20, \"activation\": \"relu\"}}",
 };

@@ -33,8 +33,10 @@ const char *fixture_model_dir(void) {
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "%s/fixture_model", tmpdir());
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -sf '%s' '%s/options.json' && ln -sf '%s' '%s/weights.hdf5'",
-                 dir, fixture("allennlp-elmo/options.json"), dir, fixture("allennlp-elmo/lm_weights.hdf5"), dir);
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p '%s' && ln -sf '%s' '%s/options.json' && ln -sf '%s' '%s/weights.hdf5'",
+                 dir, fixture("allennlp-elmo/options.json"), dir,
+                 fixture("allennlp-elmo/lm_weights.hdf5"), dir);
         if (system(cmd) != 0) fail_msg("cannot make %s", dir);
     }
     return dir;
@@ -44,8 +46,7 @@ static void rm_tmp(void) {
     if (g_tmp[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd)) {
-        }
+        if (system(cmd)) {}
     }
 }
 
@@ -87,8 +88,8 @@ char *read_text(const char *path, size_t *len) {
 int run_elmo(const char *args, const char *in_path, char **err) {
     const char *errp = tmpfile_path("stderr.txt");
     char *cmd;
-    if (asprintf(&cmd, "'%s' %s < '%s' > '%s' 2> '%s'", ELMO_CLI, args, in_path ? in_path : "/dev/null",
-                 tmpfile_path("stdout.txt"), errp) < 0)
+    if (asprintf(&cmd, "'%s' %s < '%s' > '%s' 2> '%s'", ELMO_CLI, args,
+                 in_path ? in_path : "/dev/null", tmpfile_path("stdout.txt"), errp) < 0)
         abort();
     int st = system(cmd);
     free(cmd);
@@ -98,8 +99,10 @@ int run_elmo(const char *args, const char *in_path, char **err) {
     if (e && (strstr(e, "ERROR: AddressSanitizer") || strstr(e, "ERROR: LeakSanitizer") ||
               strstr(e, "runtime error:")))
         fail_msg("sanitizer report from `elmo %.200s`:\n%s", args, e);
-    if (err) *err = e;
-    else free(e);
+    if (err)
+        *err = e;
+    else
+        free(e);
     if (st == -1) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -127,9 +130,17 @@ void assert_same_checkpoint(const char *a, const char *b, const char *what) {
     elmo_ckpt x, y;
     assert_int_equal(elmo_ckpt_read(a, "ELMOCKPT", 1, &x), ELMO_OK);
     assert_int_equal(elmo_ckpt_read(b, "ELMOCKPT", 1, &y), ELMO_OK);
-    const char *names[] = {"params", "adagrad", "softmax_W", "softmax_b", "adagrad_softmax_W",
-                           "adagrad_softmax_b", "lstm_states", "rng", "rng_sampler",
-                           "data_forward", "data_backward"};
+    const char *names[] = {"params",
+                           "adagrad",
+                           "softmax_W",
+                           "softmax_b",
+                           "adagrad_softmax_W",
+                           "adagrad_softmax_b",
+                           "lstm_states",
+                           "rng",
+                           "rng_sampler",
+                           "data_forward",
+                           "data_backward"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const char *da, *db;
         size_t na, nb;

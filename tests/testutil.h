@@ -17,12 +17,12 @@
 const char *fixture(const char *rel);
 /* Fail (or, outside CI, skip) when the fixtures are not there. */
 int fixtures_available(void);
-#define REQUIRE_FIXTURES()                                                                    \
-    do {                                                                                      \
-        if (!fixtures_available()) {                                                          \
-            if (getenv("CI")) fail_msg("fixtures not found at %s", ELMO_FIXTURES);            \
-            skip();                                                                           \
-        }                                                                                     \
+#define REQUIRE_FIXTURES()                                                                         \
+    do {                                                                                           \
+        if (!fixtures_available()) {                                                               \
+            if (getenv("CI")) fail_msg("fixtures not found at %s", ELMO_FIXTURES);                 \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* A model directory (options.json, weights.hdf5) made of links to the AllenNLP fixture
@@ -57,11 +57,12 @@ void make_random_model(const char *dir, const char *options_json, uint64_t seed)
 void assert_same_checkpoint(const char *a, const char *b, const char *what);
 
 /* The tiny biLM that the training tests train on the bilm-tf fixture corpus (options.json). */
-#define TINY_TRAIN_OPTIONS                                                                          \
-    "{\"lstm\": {\"dim\": 16, \"projection_dim\": 8, \"n_layers\": 2, \"cell_clip\": 3, "             \
-    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": 4}, "   \
-    "\"filters\": [[1, 8], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 1, "                      \
-    "\"n_characters\": 261, \"max_characters_per_token\": 10, \"activation\": \"tanh\"}, "            \
+#define TINY_TRAIN_OPTIONS                                                                         \
+    "{\"lstm\": {\"dim\": 16, \"projection_dim\": 8, \"n_layers\": 2, \"cell_clip\": 3, "          \
+    "\"proj_clip\": 3, \"use_skip_connections\": true}, \"char_cnn\": {\"embedding\": {\"dim\": "  \
+    "4}, "                                                                                         \
+    "\"filters\": [[1, 8], [2, 8], [3, 16], [4, 32], [5, 64]], \"n_highway\": 1, "                 \
+    "\"n_characters\": 261, \"max_characters_per_token\": 10, \"activation\": \"tanh\"}, "         \
     "\"dropout\": 0.1, \"all_clip_norm_val\": 1.0, \"n_negative_samples_batch\": 16}"
 
 #endif

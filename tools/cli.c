@@ -39,12 +39,13 @@ void cli_usage(const char *cmd, const char *usage, const cli_opt *opts) {
     for (const cli_opt *o = opts; o->name; o++) {
         char dflt[64] = "";
         switch (o->type) {
-        case OPT_STR:
-            if (*(const char **)o->ptr) snprintf(dflt, sizeof dflt, " [%s]", *(const char **)o->ptr);
-            break;
-        case OPT_INT: snprintf(dflt, sizeof dflt, " [%d]", *(int *)o->ptr); break;
-        case OPT_FLOAT: snprintf(dflt, sizeof dflt, " [%g]", *(double *)o->ptr); break;
-        default: break;
+            case OPT_STR:
+                if (*(const char **)o->ptr)
+                    snprintf(dflt, sizeof dflt, " [%s]", *(const char **)o->ptr);
+                break;
+            case OPT_INT: snprintf(dflt, sizeof dflt, " [%d]", *(int *)o->ptr); break;
+            case OPT_FLOAT: snprintf(dflt, sizeof dflt, " [%g]", *(double *)o->ptr); break;
+            default: break;
         }
         fprintf(stderr, "  %-22s %s%s\n", o->name, o->help ? o->help : "", dflt);
     }
@@ -59,9 +60,12 @@ static int parse_number(const char *cmd, const cli_opt *o, const char *v) {
     if (o->type == OPT_INT && x != floor(x))
         return cli_error(cmd, "option %s expects an integer, got '%s'", o->name, v) + 1;
     if ((o->lo != 0 || o->hi != 0) && (x < o->lo || x > o->hi))
-        return cli_error(cmd, "option %s must be in [%g, %g], got %s", o->name, o->lo, o->hi, v) + 1;
-    if (o->type == OPT_INT) *(int *)o->ptr = (int)x;
-    else *(double *)o->ptr = x;
+        return cli_error(cmd, "option %s must be in [%g, %g], got %s", o->name, o->lo, o->hi, v) +
+               1;
+    if (o->type == OPT_INT)
+        *(int *)o->ptr = (int)x;
+    else
+        *(double *)o->ptr = x;
     return 0;
 }
 
@@ -120,7 +124,8 @@ int cli_parse(const char *cmd, const char *usage, cli_opt *opts, int argc, char 
     return 0;
 }
 
-int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line, size_t len) {
+int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line,
+                   size_t len) {
     size_t vl = elmo_utf8_valid_prefix(line, len);
     if (vl == len) return 0;
     cli_error(cmd, "%s:%llu: invalid UTF-8 at byte %zu", name, (unsigned long long)lineno, vl + 1);
@@ -135,7 +140,9 @@ int cli_check_output(const char *cmd, const char *path, const char *const *input
 int cli_skip_special(const char *cmd, const char *path) {
     struct stat st;
     if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
-    const char *what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device";
+    const char *what = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "a device";
     fprintf(stderr, "elmo %s: %s: not a regular file (%s): skipped\n", cmd, path, what);
     return 1;
 }
@@ -195,8 +202,10 @@ int cli_precision(const char *cmd, const char *name, elmo_precision *out) {
     if (name && elmo_precision_parse(name, out) != ELMO_OK)
         return cli_error(cmd, "--precision must be fp32, bf16, int8 or auto, got '%s'", name);
     if ((*out == ELMO_PRECISION_BF16 || *out == ELMO_PRECISION_INT8) && !elmo_cpu_has_native_bf16())
-        fprintf(stderr, "elmo %s: note: this CPU has no native bfloat16 matrix instructions (AMX, "
-                        "AVX-512-BF16): bf16 is emulated in float32, no faster than fp32\n", cmd);
+        fprintf(stderr,
+                "elmo %s: note: this CPU has no native bfloat16 matrix instructions (AMX, "
+                "AVX-512-BF16): bf16 is emulated in float32, no faster than fp32\n",
+                cmd);
     return 0;
 }
 
@@ -234,7 +243,8 @@ elmo_model *cli_load_model(const char *cmd, const cli_model *m) {
 
 const char *cli_resolve_recorded(const char *recorded, const char *model_file) {
     static char buf[PATH_MAX];
-    if (!recorded || !*recorded || recorded[0] == '/' || access(recorded, R_OK) == 0) return recorded;
+    if (!recorded || !*recorded || recorded[0] == '/' || access(recorded, R_OK) == 0)
+        return recorded;
     char *d = strdup(model_file);
     if (!d) return recorded;
     snprintf(buf, sizeof buf, "%s/%s", dirname(d), recorded);
@@ -248,7 +258,8 @@ elmo_model *cli_load_recorded_model(const char *cmd, const char *model_dir, cons
     cli_model mo = {0};
     mo.model_dir = model_dir;
     mo.precision = precision;
-    if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0) mo.model_dir = recorded;
+    if (!mo.model_dir && recorded && *recorded && access(recorded, R_OK) == 0)
+        mo.model_dir = recorded;
     if (!mo.model_dir) mo.model_dir = cli_default_model_dir();
     *used = mo.model_dir;
     elmo_model *m = cli_load_model(cmd, &mo);
@@ -270,8 +281,10 @@ static void fmt_eta(char *buf, size_t n, double s) {
         return;
     }
     int h = (int)(s / 3600), m = (int)(s / 60) % 60, sec = (int)s % 60;
-    if (h) snprintf(buf, n, "%dh%02dm", h, m);
-    else snprintf(buf, n, "%dm%02ds", m, sec);
+    if (h)
+        snprintf(buf, n, "%dh%02dm", h, m);
+    else
+        snprintf(buf, n, "%dm%02ds", m, sec);
 }
 
 void progress_update(cli_progress *p, uint64_t done, const char *tail) {

@@ -18,8 +18,8 @@ typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_LIST } opt_type;
 typedef struct {
     const char *name;
     opt_type type;
-    void *ptr;          /* const char **, int *, double *, int *, or cli_list * */
-    double lo, hi;      /* accepted range for OPT_INT / OPT_FLOAT */
+    void *ptr;     /* const char **, int *, double *, int *, or cli_list * */
+    double lo, hi; /* accepted range for OPT_INT / OPT_FLOAT */
     const char *help;
 } cli_opt;
 
@@ -40,7 +40,8 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_lib_error(const char *cmd, elmo_status s);
 /* 0 when the line (len bytes of file name, line lineno) is valid UTF-8; otherwise prints
  * "cmd: NAME:LINE: invalid UTF-8 at byte N" and returns 1. */
-int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line, size_t len);
+int cli_check_utf8(const char *cmd, const char *name, uint64_t lineno, const char *line,
+                   size_t len);
 
 /* Check an output path before the work starts (elmo_output_check: not empty, not a
  * directory, its directory writable, not one of the n inputs); prints the error, returns 1. */
@@ -65,15 +66,16 @@ typedef struct {
     const char *model_dir, *options, *weights;
     const char *precision; /* fp32 | bf16 | auto | int8; NULL = fp32 */
 } cli_model;
-#define CLI_PRECISION_HELP                                                                   \
-    "fp32 (default, conformant) | bf16 (bfloat16 products: faster on CPUs with AMX or "      \
-    "AVX-512-BF16) | auto (bf16 where the CPU has native bf16, else fp32) | int8 (bf16 with " \
+#define CLI_PRECISION_HELP                                                                         \
+    "fp32 (default, conformant) | bf16 (bfloat16 products: faster on CPUs with AMX or "            \
+    "AVX-512-BF16) | auto (bf16 where the CPU has native bf16, else fp32) | int8 (bf16 with "      \
     "int8 recurrent weights: lowest latency for one sentence at a time)"
-#define CLI_MODEL_OPTS(m)                                                                    \
-    {"--model", OPT_STR, &(m).model_dir, 0, 0, "model directory (options.json, weights.hdf5)"}, \
-    {"--options", OPT_STR, &(m).options, 0, 0, "options.json (with --weights)"},               \
-    {"--weights", OPT_STR, &(m).weights, 0, 0, "weights.hdf5 (with --options)"},              \
-    {"--precision", OPT_STR, &(m).precision, 0, 0, CLI_PRECISION_HELP}
+#define CLI_MODEL_OPTS(m)                                                                          \
+    {"--model", OPT_STR, &(m).model_dir, 0, 0, "model directory (options.json, weights.hdf5)"},    \
+        {"--options", OPT_STR, &(m).options, 0, 0, "options.json (with --weights)"},               \
+        {"--weights", OPT_STR, &(m).weights, 0, 0, "weights.hdf5 (with --options)"}, {             \
+        "--precision", OPT_STR, &(m).precision, 0, 0, CLI_PRECISION_HELP                           \
+    }
 /* Load the model; on failure print the error and return NULL. */
 elmo_model *cli_load_model(const char *cmd, const cli_model *m);
 /* The biLM of a downstream model (classifier, tagger): --model DIR when given, else the

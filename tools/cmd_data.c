@@ -103,12 +103,14 @@ static void free_list(struct dirent **list, int n) {
 /* Corpus files: c + genre letter a-r + two digits (ca01 ... cr09). */
 static int brown_file(const struct dirent *d) {
     const char *s = d->d_name;
-    return strlen(s) == 4 && s[0] == 'c' && s[1] >= 'a' && s[1] <= 'r' && s[2] >= '0' && s[2] <= '9' &&
-           s[3] >= '0' && s[3] <= '9';
+    return strlen(s) == 4 && s[0] == 'c' && s[1] >= 'a' && s[1] <= 'r' && s[2] >= '0' &&
+           s[2] <= '9' && s[3] >= '0' && s[3] <= '9';
 }
 
 /* Held out: the file's number is a multiple of 10 (ca10, ca20, ..., cj80). */
-static int brown_heldout(const char *name) { return ((name[2] - '0') * 10 + (name[3] - '0')) % 10 == 0; }
+static int brown_heldout(const char *name) {
+    return ((name[2] - '0') * 10 + (name[3] - '0')) % 10 == 0;
+}
 
 /* Tag normalisation (docs/data.md): drop every leading "fw-" and every trailing "-tl", "-hl",
  * "-nc" (and the truncated "-t", "-n" of two corpus typos); '+' compounds, '*' and '$' stay.
@@ -120,7 +122,8 @@ static size_t brown_norm_tag(const char **tag, size_t n) {
         if (n > 3 && (memcmp(t + n - 3, "-tl", 3) == 0 || memcmp(t + n - 3, "-hl", 3) == 0 ||
                       memcmp(t + n - 3, "-nc", 3) == 0))
             n -= 3;
-        else if (n > 2 && t[n - 2] == '-' && (t[n - 1] == 't' || t[n - 1] == 'n') && t[n - 3] != '-')
+        else if (n > 2 && t[n - 2] == '-' && (t[n - 1] == 't' || t[n - 1] == 'n') &&
+                 t[n - 3] != '-')
             n -= 2;
         else
             break;
@@ -197,12 +200,14 @@ static int data_brown(int argc, char **argv) {
     cli_opt opts[] = {
         {"--input", OPT_STR, &input, 0, 0, "directory with the Brown corpus files ca01 ... cr09"},
         {"--train", OPT_STR, &train, 0, 0, "output: sentences of the other files"},
-        {"--heldout", OPT_STR, &heldout, 0, 0, "output: sentences of the files numbered 10, 20, ..."},
+        {"--heldout", OPT_STR, &heldout, 0, 0,
+         "output: sentences of the files numbered 10, 20, ..."},
         {"--tagged", OPT_BOOL, &tagged, 0, 0, "write word/TAG (normalised tags) instead of words"},
         {0}};
-    const char *usage = "--input DIR [--train OUT.txt] [--heldout OUT.txt] [--tagged]\n"
-                        "  One sentence per line, tokens separated by single spaces, as tokenized in\n"
-                        "  the corpus. Held out: the files whose number is a multiple of 10.";
+    const char *usage =
+        "--input DIR [--train OUT.txt] [--heldout OUT.txt] [--tagged]\n"
+        "  One sentence per line, tokens separated by single spaces, as tokenized in\n"
+        "  the corpus. Held out: the files whose number is a multiple of 10.";
     int r = cli_parse(cmd, usage, opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!input) return cli_error(cmd, "--input DIR is required (see elmo %s --help)", cmd);
@@ -223,7 +228,7 @@ static int data_brown(int argc, char **argv) {
         brown_split *s = &sp[brown_heldout(list[i]->d_name)];
         if (!s->path) continue;
         char *path = elmo_path_join(input, list[i]->d_name);
-        rc = !path ? cli_error(cmd, "out of memory")
+        rc = !path                         ? cli_error(cmd, "out of memory")
              : cli_skip_special(cmd, path) ? 0
                                            : brown_convert(cmd, path, tagged, s);
         free(path);
@@ -238,7 +243,8 @@ static int data_brown(int argc, char **argv) {
         if (rc == 0)
             fprintf(stderr, "elmo %s: %s: %llu files, %llu sentences, %llu tokens -> %s\n", cmd,
                     k ? "held-out" : "train", (unsigned long long)sp[k].files,
-                    (unsigned long long)sp[k].sentences, (unsigned long long)sp[k].tokens, sp[k].path);
+                    (unsigned long long)sp[k].sentences, (unsigned long long)sp[k].tokens,
+                    sp[k].path);
     }
     free_list(list, n);
     return rc;
@@ -328,8 +334,10 @@ static int text_file(const char *cmd, const char *path, text_out *o) {
             json_texts(j, 0, NULL, 0, &n);
             const cJSON **items = n ? malloc((size_t)n * sizeof *items) : NULL;
             if (n == 0) {
-                rc = cli_error(cmd, "%s: no text in the JSON (expected a string, an object with a "
-                                    "\"text\" string, or an array of these)", path);
+                rc = cli_error(cmd,
+                               "%s: no text in the JSON (expected a string, an object with a "
+                               "\"text\" string, or an array of these)",
+                               path);
             } else if (!items) {
                 rc = cli_error(cmd, "out of memory");
             } else {
@@ -352,24 +360,29 @@ static int data_text(int argc, char **argv) {
     const char *cmd = "data text", *output = NULL;
     cli_list inputs = {0};
     cli_opt opts[] = {
-        {"--input", OPT_LIST, &inputs, 0, 0, "text files (UTF-8), or .json files with \"text\" strings"},
+        {"--input", OPT_LIST, &inputs, 0, 0,
+         "text files (UTF-8), or .json files with \"text\" strings"},
         {"--output", OPT_STR, &output, 0, 0, "output: one tokenized sentence per line"},
         {0}};
-    const char *usage = "--input FILE... --output OUT.txt\n"
-                        "  Splits running text into sentences (a blank line always ends one) and\n"
-                        "  tokenizes them with the simple tokenizer; inputs are read in the given order.\n"
-                        "  A .json input holds a string, an object with a \"text\" string, or an array\n"
-                        "  of these.";
+    const char *usage =
+        "--input FILE... --output OUT.txt\n"
+        "  Splits running text into sentences (a blank line always ends one) and\n"
+        "  tokenizes them with the simple tokenizer; inputs are read in the given order.\n"
+        "  A .json input holds a string, an object with a \"text\" string, or an array\n"
+        "  of these.";
     int r = cli_parse(cmd, usage, opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
-    if (inputs.n == 0) return cli_error(cmd, "--input FILE... is required (see elmo %s --help)", cmd);
+    if (inputs.n == 0)
+        return cli_error(cmd, "--input FILE... is required (see elmo %s --help)", cmd);
     if (!output) return cli_error(cmd, "--output OUT.txt is required");
     if (cli_check_output(cmd, output, inputs.items, inputs.n)) return 1;
     text_out o = {.path = output};
     int rc = out_open(cmd, &o.out, output);
     for (int i = 0; i < inputs.n && rc == 0; i++) rc = text_file(cmd, inputs.items[i], &o);
-    if (rc) out_abort(&o.out);
-    else rc = out_commit(cmd, &o.out);
+    if (rc)
+        out_abort(&o.out);
+    else
+        rc = out_commit(cmd, &o.out);
     if (rc == 0)
         fprintf(stderr, "elmo %s: %d files, %llu sentences, %llu tokens -> %s\n", cmd, inputs.n,
                 (unsigned long long)o.sentences, (unsigned long long)o.tokens, output);
@@ -392,7 +405,8 @@ static const char *dir_label(const char *name) {
 
 /* The raw message of one corpus file: a .json file is used only without a .txt twin (the npm
  * package has both; the .txt keeps the original bytes). Returns 1 = got one, 0 = skip. */
-static int read_message(const char *cmd, const char *dir, const char *name, elmo_strbuf *raw, int *rc) {
+static int read_message(const char *cmd, const char *dir, const char *name, elmo_strbuf *raw,
+                        int *rc) {
     *rc = 0;
     if (strcmp(name, "cmds") == 0) return 0;
     char *path = elmo_path_join(dir, name);
@@ -428,14 +442,19 @@ static int read_message(const char *cmd, const char *dir, const char *name, elmo
         char key[256] = "";
         if (j && elmo_json_dup_key(j, key, sizeof key, 0))
             *rc = cli_error(cmd, "%s: duplicate key \"%s\"", path, key);
-        else if (!cJSON_IsString(t)) *rc = cli_error(cmd, "%s: expected a JSON object with a \"text\" string", path);
-        else if (elmo_strbuf_add(raw, t->valuestring, strlen(t->valuestring))) *rc = cli_error(cmd, "out of memory");
-        else got = 1;
+        else if (!cJSON_IsString(t))
+            *rc = cli_error(cmd, "%s: expected a JSON object with a \"text\" string", path);
+        else if (elmo_strbuf_add(raw, t->valuestring, strlen(t->valuestring)))
+            *rc = cli_error(cmd, "out of memory");
+        else
+            got = 1;
         cJSON_Delete(j);
         free(data);
     } else {
-        if (elmo_strbuf_add(raw, data, len)) *rc = cli_error(cmd, "out of memory");
-        else got = 1;
+        if (elmo_strbuf_add(raw, data, len))
+            *rc = cli_error(cmd, "out of memory");
+        else
+            got = 1;
         free(data);
     }
     free(path);
@@ -445,13 +464,15 @@ static int read_message(const char *cmd, const char *dir, const char *name, elmo
 static int data_spamassassin(int argc, char **argv) {
     const char *cmd = "data spamassassin", *input = NULL, *output = NULL;
     cli_opt opts[] = {
-        {"--input", OPT_STR, &input, 0, 0, "corpus directory with spam*/ and *ham*/ subdirectories"},
+        {"--input", OPT_STR, &input, 0, 0,
+         "corpus directory with spam*/ and *ham*/ subdirectories"},
         {"--output", OPT_STR, &output, 0, 0, "output TSV: label<TAB>text, one message per line"},
         {0}};
-    const char *usage = "--input DIR --output OUT.tsv\n"
-                        "  Labels from the directory names (spam*: spam, *ham*: ham). Text = Subject +\n"
-                        "  body: MIME decoded (quoted-printable, base64, charsets to UTF-8), HTML\n"
-                        "  stripped, whitespace collapsed to single spaces.";
+    const char *usage =
+        "--input DIR --output OUT.tsv\n"
+        "  Labels from the directory names (spam*: spam, *ham*: ham). Text = Subject +\n"
+        "  body: MIME decoded (quoted-printable, base64, charsets to UTF-8), HTML\n"
+        "  stripped, whitespace collapsed to single spaces.";
     int r = cli_parse(cmd, usage, opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!input) return cli_error(cmd, "--input DIR is required (see elmo %s --help)", cmd);
@@ -503,11 +524,15 @@ static int data_spamassassin(int argc, char **argv) {
         if (nf >= 0) free_list(files, nf);
         free(sub);
     }
-    if (rc == 0 && labelled == 0) rc = cli_error(cmd, "%s: no spam*/ or *ham*/ subdirectories", input);
-    if (rc) out_abort(&o);
-    else rc = out_commit(cmd, &o);
+    if (rc == 0 && labelled == 0)
+        rc = cli_error(cmd, "%s: no spam*/ or *ham*/ subdirectories", input);
+    if (rc)
+        out_abort(&o);
+    else
+        rc = out_commit(cmd, &o);
     if (rc == 0)
-        fprintf(stderr, "elmo %s: %llu messages (ham %llu, spam %llu; %llu skipped: no text) -> %s\n", cmd,
+        fprintf(stderr,
+                "elmo %s: %llu messages (ham %llu, spam %llu; %llu skipped: no text) -> %s\n", cmd,
                 (unsigned long long)(count[0] + count[1]), (unsigned long long)count[0],
                 (unsigned long long)count[1], (unsigned long long)empty, output);
     elmo_strbuf_free(&raw);
@@ -533,11 +558,13 @@ static int data_shard(int argc, char **argv) {
         {"--shards", OPT_INT, &shards, 1, 100000, "number of shards"},
         {"--seed", OPT_INT, &seed, 0, 2147483647, "seed of the assignment"},
         {0}};
-    int r = cli_parse(cmd, "--input FILE... --output-dir DIR [--shards 64] [--seed 1]", opts, argc, argv, NULL, 0, NULL);
+    int r = cli_parse(cmd, "--input FILE... --output-dir DIR [--shards 64] [--seed 1]", opts, argc,
+                      argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!in.n) return cli_error(cmd, "missing --input");
     if (!dir) return cli_error(cmd, "missing --output-dir");
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return cli_error(cmd, "%s: cannot create: %s", dir, strerror(errno));
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return cli_error(cmd, "%s: cannot create: %s", dir, strerror(errno));
     out_file *out = calloc((size_t)shards, sizeof *out);
     if (!out) return cli_error(cmd, "out of memory");
     int rc = 0, opened = 0;
@@ -561,17 +588,22 @@ static int data_shard(int argc, char **argv) {
         elmo_status s = ELMO_OK;
         while (!rc && !(s = elmo_line_reader_next(&rd, &got)) && got) {
             out_file *o = &out[elmo_rng_below(&rng, (uint64_t)shards)];
-            if (out_write(o, rd.line, rd.len) || out_write(o, "\n", 1)) rc = cli_error(cmd, "%s: write error", dir);
+            if (out_write(o, rd.line, rd.len) || out_write(o, "\n", 1))
+                rc = cli_error(cmd, "%s: write error", dir);
             lines++;
         }
         if (!rc && s) rc = cli_lib_error(cmd, s);
         elmo_line_reader_close(&rd);
     }
     for (int i = 0; i < opened; i++)
-        if (rc) out_abort(&out[i]);
-        else if (out_commit(cmd, &out[i])) rc = 1;
+        if (rc)
+            out_abort(&out[i]);
+        else if (out_commit(cmd, &out[i]))
+            rc = 1;
     free(out);
-    if (!rc) fprintf(stderr, "data shard: %llu lines from %d file(s) into %d shards in %s\n", (unsigned long long)lines, in.n, shards, dir);
+    if (!rc)
+        fprintf(stderr, "data shard: %llu lines from %d file(s) into %d shards in %s\n",
+                (unsigned long long)lines, in.n, shards, dir);
     return rc;
 }
 
@@ -591,13 +623,17 @@ static const struct {
 
 int cmd_data(int argc, char **argv) {
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        fprintf(stderr, "usage: elmo data MODE [options]   (elmo data MODE --help for its options)\n\n");
-        for (int i = 0; modes[i].name; i++) fprintf(stderr, "  %-14s %s\n", modes[i].name, modes[i].help);
-        fprintf(stderr, "\nscripts/prepare_data.sh fetches the corpora and runs every mode; see docs/data.md.\n");
+        fprintf(stderr,
+                "usage: elmo data MODE [options]   (elmo data MODE --help for its options)\n\n");
+        for (int i = 0; modes[i].name; i++)
+            fprintf(stderr, "  %-14s %s\n", modes[i].name, modes[i].help);
+        fprintf(stderr, "\nscripts/prepare_data.sh fetches the corpora and runs every mode; see "
+                        "docs/data.md.\n");
         return argc < 1 ? 2 : 0;
     }
     for (int i = 0; modes[i].name; i++)
         if (strcmp(argv[0], modes[i].name) == 0) return modes[i].fn(argc - 1, argv + 1);
-    cli_error("data", "unknown mode '%s' (brown, text, spamassassin, shard; see elmo data --help)", argv[0]);
+    cli_error("data", "unknown mode '%s' (brown, text, spamassassin, shard; see elmo data --help)",
+              argv[0]);
     return 2;
 }

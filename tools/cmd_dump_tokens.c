@@ -28,7 +28,8 @@ int cmd_dump_token_embeddings(int argc, char **argv) {
         {"--output", OPT_STR, &output, 0, 0, "HDF5 file to write (dataset \"embedding\", (V, P))"},
         {"--threads", OPT_INT, &threads, 1, 256, "threads"},
         {0}};
-    int r = cli_parse(CMD, "--vocab V.txt --output OUT.hdf5 [--model DIR]", opts, argc, argv, NULL, 0, NULL);
+    int r = cli_parse(CMD, "--vocab V.txt --output OUT.hdf5 [--model DIR]", opts, argc, argv, NULL,
+                      0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!vocab) return cli_error(CMD, "missing --vocab");
     if (!output) return cli_error(CMD, "missing --output");

@@ -66,9 +66,10 @@ static char *s2i_json(const s2i_map *m) {
     elmo_strbuf b = {0};
     int bad = elmo_strbuf_add(&b, "{", 1);
     for (size_t k = 0; k < m->texts.n && !bad; k++) {
-        bad = (k && elmo_strbuf_add(&b, ", ", 2)) || elmo_strbuf_add(&b, "\"", 1) ||
-              elmo_json_escape(&b, elmo_strmap_key(&m->texts, k), elmo_strmap_keylen(&m->texts, k)) ||
-              elmo_strbuf_printf(&b, "\": \"%llu\"", (unsigned long long)m->index[k]);
+        bad =
+            (k && elmo_strbuf_add(&b, ", ", 2)) || elmo_strbuf_add(&b, "\"", 1) ||
+            elmo_json_escape(&b, elmo_strmap_key(&m->texts, k), elmo_strmap_keylen(&m->texts, k)) ||
+            elmo_strbuf_printf(&b, "\": \"%llu\"", (unsigned long long)m->index[k]);
     }
     if (bad || elmo_strbuf_add(&b, "}", 1)) {
         elmo_strbuf_free(&b);
@@ -84,10 +85,10 @@ static void s2i_free(s2i_map *m) {
 
 /* ---- the window of lines being assembled, and the batch being run */
 typedef struct {
-    int B, cap;          /* lines in the window, capacity */
-    int *n;              /* (cap) tokens per line */
-    size_t *id_off;      /* (cap) first id row of each line */
-    int16_t *ids;        /* all lines' char ids (rows of W) */
+    int B, cap;     /* lines in the window, capacity */
+    int *n;         /* (cap) tokens per line */
+    size_t *id_off; /* (cap) first id row of each line */
+    int16_t *ids;   /* all lines' char ids (rows of W) */
     size_t rows, rcap;
     int *order;          /* (cap) processing order (bucketed or identity) */
     int *starts;         /* (cap + 1) first index into order of each batch */
@@ -95,7 +96,7 @@ typedef struct {
     /* one batch of up to batch_size lines */
     const int16_t **rowp;
     int *bn;
-    float **out;         /* per line of the batch (L+1, n, 2P) */
+    float **out; /* per line of the batch (L+1, n, 2P) */
     float *outmem;
     size_t ocap;
 } batch;
@@ -107,19 +108,21 @@ typedef struct {
     cli_model mo;
     const char *input, *output, *layers, *format;
     int batch_size, stateful, threads, forget, max_tokens, bucket;
-    int mode;            /* LAYERS_* */
+    int mode; /* LAYERS_* */
     embed_format fmt;
-    int window;          /* lines read per window */
+    int window; /* lines read per window */
 } embed_flags;
 
 /* the format: --output-format, else jsonl for stdout, npy / jsonl by extension, else hdf5 */
 static int pick_format(embed_flags *f) {
     if (f->format) {
         if (embed_format_parse(f->format, &f->fmt))
-            return cli_error(CMD, "--output-format must be hdf5, npy or jsonl, got '%s'", f->format);
+            return cli_error(CMD, "--output-format must be hdf5, npy or jsonl, got '%s'",
+                             f->format);
         if (strcmp(f->output, "-") == 0 && f->fmt != EMBED_JSONL)
-            return cli_error(CMD, "--output - writes JSON lines to stdout: use --output-format jsonl "
-                                  "(or a file name)");
+            return cli_error(CMD,
+                             "--output - writes JSON lines to stdout: use --output-format jsonl "
+                             "(or a file name)");
         return 0;
     }
     size_t n = strlen(f->output);
@@ -134,12 +137,13 @@ static int pick_format(embed_flags *f) {
 
 /* 0: go on; otherwise the exit status (*done set) */
 static int parse_flags(int argc, char **argv, embed_flags *f, int *done) {
-    *f = (embed_flags){.layers = "all", .batch_size = 64, .threads = 2, .max_tokens = 100000,
-                       .bucket = 16};
+    *f = (embed_flags){
+        .layers = "all", .batch_size = 64, .threads = 2, .max_tokens = 100000, .bucket = 16};
     *done = 1;
     cli_opt opts[] = {
         CLI_MODEL_OPTS(f->mo),
-        {"--input", OPT_STR, &f->input, 0, 0, "sentences, one per line, tokens separated by spaces (- = stdin)"},
+        {"--input", OPT_STR, &f->input, 0, 0,
+         "sentences, one per line, tokens separated by spaces (- = stdin)"},
         {"--output", OPT_STR, &f->output, 0, 0, "file to write (- = JSON lines to stdout)"},
         {"--output-format", OPT_STR, &f->format, 0, 0,
          "hdf5 | npy (one array; every line the same shape) | jsonl; default: by the --output "
@@ -147,24 +151,32 @@ static int parse_flags(int argc, char **argv, embed_flags *f, int *done) {
         {"--layers", OPT_STR, &f->layers, 0, 0,
          "all | top | average | mean (one vector per line: the mean over tokens of the average)"},
         {"--batch-size", OPT_INT, &f->batch_size, 1, 65536, "lines per batch"},
-        {"--stateful", OPT_BOOL, &f->stateful, 0, 0, "carry LSTM states per batch row across batches"},
+        {"--stateful", OPT_BOOL, &f->stateful, 0, 0,
+         "carry LSTM states per batch row across batches"},
         {"--threads", OPT_INT, &f->threads, 1, 256, "threads"},
         {"--max-tokens", OPT_INT, &f->max_tokens, 1, 10000000, "refuse lines with more tokens"},
         {"--forget-sentences", OPT_BOOL, &f->forget, 0, 0, "do not write sentence_to_index"},
         {"--bucket", OPT_INT, &f->bucket, 0, 4096,
          "sort by length within windows of this many batches (0 = file order; stateless only)"},
         {0}};
-    int r = cli_parse(CMD, "--input FILE --output OUT.hdf5 [options]", opts, argc, argv, NULL, 0, NULL);
+    int r =
+        cli_parse(CMD, "--input FILE --output OUT.hdf5 [options]", opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!f->input) return cli_error(CMD, "missing --input (use - for stdin)");
     if (!f->output) return cli_error(CMD, "missing --output");
     if (pick_format(f)) return 1;
-    if (strcmp(f->output, "-") != 0 && cli_check_output(CMD, f->output, &f->input, 1)) return 1; /* before any work */
-    if (strcmp(f->layers, "all") == 0) f->mode = LAYERS_ALL;
-    else if (strcmp(f->layers, "top") == 0) f->mode = LAYERS_TOP;
-    else if (strcmp(f->layers, "average") == 0) f->mode = LAYERS_AVERAGE;
-    else if (strcmp(f->layers, "mean") == 0) f->mode = LAYERS_MEAN;
-    else return cli_error(CMD, "--layers must be all, top, average or mean, got '%s'", f->layers);
+    if (strcmp(f->output, "-") != 0 && cli_check_output(CMD, f->output, &f->input, 1))
+        return 1; /* before any work */
+    if (strcmp(f->layers, "all") == 0)
+        f->mode = LAYERS_ALL;
+    else if (strcmp(f->layers, "top") == 0)
+        f->mode = LAYERS_TOP;
+    else if (strcmp(f->layers, "average") == 0)
+        f->mode = LAYERS_AVERAGE;
+    else if (strcmp(f->layers, "mean") == 0)
+        f->mode = LAYERS_MEAN;
+    else
+        return cli_error(CMD, "--layers must be all, top, average or mean, got '%s'", f->layers);
     int bucket_given = 0;
     for (int i = 0; i < argc; i++) bucket_given |= strcmp(argv[i], "--bucket") == 0;
     if (f->stateful && bucket_given && f->bucket > 0)
@@ -188,10 +200,10 @@ typedef struct {
     int rd_open;
     embed_output *out;
     s2i_map map;
-    int keep_s2i;             /* sentence_to_index is written (HDF5, not forgotten, rank 0) */
+    int keep_s2i; /* sentence_to_index is written (HDF5, not forgotten, rank 0) */
     batch bt;
-    size_t *tst, *tln, tcap;  /* whitespace split of a line */
-    float *red;               /* (ocap) a line's reduced result */
+    size_t *tst, *tln, tcap; /* whitespace split of a line */
+    float *red;              /* (ocap) a line's reduced result */
     uint64_t n_lines, n_tokens, n_batches;
 } embed_run;
 
@@ -279,26 +291,27 @@ static elmo_status emit_line(embed_run *e, uint64_t index, int n, const float *r
     size_t nd = (size_t)n * D;
     uint64_t dims[3] = {(uint64_t)K, (uint64_t)n, (uint64_t)D};
     switch (e->f->mode) {
-    case LAYERS_ALL: return embed_output_put(e->out, index, 3, dims, res);
-    case LAYERS_TOP: return embed_output_put(e->out, index, 2, dims + 1, res + (size_t)(K - 1) * nd);
-    case LAYERS_AVERAGE:
-        for (size_t q = 0; q < nd; q++) {
-            float acc = 0;
-            for (int l = 0; l < K; l++) acc += res[(size_t)l * nd + q];
-            e->red[q] = acc / (float)K;
-        }
-        return embed_output_put(e->out, index, 2, dims + 1, e->red);
-    default: /* LAYERS_MEAN: over tokens (double, in order) of the layer average */
-        for (int d = 0; d < D; d++) {
-            double sum = 0;
-            for (int t = 0; t < n; t++) {
+        case LAYERS_ALL: return embed_output_put(e->out, index, 3, dims, res);
+        case LAYERS_TOP:
+            return embed_output_put(e->out, index, 2, dims + 1, res + (size_t)(K - 1) * nd);
+        case LAYERS_AVERAGE:
+            for (size_t q = 0; q < nd; q++) {
                 float acc = 0;
-                for (int l = 0; l < K; l++) acc += res[(size_t)l * nd + (size_t)t * D + d];
-                sum += acc / (float)K;
+                for (int l = 0; l < K; l++) acc += res[(size_t)l * nd + q];
+                e->red[q] = acc / (float)K;
             }
-            e->red[d] = n > 0 ? (float)(sum / n) : 0.0f;
-        }
-        return embed_output_put(e->out, index, 1, dims + 2, e->red);
+            return embed_output_put(e->out, index, 2, dims + 1, e->red);
+        default: /* LAYERS_MEAN: over tokens (double, in order) of the layer average */
+            for (int d = 0; d < D; d++) {
+                double sum = 0;
+                for (int t = 0; t < n; t++) {
+                    float acc = 0;
+                    for (int l = 0; l < K; l++) acc += res[(size_t)l * nd + (size_t)t * D + d];
+                    sum += acc / (float)K;
+                }
+                e->red[d] = n > 0 ? (float)(sum / n) : 0.0f;
+            }
+            return embed_output_put(e->out, index, 1, dims + 2, e->red);
     }
 }
 
@@ -328,8 +341,10 @@ static int run_batch(embed_run *e, int b0, int nb) {
         off += (size_t)K * bt->n[b] * D;
     }
     elmo_status s;
-    if (owner == e->rank) s = elmo_embed_ids(e->sess, nb, bt->rowp, bt->bn, bt->out);
-    else s = elmo_dist_recv_f(bt->outmem, off, owner, 0);
+    if (owner == e->rank)
+        s = elmo_embed_ids(e->sess, nb, bt->rowp, bt->bn, bt->out);
+    else
+        s = elmo_dist_recv_f(bt->outmem, off, owner, 0);
     if (!s && e->rank != 0) s = elmo_dist_send_f(bt->outmem, off, 0, 0); /* rank 0 writes */
     for (int k = 0; !s && e->rank == 0 && k < nb; k++) {
         e->n_tokens += (uint64_t)bt->bn[k];
@@ -378,7 +393,8 @@ static int finish_output(embed_run *e) {
     elmo_status s = ELMO_OK;
     if (e->keep_s2i) {
         char *json = s2i_json(&e->map);
-        if (!json) return cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
+        if (!json)
+            return cli_error(CMD, "out of memory for sentence_to_index (try --forget-sentences)");
         s = embed_output_put_string(e->out, "sentence_to_index", json);
         free(json);
     }
@@ -415,9 +431,11 @@ static int open_run(embed_run *e, elmo_model *model) {
     elmo_status s = elmo_session_new(model, f->batch_size, f->threads, &e->sess);
     if (s) return cli_lib_error(CMD, s);
     elmo_session_set_stateful(e->sess, f->stateful);
-    if ((s = elmo_line_reader_open(&e->rd, f->input, (size_t)64 << 20))) return cli_lib_error(CMD, s);
+    if ((s = elmo_line_reader_open(&e->rd, f->input, (size_t)64 << 20)))
+        return cli_lib_error(CMD, s);
     e->rd_open = 1;
-    if (e->rank == 0 && (s = embed_output_open(f->output, f->fmt, &e->out))) return cli_lib_error(CMD, s);
+    if (e->rank == 0 && (s = embed_output_open(f->output, f->fmt, &e->out)))
+        return cli_lib_error(CMD, s);
     return alloc_window(e);
 }
 

@@ -8,15 +8,16 @@
 int cmd_info(int argc, char **argv) {
     cli_model mo = {0};
     cli_opt opts[] = {CLI_MODEL_OPTS(mo), {0}};
-    int r = cli_parse("info", "[--model DIR | --options O.json --weights W.hdf5]", opts, argc,
-                      argv, NULL, 0, NULL);
+    int r = cli_parse("info", "[--model DIR | --options O.json --weights W.hdf5]", opts, argc, argv,
+                      NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     elmo_model *m = cli_load_model("info", &mo);
     if (!m) return 1;
     const elmo_config *c = elmo_model_config(m);
     printf("%-28s %d\n", "char embedding dim (E)", c->char_embed_dim);
     printf("%-28s", "filters [width, count]");
-    for (int i = 0; i < c->n_banks; i++) printf(" [%d, %d]", c->filter_width[i], c->filter_count[i]);
+    for (int i = 0; i < c->n_banks; i++)
+        printf(" [%d, %d]", c->filter_width[i], c->filter_count[i]);
     printf("\n%-28s %d\n", "total filters (F)", c->n_filters);
     printf("%-28s %d\n", "highway layers", c->n_highway);
     printf("%-28s %s\n", "activation", c->activation == ELMO_ACT_TANH ? "tanh" : "relu");

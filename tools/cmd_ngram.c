@@ -34,8 +34,8 @@ typedef struct {
     double train_s, eval_s;
 } direction_result;
 
-static int run_direction(const elmo_vocab *v, const cli_list *train, const char *test,
-                         int order, int reverse, direction_result *r) {
+static int run_direction(const elmo_vocab *v, const cli_list *train, const char *test, int order,
+                         int reverse, direction_result *r) {
     const char *name = reverse ? "backward" : "forward";
     double t0 = elmo_now();
     elmo_ngram *m = NULL;
@@ -68,7 +68,8 @@ static double ppl_known(const elmo_ngram_eval *e) {
 static cJSON *direction_json(const direction_result *r, double ppl_value) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "ppl", ppl_value);
-    cJSON_AddNumberToObject(o, "loss", r->ev.n_predictions ? r->ev.nll / (double)r->ev.n_predictions : NAN);
+    cJSON_AddNumberToObject(o, "loss",
+                            r->ev.n_predictions ? r->ev.nll / (double)r->ev.n_predictions : NAN);
     cJSON_AddNumberToObject(o, "ppl_known_targets", ppl_known(&r->ev));
     cJSON *ng = cJSON_AddArrayToObject(o, "ngrams");
     cJSON *d = cJSON_AddArrayToObject(o, "discounts");
@@ -110,7 +111,8 @@ int cmd_ngram(int argc, char **argv) {
     elmo_status s = elmo_vocab_load(vocab, &v);
     if (s) return cli_lib_error(CMD, s);
     direction_result fw, bw;
-    if (run_direction(v, &train, test, order, 0, &fw) || run_direction(v, &train, test, order, 1, &bw)) {
+    if (run_direction(v, &train, test, order, 0, &fw) ||
+        run_direction(v, &train, test, order, 1, &bw)) {
         elmo_vocab_free(v);
         return 1;
     }
@@ -121,7 +123,8 @@ int cmd_ngram(int argc, char **argv) {
     const elmo_ngram_eval *e = &fw.ev;
     double fp = ppl(&fw.ev), bp = ppl(&bw.ev);
     double mean = 0.5 * (fp + bp);
-    double loss_mean = e->n_predictions ? exp(0.5 * (fw.ev.nll + bw.ev.nll) / (double)e->n_predictions) : NAN;
+    double loss_mean =
+        e->n_predictions ? exp(0.5 * (fw.ev.nll + bw.ev.nll) / (double)e->n_predictions) : NAN;
     double oov = e->n_words ? (double)e->n_oov / (double)e->n_words : 0.0;
     double train_oov = fw.info.n_words ? (double)fw.info.n_oov / (double)fw.info.n_words : 0.0;
 

@@ -9,7 +9,8 @@ int cmd_perplexity(int argc, char **argv) {
     const char *cmd = "perplexity", *dir = NULL, *input = NULL, *precision = NULL;
     int json = 0, threads = 2;
     cli_opt opts[] = {
-        {"--model", OPT_STR, &dir, 0, 0, "trained model directory (needs softmax.hdf5 and vocab.txt)"},
+        {"--model", OPT_STR, &dir, 0, 0,
+         "trained model directory (needs softmax.hdf5 and vocab.txt)"},
         {"--input", OPT_STR, &input, 0, 0, "tokenized sentences, one per line (- = stdin)"},
         {"--threads", OPT_INT, &threads, 1, 2, "threads"},
         {"--json", OPT_BOOL, &json, 0, 0, "print one JSON object"},
@@ -30,7 +31,8 @@ int cmd_perplexity(int argc, char **argv) {
     double oov = p.n_words ? (double)p.n_oov / p.n_words : 0;
     if (json) {
         printf("{\"forward_ppl\": %.4f, \"backward_ppl\": %.4f, \"mean_ppl\": %.4f, "
-               "\"n_sentences\": %llu, \"n_predictions\": %llu, \"n_words\": %llu, \"oov_rate\": %.6f, "
+               "\"n_sentences\": %llu, \"n_predictions\": %llu, \"n_words\": %llu, \"oov_rate\": "
+               "%.6f, "
                "\"seconds\": %.2f}\n",
                p.fw_ppl, p.bw_ppl, p.mean_ppl, (unsigned long long)p.n_sentences,
                (unsigned long long)p.n_predictions, (unsigned long long)p.n_words, oov, el);
@@ -38,7 +40,8 @@ int cmd_perplexity(int argc, char **argv) {
         printf("%-22s %.3f\n%-22s %.3f\n%-22s %.3f\n%-22s %llu\n%-22s %llu\n%-22s %.2f%%\n",
                "forward perplexity", p.fw_ppl, "backward perplexity", p.bw_ppl,
                "mean (exp mean loss)", p.mean_ppl, "sentences", (unsigned long long)p.n_sentences,
-               "predictions/direction", (unsigned long long)p.n_predictions, "OOV words", 100 * oov);
+               "predictions/direction", (unsigned long long)p.n_predictions, "OOV words",
+               100 * oov);
     }
     return 0;
 }

@@ -22,7 +22,8 @@ int cmd_random_model(int argc, char **argv) {
         {"--output", OPT_STR, &output, 0, 0, "model directory to write (created if missing)"},
         {"--seed", OPT_INT, &seed, 0, 2147483647, "random seed"},
         {0}};
-    int r = cli_parse(CMD, "--options O.json --output DIR [--seed S]", opts, argc, argv, NULL, 0, NULL);
+    int r =
+        cli_parse(CMD, "--options O.json --output DIR [--seed S]", opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!options) return cli_error(CMD, "missing --options");
     if (!output) return cli_error(CMD, "missing --output");

@@ -55,19 +55,19 @@ typedef struct {
     int K, D;
     char *model_json; /* the body of GET /v1/model */
     pthread_mutex_t lock;
-    pthread_cond_t idle;  /* in_flight reached 0 */
-    long in_flight;       /* POST requests received and not yet answered */
-    long admitted;        /* positions of the admitted requests (until answered) */
+    pthread_cond_t idle; /* in_flight reached 0 */
+    long in_flight;      /* POST requests received and not yet answered */
+    long admitted;       /* positions of the admitted requests (until answered) */
     int stopping;
 } server;
 
 /* what one request carries between the handler's calls */
 typedef struct {
     elmo_strbuf body;
-    int embed;         /* a POST /v1/embed being received */
-    int expected;      /* announced to the batcher, not yet queued */
-    int counted;       /* in server.in_flight */
-    long admitted;     /* positions reserved */
+    int embed;     /* a POST /v1/embed being received */
+    int expected;  /* announced to the batcher, not yet queued */
+    int counted;   /* in server.in_flight */
+    long admitted; /* positions reserved */
     double t0;
 } request;
 
@@ -75,9 +75,8 @@ typedef struct {
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, server *sv, request *r, int status,
                                 const char *type, elmo_strbuf *b) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(b->n, b->p ? b->p : (char *)"", b->p ? MHD_RESPMEM_MUST_FREE
-                                                                        : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        b->n, b->p ? b->p : (char *)"", b->p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         elmo_strbuf_free(b);
         return MHD_NO;
@@ -93,7 +92,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, server *sv, request *r
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    serve_metrics_request(&sv->metrics, status, r && r->embed && status == 200 ? elmo_now() - r->t0 : -1);
+    serve_metrics_request(&sv->metrics, status,
+                          r && r->embed && status == 200 ? elmo_now() - r->t0 : -1);
     return ok;
 }
 
@@ -121,7 +121,8 @@ static int wants_npy(struct MHD_Connection *c, const serve_request *q) {
  * is always admitted: --max-request-tokens bounds it) */
 static int admit(server *sv, request *r, long positions) {
     pthread_mutex_lock(&sv->lock);
-    int ok = !sv->stopping && (sv->admitted == 0 || sv->admitted + positions <= sv->max_queue_tokens);
+    int ok =
+        !sv->stopping && (sv->admitted == 0 || sv->admitted + positions <= sv->max_queue_tokens);
     if (ok) sv->admitted += positions, r->admitted = positions;
     pthread_mutex_unlock(&sv->lock);
     return ok;
@@ -132,10 +133,13 @@ static int embed(struct MHD_Connection *c, server *sv, request *r, const serve_r
                  elmo_strbuf *b, const char **type, char *err, size_t errsz) {
     int npy = wants_npy(c, q);
     if (npy < 0)
-        return snprintf(err, errsz, "sentences of different lengths do not stack into one npy "
-                                    "array: accept application/json"), 406;
+        return snprintf(err, errsz,
+                        "sentences of different lengths do not stack into one npy "
+                        "array: accept application/json"),
+               406;
     size_t raw_n = (size_t)sv->K * sv->D * (size_t)q->total, sel_n = 0;
-    for (int s = 0; s < q->n; s++) sel_n += serve_selected_size(q->layers, sv->K, q->n_tokens[s], sv->D);
+    for (int s = 0; s < q->n; s++)
+        sel_n += serve_selected_size(q->layers, sv->K, q->n_tokens[s], sv->D);
     int all = q->layers == SERVE_ALL; /* the raw output is the answer: no selection, no copy */
     float *raw = malloc(sizeof(float) * (raw_n ? raw_n : 1));
     float *sel = all ? raw : malloc(sizeof(float) * (sel_n ? sel_n : 1));
@@ -165,10 +169,13 @@ static int embed(struct MHD_Connection *c, server *sv, request *r, const serve_r
                                          q->n_tokens, sp);
         *type = npy ? "application/x-npy" : "application/json";
         if (bad == -2) /* the numbers cannot be written: refused rather than made up */
-            code = 500, snprintf(err, errsz, "the embeddings hold NaN or infinity, which JSON "
-                                             "has no number for");
-        else if (bad) code = 503, snprintf(err, errsz, "out of memory, retry later");
-        else serve_metrics_embedded(&sv->metrics, q->n, q->total);
+            code = 500, snprintf(err, errsz,
+                                 "the embeddings hold NaN or infinity, which JSON "
+                                 "has no number for");
+        else if (bad)
+            code = 503, snprintf(err, errsz, "out of memory, retry later");
+        else
+            serve_metrics_embedded(&sv->metrics, q->n, q->total);
     }
     free(raw);
     if (!all) free(sel);
@@ -192,8 +199,10 @@ static enum MHD_Result finish_embed(struct MHD_Connection *c, server *sv, reques
     long positions = q.total + 2L * q.n;
     if (!admit(sv, r, positions)) {
         code = 503;
-        snprintf(err, sizeof err, "%s", __atomic_load_n(&sv->stopping, __ATOMIC_RELAXED) ? "the server is shutting down"
-                                                     : "too many tokens waiting (--max-queue-tokens), retry later");
+        snprintf(err, sizeof err, "%s",
+                 __atomic_load_n(&sv->stopping, __ATOMIC_RELAXED)
+                     ? "the server is shutting down"
+                     : "too many tokens waiting (--max-queue-tokens), retry later");
     } else {
         code = embed(c, sv, r, &q, &b, &type, err, sizeof err);
     }
@@ -219,7 +228,8 @@ static int key_ok(const server *sv, struct MHD_Connection *c) {
     return diff == 0;
 }
 
-static enum MHD_Result answer_get(struct MHD_Connection *c, server *sv, request *r, const char *url) {
+static enum MHD_Result answer_get(struct MHD_Connection *c, server *sv, request *r,
+                                  const char *url) {
     elmo_strbuf b = {0};
     int bad;
     const char *type = "application/json";
@@ -250,14 +260,17 @@ static enum MHD_Result begin(struct MHD_Connection *c, server *sv, request *r, c
     int known = embed || strcmp(url, "/healthz") == 0 || strcmp(url, "/v1/model") == 0 ||
                 strcmp(url, "/metrics") == 0;
     r->embed = embed;
-    if (!known) return send_error(c, sv, r, 404, "no such endpoint (POST /v1/embed, GET /healthz, "
-                                                 "GET /v1/model, GET /metrics)");
+    if (!known)
+        return send_error(c, sv, r, 404,
+                          "no such endpoint (POST /v1/embed, GET /healthz, "
+                          "GET /v1/model, GET /metrics)");
     if (strcmp(method, embed ? "POST" : "GET") != 0)
         return send_error(c, sv, r, 405, embed ? "use POST" : "use GET");
     if (strcmp(url, "/healthz") != 0 && !key_ok(sv, c))
         return send_error(c, sv, r, 401, "missing or wrong API key (Authorization: Bearer KEY)");
     if (!embed) return answer_get(c, sv, r, url);
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > sv->max_body) {
         char err[96];
         snprintf(err, sizeof err, "request body larger than %zu bytes", sv->max_body);
@@ -286,7 +299,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return begin(c, sv, r, url, method);
     }
     if (*upload_size) { /* a chunk of the body: kept while within the limit */
-        if (r->body.n <= sv->max_body && elmo_strbuf_add(&r->body, upload, *upload_size)) return MHD_NO;
+        if (r->body.n <= sv->max_body && elmo_strbuf_add(&r->body, upload, *upload_size))
+            return MHD_NO;
         if (r->body.n > sv->max_body) elmo_strbuf_free(&r->body), r->body.n = sv->max_body + 1;
         *upload_size = 0;
         return MHD_YES;
@@ -326,21 +340,24 @@ static char *model_json(const elmo_model *m, const char *fp, int max_batch, long
     const elmo_config *c = elmo_model_config(m);
     elmo_strbuf b = {0};
     int bad = elmo_strbuf_printf(
-        &b, "{\"fingerprint\":\"%s\",\"precision\":\"%s\",\"output_layers\":%d,\"output_dim\":%d,"
-            "\"parameters\":%lld,\"architecture\":{\"lstm\":{\"dim\":%d,\"projection_dim\":%d,"
-            "\"n_layers\":%d,\"cell_clip\":%g,\"proj_clip\":%g,\"use_skip_connections\":%s},"
-            "\"char_cnn\":{\"embedding\":{\"dim\":%d},\"filters\":[",
+        &b,
+        "{\"fingerprint\":\"%s\",\"precision\":\"%s\",\"output_layers\":%d,\"output_dim\":%d,"
+        "\"parameters\":%lld,\"architecture\":{\"lstm\":{\"dim\":%d,\"projection_dim\":%d,"
+        "\"n_layers\":%d,\"cell_clip\":%g,\"proj_clip\":%g,\"use_skip_connections\":%s},"
+        "\"char_cnn\":{\"embedding\":{\"dim\":%d},\"filters\":[",
         fp, elmo_precision_name(elmo_model_precision(m)), elmo_model_n_output_layers(m),
         elmo_model_output_dim(m), (long long)elmo_model_n_params(m), c->lstm_dim, c->projection_dim,
         c->n_layers, c->cell_clip, c->proj_clip, c->use_skip_connections ? "true" : "false",
         c->char_embed_dim);
     for (int i = 0; i < c->n_banks && !bad; i++)
-        bad = elmo_strbuf_printf(&b, "%s[%d,%d]", i ? "," : "", c->filter_width[i], c->filter_count[i]);
+        bad = elmo_strbuf_printf(&b, "%s[%d,%d]", i ? "," : "", c->filter_width[i],
+                                 c->filter_count[i]);
     bad = bad || elmo_strbuf_printf(
-        &b, "],\"n_highway\":%d,\"n_characters\":%d,\"max_characters_per_token\":%d,"
-            "\"activation\":\"%s\"}},\"max_batch\":%d,\"max_request_tokens\":%ld}\n",
-        c->n_highway, c->n_characters, c->max_chars, c->activation == ELMO_ACT_TANH ? "tanh" : "relu",
-        max_batch, max_tokens);
+                     &b,
+                     "],\"n_highway\":%d,\"n_characters\":%d,\"max_characters_per_token\":%d,"
+                     "\"activation\":\"%s\"}},\"max_batch\":%d,\"max_request_tokens\":%ld}\n",
+                     c->n_highway, c->n_characters, c->max_chars,
+                     c->activation == ELMO_ACT_TANH ? "tanh" : "relu", max_batch, max_tokens);
     if (bad) elmo_strbuf_free(&b);
     return b.p;
 }
@@ -362,15 +379,18 @@ static char *read_key(const char *path) {
 
 /* --host and --port as a socket address; 0 or -1 with a message */
 static int resolve(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     int e = getaddrinfo(host, NULL, &hints, &res);
     if (e || !res) return cli_error(CMD, "--host %s: %s", host, gai_strerror(e)), -1;
     memcpy(sa, res->ai_addr, res->ai_addrlen);
     *len = res->ai_addrlen;
     freeaddrinfo(res);
-    if (sa->ss_family == AF_INET6) ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
-    else ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    if (sa->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
     return 0;
 }
 
@@ -380,19 +400,23 @@ static struct MHD_Daemon *start_http(server *sv, const char *host, int port, int
     socklen_t salen;
     if (resolve(host, port, &sa, &salen)) return NULL;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG |
+                     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, sv, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)max_conn, MHD_OPTION_NOTIFY_COMPLETED, completed, sv,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u, MHD_OPTION_END);
     if (!d) {
-        cli_error(CMD, "cannot listen on %s port %d (in use, or not an address of this machine?)", host, port);
+        cli_error(CMD, "cannot listen on %s port %d (in use, or not an address of this machine?)",
+                  host, port);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = info ? info->port : port;
     int v6 = sa.ss_family == AF_INET6;
-    fprintf(stderr, "elmo serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", bound);
+    fprintf(stderr, "elmo serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host,
+            v6 ? "]" : "", bound);
     fflush(stderr);
     return d;
 }
@@ -415,8 +439,10 @@ static void shutdown_http(struct MHD_Daemon *d, server *sv, int timeout) {
     pthread_mutex_unlock(&sv->lock);
     double t1 = elmo_now();
     MHD_stop_daemon(d);
-    fprintf(stderr, "elmo serve: %ld requests in flight at the signal answered in %.2f s, %ld left open; "
-                    "connections closed in %.2f s\n", open0 - left, t1 - t0, left, elmo_now() - t1);
+    fprintf(stderr,
+            "elmo serve: %ld requests in flight at the signal answered in %.2f s, %ld left open; "
+            "connections closed in %.2f s\n",
+            open0 - left, t1 - t0, left, elmo_now() - t1);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -431,16 +457,20 @@ int cmd_serve(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, 1, 256, "threads of the biLM"},
         {"--max-batch", OPT_INT, &max_batch, 1, 4096, "sentences per biLM batch"},
         {"--max-delay-ms", OPT_INT, &max_delay_ms, 0, 10000, "longest wait for a batch to fill"},
-        {"--max-request-tokens", OPT_INT, &max_tokens, 1, 10000000, "tokens (and sentences) per request"},
+        {"--max-request-tokens", OPT_INT, &max_tokens, 1, 10000000,
+         "tokens (and sentences) per request"},
         {"--max-queue-tokens", OPT_INT, &max_queue, 1, 100000000,
          "tokens (+2 per sentence) of the requests admitted at once (beyond: 503)"},
-        {"--timeout", OPT_INT, &timeout, 1, 3600, "seconds before an idle or slow connection is closed"},
+        {"--timeout", OPT_INT, &timeout, 1, 3600,
+         "seconds before an idle or slow connection is closed"},
         {"--max-connections", OPT_INT, &max_conn, 1, 100000, "open connections at most"},
-        {"--api-key-file", OPT_STR, &key_file, 0, 0, "require Authorization: Bearer <the file's first line>"},
-        {"--precision", OPT_STR, &precision, 0, 0, "fp32 | bf16 | auto | int8 (lowest latency for lone sentences)"},
+        {"--api-key-file", OPT_STR, &key_file, 0, 0,
+         "require Authorization: Bearer <the file's first line>"},
+        {"--precision", OPT_STR, &precision, 0, 0,
+         "fp32 | bf16 | auto | int8 (lowest latency for lone sentences)"},
         {0}};
-    int r = cli_parse(CMD, "[--model DIR] [--host 127.0.0.1] [--port 8080] [options]", opts, argc, argv,
-                      NULL, 0, NULL);
+    int r = cli_parse(CMD, "[--model DIR] [--host 127.0.0.1] [--port 8080] [options]", opts, argc,
+                      argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     elmo_precision prec;
     if (elmo_precision_parse(precision, &prec))
@@ -479,16 +509,17 @@ int cmd_serve(int argc, char **argv) {
         cli_error(CMD, "out of memory");
         goto done;
     }
-    serve_batcher_opts bo = {.max_batch = max_batch, .max_delay_s = max_delay_ms / 1000.0,
-                             .threads = threads, .metrics = &sv.metrics};
+    serve_batcher_opts bo = {.max_batch = max_batch,
+                             .max_delay_s = max_delay_ms / 1000.0,
+                             .threads = threads,
+                             .metrics = &sv.metrics};
     if ((s = serve_batcher_start(model, &bo, &sv.batcher))) {
         cli_lib_error(CMD, s);
         goto done;
     }
     if (!(d = start_http(&sv, host, port, timeout, max_conn))) goto done;
     unsigned char sig = 0;
-    while (read(g_sig_pipe[0], &sig, 1) != 1) {
-    }
+    while (read(g_sig_pipe[0], &sig, 1) != 1) {}
     fprintf(stderr, "elmo serve: %s: finishing the requests received, then exiting\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_http(d, &sv, timeout);

@@ -31,8 +31,10 @@ int cmd_similarity(int argc, char **argv) {
     const char *word = NULL;
     const char *pos[MAX_SENT];
     int npos = 0;
-    cli_opt opts[] = {CLI_MODEL_OPTS(mo), {"--word", OPT_STR, &word, 0, 0, "the word to compare"}, {0}};
-    int r = cli_parse(CMD, "--word WORD \"sentence one\" \"sentence two\" ...", opts, argc, argv, pos, MAX_SENT, &npos);
+    cli_opt opts[] = {
+        CLI_MODEL_OPTS(mo), {"--word", OPT_STR, &word, 0, 0, "the word to compare"}, {0}};
+    int r = cli_parse(CMD, "--word WORD \"sentence one\" \"sentence two\" ...", opts, argc, argv,
+                      pos, MAX_SENT, &npos);
     if (r) return r == 1 ? 0 : r;
     if (!word) return cli_error(CMD, "missing --word");
     if (npos < 2) return cli_error(CMD, "give at least two sentences");
@@ -45,7 +47,8 @@ int cmd_similarity(int argc, char **argv) {
         elmo_model_free(m);
         return cli_lib_error(CMD, st);
     }
-    float *vec = calloc((size_t)npos * (K + 1) * D, sizeof(float)); /* (sentence, layer, D); layer K = mean */
+    float *vec = calloc((size_t)npos * (K + 1) * D,
+                        sizeof(float)); /* (sentence, layer, D); layer K = mean */
     for (int i = 0; !rc && i < npos; i++) {
         char *copy = strdup(pos[i]);
         const char *tok[1024];
@@ -61,7 +64,8 @@ int cmd_similarity(int argc, char **argv) {
             const char *const *tk[1] = {tok};
             if ((st = elmo_embed(s, 1, tk, &n, &out))) rc = cli_lib_error(CMD, st);
             for (int l = 0; !rc && l < K; l++) {
-                float *dst = vec + ((size_t)i * (K + 1) + l) * D, *avg = vec + ((size_t)i * (K + 1) + K) * D;
+                float *dst = vec + ((size_t)i * (K + 1) + l) * D,
+                      *avg = vec + ((size_t)i * (K + 1) + K) * D;
                 memcpy(dst, out + ((size_t)l * n + at) * D, sizeof(float) * D);
                 for (int d = 0; d < D; d++) avg[d] += dst[d] / K;
             }
@@ -70,13 +74,17 @@ int cmd_similarity(int argc, char **argv) {
         free(copy);
     }
     for (int l = 0; !rc && l <= K; l++) {
-        if (l == 0) printf("layer 0 (context-free token layer):\n");
-        else if (l < K) printf("layer %d (LSTM layer %d, forward and backward):\n", l, l);
-        else printf("ELMo (average of the %d layers):\n", K);
+        if (l == 0)
+            printf("layer 0 (context-free token layer):\n");
+        else if (l < K)
+            printf("layer %d (LSTM layer %d, forward and backward):\n", l, l);
+        else
+            printf("ELMo (average of the %d layers):\n", K);
         for (int i = 0; i < npos; i++) {
             printf("  %-48.48s", pos[i]);
             for (int j = 0; j < npos; j++)
-                printf(" %6.3f", cosine(vec + ((size_t)i * (K + 1) + l) * D, vec + ((size_t)j * (K + 1) + l) * D, D));
+                printf(" %6.3f", cosine(vec + ((size_t)i * (K + 1) + l) * D,
+                                        vec + ((size_t)j * (K + 1) + l) * D, D));
             printf("\n");
         }
     }

@@ -26,7 +26,8 @@ static int read_tagged(const char *path, const char *format, elmo_tagged_dataset
     return s ? cli_lib_error(CMD, s) : 0;
 }
 
-static void on_progress(const char *stage, size_t done, size_t total, double loss, double dev, void *user) {
+static void on_progress(const char *stage, size_t done, size_t total, double loss, double dev,
+                        void *user) {
     cli_progress *pg = user;
     if (!strcmp(stage, "embed")) {
         char tail[96];
@@ -36,8 +37,11 @@ static void on_progress(const char *stage, size_t done, size_t total, double los
         return;
     }
     if (pg->tty) fprintf(stderr, "\r\033[K");
-    if (dev >= 0) fprintf(stderr, "epoch %zu/%zu: mean loss %.4f, dev accuracy %.4f\n", done, total, loss, dev);
-    else fprintf(stderr, "epoch %zu/%zu: mean loss %.4f\n", done, total, loss);
+    if (dev >= 0)
+        fprintf(stderr, "epoch %zu/%zu: mean loss %.4f, dev accuracy %.4f\n", done, total, loss,
+                dev);
+    else
+        fprintf(stderr, "epoch %zu/%zu: mean loss %.4f\n", done, total, loss);
 }
 
 static void print_metrics(const elmo_tag_metrics *m, int json, double seconds) {
@@ -48,12 +52,14 @@ static void print_metrics(const elmo_tag_metrics *m, int json, double seconds) {
                "\"n_oov\": %zu, \"unknown_gold_tags\": %zu, \"seconds\": %.2f}\n",
                acc, m->n_tokens, m->correct, oov, m->n_oov, m->n_unknown_tag, seconds);
     else
-        printf("accuracy %.4f (%zu of %zu tokens)\nOOV accuracy %.4f (%zu tokens unseen in training)\n", acc,
-               m->correct, m->n_tokens, oov, m->n_oov);
+        printf("accuracy %.4f (%zu of %zu tokens)\nOOV accuracy %.4f (%zu tokens unseen in "
+               "training)\n",
+               acc, m->correct, m->n_tokens, oov, m->n_oov);
 }
 
 static int tag_train(int argc, char **argv) {
-    const char *train = NULL, *dev = NULL, *model = NULL, *sv_path = NULL, *layers = "mix", *output = NULL, *format = NULL;
+    const char *train = NULL, *dev = NULL, *model = NULL, *sv_path = NULL, *layers = "mix",
+               *output = NULL, *format = NULL;
     int epochs = 5, hidden = 256, seed = 1, batch = 512, threads = 2;
     double lr = 1e-3;
     cli_opt opts[] = {
@@ -62,8 +68,10 @@ static int tag_train(int argc, char **argv) {
         {"--format", OPT_STR, &format, 0, 0, "auto | slash | conll"},
         {"--model", OPT_STR, &model, 0, 0, "biLM directory (default: the embedded model)"},
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
-        {"--layers", OPT_STR, &layers, 0, 0, "mix (scalar mix of all layers) | token (context-free layer only)"},
-        {"--static-vectors", OPT_STR, &sv_path, 0, 0, "GloVe / word2vec text vectors to concatenate"},
+        {"--layers", OPT_STR, &layers, 0, 0,
+         "mix (scalar mix of all layers) | token (context-free layer only)"},
+        {"--static-vectors", OPT_STR, &sv_path, 0, 0,
+         "GloVe / word2vec text vectors to concatenate"},
         {"--epochs", OPT_INT, &epochs, 1, 100000, "epochs"},
         {"--hidden", OPT_INT, &hidden, 0, 65536, "hidden units (0 = linear)"},
         {"--batch-tokens", OPT_INT, &batch, 1, 1000000, "tokens per Adam step"},
@@ -72,7 +80,8 @@ static int tag_train(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, 1, 2, "threads for the biLM"},
         {"--output", OPT_STR, &output, 0, 0, "tagger file to write"},
         {0}};
-    int r = cli_parse(CMD " train", "--train FILE [--dev FILE] --output TAGGER [options]", opts, argc, argv, NULL, 0, NULL);
+    int r = cli_parse(CMD " train", "--train FILE [--dev FILE] --output TAGGER [options]", opts,
+                      argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!train) return cli_error(CMD, "missing --train");
     if (!output) return cli_error(CMD, "missing --output");
@@ -80,9 +89,12 @@ static int tag_train(int argc, char **argv) {
     if (cli_check_output(CMD, output, ins, 3)) return 1;
     elmo_tagger_options o;
     elmo_tagger_options_default(&o);
-    if (!strcmp(layers, "token")) o.layers = ELMO_TAG_LAYERS_TOKEN;
-    else if (strcmp(layers, "mix")) return cli_error(CMD, "--layers must be mix or token");
-    o.epochs = epochs, o.hidden = hidden, o.seed = (uint64_t)seed, o.batch_tokens = batch, o.lr = lr, o.threads = threads;
+    if (!strcmp(layers, "token"))
+        o.layers = ELMO_TAG_LAYERS_TOKEN;
+    else if (strcmp(layers, "mix"))
+        return cli_error(CMD, "--layers must be mix or token");
+    o.epochs = epochs, o.hidden = hidden, o.seed = (uint64_t)seed, o.batch_tokens = batch,
+    o.lr = lr, o.threads = threads;
     elmo_tagged_dataset dtr = {0}, ddev = {0};
     if (read_tagged(train, format, &dtr)) return 1;
     if (dev && read_tagged(dev, format, &ddev)) {
@@ -96,7 +108,8 @@ static int tag_train(int argc, char **argv) {
     elmo_model *bilm = NULL;
     elmo_labelset ls; /* before the work: something to learn */
     elmo_labelset_init(&ls);
-    if (elmo_labelset_from_tags(&ls, &dtr, ELMO_LABELS_SORTED)) rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
+    if (elmo_labelset_from_tags(&ls, &dtr, ELMO_LABELS_SORTED))
+        rc = cli_lib_error(CMD, ELMO_ERR_NOMEM);
     else if (ls.n < 2)
         rc = cli_error(CMD, "%s: %d distinct tag%s in the training data; a tagger needs at least 2",
                        train, ls.n, ls.n == 1 ? "" : "s");
@@ -108,24 +121,26 @@ static int tag_train(int argc, char **argv) {
     }
     double t0 = elmo_now();
     if (!rc) {
-        fprintf(stderr, "tag: training on %zu sentences, %zu tokens (%s layers%s)\n", dtr.n, dtr.n_tokens, layers,
-                sv ? " + static vectors" : "");
+        fprintf(stderr, "tag: training on %zu sentences, %zu tokens (%s layers%s)\n", dtr.n,
+                dtr.n_tokens, layers, sv ? " + static vectors" : "");
         cli_progress pg;
         progress_start(&pg, "tag", dtr.n);
         char sv_abs[PATH_MAX]; /* recorded absolute: predict may run elsewhere */
         const char *sv_rec = sv_path && realpath(sv_path, sv_abs) ? sv_abs : sv_path;
-        elmo_status s = elmo_tagger_train(&o, bilm, used, sv, sv_rec, &dtr, dev ? &ddev : NULL, on_progress, &pg, &t);
+        elmo_status s = elmo_tagger_train(&o, bilm, used, sv, sv_rec, &dtr, dev ? &ddev : NULL,
+                                          on_progress, &pg, &t);
         progress_end(&pg, NULL);
         if (s) rc = cli_lib_error(CMD, s);
     }
     if (!rc) {
         elmo_status s = elmo_tagger_save(t, output);
-        if (s) rc = cli_lib_error(CMD, s);
+        if (s)
+            rc = cli_lib_error(CMD, s);
         else {
             float sw[64], g;
             int K = elmo_tagger_mix(t, sw, &g);
-            fprintf(stderr, "tag: trained in %.1f s -> %s; %d tags; layer weights", elmo_now() - t0, output,
-                    elmo_tagger_n_tags(t));
+            fprintf(stderr, "tag: trained in %.1f s -> %s; %d tags; layer weights", elmo_now() - t0,
+                    output, elmo_tagger_n_tags(t));
             for (int j = 0; j < K; j++) fprintf(stderr, " %.3f", sw[j]);
             fprintf(stderr, ", gamma %.3f\n", g);
         }
@@ -138,8 +153,8 @@ static int tag_train(int argc, char **argv) {
     return rc;
 }
 
-static elmo_tagger *load_tagger(const char *path, const char *model, const char *sv_path, elmo_model **bilm,
-                                elmo_static_vectors **sv) {
+static elmo_tagger *load_tagger(const char *path, const char *model, const char *sv_path,
+                                elmo_model **bilm, elmo_static_vectors **sv) {
     elmo_tagger *t;
     elmo_status s = elmo_tagger_load(path, &t);
     if (s) {
@@ -148,7 +163,9 @@ static elmo_tagger *load_tagger(const char *path, const char *model, const char 
     }
     const char *used;
     *sv = NULL;
-    if (!(*bilm = cli_load_recorded_model(CMD, model, cli_resolve_recorded(elmo_tagger_bilm_dir(t), path), g_precision, &used))) {
+    if (!(*bilm = cli_load_recorded_model(CMD, model,
+                                          cli_resolve_recorded(elmo_tagger_bilm_dir(t), path),
+                                          g_precision, &used))) {
         elmo_tagger_free(t);
         return NULL;
     }
@@ -175,7 +192,8 @@ static int tag_eval(int argc, char **argv) {
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
         {"--json", OPT_BOOL, &json, 0, 0, "one JSON object"},
         {0}};
-    int r = cli_parse(CMD " eval", "--tagger TAGGER --test FILE [--json]", opts, argc, argv, NULL, 0, NULL);
+    int r = cli_parse(CMD " eval", "--tagger TAGGER --test FILE [--json]", opts, argc, argv, NULL,
+                      0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!tagger) return cli_error(CMD, "missing --tagger");
     if (!test) return cli_error(CMD, "missing --test");
@@ -192,8 +210,10 @@ static int tag_eval(int argc, char **argv) {
         elmo_tag_metrics m;
         elmo_status s = elmo_tagger_evaluate(t, &d, &m, on_progress, &pg);
         progress_end(&pg, NULL);
-        if (s) rc = cli_lib_error(CMD, s);
-        else print_metrics(&m, json, elmo_now() - t0);
+        if (s)
+            rc = cli_lib_error(CMD, s);
+        else
+            print_metrics(&m, json, elmo_now() - t0);
     }
     elmo_tagged_free(&d);
     elmo_tagger_free(t);
@@ -212,8 +232,8 @@ static int tag_predict(int argc, char **argv) {
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
         {"--static-vectors", OPT_STR, &sv_path, 0, 0, "static vectors (default: as recorded)"},
         {0}};
-    int r = cli_parse(CMD " predict", "--tagger TAGGER [FILE|-]  (one tokenized sentence per line)", opts, argc, argv,
-                      pos, 1, &npos);
+    int r = cli_parse(CMD " predict", "--tagger TAGGER [FILE|-]  (one tokenized sentence per line)",
+                      opts, argc, argv, pos, 1, &npos);
     if (r) return r == 1 ? 0 : r;
     if (!tagger) return cli_error(CMD, "missing --tagger");
     elmo_model *bilm;
@@ -225,7 +245,8 @@ static int tag_predict(int argc, char **argv) {
     int rc = 0;
     int32_t *pred = NULL;
     if (s) rc = cli_lib_error(CMD, s);
-    if (!rc && !(pred = malloc(sizeof(int32_t) * (d.n_tokens ? d.n_tokens : 1)))) rc = cli_error(CMD, "out of memory");
+    if (!rc && !(pred = malloc(sizeof(int32_t) * (d.n_tokens ? d.n_tokens : 1))))
+        rc = cli_error(CMD, "out of memory");
     if (!rc && (s = elmo_tagger_predict(t, &d, pred, NULL, NULL))) rc = cli_lib_error(CMD, s);
     for (size_t i = 0; !rc && i < d.n; i++) {
         const elmo_sentence *q = &d.sent[i];
@@ -244,13 +265,13 @@ static int tag_predict(int argc, char **argv) {
 static int tag_baseline(int argc, char **argv) {
     const char *train = NULL, *test = NULL, *format = NULL;
     int json = 0;
-    cli_opt opts[] = {
-        {"--train", OPT_STR, &train, 0, 0, "tagged training sentences"},
-        {"--test", OPT_STR, &test, 0, 0, "tagged test sentences"},
-        {"--format", OPT_STR, &format, 0, 0, "auto | slash | conll"},
-        {"--json", OPT_BOOL, &json, 0, 0, "one JSON object"},
-        {0}};
-    int r = cli_parse(CMD " baseline", "--train FILE --test FILE [--json]  (most frequent tag per word)", opts, argc,
+    cli_opt opts[] = {{"--train", OPT_STR, &train, 0, 0, "tagged training sentences"},
+                      {"--test", OPT_STR, &test, 0, 0, "tagged test sentences"},
+                      {"--format", OPT_STR, &format, 0, 0, "auto | slash | conll"},
+                      {"--json", OPT_BOOL, &json, 0, 0, "one JSON object"},
+                      {0}};
+    int r = cli_parse(CMD " baseline",
+                      "--train FILE --test FILE [--json]  (most frequent tag per word)", opts, argc,
                       argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!train || !test) return cli_error(CMD, "need --train and --test");
@@ -261,8 +282,10 @@ static int tag_baseline(int argc, char **argv) {
     elmo_tag_metrics m;
     if (!rc) {
         elmo_status s = elmo_tag_baseline(&a, &b, &m);
-        if (s) rc = cli_lib_error(CMD, s);
-        else print_metrics(&m, json, elmo_now() - t0);
+        if (s)
+            rc = cli_lib_error(CMD, s);
+        else
+            print_metrics(&m, json, elmo_now() - t0);
     }
     elmo_tagged_free(&a);
     elmo_tagged_free(&b);
@@ -271,7 +294,9 @@ static int tag_baseline(int argc, char **argv) {
 
 int cmd_tag(int argc, char **argv) {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-        fprintf(stderr, "usage: elmo tag train|eval|predict|baseline [options]   (elmo tag train --help)\n");
+        fprintf(
+            stderr,
+            "usage: elmo tag train|eval|predict|baseline [options]   (elmo tag train --help)\n");
         return argc < 1 ? 2 : 0;
     }
     if (!strcmp(argv[0], "train")) return tag_train(argc - 1, argv + 1);

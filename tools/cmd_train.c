@@ -34,11 +34,13 @@ static int dir_has_entries(const char *dir) {
     return any;
 }
 
-
 static void fmt_time(char *b, size_t n, double s) {
-    if (!(s >= 0) || s > 1e8) snprintf(b, n, "?");
-    else if (s >= 3600) snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    if (!(s >= 0) || s > 1e8)
+        snprintf(b, n, "?");
+    else if (s >= 3600)
+        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
 static void on_progress(const elmo_train_progress *p, void *user) {
@@ -46,10 +48,12 @@ static void on_progress(const elmo_train_progress *p, void *user) {
     char eta[32], el[32];
     fmt_time(eta, sizeof eta, p->eta_s);
     fmt_time(el, sizeof el, p->elapsed_s);
-    fprintf(stderr, "%sstep %lld/%lld (%.1f%%) | %.0f tokens/s | train ppl %.2f (fw %.2f, bw %.2f) | %s elapsed, ETA %s%s%s",
+    fprintf(stderr,
+            "%sstep %lld/%lld (%.1f%%) | %.0f tokens/s | train ppl %.2f (fw %.2f, bw %.2f) | %s "
+            "elapsed, ETA %s%s%s",
             tty ? "\r" : "", (long long)p->step, (long long)p->total_steps,
-            100.0 * p->step / p->total_steps, p->tokens_per_s, p->train_ppl, p->fw_ppl, p->bw_ppl, el,
-            eta, p->checkpoint ? " | checkpoint" : "", tty ? "\033[K" : "\n");
+            100.0 * p->step / p->total_steps, p->tokens_per_s, p->train_ppl, p->fw_ppl, p->bw_ppl,
+            el, eta, p->checkpoint ? " | checkpoint" : "", tty ? "\033[K" : "\n");
     fflush(stderr);
 }
 
@@ -70,11 +74,13 @@ int cmd_train(int argc, char **argv) {
     int resume = 0, force = 0, full = 0, ckpt = 1000, log_every = 20, chunk = 200000, freeze = 1000;
     double lr = -1, dropout = -1, clip = -1, restart = 0;
     cli_opt opts[] = {
-        {"--options", OPT_STR, &c.options_path, 0, 0, "options.json (architecture; bilm-tf training keys as defaults)"},
+        {"--options", OPT_STR, &c.options_path, 0, 0,
+         "options.json (architecture; bilm-tf training keys as defaults)"},
         {"--vocab", OPT_STR, &c.vocab_path, 0, 0, "vocabulary (elmo vocab)"},
         {"--train", OPT_LIST, &train, 0, 0, "training files or glob patterns ('data/*.txt')"},
         {"--save-dir", OPT_STR, &c.save_dir, 0, 0, "output directory"},
-        {"--epochs", OPT_INT, &epochs, 1, 1000000, "passes over the data (default: options' n_epochs or 10)"},
+        {"--epochs", OPT_INT, &epochs, 1, 1000000,
+         "passes over the data (default: options' n_epochs or 10)"},
         {"--max-steps", OPT_INT, &max_steps, 1, 2000000000, "stop after this many steps instead"},
         {"--batch-size", OPT_INT, &batch, 1, 65536, "rows per batch (default: options' or 128)"},
         {"--unroll-steps", OPT_INT, &unroll, 1, 10000, "truncated BPTT length (default 20)"},
@@ -84,7 +90,8 @@ int cmd_train(int argc, char **argv) {
         {"--dropout", OPT_FLOAT, &dropout, 0, 0.99, "dropout (default 0.1)"},
         {"--clip-norm", OPT_FLOAT, &clip, 1e-9, 1e9, "global gradient-norm clip (default 10)"},
         {"--state-restart", OPT_FLOAT, &restart, 0, 1,
-         "probability that a row's LSTM state restarts from zero at a sentence start (0 = bilm-tf; 1 = "
+         "probability that a row's LSTM state restarts from zero at a sentence start (0 = bilm-tf; "
+         "1 = "
          "trained as stateless inference runs)"},
         {"--seed", OPT_INT, &seed, 0, 2147483647, "random seed"},
         {"--threads", OPT_INT, &threads, 1, 2, "threads (the two directions run in parallel)"},
@@ -92,22 +99,29 @@ int cmd_train(int argc, char **argv) {
          "fp32 (default) | bf16 (bfloat16 products; float32 master weights and Adagrad) | auto"},
         {"--resume", OPT_BOOL, &resume, 0, 0, "continue from SAVE_DIR/checkpoint.bin"},
         {"--force", OPT_BOOL, &force, 0, 0, "start over in a save directory that is not empty"},
-        {"--init-from", OPT_STR, &c.init_from, 0, 0, "continue training a model DIR on new text: one of elmo train, or a published bilm-tf/AllenNLP options.json + weights.hdf5 (a new softmax is learned first)"},
-        {"--freeze-steps", OPT_INT, &freeze, 0, 2000000000, "with a published model (no softmax.hdf5): steps that train only the new softmax, the biLM frozen"},
+        {"--init-from", OPT_STR, &c.init_from, 0, 0,
+         "continue training a model DIR on new text: one of elmo train, or a published "
+         "bilm-tf/AllenNLP options.json + weights.hdf5 (a new softmax is learned first)"},
+        {"--freeze-steps", OPT_INT, &freeze, 0, 2000000000,
+         "with a published model (no softmax.hdf5): steps that train only the new softmax, the "
+         "biLM frozen"},
         {"--checkpoint-every", OPT_INT, &ckpt, 1, 2000000000, "steps between checkpoints"},
         {"--log-every", OPT_INT, &log_every, 1, 2000000000, "steps between log lines"},
         {"--shuffle-lines", OPT_INT, &chunk, 1, 100000000, "sentences shuffled together in memory"},
         {0}};
-    int r = cli_parse(cmd, "--options O.json --vocab vocab.txt --train 'GLOB' --save-dir DIR [options]",
-                      opts, argc, argv, NULL, 0, NULL);
+    int r =
+        cli_parse(cmd, "--options O.json --vocab vocab.txt --train 'GLOB' --save-dir DIR [options]",
+                  opts, argc, argv, NULL, 0, NULL);
     if (r) return r == 1 ? 0 : r;
     if (!c.vocab_path) return cli_error(cmd, "missing --vocab");
     if (!train.n) return cli_error(cmd, "missing --train");
     if (!c.save_dir) return cli_error(cmd, "missing --save-dir");
     if (!c.options_path && !c.init_from && !resume) return cli_error(cmd, "missing --options");
     if (!resume && !force && dir_has_entries(c.save_dir))
-        return cli_error(cmd, "%s: the save directory is not empty: continue its run with --resume, "
-                              "or start over (its checkpoint replaced) with --force", c.save_dir);
+        return cli_error(cmd,
+                         "%s: the save directory is not empty: continue its run with --resume, "
+                         "or start over (its checkpoint replaced) with --force",
+                         c.save_dir);
     glob_t g;
     int nfiles;
     if (cli_expand_globs(cmd, &train, &g, &nfiles)) {
@@ -151,18 +165,23 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "train: %d file(s), save dir %s%s\n", c.n_train_files, c.save_dir,
                 resume ? " (resuming)" : "");
         if (size > 1)
-            fprintf(stderr, "train: %d processes, data parallel (the batch's rows split across them)\n",
+            fprintf(stderr,
+                    "train: %d processes, data parallel (the batch's rows split across them)\n",
                     size);
         if (c.init_from && !resume && !cli_has_softmax(c.init_from))
-            fprintf(stderr, "train: %s has no softmax.hdf5 (a published model): a new softmax is trained for "
-                            "%d steps with the biLM frozen, then everything\n", c.init_from, freeze);
+            fprintf(
+                stderr,
+                "train: %s has no softmax.hdf5 (a published model): a new softmax is trained for "
+                "%d steps with the biLM frozen, then everything\n",
+                c.init_from, freeze);
     }
     s = elmo_train(&c);
     if (tty) fputc('\n', stderr);
     globfree(&g);
     if (s) {
         int rc = 1;
-        if (size == 1) rc = cli_lib_error(cmd, s);
+        if (size == 1)
+            rc = cli_lib_error(cmd, s);
         else if (!elmo_dist_peer_failed()) /* the failing rank reports it; the others are quiet */
             rc = cli_error(cmd, "rank %d of %d: %s", rank, size, elmo_last_error());
         /* a failure the other ranks do not know about: they may wait in a collective */

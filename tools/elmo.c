@@ -22,11 +22,13 @@ static const command commands[] = {
     {"perplexity", cmd_perplexity, "held-out perplexity of a trained biLM (full softmax)"},
     {"classify", cmd_classify, "text classification on ELMo: train, eval, predict"},
     {"tag", cmd_tag, "sequence tagging (part of speech) on ELMo: train, eval, predict, baseline"},
-    {"similarity", cmd_similarity, "cosine similarity of one word's vectors across sentences, per layer"},
+    {"similarity", cmd_similarity,
+     "cosine similarity of one word's vectors across sentences, per layer"},
     {"info", cmd_info, "print a model's architecture, parameter count and FLOPs per token"},
     {"data", cmd_data, "convert the corpora (Brown, prose, SpamAssassin) to text files"},
     {"random-model", cmd_random_model, "write random weights (bilm-tf layout) for an options.json"},
-    {"dump-token-embeddings", cmd_dump_token_embeddings, "token-layer vectors of a vocabulary (bilm-tf format)"},
+    {"dump-token-embeddings", cmd_dump_token_embeddings,
+     "token-layer vectors of a vocabulary (bilm-tf format)"},
     {"serve", cmd_serve, "HTTP embedding service with dynamic batching (POST /v1/embed)"},
     {"ngram", cmd_ngram, "Kneser-Ney n-gram baseline: forward/backward perplexity of a test file"},
     {NULL, NULL, NULL},
@@ -37,7 +39,8 @@ static void usage(void) {
             "elmo %s: ELMo contextual word vectors in C\n\n"
             "usage: elmo COMMAND [options]   (elmo COMMAND --help for its options)\n\n",
             ELMO_VERSION);
-    for (const command *c = commands; c->name; c++) fprintf(stderr, "  %-22s %s\n", c->name, c->help);
+    for (const command *c = commands; c->name; c++)
+        fprintf(stderr, "  %-22s %s\n", c->name, c->help);
     fprintf(stderr, "\nexample:\n  echo 'I deposited cash at the bank .' | elmo embed --input - "
                     "--output out.hdf5\n");
 }
@@ -53,7 +56,8 @@ int main(int argc, char **argv) {
     }
     cli_cleanup_on_signals(); /* temporaries removed on SIGTERM/SIGINT (train has its own) */
     for (const command *c = commands; c->name; c++)
-        if (strcmp(argv[1], c->name) == 0) return cli_finish_stdout(c->name, c->fn(argc - 2, argv + 2));
+        if (strcmp(argv[1], c->name) == 0)
+            return cli_finish_stdout(c->name, c->fn(argc - 2, argv + 2));
     fprintf(stderr, "elmo: unknown command '%s' (see elmo --help)\n", argv[1]);
     return 2;
 }

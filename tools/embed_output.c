@@ -25,24 +25,28 @@ typedef struct {
 
 struct embed_output {
     embed_format fmt;
-    const char *name;     /* for messages */
+    const char *name; /* for messages */
     elmo_h5_writer *h5;
-    elmo_atomic_file af;  /* npy, jsonl to a file */
-    FILE *f;              /* npy, jsonl (stdout when to_stdout) */
+    elmo_atomic_file af; /* npy, jsonl to a file */
+    FILE *f;             /* npy, jsonl (stdout when to_stdout) */
     int to_stdout;
-    uint64_t next;        /* next line to write (npy, jsonl) */
-    pending *ring;        /* results of lines next.. waiting; slot index & (cap - 1) */
+    uint64_t next; /* next line to write (npy, jsonl) */
+    pending *ring; /* results of lines next.. waiting; slot index & (cap - 1) */
     size_t cap;
-    int rank0;            /* npy: shape of every line (the first line's) */
+    int rank0; /* npy: shape of every line (the first line's) */
     uint64_t dims0[3], count;
-    elmo_strbuf line;     /* jsonl: one line */
+    elmo_strbuf line; /* jsonl: one line */
 };
 
 int embed_format_parse(const char *name, embed_format *out) {
-    if (strcmp(name, "hdf5") == 0) *out = EMBED_HDF5;
-    else if (strcmp(name, "npy") == 0) *out = EMBED_NPY;
-    else if (strcmp(name, "jsonl") == 0) *out = EMBED_JSONL;
-    else return -1;
+    if (strcmp(name, "hdf5") == 0)
+        *out = EMBED_HDF5;
+    else if (strcmp(name, "npy") == 0)
+        *out = EMBED_NPY;
+    else if (strcmp(name, "jsonl") == 0)
+        *out = EMBED_JSONL;
+    else
+        return -1;
     return 0;
 }
 
@@ -105,11 +109,12 @@ static elmo_status write_npy(embed_output *o, uint64_t index, int rank, const ui
     } else if (rank != o->rank0 || memcmp(dims, o->dims0, sizeof(uint64_t) * (size_t)rank) != 0) {
         /* the token count is the varying dimension (rank 3: dims[1]; rank 2: dims[0]) */
         int t = rank == 3 ? 1 : 0;
-        return elmo_fail(ELMO_ERR_SHAPE,
-                         "%s: line %llu has %llu tokens, line 1 has %llu: --output-format npy needs "
-                         "one shape for every line (use --layers mean, or hdf5 / jsonl)",
-                         o->name, (unsigned long long)index + 1, (unsigned long long)dims[t],
-                         (unsigned long long)o->dims0[t]);
+        return elmo_fail(
+            ELMO_ERR_SHAPE,
+            "%s: line %llu has %llu tokens, line 1 has %llu: --output-format npy needs "
+            "one shape for every line (use --layers mean, or hdf5 / jsonl)",
+            o->name, (unsigned long long)index + 1, (unsigned long long)dims[t],
+            (unsigned long long)o->dims0[t]);
     }
     o->count++;
     if (n && fwrite(data, sizeof(float), n, o->f) != n) return write_error(o);
@@ -125,7 +130,8 @@ static int json_array(elmo_strbuf *b, int rank, const uint64_t *dims, const floa
             if (json_array(b, rank - 1, dims + 1, p)) return -1;
         } else {
             float v = *(*p)++;
-            if (isfinite(v) ? elmo_strbuf_printf(b, "%.9g", (double)v) : elmo_strbuf_add(b, "null", 4))
+            if (isfinite(v) ? elmo_strbuf_printf(b, "%.9g", (double)v)
+                            : elmo_strbuf_add(b, "null", 4))
                 return -1;
         }
     }
@@ -135,7 +141,8 @@ static int json_array(elmo_strbuf *b, int rank, const uint64_t *dims, const floa
 static elmo_status write_jsonl(embed_output *o, uint64_t index, int rank, const uint64_t *dims,
                                const float *data) {
     o->line.n = 0;
-    if (elmo_strbuf_printf(&o->line, "{\"index\": %llu, \"embedding\": ", (unsigned long long)index) ||
+    if (elmo_strbuf_printf(&o->line,
+                           "{\"index\": %llu, \"embedding\": ", (unsigned long long)index) ||
         json_array(&o->line, rank, dims, &data) || elmo_strbuf_add(&o->line, "}\n", 2))
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     if (fwrite(o->line.p, 1, o->line.n, o->f) != o->line.n) return write_error(o);
@@ -209,7 +216,8 @@ static elmo_status npy_header(embed_output *o) {
     char shape[160], hdr[NPY_HEADER_BYTES];
     int k = snprintf(shape, sizeof shape, "(%llu", (unsigned long long)o->count);
     for (int r = 0; r < o->rank0; r++)
-        k += snprintf(shape + k, sizeof shape - (size_t)k, ", %llu", (unsigned long long)o->dims0[r]);
+        k += snprintf(shape + k, sizeof shape - (size_t)k, ", %llu",
+                      (unsigned long long)o->dims0[r]);
     snprintf(shape + k, sizeof shape - (size_t)k, ")");
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     const char *descr = ">f4";
@@ -220,8 +228,8 @@ static elmo_status npy_header(embed_output *o) {
     memcpy(hdr, "\x93NUMPY\x01\x00", 8);
     hdr[8] = (char)((NPY_HEADER_BYTES - 10) & 0xff);
     hdr[9] = (char)((NPY_HEADER_BYTES - 10) >> 8);
-    int d = snprintf(hdr + 10, sizeof hdr - 10, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
-                     descr, shape);
+    int d = snprintf(hdr + 10, sizeof hdr - 10,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
     hdr[10 + d] = ' '; /* snprintf's NUL */
     hdr[NPY_HEADER_BYTES - 1] = '\n';
     if (fseek(o->f, 0, SEEK_SET) != 0 || fwrite(hdr, 1, sizeof hdr, o->f) != sizeof hdr)

@@ -12,7 +12,7 @@
 
 /* one request waiting for its sentences (on the requester's stack) */
 typedef struct {
-    int remaining;     /* sentences not yet embedded */
+    int remaining; /* sentences not yet embedded */
     elmo_status status;
     char err[256];
 } job;
@@ -31,13 +31,13 @@ struct serve_batcher {
     elmo_session *sess;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t work;  /* the batcher: something was queued, or stop */
-    pthread_cond_t done;  /* the requesters: a job finished */
-    item *q;              /* (cap) queued sentences, oldest first */
+    pthread_cond_t work; /* the batcher: something was queued, or stop */
+    pthread_cond_t done; /* the requesters: a job finished */
+    item *q;             /* (cap) queued sentences, oldest first */
     int nq, cap;
-    long positions;       /* sum over the queue of n + 2 */
-    int expected;         /* requests being received */
-    int busy;             /* the session is running (batcher thread or a requester) */
+    long positions; /* sum over the queue of n + 2 */
+    int expected;   /* requests being received */
+    int busy;       /* the session is running (batcher thread or a requester) */
     int stop;
     /* the batcher's own copy of one window of items, and the batch arguments */
     item *win;
@@ -210,7 +210,8 @@ int serve_batcher_run(serve_batcher *b, int n, const char *const *const *tokens,
         int stopping = b->stop;
         pthread_cond_broadcast(&b->work);
         pthread_mutex_unlock(&b->lock);
-        snprintf(err, errsz, "%s", stopping ? "the server is shutting down" : "out of memory, retry later");
+        snprintf(err, errsz, "%s",
+                 stopping ? "the server is shutting down" : "out of memory, retry later");
         return 503;
     }
     /* nothing queued, the session idle, no other request coming: this thread runs its own

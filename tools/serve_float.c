@@ -70,8 +70,8 @@ typedef struct {
     unsigned char at, dot, shift, plus, least;
 } layout;
 static const layout LAYOUT[11] = {
-    {4, 16, 0, 4, 0}, {3, 16, 0, 3, 0}, {2, 16, 0, 2, 0},                 /* e = -3 .. -1 */
-    {0, 1, 0, 1, 3},  {0, 2, 8, 1, 4},  {0, 3, 16, 1, 5}, {0, 4, 24, 1, 6}, /* e = 0 .. 3 */
+    {4, 16, 0, 4, 0}, {3, 16, 0, 3, 0}, {2, 16, 0, 2, 0},                    /* e = -3 .. -1 */
+    {0, 1, 0, 1, 3},  {0, 2, 8, 1, 4},  {0, 3, 16, 1, 5}, {0, 4, 24, 1, 6},  /* e = 0 .. 3 */
     {0, 5, 32, 1, 7}, {0, 6, 40, 1, 8}, {0, 7, 48, 1, 9}, {0, 8, 56, 1, 10}, /* e = 4 .. 7 */
 };
 
@@ -109,7 +109,7 @@ static inline int format_positive(double d, int i, char *o) {
         o[l->at] = (char)('0' + d0);
         memcpy(o + l->at + 1, &w, 8);
         uint64_t frac = w >> l->shift; /* the digits after the units digit */
-        o[l->dot] = '.';                /* for e < 0 these two go to scratch space */
+        o[l->dot] = '.';               /* for e < 0 these two go to scratch space */
         memcpy(o + l->dot + 1, &frac, 8);
         return nd + l->plus > l->least ? nd + l->plus : l->least;
     }

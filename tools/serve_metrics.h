@@ -14,11 +14,11 @@ enum { SERVE_N_CODES = 10, SERVE_N_BATCH_BUCKETS = 12, SERVE_N_LAT_BUCKETS = 14 
 
 typedef struct {
     pthread_mutex_t lock;
-    uint64_t requests[SERVE_N_CODES];             /* by status, see serve_metrics.c */
-    uint64_t sentences, tokens;                   /* embedded */
-    uint64_t batch_hist[SERVE_N_BATCH_BUCKETS];   /* batches by rows (cumulative at output) */
+    uint64_t requests[SERVE_N_CODES];           /* by status, see serve_metrics.c */
+    uint64_t sentences, tokens;                 /* embedded */
+    uint64_t batch_hist[SERVE_N_BATCH_BUCKETS]; /* batches by rows (cumulative at output) */
     uint64_t batches, batch_rows;
-    uint64_t lat_hist[SERVE_N_LAT_BUCKETS];       /* POST /v1/embed latencies */
+    uint64_t lat_hist[SERVE_N_LAT_BUCKETS]; /* POST /v1/embed latencies */
     uint64_t lat_count;
     double lat_sum;
 } serve_metrics;

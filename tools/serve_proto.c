@@ -44,7 +44,8 @@ static cJSON *parse_json(const char *body, size_t len, char *err, size_t errsz, 
     *code = 400;
     if (len == 0) return fail(err, errsz, 400, "empty request body"), NULL;
     size_t ok = elmo_utf8_valid_prefix(body, len);
-    if (ok != len) return fail(err, errsz, 400, "request body: invalid UTF-8 at byte %zu", ok), NULL;
+    if (ok != len)
+        return fail(err, errsz, 400, "request body: invalid UTF-8 at byte %zu", ok), NULL;
     if (has_nul_escape(body, len))
         return fail(err, errsz, 400, "request body: \\u0000 is not allowed in strings"), NULL;
     const char *end = NULL;
@@ -56,7 +57,8 @@ static cJSON *parse_json(const char *body, size_t len, char *err, size_t errsz, 
         return fail(err, errsz, 400, "malformed JSON at byte %zu", at), NULL;
     }
     size_t i = (size_t)(end - body);
-    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) i++;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
+        i++;
     if (i < len) {
         cJSON_Delete(root);
         return fail(err, errsz, 400, "malformed JSON: trailing data at byte %zu", i), NULL;
@@ -75,7 +77,8 @@ static void key_for_message(const char *key, char *out) {
         n = 40;
         while (n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80) n--; /* inside a character */
     }
-    for (size_t i = 0; i < n; i++) out[i] = (unsigned char)key[i] < 0x20 || key[i] == 0x7f ? '?' : key[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)key[i] < 0x20 || key[i] == 0x7f ? '?' : key[i];
     out[n] = 0;
 }
 
@@ -92,13 +95,17 @@ static int parse_fields(const cJSON *root, const cJSON **sents, serve_layers *la
         } else if (strcmp(f->string, "layers") == 0 && !have_layers) {
             have_layers = 1;
             int k = 0;
-            while (k < 4 && !(cJSON_IsString(f) && strcmp(f->valuestring, LAYER_NAMES[k]) == 0)) k++;
-            if (k == 4) return fail(err, errsz, 400, "\"layers\" must be \"all\", \"top\", \"average\" or \"mean\"");
+            while (k < 4 && !(cJSON_IsString(f) && strcmp(f->valuestring, LAYER_NAMES[k]) == 0))
+                k++;
+            if (k == 4)
+                return fail(err, errsz, 400,
+                            "\"layers\" must be \"all\", \"top\", \"average\" or \"mean\"");
             *layers = (serve_layers)k;
         } else {
             char key[41];
             key_for_message(f->string, key);
-            return fail(err, errsz, 400, "unexpected or repeated key \"%s\" (expected \"sentences\", \"layers\")",
+            return fail(err, errsz, 400,
+                        "unexpected or repeated key \"%s\" (expected \"sentences\", \"layers\")",
                         key);
         }
     }
@@ -122,7 +129,8 @@ static int count_sentence(const cJSON *s, int idx, size_t *ntok, size_t *nbytes,
         return fail(err, errsz, 400, "sentences[%d] must be a string or a list of strings", idx);
     int k = 0;
     for (const cJSON *t = s->child; t; t = t->next, k++) {
-        if (!cJSON_IsString(t)) return fail(err, errsz, 400, "sentences[%d][%d] is not a string", idx, k);
+        if (!cJSON_IsString(t))
+            return fail(err, errsz, 400, "sentences[%d][%d] is not a string", idx, k);
         *nbytes += strlen(t->valuestring) + 1;
         (*ntok)++;
     }
@@ -159,8 +167,8 @@ static void fill_sentence(const cJSON *s, char *text, size_t *pos, const char **
     }
 }
 
-int serve_request_parse(const char *body, size_t len, long max_tokens, serve_request *r,
-                        char *err, size_t errsz) {
+int serve_request_parse(const char *body, size_t len, long max_tokens, serve_request *r, char *err,
+                        size_t errsz) {
     memset(r, 0, sizeof *r);
     int code;
     cJSON *root = parse_json(body, len, err, errsz, &code);
@@ -218,9 +226,9 @@ void serve_request_free(serve_request *r) {
 
 size_t serve_selected_size(serve_layers l, int K, int n, int D) {
     switch (l) {
-    case SERVE_ALL: return (size_t)K * n * D;
-    case SERVE_MEAN: return (size_t)D;
-    default: return (size_t)n * D;
+        case SERVE_ALL: return (size_t)K * n * D;
+        case SERVE_MEAN: return (size_t)D;
+        default: return (size_t)n * D;
     }
 }
 
@@ -259,7 +267,8 @@ static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
     if (flat) rows = 1;
     /* per row: ",[" + at most 16 bytes per number (its comma included) + "]"; the outer
      * brackets, and the scratch space that the last number may write past its end */
-    if (elmo_strbuf_reserve(b, (size_t)rows * ((size_t)cols * 16 + 3) + 2 + SERVE_FLOAT_SPACE)) return -1;
+    if (elmo_strbuf_reserve(b, (size_t)rows * ((size_t)cols * 16 + 3) + 2 + SERVE_FLOAT_SPACE))
+        return -1;
     char *p = b->p + b->n;
     if (!flat) *p++ = '[';
     for (int r = 0; r < rows; r++) {
@@ -279,8 +288,8 @@ static int write_matrix(elmo_strbuf *b, int rows, int cols, const float *x) {
     return 0;
 }
 
-int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, int K, int D,
-                     int n, const int *n_tokens, const float *const *sel) {
+int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, int K, int D, int n,
+                     const int *n_tokens, const float *const *sel) {
     /* room for the whole answer at once (write_matrix's bound), not grown (copied) by halves */
     size_t room = 128 + SERVE_FLOAT_SPACE;
     for (int s = 0; s < n; s++) {
@@ -322,15 +331,19 @@ int serve_write_npy(elmo_strbuf *b, serve_layers l, int K, int D, int n, const i
                     const float *const *sel) {
     char shape[96];
     int nt = n > 0 ? n_tokens[0] : 0;
-    if (l == SERVE_MEAN) snprintf(shape, sizeof shape, "(%d, %d)", n, D);
-    else if (l == SERVE_ALL) snprintf(shape, sizeof shape, "(%d, %d, %d, %d)", n, K, nt, D);
-    else snprintf(shape, sizeof shape, "(%d, %d, %d)", n, nt, D);
+    if (l == SERVE_MEAN)
+        snprintf(shape, sizeof shape, "(%d, %d)", n, D);
+    else if (l == SERVE_ALL)
+        snprintf(shape, sizeof shape, "(%d, %d, %d, %d)", n, K, nt, D);
+    else
+        snprintf(shape, sizeof shape, "(%d, %d, %d)", n, nt, D);
     char hdr[256];
-    int h = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
+    int h =
+        snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
     int total = 10 + h + 1, pad = (64 - total % 64) % 64; /* header padded to 64 bytes */
     uint16_t hl = (uint16_t)(h + pad + 1);
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff),
-                             (unsigned char)(hl >> 8)};
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff), (unsigned char)(hl >> 8)};
     size_t per = serve_selected_size(l, K, nt, D);
     if (elmo_strbuf_reserve(b, 10 + (size_t)h + pad + 1 + sizeof(float) * per * n)) return -1;
     memcpy(b->p + b->n, pre, 10);

@@ -33,8 +33,8 @@ typedef struct {
 /* Parse a request body of len bytes. Returns 0, or the HTTP status (400 malformed or wrong
  * types, 413 more than max_tokens tokens in all) with a one-line message in err. On success
  * *r owns its memory (serve_request_free); on failure *r is empty. */
-int serve_request_parse(const char *body, size_t len, long max_tokens, serve_request *r,
-                        char *err, size_t errsz);
+int serve_request_parse(const char *body, size_t len, long max_tokens, serve_request *r, char *err,
+                        size_t errsz);
 void serve_request_free(serve_request *r);
 
 /* Floats per sentence of n tokens in the selected shape (K = L+1 layers of width D). */
@@ -46,8 +46,8 @@ void serve_select(serve_layers l, int K, int n, int D, const float *raw, float *
 /* {"model": "<fingerprint>", "layers": "...", "embeddings": [...]}: sel[b] is sentence b's
  * selected output, its numbers written by serve_float_format (serve_float.h). -1 when out of
  * memory, -2 when a value is NaN or infinite (JSON has no number for it). */
-int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, int K, int D,
-                     int n, const int *n_tokens, const float *const *sel);
+int serve_write_json(elmo_strbuf *b, const char *fingerprint, serve_layers l, int K, int D, int n,
+                     const int *n_tokens, const float *const *sel);
 
 /* 1 when the n sentences' outputs stack into one array: "mean", or equal lengths. */
 int serve_npy_possible(serve_layers l, int n, const int *n_tokens);

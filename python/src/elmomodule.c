@@ -38,9 +38,9 @@ static PyObject *raise_lib(elmo_status s) {
 typedef struct {
     Py_ssize_t B;
     int W;
-    int *n;        /* (B) tokens per sentence */
-    size_t *off;   /* (B) first id row of each sentence */
-    int16_t *ids;  /* (rows, W) */
+    int *n;       /* (B) tokens per sentence */
+    size_t *off;  /* (B) first id row of each sentence */
+    int16_t *ids; /* (rows, W) */
     size_t rows, rcap;
     size_t *tst, *tln, tcap; /* whitespace split scratch */
 } prepared;
@@ -101,7 +101,8 @@ static int add_text(prepared *p, Py_ssize_t b, PyObject *s) {
 
 /* One sentence given as a sequence of str tokens. */
 static int add_tokens(prepared *p, Py_ssize_t b, PyObject *item) {
-    PyObject *seq = PySequence_Fast(item, "each sentence must be a str or a sequence of str tokens");
+    PyObject *seq =
+        PySequence_Fast(item, "each sentence must be a str or a sequence of str tokens");
     if (!seq) return -1;
     Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
     PyObject **toks = PySequence_Fast_ITEMS(seq);
@@ -140,7 +141,8 @@ static int prepare(PyObject *sentences, int W, prepared *p) {
                         "string: wrap it in a list");
         return -1;
     }
-    PyObject *seq = PySequence_Fast(sentences, "sentences must be a sequence of str or token lists");
+    PyObject *seq =
+        PySequence_Fast(sentences, "sentences must be a sequence of str or token lists");
     if (!seq) return -1;
     Py_ssize_t B = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
@@ -169,8 +171,7 @@ out:
 #define SESSION_POOL 8
 
 typedef struct {
-    PyObject_HEAD
-    elmo_model *m;
+    PyObject_HEAD elmo_model *m;
     int threads;
     pthread_mutex_t mu; /* guards pool */
     elmo_session *pool[SESSION_POOL];
@@ -237,16 +238,16 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     elmo_precision prec;
     if (elmo_precision_parse(precision, &prec) != ELMO_OK) {
-        PyErr_Format(PyExc_ValueError, "precision must be fp32, bf16, int8 or auto, got '%s'", precision);
+        PyErr_Format(PyExc_ValueError, "precision must be fp32, bf16, int8 or auto, got '%s'",
+                     precision);
         goto fail;
     }
     elmo_status s;
     elmo_model *m = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    s = elmo_model_load(PyBytes_AS_STRING(opath), PyBytes_AS_STRING(wpath), &m);
+    Py_BEGIN_ALLOW_THREADS s =
+        elmo_model_load(PyBytes_AS_STRING(opath), PyBytes_AS_STRING(wpath), &m);
     if (!s) s = elmo_model_set_precision(m, prec);
-    Py_END_ALLOW_THREADS
-    if (s) {
+    Py_END_ALLOW_THREADS if (s) {
         elmo_model_free(m);
         raise_lib(s);
         goto fail;
@@ -292,33 +293,33 @@ static int parse_mode(const char *s, int sentence) {
 static void reduce_one(int mode, int K, int n, int D, const float *src, float *dst) {
     size_t nd = (size_t)n * D;
     switch (mode) {
-    case MODE_TOP: memcpy(dst, src + (size_t)(K - 1) * nd, sizeof(float) * nd); break;
-    case MODE_AVERAGE:
-        for (size_t q = 0; q < nd; q++) {
-            float acc = 0;
-            for (int l = 0; l < K; l++) acc += src[(size_t)l * nd + q];
-            dst[q] = acc / (float)K;
-        }
-        break;
-    case MODE_MEAN_AVERAGE:
-    case MODE_MEAN_TOP:
-        for (int d = 0; d < D; d++) {
-            double sum = 0;
-            for (int t = 0; t < n; t++) {
-                size_t q = (size_t)t * D + d;
-                float v;
-                if (mode == MODE_MEAN_TOP) {
-                    v = src[(size_t)(K - 1) * nd + q];
-                } else {
-                    float acc = 0;
-                    for (int l = 0; l < K; l++) acc += src[(size_t)l * nd + q];
-                    v = acc / (float)K;
-                }
-                sum += v;
+        case MODE_TOP: memcpy(dst, src + (size_t)(K - 1) * nd, sizeof(float) * nd); break;
+        case MODE_AVERAGE:
+            for (size_t q = 0; q < nd; q++) {
+                float acc = 0;
+                for (int l = 0; l < K; l++) acc += src[(size_t)l * nd + q];
+                dst[q] = acc / (float)K;
             }
-            dst[d] = n > 0 ? (float)(sum / n) : 0.0f;
-        }
-        break;
+            break;
+        case MODE_MEAN_AVERAGE:
+        case MODE_MEAN_TOP:
+            for (int d = 0; d < D; d++) {
+                double sum = 0;
+                for (int t = 0; t < n; t++) {
+                    size_t q = (size_t)t * D + d;
+                    float v;
+                    if (mode == MODE_MEAN_TOP) {
+                        v = src[(size_t)(K - 1) * nd + q];
+                    } else {
+                        float acc = 0;
+                        for (int l = 0; l < K; l++) acc += src[(size_t)l * nd + q];
+                        v = acc / (float)K;
+                    }
+                    sum += v;
+                }
+                dst[d] = n > 0 ? (float)(sum / n) : 0.0f;
+            }
+            break;
     }
 }
 
@@ -338,7 +339,8 @@ static int cmp_len_desc(const void *a, const void *b) {
 }
 
 /* order (B), starts (B + 1): returns the number of batches, -1 out of memory */
-static Py_ssize_t plan_batches(const prepared *p, int batch_size, Py_ssize_t *order, Py_ssize_t *starts) {
+static Py_ssize_t plan_batches(const prepared *p, int batch_size, Py_ssize_t *order,
+                               Py_ssize_t *starts) {
     Py_ssize_t B = p->B, window = (Py_ssize_t)batch_size * 16, nb = 0;
     len_idx *tmp = malloc(sizeof(len_idx) * (size_t)(window < B ? window : (B ? B : 1)));
     if (!tmp) return -1;
@@ -389,14 +391,13 @@ static int run_embed(ModelObject *self, const prepared *p, int batch_size, int m
     elmo_status s = ELMO_OK;
     int rc = -1;
     Py_ssize_t nb;
-    if (!order || !starts || !rowp || !bn || !out || (nb = plan_batches(p, batch_size, order, starts)) < 0) {
+    if (!order || !starts || !rowp || !bn || !out ||
+        (nb = plan_batches(p, batch_size, order, starts)) < 0) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
-    s = session_get(self, &sess);
-    Py_END_ALLOW_THREADS
-    if (s) {
+    Py_BEGIN_ALLOW_THREADS s = session_get(self, &sess);
+    Py_END_ALLOW_THREADS if (s) {
         raise_lib(s);
         goto done;
     }
@@ -421,12 +422,10 @@ static int run_embed(ModelObject *self, const prepared *p, int batch_size, int m
             out[k] = mode == MODE_ALL ? dst[b] : scratch + o;
             o += (size_t)K * p->n[b] * D;
         }
-        Py_BEGIN_ALLOW_THREADS
-        s = elmo_embed_ids(sess, m, rowp, bn, out);
+        Py_BEGIN_ALLOW_THREADS s = elmo_embed_ids(sess, m, rowp, bn, out);
         if (!s && mode != MODE_ALL)
             for (int k = 0; k < m; k++) reduce_one(mode, K, bn[k], D, out[k], dst[ord[k]]);
-        Py_END_ALLOW_THREADS
-        if (s) {
+        Py_END_ALLOW_THREADS if (s) {
             raise_lib(s);
             goto done;
         }
@@ -435,8 +434,7 @@ static int run_embed(ModelObject *self, const prepared *p, int batch_size, int m
     rc = 0;
 done:
     if (sess) {
-        Py_BEGIN_ALLOW_THREADS
-        session_put(self, sess);
+        Py_BEGIN_ALLOW_THREADS session_put(self, sess);
         Py_END_ALLOW_THREADS
     }
     free(order);
@@ -545,7 +543,8 @@ static PyObject *Model_token_vectors(ModelObject *self, PyObject *arg) {
     }
     for (Py_ssize_t i = 0; i < N; i++) {
         if (!PyUnicode_Check(items[i])) {
-            PyErr_Format(PyExc_TypeError, "token %zd: expected str, got %s", i, Py_TYPE(items[i])->tp_name);
+            PyErr_Format(PyExc_TypeError, "token %zd: expected str, got %s", i,
+                         Py_TYPE(items[i])->tp_name);
             goto out;
         }
         Py_ssize_t len;
@@ -558,12 +557,10 @@ static PyObject *Model_token_vectors(ModelObject *self, PyObject *arg) {
     npy_intp dims[2] = {N, elmo_model_config(self->m)->projection_dim};
     if (!(a = PyArray_SimpleNew(2, dims, NPY_FLOAT32))) goto out;
     float *dst = PyArray_DATA((PyArrayObject *)a);
-    Py_BEGIN_ALLOW_THREADS
-    s = session_get(self, &sess);
+    Py_BEGIN_ALLOW_THREADS s = session_get(self, &sess);
     if (!s && N > 0) s = elmo_token_vectors(sess, (int)N, toks, dst);
     session_put(self, sess);
-    Py_END_ALLOW_THREADS
-    if (s) {
+    Py_END_ALLOW_THREADS if (s) {
         Py_CLEAR(a);
         raise_lib(s);
     }
@@ -591,12 +588,12 @@ static PyObject *Model_config(ModelObject *self, PyObject *unused) {
     char fp[32];
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)elmo_model_fingerprint(self->m));
     return Py_BuildValue(
-        "{s:i,s:i,s:i,s:d,s:d,s:O,s:i,s:N,s:i,s:i,s:i,s:s,s:i,s:i,s:L,s:s,s:s,s:d,s:i}",
-        "lstm_dim", c->lstm_dim, "projection_dim", c->projection_dim, "n_layers", c->n_layers,
-        "cell_clip", (double)c->cell_clip, "proj_clip", (double)c->proj_clip,
-        "use_skip_connections", c->use_skip_connections ? Py_True : Py_False, "char_embed_dim",
-        c->char_embed_dim, "filters", filters, "n_highway", c->n_highway, "n_characters",
-        c->n_characters, "max_characters_per_token", c->max_chars, "activation",
+        "{s:i,s:i,s:i,s:d,s:d,s:O,s:i,s:N,s:i,s:i,s:i,s:s,s:i,s:i,s:L,s:s,s:s,s:d,s:i}", "lstm_dim",
+        c->lstm_dim, "projection_dim", c->projection_dim, "n_layers", c->n_layers, "cell_clip",
+        (double)c->cell_clip, "proj_clip", (double)c->proj_clip, "use_skip_connections",
+        c->use_skip_connections ? Py_True : Py_False, "char_embed_dim", c->char_embed_dim,
+        "filters", filters, "n_highway", c->n_highway, "n_characters", c->n_characters,
+        "max_characters_per_token", c->max_chars, "activation",
         c->activation == ELMO_ACT_TANH ? "tanh" : "relu", "n_output_layers",
         elmo_model_n_output_layers(self->m), "output_dim", elmo_model_output_dim(self->m),
         "n_params", (long long)elmo_model_n_params(self->m), "fingerprint", fp, "precision",
@@ -607,7 +604,8 @@ static PyObject *Model_config(ModelObject *self, PyObject *unused) {
 static PyMethodDef Model_methods[] = {
     {"embed", (PyCFunction)(void (*)(void))Model_embed, METH_VARARGS | METH_KEYWORDS,
      "embed(sentences, layers='all', batch_size=64) -> list of float32 arrays"},
-    {"sentence_vectors", (PyCFunction)(void (*)(void))Model_sentence_vectors, METH_VARARGS | METH_KEYWORDS,
+    {"sentence_vectors", (PyCFunction)(void (*)(void))Model_sentence_vectors,
+     METH_VARARGS | METH_KEYWORDS,
      "sentence_vectors(sentences, layers='average', batch_size=64) -> (B, D) float32"},
     {"token_vectors", (PyCFunction)Model_token_vectors, METH_O,
      "token_vectors(tokens) -> (N, P) float32 context-free token vectors"},
@@ -664,7 +662,8 @@ static PyObject *mod_scalar_mix(PyObject *mod, PyObject *args, PyObject *kw) {
     PyObject *lo, *wo, *mo = Py_None;
     double gamma = 1.0;
     int layer_norm = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|dOp", kwlist, &lo, &wo, &gamma, &mo, &layer_norm))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|dOp", kwlist, &lo, &wo, &gamma, &mo,
+                                     &layer_norm))
         return NULL;
     PyArrayObject *L = NULL, *Wt = NULL, *M = NULL, *out = NULL;
     L = (PyArrayObject *)PyArray_FROMANY(lo, NPY_FLOAT32, 3, 3, NPY_ARRAY_IN_ARRAY);
@@ -673,8 +672,8 @@ static PyObject *mod_scalar_mix(PyObject *mod, PyObject *args, PyObject *kw) {
     if (!Wt) goto fail;
     npy_intp K = PyArray_DIM(L, 0), N = PyArray_DIM(L, 1), D = PyArray_DIM(L, 2);
     if (PyArray_DIM(Wt, 0) != K) {
-        PyErr_Format(PyExc_ValueError, "weights has %zd values for %zd layers", (Py_ssize_t)PyArray_DIM(Wt, 0),
-                     (Py_ssize_t)K);
+        PyErr_Format(PyExc_ValueError, "weights has %zd values for %zd layers",
+                     (Py_ssize_t)PyArray_DIM(Wt, 0), (Py_ssize_t)K);
         goto fail;
     }
     if (K > INT_MAX || N > INT_MAX || D > INT_MAX) {
@@ -682,11 +681,12 @@ static PyObject *mod_scalar_mix(PyObject *mod, PyObject *args, PyObject *kw) {
         goto fail;
     }
     if (mo != Py_None) {
-        M = (PyArrayObject *)PyArray_FROMANY(mo, NPY_UINT8, 1, 1, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        M = (PyArrayObject *)PyArray_FROMANY(mo, NPY_UINT8, 1, 1,
+                                             NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
         if (!M) goto fail;
         if (PyArray_DIM(M, 0) != N) {
-            PyErr_Format(PyExc_ValueError, "mask has %zd values for %zd positions", (Py_ssize_t)PyArray_DIM(M, 0),
-                         (Py_ssize_t)N);
+            PyErr_Format(PyExc_ValueError, "mask has %zd values for %zd positions",
+                         (Py_ssize_t)PyArray_DIM(M, 0), (Py_ssize_t)N);
             goto fail;
         }
     }
@@ -697,10 +697,9 @@ static PyObject *mod_scalar_mix(PyObject *mod, PyObject *args, PyObject *kw) {
     const float *lp = PyArray_DATA(L), *wp = PyArray_DATA(Wt);
     const uint8_t *mp = M ? PyArray_DATA(M) : NULL;
     float *op = PyArray_DATA(out);
-    Py_BEGIN_ALLOW_THREADS
-    s = elmo_scalar_mix((int)K, (int)N, (int)D, lp, mp, wp, (float)gamma, layer_norm, op);
-    Py_END_ALLOW_THREADS
-    if (s) {
+    Py_BEGIN_ALLOW_THREADS s =
+        elmo_scalar_mix((int)K, (int)N, (int)D, lp, mp, wp, (float)gamma, layer_norm, op);
+    Py_END_ALLOW_THREADS if (s) {
         raise_lib(s);
         goto fail;
     }
@@ -723,7 +722,8 @@ static PyObject *mod_split(PyObject *mod, PyObject *arg) {
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (!text) return NULL;
     size_t nt = elmo_split_whitespace(text, (size_t)len, NULL, NULL, 0);
-    size_t *st = malloc(sizeof(size_t) * (nt ? nt : 1)), *ln = malloc(sizeof(size_t) * (nt ? nt : 1));
+    size_t *st = malloc(sizeof(size_t) * (nt ? nt : 1)),
+           *ln = malloc(sizeof(size_t) * (nt ? nt : 1));
     PyObject *list = NULL;
     if (!st || !ln) {
         PyErr_NoMemory();
@@ -756,14 +756,21 @@ static PyMethodDef module_methods[] = {
      "batch_to_ids(sentences, max_chars=50) -> int64 (B, T, max_chars) character ids"},
     {"scalar_mix", (PyCFunction)(void (*)(void))mod_scalar_mix, METH_VARARGS | METH_KEYWORDS,
      "scalar_mix(layers, weights, gamma=1.0, mask=None, layer_norm=False) -> (N, D) float32"},
-    {"split", (PyCFunction)mod_split, METH_O, "split(text) -> tokens, as `elmo embed` splits a line"},
+    {"split", (PyCFunction)mod_split, METH_O,
+     "split(text) -> tokens, as `elmo embed` splits a line"},
     {"cpu_has_native_bf16", (PyCFunction)mod_cpu_has_native_bf16, METH_NOARGS,
      "True when the CPU has native bf16 matrix instructions"},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "elmo._elmo",
-                                        "ELMo biLM (libelmo) for Python: the C extension.", -1,
-                                        module_methods, NULL, NULL, NULL, NULL};
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT,
+                                        "elmo._elmo",
+                                        "ELMo biLM (libelmo) for Python: the C extension.",
+                                        -1,
+                                        module_methods,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 #ifndef ELMO_DEFAULT_MODEL_DIRS
 #define ELMO_DEFAULT_MODEL_DIRS ""
@@ -777,9 +784,8 @@ PyMODINIT_FUNC PyInit__elmo(void) {
     if (PyType_Ready(&ModelType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
-    ElmoError = PyErr_NewExceptionWithDoc("elmo.ElmoError",
-                                          "An error reported by libelmo (its one-line message).",
-                                          NULL, NULL);
+    ElmoError = PyErr_NewExceptionWithDoc(
+        "elmo.ElmoError", "An error reported by libelmo (its one-line message).", NULL, NULL);
     if (!ElmoError || PyModule_AddObject(m, "ElmoError", ElmoError) < 0) goto fail;
     Py_INCREF(ElmoError); /* the module's reference; ours stays */
     Py_INCREF(&ModelType);

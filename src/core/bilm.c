@@ -59,8 +59,7 @@ static elmo_status params_alloc_huge(const elmo_config *c, elmo_params *p) {
     return ELMO_OK;
 }
 
-elmo_status elmo_model_load(const char *options_path, const char *weights_path,
-                            elmo_model **out) {
+elmo_status elmo_model_load(const char *options_path, const char *weights_path, elmo_model **out) {
     elmo_clear_error();
     *out = NULL;
     elmo_model *m = calloc(1, sizeof *m);
@@ -85,7 +84,8 @@ elmo_status elmo_model_load(const char *options_path, const char *weights_path,
 
 elmo_status elmo_model_load_dir(const char *dir, elmo_model **out) {
     char *o = elmo_path_join(dir, "options.json"), *w = elmo_path_join(dir, "weights.hdf5");
-    elmo_status s = (o && w) ? elmo_model_load(o, w, out) : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    elmo_status s =
+        (o && w) ? elmo_model_load(o, w, out) : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     free(o);
     free(w);
     return s;
@@ -132,7 +132,8 @@ elmo_status elmo_precision_parse(const char *name, elmo_precision *out) {
             *out = (elmo_precision)i;
             return ELMO_OK;
         }
-    return elmo_fail(ELMO_ERR_ARG, "unknown precision '%s' (fp32, bf16, int8 or auto)", name ? name : "");
+    return elmo_fail(ELMO_ERR_ARG, "unknown precision '%s' (fp32, bf16, int8 or auto)",
+                     name ? name : "");
 }
 
 const char *elmo_precision_name(elmo_precision p) {
@@ -147,7 +148,8 @@ static elmo_status restore_f32(elmo_model *m) {
     elmo_status s = elmo_weights_read(m->weights_path, &m->cfg, &m->w);
     if (s) return elmo_fail(s, "cannot restore the float32 weights: %s", elmo_last_error());
     if (elmo_model_compute_fingerprint(m) != m->fingerprint)
-        return elmo_fail(ELMO_ERR_STATE, "%s: the weights changed since the model was loaded; load it again",
+        return elmo_fail(ELMO_ERR_STATE,
+                         "%s: the weights changed since the model was loaded; load it again",
                          m->weights_path);
     if ((s = elmo_model_prepare_f32(m))) return s;
     m->f32_released = 0;
@@ -156,7 +158,8 @@ static elmo_status restore_f32(elmo_model *m) {
 
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
     elmo_clear_error();
-    if (p == ELMO_PRECISION_AUTO) p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
+    if (p == ELMO_PRECISION_AUTO)
+        p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16 && p != ELMO_PRECISION_INT8)
         return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
     if (p == m->precision) return ELMO_OK;
@@ -273,7 +276,8 @@ elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elm
     s->threads = threads < 1 ? 1 : threads;
     /* default cache bound: 65536 entries, fewer for wide vectors so that it stays within
      * ELMO_CACHE_BYTES (a key, a vector and the index per entry) */
-    size_t per_entry = sizeof(float) * (size_t)c->projection_dim + sizeof(int16_t) * c->max_chars + 32;
+    size_t per_entry =
+        sizeof(float) * (size_t)c->projection_dim + sizeof(int16_t) * c->max_chars + 32;
     s->cache_cap = ELMO_CACHE_BYTES / per_entry < 65536 ? ELMO_CACHE_BYTES / per_entry : 65536;
     int L = c->n_layers, P = c->projection_dim, H = c->lstm_dim;
     size_t per = (size_t)max_rows * (P + H);
@@ -301,7 +305,8 @@ void elmo_session_free(elmo_session *s) {
     for (int k = 0; k < 2; k++) worker_free(&s->wk[k]);
     elmo_token_cache_free(s->cache);
     elmo_params_free(&s->ref);
-    buf *b[] = {&s->ids, &s->tok, &s->miss, &s->order, &s->len, &s->start, &s->steps, &s->offs, &s->outp, &s->rowp};
+    buf *b[] = {&s->ids,   &s->tok,   &s->miss, &s->order, &s->len,
+                &s->start, &s->steps, &s->offs, &s->outp,  &s->rowp};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) elmo_free(b[i]->p);
     free(s);
 }
@@ -310,8 +315,9 @@ void elmo_session_set_stateful(elmo_session *s, int stateful) { s->stateful = st
 
 void elmo_session_reset(elmo_session *s) {
     const elmo_config *c = &s->m->cfg;
-    memset(s->st_mem, 0, sizeof(float) * (size_t)2 * c->n_layers * s->max_rows *
-                             (c->projection_dim + c->lstm_dim));
+    memset(s->st_mem, 0,
+           sizeof(float) * (size_t)2 * c->n_layers * s->max_rows *
+               (c->projection_dim + c->lstm_dim));
 }
 
 elmo_status elmo_session_reset_row(elmo_session *s, int row) {
@@ -321,7 +327,8 @@ elmo_status elmo_session_reset_row(elmo_session *s, int row) {
     const elmo_config *c = &s->m->cfg;
     for (int d = 0; d < 2; d++)
         for (int l = 0; l < c->n_layers; l++) {
-            memset(s->st_h[d][l] + (size_t)row * c->projection_dim, 0, sizeof(float) * c->projection_dim);
+            memset(s->st_h[d][l] + (size_t)row * c->projection_dim, 0,
+                   sizeof(float) * c->projection_dim);
             memset(s->st_c[d][l] + (size_t)row * c->lstm_dim, 0, sizeof(float) * c->lstm_dim);
         }
     return ELMO_OK;
@@ -511,14 +518,14 @@ elmo_status elmo_token_vectors(elmo_session *s, int N, const char *const *tokens
 
 typedef struct {
     elmo_session *s;
-    int d;              /* direction: 0 forward LM, 1 backward LM */
+    int d; /* direction: 0 forward LM, 1 backward LM */
     int B, N;
-    const int *order;   /* (B) sorted row -> batch index */
-    const int *len;     /* (B) positions per batch row, boundaries included */
-    const int *start;   /* (B) first packed-by-sentence position of each batch row */
+    const int *order; /* (B) sorted row -> batch index */
+    const int *len;   /* (B) positions per batch row, boundaries included */
+    const int *start; /* (B) first packed-by-sentence position of each batch row */
     const elmo_packing *pk;
-    const float *tok;   /* (N, P) in sentence order */
-    float *const *out;  /* per sentence (L+1, n_b, 2P) */
+    const float *tok;  /* (N, P) in sentence order */
+    float *const *out; /* per sentence (L+1, n_b, 2P) */
     elmo_status status;
 } dir_job;
 
@@ -533,7 +540,8 @@ static void direction_task(void *p) {
     float *y = need(&wk->y, sizeof(float) * (size_t)N * P);
     /* the arena (sized by elmo_embed_ids) is free once the token encoder is done */
     float *G = wk->arena.p;
-    float *u = (float *)((char *)wk->arena.p + lstm_bytes(c, B) - up64(sizeof(float) * (size_t)B * H));
+    float *u =
+        (float *)((char *)wk->arena.p + lstm_bytes(c, B) - up64(sizeof(float) * (size_t)B * H));
     float *h = need(&wk->h, sizeof(float) * (size_t)B * P);
     float *cs = need(&wk->c, sizeof(float) * (size_t)B * H);
     if (!x || !y || !G || !u || !h || !cs) {
@@ -607,7 +615,8 @@ static void direction_task_ref(void *p) {
     for (int b = 0; b < j->B; b++) {
         int len = j->len[b], n = len - 2;
         for (int t = 0; t < len; t++)
-            memcpy(x + (size_t)t * P, j->tok + (size_t)(j->start[b] + (d == 0 ? t : len - 1 - t)) * P,
+            memcpy(x + (size_t)t * P,
+                   j->tok + (size_t)(j->start[b] + (d == 0 ? t : len - 1 - t)) * P,
                    sizeof(float) * P);
         for (int l = 0; l < c->n_layers; l++) {
             if (s->stateful) {
@@ -636,8 +645,8 @@ static void direction_task_ref(void *p) {
     }
 }
 
-elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
-                           const int *n_tokens, float *const *out) {
+elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, const int *n_tokens,
+                           float *const *out) {
     elmo_clear_error();
     const elmo_config *c = &s->m->cfg;
     int W = c->max_chars, P = c->projection_dim;
@@ -646,8 +655,8 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
     long failures0 = elmo_mm_failures();
     if (s->stateful && B > s->max_rows)
         return elmo_fail(ELMO_ERR_STATE,
-                         "elmo_embed: batch of %d sentences exceeds the session's %d state rows",
-                         B, s->max_rows);
+                         "elmo_embed: batch of %d sentences exceeds the session's %d state rows", B,
+                         s->max_rows);
     /* positions: <S> tokens </S> per sentence */
     size_t N = 0;
     int T = 0;
@@ -717,7 +726,8 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids,
     for (int d = 0; d < 2; d++)
         if (jobs[d].status) return elmo_fail(jobs[d].status, "out of memory in elmo_embed");
     if (elmo_mm_failures() != failures0) /* a product filled its output with NaN */
-        return elmo_fail(ELMO_ERR_NOMEM, "elmo_embed: a matrix product failed inside oneDNN (out of memory?)");
+        return elmo_fail(ELMO_ERR_NOMEM,
+                         "elmo_embed: a matrix product failed inside oneDNN (out of memory?)");
     return ELMO_OK;
 }
 

@@ -135,7 +135,8 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
     }
 }
 
-void elmo_charcnn_forward_ref(const elmo_config *c, const elmo_params *p, int N, const int16_t *ids, float *y) {
+void elmo_charcnn_forward_ref(const elmo_config *c, const elmo_params *p, int N, const int16_t *ids,
+                              float *y) {
     int W = c->max_chars, E = c->char_embed_dim, F = c->n_filters;
     for (int n = 0; n < N; n++) {
         const int16_t *id = ids + (size_t)n * W;
@@ -179,7 +180,8 @@ elmo_status elmo_model_prepare(elmo_model *m) {
         for (int f = 0; f < nf; f++) {
             float acc = 0;
             for (int k = 0; k < K; k++)
-                for (int d = 0; d < E; d++) acc += pad[d] * m->w.conv_w[i][((size_t)k * E + d) * nf + f];
+                for (int d = 0; d < E; d++)
+                    acc += pad[d] * m->w.conv_w[i][((size_t)k * E + d) * nf + f];
             z[f] = acc + m->w.conv_b[i][f];
         }
         off += nf;

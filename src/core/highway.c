@@ -26,8 +26,8 @@ void elmo_highway_product(const elmo_model *m, int i, int which, int N, const fl
     elmo_mat_mul(N, x, F, m->mats->hw[i][which], 0, out, F);
 }
 
-ELMO_VECTOR_CLONES static void combine_impl(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
-                          const float *gc, const float *gt) {
+ELMO_VECTOR_CLONES static void combine_impl(const elmo_config *c, const elmo_params *p, int i,
+                                            int N, float *x, const float *gc, const float *gt) {
     int F = c->n_filters;
     const float *restrict bc = p->hw_bc[i], *restrict bt = p->hw_bt[i];
     for (int n = 0; n < N; n++) {
@@ -104,7 +104,8 @@ void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int
     for (int n = 0; n < N; n++)
         for (int q = 0; q < P; q++) {
             double a = 0;
-            for (int f = 0; f < F; f++) a += (double)x[(size_t)n * F + f] * p->proj_w[(size_t)f * P + q];
+            for (int f = 0; f < F; f++)
+                a += (double)x[(size_t)n * F + f] * p->proj_w[(size_t)f * P + q];
             tok[(size_t)n * P + q] = (float)a + p->proj_b[q];
         }
 }

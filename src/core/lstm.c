@@ -53,8 +53,8 @@ static void gates_ref(int n, int H, const float *g, const float *b, float cell_c
 
 /* Same, fast path: one branch-free loop per row that vectorizes (fastmath.h). A clip of 0
  * (none) becomes +inf so the clamp is unconditional. */
-ELMO_VECTOR_CLONES static void gates_fast(int n, int H, const float *g, const float *restrict b, float cell_clip,
-                       float *c, float *u) {
+ELMO_VECTOR_CLONES static void gates_fast(int n, int H, const float *g, const float *restrict b,
+                                          float cell_clip, float *c, float *u) {
     const float lim = cell_clip > 0 ? cell_clip : INFINITY;
     for (int r = 0; r < n; r++) {
         const float *restrict zi = g + (size_t)r * 4 * H, *restrict zj = zi + H;

@@ -36,8 +36,8 @@ struct elmo_model {
     elmo_model_mats f32, low;
     const elmo_model_mats *mats;
     uint64_t fingerprint; /* of the weights as loaded */
-    char *weights_path;   /* absolute: the float32 weights are read again after bf16 released them */
-    int f32_released;     /* BF16, INT8: the float32 weights' memory was given back (madvise) */
+    char *weights_path; /* absolute: the float32 weights are read again after bf16 released them */
+    int f32_released;   /* BF16, INT8: the float32 weights' memory was given back (madvise) */
     elmo_precision precision; /* resolved: FP32, BF16 or INT8 (elmo_model_set_precision) */
 };
 
@@ -62,10 +62,10 @@ uint64_t elmo_model_compute_fingerprint(const elmo_model *m);
 
 /* Workspace for the fast path; one per thread. */
 typedef struct {
-    float *emb;  /* (CHUNK_TOKENS, W, E) */
-    float *A;    /* (CHUNK_ROWS, max K*E) im2col windows */
-    float *Z;    /* (CHUNK_ROWS, max n_i) window pre-activations */
-    int *npos;   /* (CHUNK_TOKENS) windows computed per token */
+    float *emb; /* (CHUNK_TOKENS, W, E) */
+    float *A;   /* (CHUNK_ROWS, max K*E) im2col windows */
+    float *Z;   /* (CHUNK_ROWS, max n_i) window pre-activations */
+    int *npos;  /* (CHUNK_TOKENS) windows computed per token */
 } elmo_charcnn_ws;
 /* Bytes of the workspace, and its pointers into mem (64-byte aligned, that many bytes). */
 size_t elmo_charcnn_ws_bytes(const elmo_config *c);
@@ -76,14 +76,14 @@ void elmo_charcnn_ws_bind(const elmo_config *c, elmo_charcnn_ws *ws, void *mem);
 void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float *y,
                           elmo_charcnn_ws *ws);
 /* Plain reference: every window, direct loops. */
-void elmo_charcnn_forward_ref(const elmo_config *c, const elmo_params *p, int N, const int16_t *ids, float *y);
+void elmo_charcnn_forward_ref(const elmo_config *c, const elmo_params *p, int N, const int16_t *ids,
+                              float *y);
 
 /* ---- highway (highway.c): x (N, F) in place, n_highway layers. ws: (N, 2F) */
 void elmo_highway_forward(const elmo_model *m, int N, float *x, float *ws);
 /* The pieces of layer i: out (N, F) = x W_carry (which 0) or x W_transform (which 1), and
  * x <- g * relu(gt + b_t) + (1 - g) * x with g = sigmoid(gc + b_c). */
-void elmo_highway_product(const elmo_model *m, int i, int which, int N, const float *x,
-                          float *out);
+void elmo_highway_product(const elmo_model *m, int i, int which, int N, const float *x, float *out);
 void elmo_highway_combine(const elmo_config *c, const elmo_params *p, int i, int N, float *x,
                           const float *gc, const float *gt);
 void elmo_highway_forward_ref(const elmo_config *c, const elmo_params *p, int N, float *x);
@@ -100,16 +100,16 @@ void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int
  * holding each row's final state. x, y (N, P) packed; G (window rows, 4H) and u (B, H) are
  * workspace. */
 typedef struct {
-    int T;             /* steps */
-    const int *steps;  /* (T) active rows per step, non-increasing */
-    const int *offs;   /* (T + 1) packed row offsets */
+    int T;            /* steps */
+    const int *steps; /* (T) active rows per step, non-increasing */
+    const int *offs;  /* (T + 1) packed row offsets */
 } elmo_packing;
 /* One direction-layer's prepared weights (fast path). */
 typedef struct {
-    const elmo_mat *Wx;  /* (P, 4H): multiplies x_t */
-    const elmo_mat *Wh;  /* (P, 4H): multiplies h_{t-1} */
-    const float *b;      /* (4H) */
-    const elmo_mat *Wp;  /* (H, P), or NULL without projection */
+    const elmo_mat *Wx; /* (P, 4H): multiplies x_t */
+    const elmo_mat *Wh; /* (P, 4H): multiplies h_{t-1} */
+    const float *b;     /* (4H) */
+    const elmo_mat *Wp; /* (H, P), or NULL without projection */
 } elmo_lstm_cell;
 /* The input products of a window of whole steps (at least one) are one GEMM: up to 256
  * packed rows, fewer for wide layers so that G stays within 8 MB (128 rows for H = 4096).

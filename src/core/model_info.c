@@ -12,8 +12,9 @@ uint64_t elmo_model_fingerprint(const elmo_model *m) { return m->fingerprint; }
 uint64_t elmo_model_compute_fingerprint(const elmo_model *m) {
     const elmo_config *c = &m->cfg;
     uint64_t h = 1469598103934665603ULL;
-    int dims[] = {c->lstm_dim, c->projection_dim, c->n_layers, c->use_skip_connections,
-                  c->char_embed_dim, c->n_banks, c->n_highway, c->max_chars, c->activation};
+    int dims[] = {c->lstm_dim,       c->projection_dim, c->n_layers,  c->use_skip_connections,
+                  c->char_embed_dim, c->n_banks,        c->n_highway, c->max_chars,
+                  c->activation};
     h = fnv_bytes(h, dims, sizeof dims);
     h = fnv_bytes(h, c->filter_width, sizeof(int) * c->n_banks);
     h = fnv_bytes(h, c->filter_count, sizeof(int) * c->n_banks);

@@ -37,7 +37,8 @@ typedef struct {
 static int mat_refs(const elmo_config *c, const elmo_params *w, elmo_model_mats *set, mat_ref *r) {
     int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim, n = 0;
     for (int i = 0; i < c->n_banks; i++)
-        r[n++] = (mat_ref){&set->conv[i], w->conv_w[i], c->filter_width[i] * E, c->filter_count[i], 0};
+        r[n++] =
+            (mat_ref){&set->conv[i], w->conv_w[i], c->filter_width[i] * E, c->filter_count[i], 0};
     for (int i = 0; i < c->n_highway; i++) {
         r[n++] = (mat_ref){&set->hw[i][0], w->hw_wc[i], F, F, 0};
         r[n++] = (mat_ref){&set->hw[i][1], w->hw_wt[i], F, F, 0};
@@ -58,7 +59,8 @@ elmo_status elmo_model_prepare_f32(elmo_model *m) {
     mat_ref r[MAX_MATS];
     int n = mat_refs(&m->cfg, &m->w, &m->f32, r), in_place;
     elmo_status s = ELMO_OK;
-    for (int k = 0; k < n && !s; k++) s = elmo_mat_new_inplace(r[k].K, r[k].N, r[k].w, r[k].slot, &in_place);
+    for (int k = 0; k < n && !s; k++)
+        s = elmo_mat_new_inplace(r[k].K, r[k].N, r[k].w, r[k].slot, &in_place);
     m->mats = &m->f32;
     return s ? elmo_fail(s, "out of memory preparing the weights") : ELMO_OK;
 }
@@ -79,7 +81,8 @@ elmo_status elmo_model_prepare_low(elmo_model *m, elmo_precision p) {
     /* matrix by matrix, each float32 one given back once converted: the peak stays near the
      * float32 size */
     for (int k = 0; k < n && !s; k++) {
-        elmo_precision pk = p == ELMO_PRECISION_INT8 && f[k].per_step ? ELMO_PRECISION_INT8 : ELMO_PRECISION_BF16;
+        elmo_precision pk =
+            p == ELMO_PRECISION_INT8 && f[k].per_step ? ELMO_PRECISION_INT8 : ELMO_PRECISION_BF16;
         s = elmo_mat_convert(*f[k].slot, pk, b[k].slot);
         if (!s) release_pages(f[k].w, (size_t)f[k].K * f[k].N);
     }

@@ -62,8 +62,8 @@ elmo_status elmo_read_file(const char *path, size_t max_bytes, char **out, size_
 }
 
 /* Integer option: must be a whole number within [lo, hi]. */
-static elmo_status get_int(const char *path, const cJSON *obj, const char *section,
-                           const char *key, int required, int dflt, int lo, int hi, int *out) {
+static elmo_status get_int(const char *path, const cJSON *obj, const char *section, const char *key,
+                           int required, int dflt, int lo, int hi, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) {
         if (required)
@@ -85,8 +85,8 @@ static elmo_status get_clip(const char *path, const cJSON *obj, const char *key,
     *out = 0.0f;
     if (!v || cJSON_IsNull(v)) return ELMO_OK;
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || !(v->valuedouble <= FLT_MAX))
-        return elmo_fail(ELMO_ERR_FORMAT, "%s: option lstm.%s must be a non-negative number",
-                         path, key);
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: option lstm.%s must be a non-negative number", path,
+                         key);
     *out = (float)v->valuedouble;
     return ELMO_OK;
 }
@@ -109,8 +109,7 @@ static elmo_status get_bool(const char *path, const cJSON *obj, const char *sect
         *out = (int)v->valuedouble;
         return ELMO_OK;
     }
-    return elmo_fail(ELMO_ERR_FORMAT, "%s: option %s.%s must be true or false", path, section,
-                     key);
+    return elmo_fail(ELMO_ERR_FORMAT, "%s: option %s.%s must be true or false", path, section, key);
 }
 
 elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_config *c) {
@@ -130,14 +129,14 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
         (s = get_int(path, lstm, "lstm", "n_layers", 0, 1, 1, ELMO_MAX_LAYERS, &c->n_layers)) ||
         (s = get_clip(path, lstm, "cell_clip", &c->cell_clip)) ||
         (s = get_clip(path, lstm, "proj_clip", &c->proj_clip)) ||
-        (s = get_bool(path, lstm, "lstm", "use_skip_connections", 0, 0,
-                      &c->use_skip_connections)))
+        (s = get_bool(path, lstm, "lstm", "use_skip_connections", 0, 0, &c->use_skip_connections)))
         return s;
     const cJSON *emb = cJSON_GetObjectItemCaseSensitive(cnn, "embedding");
     if (!cJSON_IsObject(emb))
         return elmo_fail(ELMO_ERR_FORMAT, "%s: missing object char_cnn.embedding", path);
     if ((s = get_int(path, emb, "char_cnn.embedding", "dim", 1, 0, 1, 4096, &c->char_embed_dim)) ||
-        (s = get_int(path, cnn, "char_cnn", "n_highway", 0, 0, 0, ELMO_MAX_HIGHWAY, &c->n_highway)) ||
+        (s = get_int(path, cnn, "char_cnn", "n_highway", 0, 0, 0, ELMO_MAX_HIGHWAY,
+                     &c->n_highway)) ||
         (s = get_int(path, cnn, "char_cnn", "n_characters", 0, 262, 261, 262, &c->n_characters)) ||
         (s = get_int(path, cnn, "char_cnn", "max_characters_per_token", 0, 50, 3, 4096,
                      &c->max_chars)))
@@ -148,8 +147,8 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
                          "%s: option char_cnn.filters must be a non-empty list of [width, count]",
                          path);
     if (cJSON_GetArraySize(filters) > ELMO_MAX_FILTER_BANKS)
-        return elmo_fail(ELMO_ERR_FORMAT, "%s: more than %d filter banks in char_cnn.filters",
-                         path, ELMO_MAX_FILTER_BANKS);
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: more than %d filter banks in char_cnn.filters", path,
+                         ELMO_MAX_FILTER_BANKS);
     const cJSON *fb;
     int i = 0;
     long total = 0;
@@ -157,8 +156,8 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
         const cJSON *w = cJSON_GetArrayItem(fb, 0), *n = cJSON_GetArrayItem(fb, 1);
         if (!cJSON_IsArray(fb) || cJSON_GetArraySize(fb) != 2 || !cJSON_IsNumber(w) ||
             !cJSON_IsNumber(n) || w->valuedouble != floor(w->valuedouble) ||
-            n->valuedouble != floor(n->valuedouble) || w->valuedouble < 1 ||
-            n->valuedouble < 1 || n->valuedouble > BIG)
+            n->valuedouble != floor(n->valuedouble) || w->valuedouble < 1 || n->valuedouble < 1 ||
+            n->valuedouble > BIG)
             return elmo_fail(ELMO_ERR_FORMAT,
                              "%s: char_cnn.filters[%d] must be [width, count] with positive "
                              "integers",
@@ -184,8 +183,9 @@ elmo_status elmo_config_from_json(const char *path, const cJSON *root, elmo_conf
     else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0)
         c->activation = ELMO_ACT_TANH;
     else
-        return elmo_fail(ELMO_ERR_FORMAT, "%s: option char_cnn.activation must be \"relu\" or "
-                                          "\"tanh\"",
+        return elmo_fail(ELMO_ERR_FORMAT,
+                         "%s: option char_cnn.activation must be \"relu\" or "
+                         "\"tanh\"",
                          path);
     c->has_cnn_proj = c->n_filters != c->projection_dim;
     c->has_lstm_proj = c->projection_dim < c->lstm_dim;

@@ -24,7 +24,8 @@ void elmo_random_params(const elmo_config *c, elmo_params *p, uint64_t seed) {
         int K = c->filter_width[i], n = c->filter_count[i];
         double sd = 1.0 / sqrt(K * E / 3.0);
         /* conv_w (K, E, n), conv_b (n) */
-        for (size_t k = 0; k < (size_t)K * E * n; k++) p->conv_w[i][k] = (float)(sd * elmo_rng_normal(&r));
+        for (size_t k = 0; k < (size_t)K * E * n; k++)
+            p->conv_w[i][k] = (float)(sd * elmo_rng_normal(&r));
         for (int k = 0; k < n; k++) p->conv_b[i][k] = unif(&r, 0.1);
     }
     for (int i = 0; i < c->n_highway; i++) {
@@ -40,7 +41,8 @@ void elmo_random_params(const elmo_config *c, elmo_params *p, uint64_t seed) {
     }
     if (c->has_cnn_proj) {
         /* W_proj (F, P) */
-        for (size_t k = 0; k < (size_t)F * P; k++) p->proj_w[k] = (float)(sqrt(1.0 / F) * elmo_rng_normal(&r));
+        for (size_t k = 0; k < (size_t)F * P; k++)
+            p->proj_w[k] = (float)(sqrt(1.0 / F) * elmo_rng_normal(&r));
         for (int k = 0; k < P; k++) p->proj_b[k] = unif(&r, 0.1);
     }
     for (int l = 0; l < c->n_layers; l++)
@@ -49,11 +51,13 @@ void elmo_random_params(const elmo_config *c, elmo_params *p, uint64_t seed) {
             double lim = sqrt(3.0 / (P + P));
             for (size_t row = 0; row < (size_t)2 * P; row++)
                 for (size_t k = 0; k < (size_t)4 * H; k++)
-                    p->lstm_w[d][l][row * 4 * H + k] = unif(&r, lim) * (row < (size_t)P ? 2.5f : 0.5f);
+                    p->lstm_w[d][l][row * 4 * H + k] =
+                        unif(&r, lim) * (row < (size_t)P ? 2.5f : 0.5f);
             for (int k = 0; k < 4 * H; k++) p->lstm_b[d][l][k] = unif(&r, 0.5);
             /* W_P_0 (H, P) */
             if (c->has_lstm_proj)
-                for (size_t k = 0; k < (size_t)H * P; k++) p->lstm_p[d][l][k] = unif(&r, 3.0 * sqrt(3.0 / H));
+                for (size_t k = 0; k < (size_t)H * P; k++)
+                    p->lstm_p[d][l][k] = unif(&r, 3.0 * sqrt(3.0 / H));
         }
 }
 
@@ -65,7 +69,8 @@ elmo_status elmo_random_model_write(const char *dir, const char *options_json, u
     if (!s) {
         FILE *f = fopen(op, "wb");
         size_t len = strlen(options_json);
-        if (!f || fwrite(options_json, 1, len, f) != len) s = elmo_fail(ELMO_ERR_IO, "%s: cannot write", op);
+        if (!f || fwrite(options_json, 1, len, f) != len)
+            s = elmo_fail(ELMO_ERR_IO, "%s: cannot write", op);
         if (f && fclose(f) != 0 && !s) s = elmo_fail(ELMO_ERR_IO, "%s: cannot write", op);
     }
     elmo_config c;

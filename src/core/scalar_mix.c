@@ -75,10 +75,9 @@ elmo_status elmo_scalar_mix(int K, int N, int D, const float *layers, const uint
     return ELMO_OK;
 }
 
-elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *layers,
-                                     const uint8_t *mask, const float *w, float gamma,
-                                     int layer_norm, const float *dout, float *dw, float *dgamma,
-                                     float *dlayers) {
+elmo_status elmo_scalar_mix_backward(int K, int N, int D, const float *layers, const uint8_t *mask,
+                                     const float *w, float gamma, int layer_norm, const float *dout,
+                                     float *dw, float *dgamma, float *dlayers) {
     elmo_status st = check(K, N, D, layers, w);
     if (st) return st;
     double s[64], a[64], mu[64], inv[64], sa = 0;

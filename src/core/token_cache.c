@@ -71,8 +71,14 @@ void elmo_token_cache_free(elmo_token_cache *tc) {
 
 static void unlink_lru(elmo_token_cache *tc, int32_t i) {
     entry *x = &tc->e[i];
-    if (x->prev >= 0) tc->e[x->prev].next = x->next; else tc->head = x->next;
-    if (x->next >= 0) tc->e[x->next].prev = x->prev; else tc->tail = x->prev;
+    if (x->prev >= 0)
+        tc->e[x->prev].next = x->next;
+    else
+        tc->head = x->next;
+    if (x->next >= 0)
+        tc->e[x->next].prev = x->prev;
+    else
+        tc->tail = x->prev;
 }
 
 static void push_front(elmo_token_cache *tc, int32_t i) {
@@ -87,7 +93,8 @@ static void push_front(elmo_token_cache *tc, int32_t i) {
 const float *elmo_token_cache_get(elmo_token_cache *tc, const int16_t *ids) {
     uint32_t h = hash_ids(ids, tc->W);
     for (int32_t i = tc->bucket[h & tc->mask]; i >= 0; i = tc->e[i].next_in_bucket) {
-        if (tc->e[i].hash == h && memcmp(tc->keys + (size_t)i * tc->W, ids, sizeof(int16_t) * tc->W) == 0) {
+        if (tc->e[i].hash == h &&
+            memcmp(tc->keys + (size_t)i * tc->W, ids, sizeof(int16_t) * tc->W) == 0) {
             if (tc->head != i) {
                 unlink_lru(tc, i);
                 push_front(tc, i);

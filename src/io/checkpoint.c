@@ -99,7 +99,8 @@ elmo_status elmo_ckpt_read(const char *path, const char *magic, uint32_t max_ver
     fclose(f);
     ck->size = (size_t)size;
     elmo_status s = ELMO_OK;
-    if (got != (size_t)size) s = elmo_fail(ELMO_ERR_IO, "%s: read error", path);
+    if (got != (size_t)size)
+        s = elmo_fail(ELMO_ERR_IO, "%s: read error", path);
     else if (memcmp(ck->mem, magic, 8) != 0)
         s = elmo_fail(ELMO_ERR_FORMAT, "%s: not a %.8s file (wrong magic)", path, magic);
     if (s) {
@@ -134,18 +135,22 @@ elmo_status elmo_ckpt_read(const char *path, const char *magic, uint32_t max_ver
         memcpy(&crc, ck->mem + off + 40, 4);
         off += 44;
         if (n > ck->size - off) {
-            s = elmo_fail(ELMO_ERR_FORMAT, "%s: truncated or damaged file (section %s)", path, x->name);
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: truncated or damaged file (section %s)", path,
+                          x->name);
             break;
         }
         x->data = ck->mem + off;
         x->bytes = (size_t)n;
         if (elmo_crc32(0, x->data, x->bytes) != crc) {
-            s = elmo_fail(ELMO_ERR_FORMAT, "%s: section %s is corrupt (CRC mismatch)", path, x->name);
+            s = elmo_fail(ELMO_ERR_FORMAT, "%s: section %s is corrupt (CRC mismatch)", path,
+                          x->name);
             break;
         }
         off += (size_t)n;
-        if (strcmp(x->name, "END!") == 0) ended = 1;
-        else ck->n++;
+        if (strcmp(x->name, "END!") == 0)
+            ended = 1;
+        else
+            ck->n++;
     }
     if (s) elmo_ckpt_free(ck);
     return s;

@@ -66,7 +66,8 @@ elmo_status elmo_dist_init(void) {
     if (!flag) {
         int provided;
         int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
-        if (rc != MPI_SUCCESS) return elmo_fail(ELMO_ERR_IO, "MPI_Init_thread failed (code %d)", rc);
+        if (rc != MPI_SUCCESS)
+            return elmo_fail(ELMO_ERR_IO, "MPI_Init_thread failed (code %d)", rc);
         g_inited = 2; /* ours to finalise */
     } else {
         g_inited = 1; /* the host program's */
@@ -197,8 +198,8 @@ elmo_status elmo_dist_agree(elmo_status s) {
     g_shared = 1;
     g_peer_failed = who != g_rank; /* one rank reports */
     if (s) return s;
-    return elmo_fail((elmo_status)(v >> 32), "rank %d of %d: stopped because rank %d failed", g_rank,
-                     g_size, who);
+    return elmo_fail((elmo_status)(v >> 32), "rank %d of %d: stopped because rank %d failed",
+                     g_rank, g_size, who);
 }
 
 #else /* ---- built without MPI: one process */

@@ -48,8 +48,8 @@ static elmo_status open_ro(const char *path, hid_t *f) {
 }
 
 /* Open dataset name, check it is a float dataset and return its shape. */
-static elmo_status open_dataset(hid_t f, const char *path, const char *name, hid_t *ds,
-                                int *rank, uint64_t dims[4]) {
+static elmo_status open_dataset(hid_t f, const char *path, const char *name, hid_t *ds, int *rank,
+                                uint64_t dims[4]) {
     htri_t exists = H5Lexists(f, name, H5P_DEFAULT);
     /* H5Lexists fails when an intermediate group is missing: "missing" either way */
     if (exists <= 0) return elmo_fail(ELMO_ERR_FORMAT, "%s: dataset %s is missing", path, name);
@@ -130,9 +130,10 @@ elmo_status elmo_h5_read(const char *path, const char *dataset, float **data, in
     /* the shape comes from the file: checked against the memory limits before allocating */
     *data = elmo_alloc(count ? elmo_mul_size(count, sizeof(float)) : 1);
     if (!*data)
-        s = elmo_fail(ELMO_ERR_NOMEM,
-                      "%s: dataset %s is too large (its shape claims more memory than is available)",
-                      path, dataset);
+        s = elmo_fail(
+            ELMO_ERR_NOMEM,
+            "%s: dataset %s is too large (its shape claims more memory than is available)", path,
+            dataset);
     else if (count && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
         free(*data);
         *data = NULL;
@@ -189,8 +190,10 @@ static int vlen_element_sane(const char *path, hid_t f, hid_t ds) {
         unsigned idx = (unsigned)le_uint(c + p, 2);
         uint64_t size = le_uint(c + p + 8, ss);
         uint64_t need = idx ? objhdr + ((size + 7) & ~(uint64_t)7) : size;
-        if (size > csize || need == 0 || need > csize - p) ok = 0; /* no progress, or outside */
-        else p += (size_t)need;
+        if (size > csize || need == 0 || need > csize - p)
+            ok = 0; /* no progress, or outside */
+        else
+            p += (size_t)need;
     }
     free(c);
     return ok;
@@ -240,7 +243,8 @@ elmo_status elmo_h5_read_string(const char *path, const char *dataset, char **ou
         if (!b || H5Dread(ds, ft, ms, space, H5P_DEFAULT, b) < 0) {
             free(b);
             s = elmo_fail(ELMO_ERR_FORMAT, "%s: cannot read %s", path, dataset);
-        } else *out = b;
+        } else
+            *out = b;
     }
     if (ms >= 0) H5Sclose(ms);
     if (space >= 0) H5Sclose(space);
@@ -290,8 +294,8 @@ elmo_status elmo_h5_writer_open(const char *path, int many, elmo_h5_writer **out
     return ELMO_OK;
 }
 
-elmo_status elmo_h5_writer_put(elmo_h5_writer *w, const char *name, int rank,
-                               const uint64_t *dims, const float *data) {
+elmo_status elmo_h5_writer_put(elmo_h5_writer *w, const char *name, int rank, const uint64_t *dims,
+                               const float *data) {
     hsize_t hd[4] = {0, 0, 0, 0};
     size_t count = 1;
     for (int i = 0; i < rank; i++) {
@@ -338,7 +342,8 @@ elmo_status elmo_h5_writer_put_string(elmo_h5_writer *w, const char *name, const
 elmo_status elmo_h5_close_commit(int64_t file, elmo_atomic_file *af, int ok) {
     if (H5Fclose((hid_t)file) < 0) ok = 0;
     if (!ok) {
-        elmo_status s = elmo_fail(ELMO_ERR_IO, "%s: cannot finish writing the file (disk full?)", af->path);
+        elmo_status s =
+            elmo_fail(ELMO_ERR_IO, "%s: cannot finish writing the file (disk full?)", af->path);
         elmo_atomic_abort(af);
         return s;
     }
@@ -364,7 +369,8 @@ elmo_status elmo_weights_write(const char *path, const elmo_config *c, const elm
     if (s) return s;
     elmo_tensor t[ELMO_MAX_TENSORS];
     int n = elmo_params_tensors(c, p, t);
-    for (int k = 0; k < n && !s; k++) s = elmo_h5_writer_put(w, t[k].name, t[k].rank, t[k].dims, t[k].data);
+    for (int k = 0; k < n && !s; k++)
+        s = elmo_h5_writer_put(w, t[k].name, t[k].rank, t[k].dims, t[k].data);
     if (s) {
         elmo_h5_writer_abort(w);
         return s;

@@ -32,14 +32,14 @@ typedef struct elmo_h5_writer elmo_h5_writer;
 /* many: expect many datasets (use the HDF5 1.8+ format) */
 elmo_status elmo_h5_writer_open(const char *path, int many, elmo_h5_writer **out);
 /* rank 2 or 3 float dataset */
-elmo_status elmo_h5_writer_put(elmo_h5_writer *w, const char *name, int rank,
-                               const uint64_t *dims, const float *data);
+elmo_status elmo_h5_writer_put(elmo_h5_writer *w, const char *name, int rank, const uint64_t *dims,
+                               const float *data);
 /* a variable-length UTF-8 string dataset of shape (1,) */
 elmo_status elmo_h5_writer_put_string(elmo_h5_writer *w, const char *name, const char *text);
 elmo_status elmo_h5_writer_commit(elmo_h5_writer *w); /* close + rename; frees w */
 /* Close the HDF5 file (a hid_t) being written to af's temporary and rename it into place; when
  * the close fails or ok is 0 (an earlier close failed), remove the temporary instead. */
 elmo_status elmo_h5_close_commit(int64_t file, elmo_atomic_file *af, int ok);
-void elmo_h5_writer_abort(elmo_h5_writer *w);         /* close + unlink; frees w */
+void elmo_h5_writer_abort(elmo_h5_writer *w); /* close + unlink; frees w */
 
 #endif

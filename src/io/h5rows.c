@@ -65,7 +65,8 @@ elmo_status elmo_h5_rows_append(elmo_h5_rows *w, int n, const float *rows) {
     if (fs >= 0 && e >= 0) e = H5Dwrite(w->ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, rows);
     if (fs >= 0) H5Sclose(fs);
     H5Sclose(ms);
-    if (fs < 0 || e < 0) return elmo_fail(ELMO_ERR_IO, "%s: cannot write rows (disk full?)", w->af.path);
+    if (fs < 0 || e < 0)
+        return elmo_fail(ELMO_ERR_IO, "%s: cannot write rows (disk full?)", w->af.path);
     w->rows += (uint64_t)n;
     return ELMO_OK;
 }

@@ -12,11 +12,11 @@ void elmo_layout_make(const elmo_config *c, elmo_layout *o) {
     memset(o, 0xff, sizeof *o); /* absent parts: ELMO_ABSENT */
     size_t off = 0;
     int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim;
-#define TAKE(field, count)                                                                    \
-    do {                                                                                      \
-        o->field = off;                                                                       \
-        off += (size_t)(count);                                                               \
-        off = (off + 15) & ~(size_t)15; /* keep every view 64-byte aligned */                 \
+#define TAKE(field, count)                                                                         \
+    do {                                                                                           \
+        o->field = off;                                                                            \
+        off += (size_t)(count);                                                                    \
+        off = (off + 15) & ~(size_t)15; /* keep every view 64-byte aligned */                      \
     } while (0)
     TAKE(char_embed, (size_t)ELMO_NC * E);
     for (int i = 0; i < c->n_banks; i++) {
@@ -76,7 +76,8 @@ void elmo_params_free(elmo_params *p) {
 }
 
 static void add(elmo_tensor *t, int *n, float *data, int rank, uint64_t d0, uint64_t d1,
-                uint64_t d2, uint64_t d3, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+                uint64_t d2, uint64_t d3, const char *fmt, ...)
+    __attribute__((format(printf, 9, 10)));
 
 #include <stdarg.h>
 static void add(elmo_tensor *t, int *n, float *data, int rank, uint64_t d0, uint64_t d1,
@@ -100,7 +101,8 @@ int elmo_params_tensors(const elmo_config *c, const elmo_params *p, elmo_tensor 
     /* the file holds raw ids 0..260: our rows 1..261 */
     add(t, &n, p->char_embed + E, 2, ELMO_NC - 1, E, 0, 0, "char_embed");
     for (int i = 0; i < c->n_banks; i++) {
-        add(t, &n, p->conv_w[i], 4, 1, c->filter_width[i], E, c->filter_count[i], "CNN/W_cnn_%d", i);
+        add(t, &n, p->conv_w[i], 4, 1, c->filter_width[i], E, c->filter_count[i], "CNN/W_cnn_%d",
+            i);
         add(t, &n, p->conv_b[i], 1, c->filter_count[i], 0, 0, 0, "CNN/b_cnn_%d", i);
     }
     for (int i = 0; i < c->n_highway; i++) {

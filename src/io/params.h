@@ -45,7 +45,7 @@ typedef struct {
     size_t hw_wt[ELMO_MAX_HIGHWAY], hw_bt[ELMO_MAX_HIGHWAY];
     size_t proj_w, proj_b;
     size_t lstm_w[2][ELMO_MAX_LAYERS], lstm_b[2][ELMO_MAX_LAYERS], lstm_p[2][ELMO_MAX_LAYERS];
-    size_t cnn_end;                 /* [0, cnn_end): token encoder, shared by both directions */
+    size_t cnn_end;                  /* [0, cnn_end): token encoder, shared by both directions */
     size_t dir_begin[2], dir_end[2]; /* the LSTM stack of each direction */
     size_t n;
 } elmo_layout;
@@ -53,34 +53,34 @@ void elmo_layout_make(const elmo_config *c, elmo_layout *o);
 
 /* Point every view of a struct with elmo_params' field names at mem + offset (any element
  * type: used for float parameters and for the double-precision gradient checks). */
-#define ELMO_BIND_VIEWS(p, o, mem)                                                            \
-    do {                                                                                      \
-        memset((p), 0, sizeof *(p));                                                          \
-        (p)->char_embed = (mem) + (o)->char_embed;                                            \
-        for (int i_ = 0; i_ < ELMO_MAX_FILTER_BANKS; i_++)                                    \
-            if ((o)->conv_w[i_] != ELMO_ABSENT) {                                             \
-                (p)->conv_w[i_] = (mem) + (o)->conv_w[i_];                                    \
-                (p)->conv_b[i_] = (mem) + (o)->conv_b[i_];                                    \
-            }                                                                                 \
-        for (int i_ = 0; i_ < ELMO_MAX_HIGHWAY; i_++)                                         \
-            if ((o)->hw_wc[i_] != ELMO_ABSENT) {                                              \
-                (p)->hw_wc[i_] = (mem) + (o)->hw_wc[i_];                                      \
-                (p)->hw_bc[i_] = (mem) + (o)->hw_bc[i_];                                      \
-                (p)->hw_wt[i_] = (mem) + (o)->hw_wt[i_];                                      \
-                (p)->hw_bt[i_] = (mem) + (o)->hw_bt[i_];                                      \
-            }                                                                                 \
-        if ((o)->proj_w != ELMO_ABSENT) {                                                     \
-            (p)->proj_w = (mem) + (o)->proj_w;                                                \
-            (p)->proj_b = (mem) + (o)->proj_b;                                                \
-        }                                                                                     \
-        for (int d_ = 0; d_ < 2; d_++)                                                        \
-            for (int l_ = 0; l_ < ELMO_MAX_LAYERS; l_++)                                      \
-                if ((o)->lstm_w[d_][l_] != ELMO_ABSENT) {                                     \
-                    (p)->lstm_w[d_][l_] = (mem) + (o)->lstm_w[d_][l_];                        \
-                    (p)->lstm_b[d_][l_] = (mem) + (o)->lstm_b[d_][l_];                        \
-                    if ((o)->lstm_p[d_][l_] != ELMO_ABSENT)                                   \
-                        (p)->lstm_p[d_][l_] = (mem) + (o)->lstm_p[d_][l_];                    \
-                }                                                                             \
+#define ELMO_BIND_VIEWS(p, o, mem)                                                                 \
+    do {                                                                                           \
+        memset((p), 0, sizeof *(p));                                                               \
+        (p)->char_embed = (mem) + (o)->char_embed;                                                 \
+        for (int i_ = 0; i_ < ELMO_MAX_FILTER_BANKS; i_++)                                         \
+            if ((o)->conv_w[i_] != ELMO_ABSENT) {                                                  \
+                (p)->conv_w[i_] = (mem) + (o)->conv_w[i_];                                         \
+                (p)->conv_b[i_] = (mem) + (o)->conv_b[i_];                                         \
+            }                                                                                      \
+        for (int i_ = 0; i_ < ELMO_MAX_HIGHWAY; i_++)                                              \
+            if ((o)->hw_wc[i_] != ELMO_ABSENT) {                                                   \
+                (p)->hw_wc[i_] = (mem) + (o)->hw_wc[i_];                                           \
+                (p)->hw_bc[i_] = (mem) + (o)->hw_bc[i_];                                           \
+                (p)->hw_wt[i_] = (mem) + (o)->hw_wt[i_];                                           \
+                (p)->hw_bt[i_] = (mem) + (o)->hw_bt[i_];                                           \
+            }                                                                                      \
+        if ((o)->proj_w != ELMO_ABSENT) {                                                          \
+            (p)->proj_w = (mem) + (o)->proj_w;                                                     \
+            (p)->proj_b = (mem) + (o)->proj_b;                                                     \
+        }                                                                                          \
+        for (int d_ = 0; d_ < 2; d_++)                                                             \
+            for (int l_ = 0; l_ < ELMO_MAX_LAYERS; l_++)                                           \
+                if ((o)->lstm_w[d_][l_] != ELMO_ABSENT) {                                          \
+                    (p)->lstm_w[d_][l_] = (mem) + (o)->lstm_w[d_][l_];                             \
+                    (p)->lstm_b[d_][l_] = (mem) + (o)->lstm_b[d_][l_];                             \
+                    if ((o)->lstm_p[d_][l_] != ELMO_ABSENT)                                        \
+                        (p)->lstm_p[d_][l_] = (mem) + (o)->lstm_p[d_][l_];                         \
+                }                                                                                  \
     } while (0)
 
 /* Number of floats the layout needs for this config (SIZE_MAX if absurdly large). */
@@ -99,7 +99,8 @@ typedef struct {
     int rank;
     uint64_t dims[4];
 } elmo_tensor;
-#define ELMO_MAX_TENSORS (1 + 2 * ELMO_MAX_FILTER_BANKS + 4 * ELMO_MAX_HIGHWAY + 2 + 6 * ELMO_MAX_LAYERS)
+#define ELMO_MAX_TENSORS                                                                           \
+    (1 + 2 * ELMO_MAX_FILTER_BANKS + 4 * ELMO_MAX_HIGHWAY + 2 + 6 * ELMO_MAX_LAYERS)
 int elmo_params_tensors(const elmo_config *c, const elmo_params *p, elmo_tensor *out);
 
 #endif

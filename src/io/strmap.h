@@ -13,8 +13,8 @@
 typedef struct {
     char *arena;
     size_t used, acap;
-    size_t *off;     /* (cap) offset of each key in the arena */
-    uint32_t *len;   /* (cap) */
+    size_t *off;   /* (cap) offset of each key in the arena */
+    uint32_t *len; /* (cap) */
     size_t n, cap;
     uint32_t *slots; /* id + 1, 0 = empty */
     size_t nslots;
@@ -29,7 +29,9 @@ int64_t elmo_strmap_find(const elmo_strmap *m, const char *key, size_t len);
 /* Id of key, inserted when absent (*added = 1 then). -1 when out of memory. */
 int64_t elmo_strmap_add(elmo_strmap *m, const char *key, size_t len, int *added);
 /* The key of an id (NUL-terminated) and its length. */
-static inline const char *elmo_strmap_key(const elmo_strmap *m, size_t id) { return m->arena + m->off[id]; }
+static inline const char *elmo_strmap_key(const elmo_strmap *m, size_t id) {
+    return m->arena + m->off[id];
+}
 static inline size_t elmo_strmap_keylen(const elmo_strmap *m, size_t id) { return m->len[id]; }
 
 #endif

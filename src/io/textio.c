@@ -41,8 +41,10 @@ elmo_status elmo_line_reader_next(elmo_line_reader *r, int *got) {
     if (r->pending_cr) {
         r->pending_cr = 0;
         c = getc_unlocked(r->f);
-        if (c == '\n') r->bytes++;
-        else if (c != EOF) ungetc(c, r->f);
+        if (c == '\n')
+            r->bytes++;
+        else if (c != EOF)
+            ungetc(c, r->f);
     }
     for (;;) {
         c = getc_unlocked(r->f);
@@ -56,8 +58,8 @@ elmo_status elmo_line_reader_next(elmo_line_reader *r, int *got) {
         }
         if (r->len >= r->max_bytes) { /* checked per byte: the buffer may be larger */
             r->lineno++;
-            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: line longer than %zu bytes",
-                             r->name, (unsigned long long)r->lineno, r->max_bytes);
+            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: line longer than %zu bytes", r->name,
+                             (unsigned long long)r->lineno, r->max_bytes);
         }
         if (r->len + 1 >= r->cap) {
             size_t cap = r->cap * 2;
@@ -104,10 +106,14 @@ size_t elmo_utf8_valid_prefix(const char *s, size_t len) {
         }
         int n;
         uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
-        else return i;
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07;
+        else
+            return i;
         if (i + (size_t)n >= len) return i; /* truncated sequence */
         for (int k = 1; k <= n; k++) {
             if ((u[i + k] & 0xc0) != 0x80) return i;
@@ -129,8 +135,8 @@ size_t elmo_space_len(const unsigned char *p, size_t avail) {
     if (c == 0xc2 && avail >= 2 && (p[1] == 0x85 || p[1] == 0xa0)) return 2;
     if (avail >= 3) {
         if (c == 0xe1 && p[1] == 0x9a && p[2] == 0x80) return 3; /* U+1680 */
-        if (c == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 ||
-                                          p[2] == 0xa9 || p[2] == 0xaf))
+        if (c == 0xe2 && p[1] == 0x80 &&
+            ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf))
             return 3; /* U+2000-200A, U+2028, U+2029, U+202F */
         if (c == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) return 3; /* U+205F */
         if (c == 0xe3 && p[1] == 0x80 && p[2] == 0x80) return 3; /* U+3000 */
@@ -167,16 +173,18 @@ int elmo_json_escape(elmo_strbuf *b, const char *s, size_t len) {
         if (c < 0x80) {
             i++;
             switch (c) {
-            case '"': w = sprintf(o, "\\\""); break;
-            case '\\': w = sprintf(o, "\\\\"); break;
-            case '\n': w = sprintf(o, "\\n"); break;
-            case '\r': w = sprintf(o, "\\r"); break;
-            case '\t': w = sprintf(o, "\\t"); break;
-            case '\b': w = sprintf(o, "\\b"); break;
-            case '\f': w = sprintf(o, "\\f"); break;
-            default:
-                if (c < 0x20 || c == 0x7f) w = sprintf(o, "\\u%04x", c);
-                else o[0] = (char)c, w = 1;
+                case '"': w = sprintf(o, "\\\""); break;
+                case '\\': w = sprintf(o, "\\\\"); break;
+                case '\n': w = sprintf(o, "\\n"); break;
+                case '\r': w = sprintf(o, "\\r"); break;
+                case '\t': w = sprintf(o, "\\t"); break;
+                case '\b': w = sprintf(o, "\\b"); break;
+                case '\f': w = sprintf(o, "\\f"); break;
+                default:
+                    if (c < 0x20 || c == 0x7f)
+                        w = sprintf(o, "\\u%04x", c);
+                    else
+                        o[0] = (char)c, w = 1;
             }
         } else {
             size_t valid = elmo_utf8_valid_prefix(s + i, len - i > 4 ? 4 : len - i);

@@ -24,14 +24,14 @@
 typedef struct {
     FILE *f;
     int owns;
-    const char *name;   /* for messages */
-    char *line;         /* current line, NUL-terminated, without its line break */
+    const char *name; /* for messages */
+    char *line;       /* current line, NUL-terminated, without its line break */
     size_t len, cap, max_bytes;
-    uint64_t lineno;    /* 1-based number of the current line */
-    uint64_t bytes;     /* bytes consumed so far */
-    uint64_t size;      /* file size if known, else 0 */
-    int pending_cr;     /* previous line ended with CR: skip a following LF */
-    int raw_bytes;      /* 1: no UTF-8 check (the caller decodes); the BOM is skipped anyway */
+    uint64_t lineno; /* 1-based number of the current line */
+    uint64_t bytes;  /* bytes consumed so far */
+    uint64_t size;   /* file size if known, else 0 */
+    int pending_cr;  /* previous line ended with CR: skip a following LF */
+    int raw_bytes;   /* 1: no UTF-8 check (the caller decodes); the BOM is skipped anyway */
 } elmo_line_reader;
 
 elmo_status elmo_line_reader_open(elmo_line_reader *r, const char *path, size_t max_bytes);

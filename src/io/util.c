@@ -38,14 +38,14 @@ const char *elmo_last_error(void) { return g_error; }
 
 const char *elmo_status_name(elmo_status s) {
     switch (s) {
-    case ELMO_OK: return "ok";
-    case ELMO_ERR_ARG: return "invalid argument";
-    case ELMO_ERR_IO: return "i/o error";
-    case ELMO_ERR_FORMAT: return "format error";
-    case ELMO_ERR_SHAPE: return "shape mismatch";
-    case ELMO_ERR_NOMEM: return "out of memory";
-    case ELMO_ERR_NUMERIC: return "numerical error";
-    case ELMO_ERR_STATE: return "state error";
+        case ELMO_OK: return "ok";
+        case ELMO_ERR_ARG: return "invalid argument";
+        case ELMO_ERR_IO: return "i/o error";
+        case ELMO_ERR_FORMAT: return "format error";
+        case ELMO_ERR_SHAPE: return "shape mismatch";
+        case ELMO_ERR_NOMEM: return "out of memory";
+        case ELMO_ERR_NUMERIC: return "numerical error";
+        case ELMO_ERR_STATE: return "state error";
     }
     return "unknown";
 }
@@ -313,8 +313,10 @@ elmo_status elmo_output_check(const char *path, const char *const *inputs, int n
         if (!inputs[i]) continue;
         int ok = strcmp(inputs[i], "-") == 0 ? fstat(0, &is) == 0 : stat(inputs[i], &is) == 0;
         if (ok && is.st_dev == st.st_dev && is.st_ino == st.st_ino)
-            s = elmo_fail(ELMO_ERR_ARG, "%s: the output is also an input (%s): refusing to "
-                                        "overwrite it", path, strcmp(inputs[i], "-") ? inputs[i] : "stdin");
+            s = elmo_fail(ELMO_ERR_ARG,
+                          "%s: the output is also an input (%s): refusing to "
+                          "overwrite it",
+                          path, strcmp(inputs[i], "-") ? inputs[i] : "stdin");
     }
     return s;
 }
@@ -397,8 +399,10 @@ static elmo_status copy_into(const char *tmp, const char *path) {
         for (ssize_t o = 0; o < r && !err;) {
             ssize_t w = write(out, buf + o, (size_t)(r - o));
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) err = w < 0 ? errno : EIO;
-            else o += w;
+            if (w <= 0)
+                err = w < 0 ? errno : EIO;
+            else
+                o += w;
         }
     }
     free(buf);

@@ -23,9 +23,9 @@ void elmo_clear_error(void);
 #endif
 
 /* Invariant violated (a bug, not bad input): report file:line and abort, in every build. */
-#define ELMO_ASSERT(cond)                                                                     \
-    do {                                                                                      \
-        if (!(cond)) elmo_assert_fail(#cond, __FILE__, __LINE__);                             \
+#define ELMO_ASSERT(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) elmo_assert_fail(#cond, __FILE__, __LINE__);                                  \
     } while (0)
 void elmo_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
@@ -45,11 +45,13 @@ size_t elmo_mul_size(size_t n, size_t size);
 double elmo_now(void); /* monotonic seconds */
 
 /* xoshiro256** RNG: deterministic for a seed, state is plain data (checkpointable). */
-typedef struct { uint64_t s[4]; } elmo_rng;
+typedef struct {
+    uint64_t s[4];
+} elmo_rng;
 void elmo_rng_seed(elmo_rng *r, uint64_t seed);
 uint64_t elmo_rng_next(elmo_rng *r);
-double elmo_rng_uniform(elmo_rng *r);          /* [0, 1) */
-float elmo_rng_normal(elmo_rng *r);            /* N(0, 1) */
+double elmo_rng_uniform(elmo_rng *r);             /* [0, 1) */
+float elmo_rng_normal(elmo_rng *r);               /* N(0, 1) */
 uint64_t elmo_rng_below(elmo_rng *r, uint64_t n); /* [0, n) */
 
 /* Output files. elmo_output_check validates an output path before any work starts: not

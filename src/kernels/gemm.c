@@ -99,13 +99,15 @@ kern_rm(const int mr, const int full, const int mode, const int pf, int nc, int 
             for (int v = 0; v < NV; v++) w[v] = VLOAD(buf + (size_t)k * SW + v * VW);
         } else {
             const float *wk = W + (size_t)k * ldw;
-            for (int v = 0; v < NV; v++) w[v] = full ? VLOAD(wk + v * VW) : VLOADM(wk + v * VW, mk[v]);
+            for (int v = 0; v < NV; v++)
+                w[v] = full ? VLOAD(wk + v * VW) : VLOADM(wk + v * VW, mk[v]);
             if (pf) {
                 const char *pp = (const char *)(wk + (size_t)PFD * ldw);
                 for (int b = 0; b < pf; b += 64) _mm_prefetch(pp + b, _MM_HINT_T0);
             }
             if (mode == 2)
-                for (int v = 0; v < NV; v++) VSTOREM(buf + (size_t)k * SW + v * VW, w[v], tail_mask(VW));
+                for (int v = 0; v < NV; v++)
+                    VSTOREM(buf + (size_t)k * SW + v * VW, w[v], tail_mask(VW));
         }
         for (int m = 0; m < mr; m++) {
             vec a = VSET1(ap[m][k]);
@@ -117,24 +119,26 @@ kern_rm(const int mr, const int full, const int mode, const int pf, int nc, int 
 }
 
 /* one block of MRC rows at (m0, micro-tile t0) in mode MODE, prefetching PF bytes per row */
-#define BLOCK_RM(MRC, MODE, PF)                                                               \
-    do {                                                                                      \
-        const float *Ab = A + (size_t)m0 * lda + k0;                                          \
-        float *Cb = C + (size_t)m0 * ldc + j0 + t0;                                           \
-        const float *Wt = Wsub + t0;                                                          \
-        float *bt = buf + t0;                                                                 \
-        if (nc == TW) kern_rm(MRC, 1, MODE, PF, nc, kb, Ab, lda, Wt, ldw, bt, acc, Cb, ldc);  \
-        else kern_rm(MRC, 0, MODE, PF, nc, kb, Ab, lda, Wt, ldw, bt, acc, Cb, ldc);           \
+#define BLOCK_RM(MRC, MODE, PF)                                                                    \
+    do {                                                                                           \
+        const float *Ab = A + (size_t)m0 * lda + k0;                                               \
+        float *Cb = C + (size_t)m0 * ldc + j0 + t0;                                                \
+        const float *Wt = Wsub + t0;                                                               \
+        float *bt = buf + t0;                                                                      \
+        if (nc == TW)                                                                              \
+            kern_rm(MRC, 1, MODE, PF, nc, kb, Ab, lda, Wt, ldw, bt, acc, Cb, ldc);                 \
+        else                                                                                       \
+            kern_rm(MRC, 0, MODE, PF, nc, kb, Ab, lda, Wt, ldw, bt, acc, Cb, ldc);                 \
     } while (0)
 
-#define REST_RM(MODE)                                                                         \
-    switch (M - m0) {                                                                         \
-    case 1: BLOCK_RM(1, MODE, 0); break;                                                      \
-    case 2: BLOCK_RM(2, MODE, 0); break;                                                      \
-    case 3: BLOCK_RM(3, MODE, 0); break;                                                      \
-    case 4: BLOCK_RM(4, MODE, 0); break;                                                      \
-    case 5: BLOCK_RM(5, MODE, 0); break;                                                      \
-    default: break;                                                                           \
+#define REST_RM(MODE)                                                                              \
+    switch (M - m0) {                                                                              \
+        case 1: BLOCK_RM(1, MODE, 0); break;                                                       \
+        case 2: BLOCK_RM(2, MODE, 0); break;                                                       \
+        case 3: BLOCK_RM(3, MODE, 0); break;                                                       \
+        case 4: BLOCK_RM(4, MODE, 0); break;                                                       \
+        case 5: BLOCK_RM(5, MODE, 0); break;                                                       \
+        default: break;                                                                            \
     }
 
 void GEMM_RM(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
@@ -152,26 +156,27 @@ void GEMM_RM(int M, int N, int K, const float *A, int lda, const float *W, int l
             int kb = K - k0 < KB_RM ? K - k0 : KB_RM, acc = accumulate || k0 > 0;
             const float *Wsub = W + (size_t)k0 * ldw + j0;
             int m0 = 0;
-            if (M <= MR) { /* straight from W; the first micro-tile prefetches the whole row piece */
+            if (M <=
+                MR) { /* straight from W; the first micro-tile prefetches the whole row piece */
                 for (int t0 = 0; t0 < sw; t0 += TW) {
                     int nc = sw - t0 < TW ? sw - t0 : TW;
                     if (t0 == 0) {
                         switch (M) {
-                        case 1: BLOCK_RM(1, 1, SW * 4); break;
-                        case 2: BLOCK_RM(2, 1, SW * 4); break;
-                        case 3: BLOCK_RM(3, 1, SW * 4); break;
-                        case 4: BLOCK_RM(4, 1, SW * 4); break;
-                        case 5: BLOCK_RM(5, 1, SW * 4); break;
-                        default: BLOCK_RM(6, 1, SW * 4); break;
+                            case 1: BLOCK_RM(1, 1, SW * 4); break;
+                            case 2: BLOCK_RM(2, 1, SW * 4); break;
+                            case 3: BLOCK_RM(3, 1, SW * 4); break;
+                            case 4: BLOCK_RM(4, 1, SW * 4); break;
+                            case 5: BLOCK_RM(5, 1, SW * 4); break;
+                            default: BLOCK_RM(6, 1, SW * 4); break;
                         }
                     } else {
                         switch (M) {
-                        case 1: BLOCK_RM(1, 1, 0); break;
-                        case 2: BLOCK_RM(2, 1, 0); break;
-                        case 3: BLOCK_RM(3, 1, 0); break;
-                        case 4: BLOCK_RM(4, 1, 0); break;
-                        case 5: BLOCK_RM(5, 1, 0); break;
-                        default: BLOCK_RM(6, 1, 0); break;
+                            case 1: BLOCK_RM(1, 1, 0); break;
+                            case 2: BLOCK_RM(2, 1, 0); break;
+                            case 3: BLOCK_RM(3, 1, 0); break;
+                            case 4: BLOCK_RM(4, 1, 0); break;
+                            case 5: BLOCK_RM(5, 1, 0); break;
+                            default: BLOCK_RM(6, 1, 0); break;
                         }
                     }
                 }
@@ -188,8 +193,8 @@ void GEMM_RM(int M, int N, int K, const float *A, int lda, const float *W, int l
                     const char *pp = (const char *)(src + (size_t)PFD * ldw);
                     for (int b = 0; b < SW * 4; b += 64) _mm_prefetch(pp + b, _MM_HINT_T0);
                     for (int v = 0; v < SW / VW; v++)
-                        VSTOREM(buf + (size_t)k * SW + v * VW, VLOADM(src + v * VW, tail_mask(sw - v * VW)),
-                                tail_mask(VW));
+                        VSTOREM(buf + (size_t)k * SW + v * VW,
+                                VLOADM(src + v * VW, tail_mask(sw - v * VW)), tail_mask(VW));
                 }
                 for (int t0 = 0; t0 < sw; t0 += TW) {
                     int nc = sw - t0 < TW ? sw - t0 : TW;
@@ -233,7 +238,8 @@ static gemm_fn pick(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(ELMO_GEMM_VARIANTS)
     __builtin_cpu_init();
     if (max >= 2 && __builtin_cpu_supports("avx512f")) return elmo_gemm_rm_avx512;
-    if (max >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return elmo_gemm_rm_avx2;
+    if (max >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return elmo_gemm_rm_avx2;
 #endif
     (void)max;
     return elmo_gemm_rm_plain;

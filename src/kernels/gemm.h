@@ -28,11 +28,12 @@ const char *elmo_gemm_isa(void);
  *   C (M, N) = (A (M, K) · Q) * scale (+ C when accumulate)
  * Float32 sums over k in ascending order: each row of C depends only on its row of A. */
 #define ELMO_Q8_PANEL 64
-#define elmo_q8_bytes(K, N) ((size_t)(K) * (((size_t)(N) + ELMO_Q8_PANEL - 1) / ELMO_Q8_PANEL * ELMO_Q8_PANEL))
+#define elmo_q8_bytes(K, N)                                                                        \
+    ((size_t)(K) * (((size_t)(N) + ELMO_Q8_PANEL - 1) / ELMO_Q8_PANEL * ELMO_Q8_PANEL))
 void elmo_q8_pack(int K, int N, const float *W, int ldw, int8_t *Q, float *scale);
 /* The values Q * scale, row-major (K, N) with leading dimension ldw. */
 void elmo_q8_unpack(int K, int N, const int8_t *Q, const float *scale, float *W, int ldw);
-void elmo_gemm_q8(int M, int N, int K, const float *A, int lda, const int8_t *Q,
-                  const float *scale, int accumulate, float *C, int ldc);
+void elmo_gemm_q8(int M, int N, int K, const float *A, int lda, const int8_t *Q, const float *scale,
+                  int accumulate, float *C, int ldc);
 
 #endif

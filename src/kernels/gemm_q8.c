@@ -63,9 +63,10 @@ static inline __mmask16 mask16(int n) {
 
 /* mr <= MR rows of A times the nc <= 64 columns of one panel Q (K, 64); inlined with a
  * constant mr so that the accumulators stay in registers */
-static inline __attribute__((always_inline)) void tile_rows(const int mr, int nc, int K, const float *A, int lda,
-                                                           const int8_t *Q, const float *scale,
-                                                           int accumulate, float *C, int ldc) {
+static inline __attribute__((always_inline)) void tile_rows(const int mr, int nc, int K,
+                                                            const float *A, int lda,
+                                                            const int8_t *Q, const float *scale,
+                                                            int accumulate, float *C, int ldc) {
     __m512 acc[MR][4];
     __mmask16 mk[4];
     for (int v = 0; v < 4; v++) mk[v] = mask16(nc - 16 * v);
@@ -105,14 +106,16 @@ static inline __attribute__((always_inline)) void tile_rows(const int mr, int nc
 /* ------------------------------------------------------------------------------------------ */
 /* mr <= MR rows of A times 16 columns of a panel (Q points at them, row stride PW), nc of them
  * wanted; inlined with a constant mr so that the accumulators stay in registers */
-static inline __attribute__((always_inline)) void tile16(const int mr, int nc, int K, const float *A, int lda,
-                                                        const int8_t *Q, const float *scale, int accumulate,
-                                                        float *C, int ldc) {
+static inline __attribute__((always_inline)) void tile16(const int mr, int nc, int K,
+                                                         const float *A, int lda, const int8_t *Q,
+                                                         const float *scale, int accumulate,
+                                                         float *C, int ldc) {
     if (nc < 16) { /* the tail columns: plain sums in the same order (FMA, as the vectors) */
         for (int r = 0; r < mr; r++)
             for (int n = 0; n < nc; n++) {
                 float acc = 0;
-                for (int k = 0; k < K; k++) acc = __builtin_fmaf(A[(size_t)r * lda + k], (float)Q[(size_t)k * PW + n], acc);
+                for (int k = 0; k < K; k++)
+                    acc = __builtin_fmaf(A[(size_t)r * lda + k], (float)Q[(size_t)k * PW + n], acc);
                 C[(size_t)r * ldc + n] = finish(acc, scale[n], accumulate, C[(size_t)r * ldc + n]);
             }
         return;
@@ -148,9 +151,10 @@ static inline __attribute__((always_inline)) void tile16(const int mr, int nc, i
 }
 
 /* mr <= MR rows of A times the nc <= 64 columns of one panel Q (K, 64) */
-static inline __attribute__((always_inline)) void tile_rows(const int mr, int nc, int K, const float *A, int lda,
-                                                           const int8_t *Q, const float *scale,
-                                                           int accumulate, float *C, int ldc) {
+static inline __attribute__((always_inline)) void tile_rows(const int mr, int nc, int K,
+                                                            const float *A, int lda,
+                                                            const int8_t *Q, const float *scale,
+                                                            int accumulate, float *C, int ldc) {
     for (int j = 0; j < nc; j += 16)
         tile16(mr, nc - j < 16 ? nc - j : 16, K, A, lda, Q + j, scale + j, accumulate, C + j, ldc);
 }
@@ -162,7 +166,7 @@ static inline __attribute__((always_inline)) void tile_rows(const int mr, int nc
 /* Plain C: one float sum per output, k ascending. */
 #define TILE_BODY tile_plain
 static void tile_plain(int mr, int nc, int K, const float *A, int lda, const int8_t *Q,
-                 const float *scale, int accumulate, float *C, int ldc) {
+                       const float *scale, int accumulate, float *C, int ldc) {
     float acc[PW];
     for (int r = 0; r < mr; r++) {
         memset(acc, 0, sizeof acc);
@@ -178,8 +182,8 @@ static void tile_plain(int mr, int nc, int K, const float *A, int lda, const int
 #endif
 
 /* One block of mr <= MR rows, with mr a constant in each case */
-static void tile(int mr, int nc, int K, const float *A, int lda, const int8_t *Q, const float *scale,
-                 int accumulate, float *C, int ldc) {
+static void tile(int mr, int nc, int K, const float *A, int lda, const int8_t *Q,
+                 const float *scale, int accumulate, float *C, int ldc) {
     switch (mr) {
 #define TILE_CASE(r)                                                                               \
     case r: TILE_BODY(r, nc, K, A, lda, Q, scale, accumulate, C, ldc); break;
@@ -228,7 +232,8 @@ void elmo_q8_pack(int K, int N, const float *W, int ldw, int8_t *Q, float *scale
 void elmo_q8_unpack(int K, int N, const int8_t *Q, const float *scale, float *W, int ldw) {
     for (int k = 0; k < K; k++)
         for (int n = 0; n < N; n++)
-            W[(size_t)k * ldw + n] = (float)Q[(size_t)(n / PW) * PW * K + (size_t)k * PW + n % PW] * scale[n];
+            W[(size_t)k * ldw + n] =
+                (float)Q[(size_t)(n / PW) * PW * K + (size_t)k * PW + n % PW] * scale[n];
 }
 #endif
 
@@ -257,8 +262,8 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static q8_fn g_fn;
 static void init_fn(void) { g_fn = pick(); }
 
-void elmo_gemm_q8(int M, int N, int K, const float *A, int lda, const int8_t *Q,
-                  const float *scale, int accumulate, float *C, int ldc) {
+void elmo_gemm_q8(int M, int N, int K, const float *A, int lda, const int8_t *Q, const float *scale,
+                  int accumulate, float *C, int ldc) {
     pthread_once(&g_once, init_fn);
     g_fn(M, N, K, A, lda, Q, scale, accumulate, C, ldc);
 }

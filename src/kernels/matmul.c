@@ -217,7 +217,8 @@ static dnnl_status_t matmul_pd(const dnnl_memory_desc_t *a, const dnnl_memory_de
      * may run on several threads at once (prim_get keeps one per layout for the process) */
     dnnl_primitive_attr_t attr = NULL;
     if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success) return s;
-    if ((s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) != dnnl_success) {
+    if ((s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) !=
+        dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         return s;
     }
@@ -277,7 +278,8 @@ static uint64_t prim_hash(const dnnl_memory_desc_t *const *mds, int accumulate, 
 static int prim_match(const prim_entry *e, uint64_t h, const dnnl_memory_desc_t *const *mds,
                       int accumulate, int threads) {
     return e->prim && e->hash == h && e->accumulate == accumulate && e->threads == threads &&
-           !memcmp(&e->md[0], mds[0], sizeof e->md[0]) && !memcmp(&e->md[1], mds[1], sizeof e->md[1]) &&
+           !memcmp(&e->md[0], mds[0], sizeof e->md[0]) &&
+           !memcmp(&e->md[1], mds[1], sizeof e->md[1]) &&
            !memcmp(&e->md[2], mds[2], sizeof e->md[2]);
 }
 
@@ -319,7 +321,10 @@ static dnnl_status_t prim_get(const dnnl_memory_desc_t *const *mds, int accumula
             break;
         }
         if (!e->prim) {
-            *e = (prim_entry){.hash = h, .accumulate = accumulate, .threads = threads, .prim = prim,
+            *e = (prim_entry){.hash = h,
+                              .accumulate = accumulate,
+                              .threads = threads,
+                              .prim = prim,
                               .scratch = *scratch};
             for (int i = 0; i < 3; i++) e->md[i] = *mds[i];
             *owned = 0;
@@ -372,7 +377,8 @@ static const char *pd_impl(const dnnl_primitive_desc_t pd) {
  * it is one whose rows do not depend on M ("brg:", native bfloat16 for dt bf16). */
 /* The primitive descriptor of C (M, N) = A (M, K) · W (K, N) in type dt, W's layout left to
  * oneDNN. */
-static dnnl_status_t any_layout_pd(int M, int N, int K, dnnl_data_type_t dt, dnnl_primitive_desc_t *pd) {
+static dnnl_status_t any_layout_pd(int M, int N, int K, dnnl_data_type_t dt,
+                                   dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t a, w, c;
     dnnl_dims_t wd = {K, N};
     dnnl_status_t s = md2(&a, M, K, dt, K, 1);
@@ -382,8 +388,8 @@ static dnnl_status_t any_layout_pd(int M, int N, int K, dnnl_data_type_t dt, dnn
     return s;
 }
 
-static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc_t *wmd,
-                      char *impl, size_t impl_size) {
+static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc_t *wmd, char *impl,
+                      size_t impl_size) {
     dnnl_primitive_desc_t pd;
     if (any_layout_pd(M, N, K, dt, &pd) != dnnl_success) return 0;
     const char *name = pd_impl(pd);
@@ -398,8 +404,8 @@ static int brg_layout(int M, int N, int K, dnnl_data_type_t dt, dnnl_memory_desc
 }
 
 /* oneDNN reorder: from (layout src, data S) to (layout dst, data D). */
-static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const dnnl_memory_desc_t *dst,
-                           void *D) {
+static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S,
+                           const dnnl_memory_desc_t *dst, void *D) {
     thread_state *t = tstate();
     if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     dnnl_primitive_desc_t pd = NULL;
@@ -414,7 +420,8 @@ static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S, const d
     }
     dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (s != dnnl_success) return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: weight reorder failed (status %d)", (int)s);
+    if (s != dnnl_success)
+        return elmo_fail(ELMO_ERR_NOMEM, "oneDNN: weight reorder failed (status %d)", (int)s);
     return ELMO_OK;
 }
 
@@ -429,8 +436,10 @@ static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
     if (!(m->data = elmo_alloc(sizeof(float) * (size_t)m->K * m->N))) return ELMO_ERR_NOMEM;
     float *d = m->data;
     for (int k = 0; k < m->K; k++) {
-        if (bf16) elmo_round_bf16(W + (size_t)k * ldw, d + (size_t)k * m->N, m->N);
-        else memcpy(d + (size_t)k * m->N, W + (size_t)k * ldw, sizeof(float) * m->N);
+        if (bf16)
+            elmo_round_bf16(W + (size_t)k * ldw, d + (size_t)k * m->N, m->N);
+        else
+            memcpy(d + (size_t)k * m->N, W + (size_t)k * ldw, sizeof(float) * m->N);
     }
     return ELMO_OK;
 }
@@ -448,10 +457,12 @@ static elmo_mat *mat_choose(int K, int N, elmo_precision p) {
     m->kind = bf16 ? MAT_OWN_BF16 : MAT_OWN_F32;
     snprintf(m->impl, sizeof m->impl, "%s", bf16 ? "own:bf16-emulated" : "own:f32");
     const char *force = getenv("ELMO_MATMUL"); /* "own": our kernels only (tests, comparisons) */
-    if ((force && strcmp(force, "own") == 0) || !tstate() || g_engine_status != dnnl_success) return m;
+    if ((force && strcmp(force, "own") == 0) || !tstate() || g_engine_status != dnnl_success)
+        return m;
     dnnl_memory_desc_t w1, w256;
     char i1[64], i256[64];
-    if (brg_layout(1, N, K, m->dt, &w1, i1, sizeof i1) && brg_layout(256, N, K, m->dt, &w256, i256, sizeof i256) &&
+    if (brg_layout(1, N, K, m->dt, &w1, i1, sizeof i1) &&
+        brg_layout(256, N, K, m->dt, &w256, i256, sizeof i256) &&
         dnnl_memory_desc_equal(&w1, &w256)) {
         m->kind = MAT_DNNL;
         m->wmd = w256;
@@ -467,14 +478,16 @@ static elmo_status mat_fail(elmo_mat *m, elmo_status s) {
 
 elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p, elmo_mat **out) {
     *out = NULL;
-    if (K < 1 || N < 1 || ldw < N) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new: bad shape (%d, %d)", K, N);
+    if (K < 1 || N < 1 || ldw < N)
+        return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new: bad shape (%d, %d)", K, N);
     elmo_mat *m = mat_choose(K, N, p);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_status s;
     if (m->kind == MAT_DNNL) {
         dnnl_memory_desc_t src;
-        s = md2(&src, K, N, dnnl_f32, ldw, 1) == dnnl_success ? pack_dnnl(m, &src, W)
-                                                            : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+        s = md2(&src, K, N, dnnl_f32, ldw, 1) == dnnl_success
+                ? pack_dnnl(m, &src, W)
+                : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
     } else {
         s = pack_own(m, W, ldw, m->kind == MAT_OWN_BF16);
     }
@@ -486,7 +499,8 @@ elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p
 elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in_place) {
     *out = NULL;
     *in_place = 0;
-    if (K < 1 || N < 1) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new_inplace: bad shape (%d, %d)", K, N);
+    if (K < 1 || N < 1)
+        return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new_inplace: bad shape (%d, %d)", K, N);
     elmo_mat *m = mat_choose(K, N, ELMO_PRECISION_FP32);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     size_t plain = sizeof(float) * (size_t)K * N;
@@ -495,8 +509,9 @@ elmo_status elmo_mat_new_inplace(int K, int N, float *W, elmo_mat **out, int *in
         m->borrowed = *in_place = 1;
     } else if (dnnl_memory_desc_get_size(&m->wmd) == plain) {
         dnnl_memory_desc_t src;
-        elmo_status s = md2(&src, K, N, dnnl_f32, N, 1) == dnnl_success ? pack_dnnl(m, &src, W)
-                                                                       : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+        elmo_status s = md2(&src, K, N, dnnl_f32, N, 1) == dnnl_success
+                            ? pack_dnnl(m, &src, W)
+                            : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
         if (s) return mat_fail(m, s);
         memcpy(W, m->data, plain); /* the packed layout takes W's place */
         elmo_free(m->data);
@@ -517,11 +532,13 @@ elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw) {
     }
     if (w->kind != MAT_DNNL) {
         for (int k = 0; k < w->K; k++)
-            memcpy(W + (size_t)k * ldw, (const float *)w->data + (size_t)k * w->N, sizeof(float) * w->N);
+            memcpy(W + (size_t)k * ldw, (const float *)w->data + (size_t)k * w->N,
+                   sizeof(float) * w->N);
         return ELMO_OK;
     }
     dnnl_memory_desc_t dst;
-    if (md2(&dst, w->K, w->N, dnnl_f32, ldw, 1) != dnnl_success) return elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+    if (md2(&dst, w->K, w->N, dnnl_f32, ldw, 1) != dnnl_success)
+        return elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
     return reorder(&w->wmd, w->data, &dst, W);
 }
 
@@ -550,7 +567,8 @@ static elmo_status mat_q8(const elmo_mat *src, elmo_mat **out) {
 elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **out) {
     *out = NULL;
     if (p == ELMO_PRECISION_INT8) return mat_q8(src, out);
-    if (src->kind == MAT_Q8) return elmo_fail(ELMO_ERR_ARG, "elmo_mat_convert: int8 weights are not converted back");
+    if (src->kind == MAT_Q8)
+        return elmo_fail(ELMO_ERR_ARG, "elmo_mat_convert: int8 weights are not converted back");
     if (src->kind != MAT_DNNL) return elmo_mat_new(src->K, src->N, src->data, src->N, p, out);
     elmo_mat *m = mat_choose(src->K, src->N, p);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
@@ -633,8 +651,10 @@ void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumul
     dnnl_status_t s = md2(&a, rows, K, W->dt, ld, 1);
     if (s == dnnl_success) s = md2(&c, rows, N, dnnl_f32, ldd, 1);
     if (s == dnnl_success) s = matmul_run(t, &a, src, &W->wmd, W->data, &c, dst, accumulate);
-    if (s != dnnl_success) fail_fill(M, N, C, ldc);
-    else if (dst != C) memcpy(C, dst, sizeof(float) * N);
+    if (s != dnnl_success)
+        fail_fill(M, N, C, ldc);
+    else if (dst != C)
+        memcpy(C, dst, sizeof(float) * N);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -670,8 +690,8 @@ static dnnl_status_t mm_dnnl(thread_state *t, int ta, int tb, int M, int N, int 
     return s;
 }
 
-void elmo_mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-             int ldb, float beta, float *C, int ldc) {
+void elmo_mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (beta == 0)
@@ -759,7 +779,8 @@ void elmo_mm_weight(int ta, int tb, int M, int N, int K, const float *A, int lda
     uint16_t *Ab = tscratch(t, 0, sizeof(uint16_t) * (size_t)ar * ac);
     if (Bb && Ab) {
         to_bf16_2d(ar, ac, A, lda, Ab);
-        if (mm_dnnl(t, ta, tb, M, N, K, dnnl_bf16, Ab, ac, Bb, bc, beta, C, ldc) == dnnl_success) return;
+        if (mm_dnnl(t, ta, tb, M, N, K, dnnl_bf16, Ab, ac, Bb, bc, beta, C, ldc) == dnnl_success)
+            return;
     }
     elmo_mm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc); /* emulated, or out of memory */
 }
@@ -788,7 +809,8 @@ const char *elmo_mm_impl_name(int M, int N, int K, elmo_precision p) {
     snprintf(name, sizeof name, "none");
     dnnl_primitive_desc_t pd;
     if (!tstate() || g_engine_status != dnnl_success ||
-        any_layout_pd(M, N, K, p == ELMO_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32, &pd) != dnnl_success)
+        any_layout_pd(M, N, K, p == ELMO_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32, &pd) !=
+            dnnl_success)
         return name;
     snprintf(name, sizeof name, "%s", pd_impl(pd));
     dnnl_primitive_desc_destroy(pd);
@@ -808,15 +830,15 @@ const char *elmo_mm_backend_info(void) {
     const dnnl_version_t *v = dnnl_version();
     const char *isa = "unknown";
     switch (dnnl_get_effective_cpu_isa()) {
-    case dnnl_cpu_isa_sse41: isa = "sse41"; break;
-    case dnnl_cpu_isa_avx: isa = "avx"; break;
-    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
-    case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
-    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
-    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
-    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
-    case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
-    default: break;
+        case dnnl_cpu_isa_sse41: isa = "sse41"; break;
+        case dnnl_cpu_isa_avx: isa = "avx"; break;
+        case dnnl_cpu_isa_avx2: isa = "avx2"; break;
+        case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
+        case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
+        case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
+        case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
+        case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
+        default: break;
     }
     snprintf(info, sizeof info, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch, isa);
     return info;

@@ -60,8 +60,8 @@ const char *elmo_mat_impl(const elmo_mat *w);
 
 /* C (M, N) = op(A) (M, K) · op(B) (K, N) + beta · C, float32, row-major; op(X) = X^T when
  * the flag is set (then X is stored (K, M) resp. (N, K)). beta is 0 or 1. */
-void elmo_mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-             int ldb, float beta, float *C, int ldc);
+void elmo_mm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
 /* Same, B a weight that does not change until elmo_mm_weights_changed(): in bfloat16 its
  * rounded copy is kept (per thread, a few matrices) instead of being made at every call. */
 void elmo_mm_weight(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,

@@ -37,8 +37,8 @@ struct elmo_classifier {
     char **labels;
     int standardize;
     int word_ngrams, char_lo, char_hi; /* bag-of-words terms (for_each_term) */
-    int pooling, P, E;     /* pooling, statistics per text and width (pooling.h) */
-    float *norm;           /* standardisation: mean (S, K, D) then 1/sd (S, K, D); S = max(P, 1) */
+    int pooling, P, E;                 /* pooling, statistics per text and width (pooling.h) */
+    float *norm; /* standardisation: mean (S, K, D) then 1/sd (S, K, D); S = max(P, 1) */
     int K, D, Ds, in, hidden;
     float *params; /* [w (K) | gamma | v (D) for attention | head] for ELMo, [head] for bow */
     size_t n_params;
@@ -74,7 +74,9 @@ static float *mix_w(const elmo_classifier *c) { return c->params; }
 static float *mix_gamma(const elmo_classifier *c) { return c->params + c->K; }
 static float *attn_v(const elmo_classifier *c) { return c->params + c->K + 1; }
 static int has_elmo(const elmo_classifier *c) { return c->features != ELMO_FEAT_BOW; }
-static size_t norm_count(const elmo_classifier *c) { return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D; }
+static size_t norm_count(const elmo_classifier *c) {
+    return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D;
+}
 static int has_bow(const elmo_classifier *c) { return c->features != ELMO_FEAT_ELMO; }
 static int dense_width(const elmo_classifier *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
 static size_t head_offset(const elmo_classifier *c) {
@@ -106,7 +108,9 @@ void elmo_classifier_free(elmo_classifier *c) {
 }
 
 int elmo_classifier_n_classes(const elmo_classifier *c) { return c->n_classes; }
-const char *elmo_classifier_label(const elmo_classifier *c, int k) { return k >= 0 && k < c->n_classes ? c->labels[k] : NULL; }
+const char *elmo_classifier_label(const elmo_classifier *c, int k) {
+    return k >= 0 && k < c->n_classes ? c->labels[k] : NULL;
+}
 int elmo_classifier_label_id(const elmo_classifier *c, const char *name) {
     for (int k = 0; k < c->n_classes; k++)
         if (strcmp(c->labels[k], name) == 0) return k;
@@ -114,7 +118,9 @@ int elmo_classifier_label_id(const elmo_classifier *c, const char *name) {
 }
 int elmo_classifier_features(const elmo_classifier *c) { return c->features; }
 int elmo_classifier_pooling(const elmo_classifier *c) { return c->pooling; }
-const char *elmo_classifier_bilm_dir(const elmo_classifier *c) { return c->bilm_dir ? c->bilm_dir : ""; }
+const char *elmo_classifier_bilm_dir(const elmo_classifier *c) {
+    return c->bilm_dir ? c->bilm_dir : "";
+}
 const char *elmo_classifier_static_path(const elmo_classifier *c) { return c->static_path; }
 int elmo_classifier_max_tokens(const elmo_classifier *c) { return c->max_tokens; }
 
@@ -208,8 +214,10 @@ static int count_df(const char *t, size_t n, void *u) {
         term_df *nd = realloc(d->df, nc * sizeof *nd);
         if (nd) d->df = nd;
         size_t *nl = nd ? realloc(d->last, nc * sizeof *nl) : NULL;
-        if (nl) d->last = nl, d->cap = nc;
-        else key = -1;
+        if (nl)
+            d->last = nl, d->cap = nc;
+        else
+            key = -1;
     }
     if (key < 0) return 1;
     if (added) {
@@ -244,9 +252,11 @@ static elmo_status build_terms(elmo_classifier *c, const elmo_tokenized *tk, int
         c->idf = malloc(sizeof(float) * (keep ? keep : 1));
         if (!c->idf) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
         for (size_t k = 0; !s && k < keep; k++) {
-            if (elmo_strmap_add(&c->terms, elmo_strmap_key(&all, df[k].key), elmo_strmap_keylen(&all, df[k].key), NULL) < 0)
+            if (elmo_strmap_add(&c->terms, elmo_strmap_key(&all, df[k].key),
+                                elmo_strmap_keylen(&all, df[k].key), NULL) < 0)
                 s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-            else c->idf[k] = (float)(log((1.0 + tk->count) / (1.0 + df[k].df)) + 1.0);
+            else
+                c->idf[k] = (float)(log((1.0 + tk->count) / (1.0 + df[k].df)) + 1.0);
         }
         c->n_terms = (int)keep;
     }
@@ -293,7 +303,8 @@ static int add_id(const char *t, size_t n, void *u) {
     return 0;
 }
 
-static elmo_status bow_features(const elmo_classifier *c, const elmo_tokenized *tk, csr_store *out) {
+static elmo_status bow_features(const elmo_classifier *c, const elmo_tokenized *tk,
+                                csr_store *out) {
     size_t total = 0;
     for (size_t i = 0; i < tk->count; i++) for_each_term(c, &tk->seq[i], count_term, &total);
     out->ptr = malloc(sizeof(int64_t) * (tk->count + 1));
@@ -334,11 +345,11 @@ static elmo_status bow_features(const elmo_classifier *c, const elmo_tokenized *
 /* ---- ELMo features: per-layer statistics (n, P, K, D), or every token's layers (attention),
  * and static means (n, Ds) */
 typedef struct {
-    float *stats;     /* (n, P, K, D) for mean, max, mean+max */
-    uint16_t *tok;    /* attention: text i's layers (K, n_i, D) in bfloat16 at tok_off[i] K D */
-    size_t *tok_off;  /* (n + 1) */
-    int max_n;        /* the longest text kept (tokens) */
-    float *stat;      /* (n, Ds) */
+    float *stats;    /* (n, P, K, D) for mean, max, mean+max */
+    uint16_t *tok;   /* attention: text i's layers (K, n_i, D) in bfloat16 at tok_off[i] K D */
+    size_t *tok_off; /* (n + 1) */
+    int max_n;       /* the longest text kept (tokens) */
+    float *stat;     /* (n, Ds) */
     csr_store bow;
 } feat_store;
 
@@ -380,11 +391,13 @@ static void on_embed_progress(size_t done, size_t total, void *u) {
 }
 
 /* Room for the ELMo features of the tokenized texts (attention: within the token budget). */
-static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_tokenized *tk, feat_store *f) {
+static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_tokenized *tk,
+                                       feat_store *f) {
     size_t n = tk->count, KD = (size_t)c->K * c->D;
     if (c->pooling != ELMO_POOL_ATTN) {
         f->stats = elmo_alloc(sizeof(float) * n * c->P * KD);
-        if (!f->stats) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the features of %zu texts", n);
+        if (!f->stats)
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the features of %zu texts", n);
         return ELMO_OK;
     }
     f->tok_off = malloc(sizeof(size_t) * (n + 1));
@@ -396,12 +409,14 @@ static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_toke
     }
     double bytes = (double)f->tok_off[n] * KD * sizeof(uint16_t);
     if (bytes > (double)ELMO_CLASSIFIER_TOKEN_BUDGET)
-        return elmo_fail(ELMO_ERR_ARG,
-                         "attention pooling keeps every token's layers: %zu texts of %zu tokens need "
-                         "%.0f MiB, over the %zu MiB budget; give a smaller --max-tokens",
-                         n, f->tok_off[n], bytes / 1048576.0, ELMO_CLASSIFIER_TOKEN_BUDGET >> 20);
+        return elmo_fail(
+            ELMO_ERR_ARG,
+            "attention pooling keeps every token's layers: %zu texts of %zu tokens need "
+            "%.0f MiB, over the %zu MiB budget; give a smaller --max-tokens",
+            n, f->tok_off[n], bytes / 1048576.0, ELMO_CLASSIFIER_TOKEN_BUDGET >> 20);
     f->tok = elmo_alloc(sizeof(uint16_t) * (f->tok_off[n] ? f->tok_off[n] : 1) * KD);
-    if (!f->tok) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the token layers of %zu texts", n);
+    if (!f->tok)
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the token layers of %zu texts", n);
     return ELMO_OK;
 }
 
@@ -440,8 +455,8 @@ typedef struct {
     const elmo_classifier *c;
     const feat_store *f;
     /* workspace */
-    float *layers;        /* (K, B, D) */
-    float *x, *dx;        /* (B, E + Ds): the dense input (the whole input without bow) */
+    float *layers; /* (K, B, D) */
+    float *x, *dx; /* (B, E + Ds): the dense input (the whole input without bow) */
     float *h, *z, *dh, *dmix;
     float *tl, *mixed, *alpha, *dmixed; /* attention: (K, T, D), (T, D), (T), (T, D) */
     int max_b;
@@ -488,11 +503,13 @@ static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
         gather_stat(w, idx, B, p);
         elmo_scalar_mix(c->K, B, D, w->layers, NULL, mix_w(c), *mix_gamma(c), 0, w->dmix);
         for (int b = 0; b < B; b++)
-            memcpy(w->x + (size_t)b * dn + (size_t)p * D, w->dmix + (size_t)b * D, sizeof(float) * D);
+            memcpy(w->x + (size_t)b * dn + (size_t)p * D, w->dmix + (size_t)b * D,
+                   sizeof(float) * D);
     }
     if (c->Ds)
         for (int b = 0; b < B; b++)
-            memcpy(w->x + (size_t)b * dn + c->E, w->f->stat + idx[b] * c->Ds, sizeof(float) * c->Ds);
+            memcpy(w->x + (size_t)b * dn + c->E, w->f->stat + idx[b] * c->Ds,
+                   sizeof(float) * c->Ds);
 }
 
 /* Given dx (B, E + Ds), the gradients of the scalar mix (and of v) into g. */
@@ -512,7 +529,8 @@ static void pooling_backward(batch_ws *w, const size_t *idx, int B, float *g) {
     for (int p = 0; p < c->P; p++) {
         gather_stat(w, idx, B, p);
         for (int b = 0; b < B; b++)
-            memcpy(w->dmix + (size_t)b * D, w->dx + (size_t)b * dn + (size_t)p * D, sizeof(float) * D);
+            memcpy(w->dmix + (size_t)b * D, w->dx + (size_t)b * dn + (size_t)p * D,
+                   sizeof(float) * D);
         elmo_scalar_mix_backward(c->K, B, D, w->layers, NULL, mix_w(c), *mix_gamma(c), 0, w->dmix,
                                  g, g + c->K, NULL);
     }
@@ -527,7 +545,8 @@ typedef struct {
     size_t cap;
 } bow_batch;
 
-static elmo_status gather_bow(const csr_store *all, const size_t *idx, int B, int dn, bow_batch *bb) {
+static elmo_status gather_bow(const csr_store *all, const size_t *idx, int B, int dn,
+                              bow_batch *bb) {
     size_t nnz = 0;
     for (int b = 0; b < B; b++) nnz += (size_t)(all->ptr[idx[b] + 1] - all->ptr[idx[b]]);
     if (nnz > bb->cap) {
@@ -535,7 +554,8 @@ static elmo_status gather_bow(const csr_store *all, const size_t *idx, int B, in
         float *nv = ni ? realloc(bb->val, sizeof(float) * nnz) : NULL;
         if (ni) bb->idx = ni;
         if (nv) bb->val = nv;
-        if (!ni || !nv) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
+        if (!ni || !nv)
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory for a batch of the bag of words");
         bb->cap = nnz;
     }
     size_t p = 0;
@@ -569,7 +589,8 @@ static elmo_status ws_alloc(batch_ws *w, const elmo_classifier *c, const feat_st
         w->mixed = malloc(sizeof(float) * T * D);
         w->alpha = malloc(sizeof(float) * T);
         w->dmixed = malloc(sizeof(float) * T * D);
-        if (!w->tl || !w->mixed || !w->alpha || !w->dmixed) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        if (!w->tl || !w->mixed || !w->alpha || !w->dmixed)
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
     if (!w->layers || !w->x || !w->dx || !w->h || !w->dh || !w->z || !w->dmix)
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
@@ -609,9 +630,11 @@ static elmo_status run_batch(batch_ws *w, const size_t *idx, int B, const int32_
     if (!has_elmo(c)) return ELMO_OK;
     if (psx) { /* dx of the dense columns (the first dn rows of the first layer) */
         if (c->hidden > 0)
-            elmo_mm(0, 1, B, dn, c->hidden, w->dh, c->hidden, c->mlp.W1, c->hidden, 0.0f, w->dx, dn);
+            elmo_mm(0, 1, B, dn, c->hidden, w->dh, c->hidden, c->mlp.W1, c->hidden, 0.0f, w->dx,
+                    dn);
         else
-            elmo_mm(0, 1, B, dn, c->mlp.out, w->z, c->mlp.out, c->mlp.W2, c->mlp.out, 0.0f, w->dx, dn);
+            elmo_mm(0, 1, B, dn, c->mlp.out, w->z, c->mlp.out, c->mlp.W2, c->mlp.out, 0.0f, w->dx,
+                    dn);
     }
     pooling_backward(w, idx, B, g);
     return ELMO_OK;
@@ -635,14 +658,17 @@ static elmo_status compute_norm(elmo_classifier *c, const feat_store *f, size_t 
             for (size_t p = 0; p < S; p++)
                 for (size_t j = 0; j < (size_t)c->K; j++)
                     for (size_t d = 0; d < (size_t)c->D; d++) {
-                        double v = c->P ? f->stats[((i * S + p) * c->K + j) * c->D + d]
-                                        : elmo_pool_from_bf16(f->tok[(f->tok_off[i] * c->K + j * rows + r) * c->D + d]);
+                        double v =
+                            c->P ? f->stats[((i * S + p) * c->K + j) * c->D + d]
+                                 : elmo_pool_from_bf16(
+                                       f->tok[(f->tok_off[i] * c->K + j * rows + r) * c->D + d]);
                         acc[(p * c->K + j) * c->D + d] += v;
                         acc[S * KD + (p * c->K + j) * c->D + d] += v * v;
                     }
     }
     for (size_t k = 0; k < S * KD; k++) {
-        double mu = acc[k] / (double)(count ? count : 1), var = acc[S * KD + k] / (double)(count ? count : 1) - mu * mu;
+        double mu = acc[k] / (double)(count ? count : 1),
+               var = acc[S * KD + k] / (double)(count ? count : 1) - mu * mu;
         c->norm[k] = (float)mu;
         c->norm[S * KD + k] = (float)(1.0 / sqrt(var > 1e-12 ? var : 1e-12));
     }
@@ -655,7 +681,8 @@ static void apply_norm(const elmo_classifier *c, feat_store *f, size_t n) {
     if (!c->norm || !c->P) return;
     size_t M = (size_t)c->P * c->K * c->D;
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < M; k++) f->stats[i * M + k] = (f->stats[i * M + k] - c->norm[k]) * c->norm[M + k];
+        for (size_t k = 0; k < M; k++)
+            f->stats[i * M + k] = (f->stats[i * M + k] - c->norm[k]) * c->norm[M + k];
 }
 
 static elmo_status make_features(elmo_classifier *c, size_t n, const char *const *texts,
@@ -682,15 +709,20 @@ static elmo_status make_features(elmo_classifier *c, size_t n, const char *const
     return s;
 }
 
-elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm, const char *bilm_dir,
-                           elmo_static_vectors *sv, const char *sv_path,
-                           const char *const *labels, int n_classes, const elmo_classifier_item *items,
-                           size_t n, elmo_classifier_progress progress, void *user, elmo_classifier **out) {
+elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm,
+                                  const char *bilm_dir, elmo_static_vectors *sv,
+                                  const char *sv_path, const char *const *labels, int n_classes,
+                                  const elmo_classifier_item *items, size_t n,
+                                  elmo_classifier_progress progress, void *user,
+                                  elmo_classifier **out) {
     *out = NULL;
-    if (n_classes < 2 || n_classes > 1000) return elmo_fail(ELMO_ERR_ARG, "need 2 to 1000 classes, got %d", n_classes);
+    if (n_classes < 2 || n_classes > 1000)
+        return elmo_fail(ELMO_ERR_ARG, "need 2 to 1000 classes, got %d", n_classes);
     if (n == 0) return elmo_fail(ELMO_ERR_ARG, "no training examples");
-    if (o->features != ELMO_FEAT_BOW && !bilm) return elmo_fail(ELMO_ERR_ARG, "ELMo features need a biLM");
-    if (o->pooling < ELMO_POOL_MEAN || o->pooling > ELMO_POOL_ATTN) return elmo_fail(ELMO_ERR_ARG, "unknown pooling %d", o->pooling);
+    if (o->features != ELMO_FEAT_BOW && !bilm)
+        return elmo_fail(ELMO_ERR_ARG, "ELMo features need a biLM");
+    if (o->pooling < ELMO_POOL_MEAN || o->pooling > ELMO_POOL_ATTN)
+        return elmo_fail(ELMO_ERR_ARG, "unknown pooling %d", o->pooling);
     elmo_classifier *c = calloc(1, sizeof *c);
     if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     c->features = o->features;
@@ -698,7 +730,8 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
     c->standardize = o->features != ELMO_FEAT_BOW && o->standardize;
     c->word_ngrams = o->word_ngrams > 1 ? o->word_ngrams : 1;
     c->char_lo = o->char_lo, c->char_hi = o->char_hi;
-    if (c->word_ngrams > 3 || c->char_hi > 8 || (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))) {
+    if (c->word_ngrams > 3 || c->char_hi > 8 ||
+        (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))) {
         elmo_classifier_free(c);
         return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
     }
@@ -734,7 +767,8 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
         texts[i] = items[i].text;
         lens[i] = items[i].len;
         y[i] = items[i].label;
-        if (y[i] < 0 || y[i] >= n_classes) s = elmo_fail(ELMO_ERR_ARG, "example %zu: label out of range", i + 1);
+        if (y[i] < 0 || y[i] >= n_classes)
+            s = elmo_fail(ELMO_ERR_ARG, "example %zu: label out of range", i + 1);
     }
     prog_ctx pc = {progress, user};
     feat_store fs = {0};
@@ -798,12 +832,14 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
     return ELMO_OK;
 }
 
-elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts, const size_t *lens, size_t n,
-                             float *probs, elmo_classifier_progress progress, void *user) {
+elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts,
+                                    const size_t *lens, size_t n, float *probs,
+                                    elmo_classifier_progress progress, void *user) {
     if (n == 0) return ELMO_OK;
     if (has_elmo(c) && !c->bilm)
         return elmo_fail(ELMO_ERR_STATE, "the classifier has no biLM attached");
-    if (c->Ds && !c->sv) return elmo_fail(ELMO_ERR_STATE, "the classifier needs its static vectors");
+    if (c->Ds && !c->sv)
+        return elmo_fail(ELMO_ERR_STATE, "the classifier needs its static vectors");
     prog_ctx pc = {progress, user};
     feat_store fs;
     elmo_status s = make_features(c, n, texts, lens, 2, &pc, &fs, 0, 0);
@@ -833,7 +869,10 @@ elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "kind", "elmo.c text classifier");
     cJSON_AddNumberToObject(m, "version", CLASSIFIER_VERSION);
-    cJSON_AddStringToObject(m, "features", c->features == ELMO_FEAT_BOW ? "bow" : c->features == ELMO_FEAT_ELMO_BOW ? "elmo+bow" : "elmo");
+    cJSON_AddStringToObject(m, "features",
+                            c->features == ELMO_FEAT_BOW        ? "bow"
+                            : c->features == ELMO_FEAT_ELMO_BOW ? "elmo+bow"
+                                                                : "elmo");
     cJSON_AddStringToObject(m, "pooling", elmo_pool_name(c->pooling));
     cJSON_AddBoolToObject(m, "standardize", c->norm != NULL);
     cJSON_AddNumberToObject(m, "word_ngrams", c->word_ngrams);
@@ -842,17 +881,19 @@ elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path) {
     cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
     cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
     cJSON_AddNumberToObject(m, "input", c->in);
-    elmo_head_desc h = {c->K, c->D, c->Ds, c->hidden, c->bilm_fp, c->static_fp, c->bilm_dir,
-                        c->static_path, c->n_classes, c->labels};
+    elmo_head_desc h = {c->K,         c->D,        c->Ds,          c->hidden,    c->bilm_fp,
+                        c->static_fp, c->bilm_dir, c->static_path, c->n_classes, c->labels};
     elmo_head_desc_put(m, &h, "labels");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_head_file_begin(&w, path, CLASSIFIER_MAGIC, CLASSIFIER_VERSION, m, c->params, c->n_params);
+    elmo_status s = elmo_head_file_begin(&w, path, CLASSIFIER_MAGIC, CLASSIFIER_VERSION, m,
+                                         c->params, c->n_params);
     if (s) return s;
     if (c->norm) elmo_ckpt_put(&w, "norm", c->norm, sizeof(float) * norm_count(c));
     if (has_bow(c)) {
         elmo_strbuf b = {0};
         for (int k = 0; k < c->n_terms; k++)
-            elmo_strbuf_add(&b, elmo_strmap_key(&c->terms, (size_t)k), elmo_strmap_keylen(&c->terms, (size_t)k) + 1);
+            elmo_strbuf_add(&b, elmo_strmap_key(&c->terms, (size_t)k),
+                            elmo_strmap_keylen(&c->terms, (size_t)k) + 1);
         elmo_ckpt_put(&w, "terms", b.p ? b.p : "", b.n);
         elmo_strbuf_free(&b);
         elmo_ckpt_put(&w, "idf", c->idf, sizeof(float) * c->n_terms);
@@ -861,12 +902,15 @@ elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path) {
 }
 
 /* The classifier's description (m, of file path, format version `version`) into c. */
-static elmo_status read_description(elmo_classifier *c, const cJSON *m, const char *path, int version) {
+static elmo_status read_description(elmo_classifier *c, const cJSON *m, const char *path,
+                                    int version) {
     elmo_head_desc h;
     elmo_status s = elmo_head_desc_get(m, path, "classifier", "labels", "label", 1000, &h);
-    const cJSON *feat = cJSON_GetObjectItem(m, "features"), *tok = cJSON_GetObjectItem(m, "tokenize");
-    if (!s && (!cJSON_IsString(feat) || !cJSON_IsString(tok) || elmo_head_json_int(m, "input", &c->in) ||
-               elmo_head_json_int(m, "max_tokens", &c->max_tokens)))
+    const cJSON *feat = cJSON_GetObjectItem(m, "features"),
+                *tok = cJSON_GetObjectItem(m, "tokenize");
+    if (!s &&
+        (!cJSON_IsString(feat) || !cJSON_IsString(tok) || elmo_head_json_int(m, "input", &c->in) ||
+         elmo_head_json_int(m, "max_tokens", &c->max_tokens)))
         s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged classifier description", path);
     if (s) {
         elmo_head_desc_free(&h);
@@ -878,14 +922,19 @@ static elmo_status read_description(elmo_classifier *c, const cJSON *m, const ch
     c->n_classes = h.n_names, c->labels = h.names;
     const cJSON *pool = cJSON_GetObjectItem(m, "pooling"); /* version 2 */
     c->features = strcmp(feat->valuestring, "bow") == 0 ? ELMO_FEAT_BOW : ELMO_FEAT_ELMO;
-    if (version >= 2 && strcmp(feat->valuestring, "elmo+bow") == 0) c->features = ELMO_FEAT_ELMO_BOW;
-    c->pooling = version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
-    if (c->pooling < 0) return elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
+    if (version >= 2 && strcmp(feat->valuestring, "elmo+bow") == 0)
+        c->features = ELMO_FEAT_ELMO_BOW;
+    c->pooling =
+        version >= 2 && cJSON_IsString(pool) ? elmo_pool_parse(pool->valuestring) : ELMO_POOL_MEAN;
+    if (c->pooling < 0)
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: unknown pooling '%s'", path, pool->valuestring);
     c->P = has_elmo(c) ? elmo_pool_n_stats(c->pooling) : 0;
-    c->standardize = version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
+    c->standardize =
+        version >= 2 && has_elmo(c) && cJSON_IsTrue(cJSON_GetObjectItem(m, "standardize"));
     c->word_ngrams = 1;
     if (cJSON_GetObjectItem(m, "word_ngrams") && /* version 2 (absent: words only) */
-        (elmo_head_json_int(m, "word_ngrams", &c->word_ngrams) || elmo_head_json_int(m, "char_ngram_min", &c->char_lo) ||
+        (elmo_head_json_int(m, "word_ngrams", &c->word_ngrams) ||
+         elmo_head_json_int(m, "char_ngram_min", &c->char_lo) ||
          elmo_head_json_int(m, "char_ngram_max", &c->char_hi)))
         return elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
     if (c->word_ngrams < 1 || c->word_ngrams > 3 || c->char_hi > 8 ||
@@ -918,25 +967,32 @@ elmo_status elmo_classifier_load(const char *path, elmo_classifier **out) {
                 i += len + 1;
             }
             c->n_terms = count;
-            if (!s && c->in != dense_width(c) + count) s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent bag-of-words size", path);
+            if (!s && c->in != dense_width(c) + count)
+                s = elmo_fail(ELMO_ERR_FORMAT, "%s: inconsistent bag-of-words size", path);
         }
         if (!s && !(s = elmo_ckpt_get(&ck, "idf", sizeof(float) * c->n_terms, &d, NULL))) {
             c->idf = malloc(sizeof(float) * (c->n_terms ? c->n_terms : 1));
-            if (c->idf) memcpy(c->idf, d, sizeof(float) * c->n_terms);
-            else s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            if (c->idf)
+                memcpy(c->idf, d, sizeof(float) * c->n_terms);
+            else
+                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
         }
     }
     /* the size the description implies is checked against the section before allocating it
      * (a damaged description can claim gigabytes) */
     if (!s) {
-        size_t want = head_offset(c) + elmo_mlp_count(c->in, c->hidden, c->n_classes == 2 ? 1 : c->n_classes);
+        size_t want =
+            head_offset(c) + elmo_mlp_count(c->in, c->hidden, c->n_classes == 2 ? 1 : c->n_classes);
         s = elmo_ckpt_get(&ck, "params", elmo_mul_size(want, sizeof(float)), &d, NULL);
     }
     if (!s) s = alloc_params(c);
     if (!s) memcpy(c->params, d, sizeof(float) * c->n_params);
-    if (!s && c->standardize && !(s = elmo_ckpt_get(&ck, "norm", sizeof(float) * norm_count(c), &d, NULL))) {
-        if ((c->norm = malloc(sizeof(float) * norm_count(c)))) memcpy(c->norm, d, sizeof(float) * norm_count(c));
-        else s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s && c->standardize &&
+        !(s = elmo_ckpt_get(&ck, "norm", sizeof(float) * norm_count(c), &d, NULL))) {
+        if ((c->norm = malloc(sizeof(float) * norm_count(c))))
+            memcpy(c->norm, d, sizeof(float) * norm_count(c));
+        else
+            s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
     cJSON_Delete(m);
     elmo_ckpt_free(&ck);
@@ -951,23 +1007,29 @@ elmo_status elmo_classifier_load(const char *path, elmo_classifier **out) {
 elmo_status elmo_classifier_attach(elmo_classifier *c, elmo_model *bilm, elmo_static_vectors *sv) {
     if (!has_elmo(c)) return ELMO_OK;
     if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the classifier needs a biLM");
-    if (elmo_model_fingerprint(bilm) != c->bilm_fp ||
-        elmo_model_n_output_layers(bilm) != c->K || elmo_model_output_dim(bilm) != c->D)
-        return elmo_fail(ELMO_ERR_STATE,
-                         "this classifier was trained with another biLM (%s); give that model with --model",
-                         c->bilm_dir && *c->bilm_dir ? c->bilm_dir : "unknown directory");
+    if (elmo_model_fingerprint(bilm) != c->bilm_fp || elmo_model_n_output_layers(bilm) != c->K ||
+        elmo_model_output_dim(bilm) != c->D)
+        return elmo_fail(
+            ELMO_ERR_STATE,
+            "this classifier was trained with another biLM (%s); give that model with --model",
+            c->bilm_dir && *c->bilm_dir ? c->bilm_dir : "unknown directory");
     if (c->Ds) {
-        if (!sv) return elmo_fail(ELMO_ERR_ARG, "this classifier needs its static vectors (%s)", c->static_path ? c->static_path : "?");
-        if (elmo_static_fingerprint(sv) != c->static_fp || elmo_static_dim(sv) != c->Ds)
-            return elmo_fail(ELMO_ERR_STATE, "these static vectors are not the ones the classifier was trained with (%s)",
+        if (!sv)
+            return elmo_fail(ELMO_ERR_ARG, "this classifier needs its static vectors (%s)",
                              c->static_path ? c->static_path : "?");
+        if (elmo_static_fingerprint(sv) != c->static_fp || elmo_static_dim(sv) != c->Ds)
+            return elmo_fail(
+                ELMO_ERR_STATE,
+                "these static vectors are not the ones the classifier was trained with (%s)",
+                c->static_path ? c->static_path : "?");
     }
     c->bilm = bilm;
     c->sv = sv;
     return ELMO_OK;
 }
 
-void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *layers, int n, float *x) {
+void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *layers, int n,
+                                      float *x) {
     int D = c->D, S = c->P ? c->P : 1;
     size_t KD = (size_t)c->K * D;
     float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * KD);
@@ -982,10 +1044,12 @@ void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *lay
             for (int t = 0; t < n; t++)
                 for (int d = 0; d < D; d++) {
                     size_t k = ((size_t)p * c->K + j) * D + d;
-                    tmp[(j * n + t) * D + d] = (tmp[(j * n + t) * D + d] - c->norm[k]) * c->norm[S * KD + k];
+                    tmp[(j * n + t) * D + d] =
+                        (tmp[(j * n + t) * D + d] - c->norm[k]) * c->norm[S * KD + k];
                 }
         if (c->pooling == ELMO_POOL_ATTN) {
-            elmo_attn_pool_forward(c->K, n, D, tmp, mix_w(c), *mix_gamma(c), attn_v(c), mixed, alpha, x);
+            elmo_attn_pool_forward(c->K, n, D, tmp, mix_w(c), *mix_gamma(c), attn_v(c), mixed,
+                                   alpha, x);
             break;
         }
         int is_mean = c->pooling == ELMO_POOL_MEAN || (c->pooling == ELMO_POOL_MEANMAX && p == 0);
@@ -1019,7 +1083,7 @@ void elmo_classifier_head_probs(const elmo_classifier *c, const float *x, float 
 }
 
 void elmo_classifier_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
-                              elmo_classifier_metrics *m) {
+                                     elmo_classifier_metrics *m) {
     memset(m, 0, sizeof *m);
     m->n_classes = n_classes;
     m->n = n;

@@ -30,18 +30,18 @@
 enum { ELMO_FEAT_ELMO = 0, ELMO_FEAT_BOW = 1, ELMO_FEAT_ELMO_BOW = 2 };
 
 typedef struct {
-    int features;             /* ELMO_FEAT_ELMO, ELMO_FEAT_BOW or ELMO_FEAT_ELMO_BOW */
-    int pooling;              /* ELMO_POOL_* (pooling.h) of the ELMo features */
-    int standardize;          /* ELMo statistics to zero mean, unit variance (training texts) */
+    int features;    /* ELMO_FEAT_ELMO, ELMO_FEAT_BOW or ELMO_FEAT_ELMO_BOW */
+    int pooling;     /* ELMO_POOL_* (pooling.h) of the ELMo features */
+    int standardize; /* ELMo statistics to zero mean, unit variance (training texts) */
     elmo_tokenizer tokenizer;
-    int max_tokens;           /* per text (0 = all) */
+    int max_tokens; /* per text (0 = all) */
     int hidden, epochs, batch_size;
     double lr;
     uint64_t seed;
     int threads;
-    int bow_max_terms;        /* vocabulary of the bag-of-words (most frequent by df) */
-    int word_ngrams;          /* bag of words: word n-grams 1..N (1 = words only) */
-    int char_lo, char_hi;     /* and character n-grams char_lo..char_hi of every token (0 = none) */
+    int bow_max_terms;    /* vocabulary of the bag-of-words (most frequent by df) */
+    int word_ngrams;      /* bag of words: word n-grams 1..N (1 = words only) */
+    int char_lo, char_hi; /* and character n-grams char_lo..char_hi of every token (0 = none) */
 } elmo_classifier_options;
 void elmo_classifier_options_default(elmo_classifier_options *o);
 
@@ -56,20 +56,23 @@ typedef struct {
 
 /* Progress of feature extraction and training (stage: "embed", "train"). */
 typedef void (*elmo_classifier_progress)(const char *stage, size_t done, size_t total, double loss,
-                                  void *user);
+                                         void *user);
 
 /* Train on items. bilm / bilm_dir: the biLM (for ELMo features; its directory is recorded);
  * sv / sv_path: optional static vectors. labels: the class names (n_classes). */
-elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm, const char *bilm_dir,
-                           elmo_static_vectors *sv, const char *sv_path,
-                           const char *const *labels, int n_classes, const elmo_classifier_item *items,
-                           size_t n, elmo_classifier_progress progress, void *user, elmo_classifier **out);
+elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm,
+                                  const char *bilm_dir, elmo_static_vectors *sv,
+                                  const char *sv_path, const char *const *labels, int n_classes,
+                                  const elmo_classifier_item *items, size_t n,
+                                  elmo_classifier_progress progress, void *user,
+                                  elmo_classifier **out);
 void elmo_classifier_free(elmo_classifier *c);
 
 /* Class probabilities (n, n_classes) of texts. For ELMo features the classifier must have
  * been given its biLM (elmo_classifier_attach) and, if it was trained with them, static vectors. */
-elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts, const size_t *lens, size_t n,
-                             float *probs, elmo_classifier_progress progress, void *user);
+elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts,
+                                    const size_t *lens, size_t n, float *probs,
+                                    elmo_classifier_progress progress, void *user);
 
 /* File I/O: versioned container (magic ELMOCLF1), written atomically. Version 2 adds the
  * pooling, the attention vector and the elmo+bow features; version 1 files still load (mean
@@ -87,7 +90,7 @@ int elmo_classifier_features(const elmo_classifier *c);
 int elmo_classifier_pooling(const elmo_classifier *c);
 /* The classifier's budget for attention pooling's kept token layers (bytes). */
 #define ELMO_CLASSIFIER_TOKEN_BUDGET ((size_t)1536 << 20)
-const char *elmo_classifier_bilm_dir(const elmo_classifier *c);   /* as recorded ("" for bow) */
+const char *elmo_classifier_bilm_dir(const elmo_classifier *c);    /* as recorded ("" for bow) */
 const char *elmo_classifier_static_path(const elmo_classifier *c); /* NULL if none */
 elmo_tokenizer elmo_classifier_tokenizer(const elmo_classifier *c);
 int elmo_classifier_max_tokens(const elmo_classifier *c); /* tokens kept per text (0 = all) */
@@ -99,7 +102,8 @@ int elmo_classifier_mix(const elmo_classifier *c, float *s, float *gamma);
  * learned s_j and gamma, then pooled (static and bag-of-words parts not included; for max,
  * mean+max: the per-layer statistic is mixed); and the class probabilities of an ELMo-only
  * input. */
-void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *layers, int n, float *x);
+void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *layers, int n,
+                                      float *x);
 void elmo_classifier_head_probs(const elmo_classifier *c, const float *x, float *probs);
 
 /* Evaluation of predictions against gold labels. */
@@ -111,6 +115,6 @@ typedef struct {
     size_t support[16];
 } elmo_classifier_metrics;
 void elmo_classifier_metrics_compute(int n_classes, size_t n, const int *gold, const float *probs,
-                              elmo_classifier_metrics *m);
+                                     elmo_classifier_metrics *m);
 
 #endif

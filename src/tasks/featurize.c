@@ -12,8 +12,8 @@
 #define BATCH_SEQS 64
 #define BATCH_TOKENS 8192
 
-size_t elmo_tokenize_text(elmo_tokenizer t, const char *text, size_t len, size_t *st,
-                          size_t *ln, size_t max) {
+size_t elmo_tokenize_text(elmo_tokenizer t, const char *text, size_t len, size_t *st, size_t *ln,
+                          size_t max) {
     return t == ELMO_TOK_SIMPLE ? elmo_tokenize_spans(text, len, st, ln, max)
                                 : elmo_split_whitespace(text, len, st, ln, max);
 }
@@ -42,7 +42,8 @@ elmo_status elmo_tokenize_all(elmo_tokenizer t, size_t count, const char *const 
         size_t n = elmo_tokenize_text(t, text[i], len[i], tst, tln, cap);
         if (n > cap) {
             size_t nc = n;
-            size_t *a = realloc(tst, sizeof(size_t) * nc), *b = a ? realloc(tln, sizeof(size_t) * nc) : NULL;
+            size_t *a = realloc(tst, sizeof(size_t) * nc),
+                   *b = a ? realloc(tln, sizeof(size_t) * nc) : NULL;
             if (a) tst = a;
             if (b) tln = b;
             if (!a || !b) {
@@ -132,8 +133,10 @@ elmo_status elmo_embed_many(elmo_session *s, const elmo_model *m, size_t count,
             outs[k - a] = outm + oi;
             ntok[k - a] = q->n;
             for (int t = 0; t < q->n; t++) {
-                if (q->tok) elmo_char_ids(q->tok[t], strlen(q->tok[t]), W, ids + (ti + t) * W);
-                else elmo_char_ids(q->text + q->st[t], q->ln[t], W, ids + (ti + t) * W);
+                if (q->tok)
+                    elmo_char_ids(q->tok[t], strlen(q->tok[t]), W, ids + (ti + t) * W);
+                else
+                    elmo_char_ids(q->text + q->st[t], q->ln[t], W, ids + (ti + t) * W);
             }
             ti += (size_t)q->n;
             oi += (size_t)q->n * K * D;

@@ -16,8 +16,8 @@
 typedef enum { ELMO_TOK_WHITESPACE = 0, ELMO_TOK_SIMPLE = 1 } elmo_tokenizer;
 
 /* Token spans of text with the chosen tokenizer (see elmo_split_whitespace). */
-size_t elmo_tokenize_text(elmo_tokenizer t, const char *text, size_t len, size_t *st,
-                          size_t *ln, size_t max);
+size_t elmo_tokenize_text(elmo_tokenizer t, const char *text, size_t len, size_t *st, size_t *ln,
+                          size_t max);
 
 /* A token sequence: n spans of text, or (tok != NULL) n NUL-terminated tokens. */
 typedef struct {

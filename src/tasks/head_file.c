@@ -23,7 +23,8 @@ void elmo_head_desc_put(cJSON *m, const elmo_head_desc *h, const char *names_key
     put_fingerprint(m, "static_fingerprint", h->static_fp);
     if (h->static_path) cJSON_AddStringToObject(m, "static_vectors", h->static_path);
     cJSON *names = cJSON_AddArrayToObject(m, names_key);
-    for (int k = 0; k < h->n_names; k++) cJSON_AddItemToArray(names, cJSON_CreateString(h->names[k]));
+    for (int k = 0; k < h->n_names; k++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(h->names[k]));
 }
 
 elmo_status elmo_head_file_begin(elmo_ckpt_writer *w, const char *path, const char *magic,
@@ -66,8 +67,10 @@ elmo_status elmo_head_desc_get(const cJSON *m, const char *path, const char *wha
                                elmo_head_desc *h) {
     memset(h, 0, sizeof *h);
     const cJSON *names = cJSON_GetObjectItem(m, names_key);
-    const cJSON *fp = cJSON_GetObjectItem(m, "bilm_fingerprint"), *dir = cJSON_GetObjectItem(m, "bilm_dir");
-    const cJSON *sp = cJSON_GetObjectItem(m, "static_vectors"), *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
+    const cJSON *fp = cJSON_GetObjectItem(m, "bilm_fingerprint"),
+                *dir = cJSON_GetObjectItem(m, "bilm_dir");
+    const cJSON *sp = cJSON_GetObjectItem(m, "static_vectors"),
+                *sfp = cJSON_GetObjectItem(m, "static_fingerprint");
     if (!m || !cJSON_IsArray(names) || !cJSON_IsString(fp) || elmo_head_json_int(m, "K", &h->K) ||
         elmo_head_json_int(m, "D", &h->D) || elmo_head_json_int(m, "static_dim", &h->Ds) ||
         elmo_head_json_int(m, "hidden", &h->hidden))
@@ -76,16 +79,19 @@ elmo_status elmo_head_desc_get(const cJSON *m, const char *path, const char *wha
     h->static_fp = cJSON_IsString(sfp) ? strtoull(sfp->valuestring, NULL, 16) : 0;
     h->bilm_dir = strdup(cJSON_IsString(dir) ? dir->valuestring : "");
     if (cJSON_IsString(sp)) h->static_path = strdup(sp->valuestring);
-    if (!h->bilm_dir || (cJSON_IsString(sp) && !h->static_path)) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!h->bilm_dir || (cJSON_IsString(sp) && !h->static_path))
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     int n = cJSON_GetArraySize(names);
     if (n < 2 || n > max_names) return elmo_fail(ELMO_ERR_FORMAT, "%s: bad %s list", path, name);
-    if (!(h->names = calloc((size_t)n, sizeof(char *)))) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!(h->names = calloc((size_t)n, sizeof(char *))))
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     h->n_names = n;
     for (int k = 0; k < n; k++) {
         const cJSON *x = cJSON_GetArrayItem(names, k);
         if (!cJSON_IsString(x) || elmo_label_control_char(x->valuestring))
             return elmo_fail(ELMO_ERR_FORMAT, "%s: bad %s list", path, name);
-        if (!(h->names[k] = strdup(x->valuestring))) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+        if (!(h->names[k] = strdup(x->valuestring)))
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
     return ELMO_OK;
 }

@@ -17,12 +17,12 @@
 #include "io/util.h"
 
 typedef struct {
-    int K, D, Ds, hidden;         /* biLM layers, their width, static vector width, hidden */
-    uint64_t bilm_fp, static_fp;  /* fingerprints of the biLM and the static vectors (0: none) */
-    char *bilm_dir;               /* where the biLM was ("": unknown) */
-    char *static_path;            /* where the static vectors were, or NULL */
+    int K, D, Ds, hidden;        /* biLM layers, their width, static vector width, hidden */
+    uint64_t bilm_fp, static_fp; /* fingerprints of the biLM and the static vectors (0: none) */
+    char *bilm_dir;              /* where the biLM was ("": unknown) */
+    char *static_path;           /* where the static vectors were, or NULL */
     int n_names;
-    char **names;                 /* (n_names) the output names (classes, tags) */
+    char **names; /* (n_names) the output names (classes, tags) */
 } elmo_head_desc;
 
 /* The shared fields of a description: into m, the names as array `names_key`. */

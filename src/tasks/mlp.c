@@ -130,7 +130,8 @@ double elmo_mlp_backward(const elmo_mlp *m, int N, const float *x, const elmo_cs
         if (sx->dense) elmo_mm(1, 0, sx->dn, C, N, sx->dense, sx->dn, z, C, 1.0f, gm.W2, C);
         for (int n = 0; n < N; n++)
             for (int64_t k = sx->ptr[n]; k < sx->ptr[n + 1]; k++)
-                for (int c = 0; c < C; c++) gm.W2[(size_t)sx->idx[k] * C + c] += sx->val[k] * z[(size_t)n * C + c];
+                for (int c = 0; c < C; c++)
+                    gm.W2[(size_t)sx->idx[k] * C + c] += sx->val[k] * z[(size_t)n * C + c];
     }
     if (m->hidden == 0) {
         if (dx) elmo_mm(0, 1, N, m->in, C, z, C, m->W2, C, 0.0f, dx, m->in);
@@ -143,9 +144,12 @@ double elmo_mlp_backward(const elmo_mlp *m, int N, const float *x, const elmo_cs
         for (int j = 0; j < m->hidden; j++) gm.b1[j] += dh[(size_t)n * m->hidden + j];
     if (x) {
         elmo_mm(1, 0, m->in, m->hidden, N, x, m->in, dh, m->hidden, 1.0f, gm.W1, m->hidden);
-        if (dx) elmo_mm(0, 1, N, m->in, m->hidden, dh, m->hidden, m->W1, m->hidden, 0.0f, dx, m->in);
+        if (dx)
+            elmo_mm(0, 1, N, m->in, m->hidden, dh, m->hidden, m->W1, m->hidden, 0.0f, dx, m->in);
     } else {
-        if (sx->dense) elmo_mm(1, 0, sx->dn, m->hidden, N, sx->dense, sx->dn, dh, m->hidden, 1.0f, gm.W1, m->hidden);
+        if (sx->dense)
+            elmo_mm(1, 0, sx->dn, m->hidden, N, sx->dense, sx->dn, dh, m->hidden, 1.0f, gm.W1,
+                    m->hidden);
         for (int n = 0; n < N; n++) {
             const float *d = dh + (size_t)n * m->hidden;
             for (int64_t k = sx->ptr[n]; k < sx->ptr[n + 1]; k++) {

@@ -145,7 +145,8 @@ static elmo_status ng_read_file(ng_reader *rd, const char *path, ng_sentence_fn 
     elmo_status s = elmo_line_reader_open(&r, path, NG_MAX_LINE);
     if (s) return s;
     const elmo_vocab *v = rd->v;
-    uint32_t start = rd->reverse ? elmo_vocab_eos(v) : elmo_vocab_bos(v), end = rd->reverse ? elmo_vocab_bos(v) : elmo_vocab_eos(v);
+    uint32_t start = rd->reverse ? elmo_vocab_eos(v) : elmo_vocab_bos(v),
+             end = rd->reverse ? elmo_vocab_bos(v) : elmo_vocab_eos(v);
     int got;
     while (!(s = elmo_line_reader_next(&r, &got)) && got) {
         size_t n = elmo_split_whitespace(r.line, r.len, rd->starts, rd->lens, rd->tcap);
@@ -197,9 +198,9 @@ struct elmo_ngram {
     const elmo_vocab *v;
     int order, reverse;
     uint32_t start, end;
-    double p0;                               /* 1 / (V - 1) */
-    ng_table ng[ELMO_NGRAM_MAX_ORDER + 1];   /* [k]: k-grams, value = adjusted count */
-    ng_table ctx[ELMO_NGRAM_MAX_ORDER + 1];  /* [k]: (k-1)-word contexts: a(h .), N1, N2, N3+ */
+    double p0;                              /* 1 / (V - 1) */
+    ng_table ng[ELMO_NGRAM_MAX_ORDER + 1];  /* [k]: k-grams, value = adjusted count */
+    ng_table ctx[ELMO_NGRAM_MAX_ORDER + 1]; /* [k]: (k-1)-word contexts: a(h .), N1, N2, N3+ */
     double disc[ELMO_NGRAM_MAX_ORDER + 1][3];
     uint64_t n_sentences, n_words, n_oov;
 };
@@ -238,8 +239,8 @@ static void estimate_discounts(const uint64_t n[5], double d[3]) {
     }
 }
 
-elmo_status elmo_ngram_train(const elmo_vocab *v, const char *const *files, int n_files,
-                             int order, int reverse, elmo_ngram **out) {
+elmo_status elmo_ngram_train(const elmo_vocab *v, const char *const *files, int n_files, int order,
+                             int reverse, elmo_ngram **out) {
     *out = NULL;
     if (!v) return elmo_fail(ELMO_ERR_ARG, "ngram: no vocabulary");
     if (order < 1 || order > ELMO_NGRAM_MAX_ORDER)

@@ -45,15 +45,14 @@
 
 #define ELMO_NGRAM_MAX_ORDER 5
 
-
 /* ---- model (one direction) ---------------------------------------------------------------- */
 
 typedef struct elmo_ngram elmo_ngram;
 
 /* Train an order-`order` (1..ELMO_NGRAM_MAX_ORDER) model on the sentences of n_files files,
  * forward (reverse = 0) or backward (reverse = 1). The vocabulary must outlive the model. */
-elmo_status elmo_ngram_train(const elmo_vocab *v, const char *const *files, int n_files,
-                             int order, int reverse, elmo_ngram **out);
+elmo_status elmo_ngram_train(const elmo_vocab *v, const char *const *files, int n_files, int order,
+                             int reverse, elmo_ngram **out);
 void elmo_ngram_free(elmo_ngram *m);
 
 /* Natural log of p(w | hist). hist holds n_hist ids in the model's reading order, oldest
@@ -69,10 +68,10 @@ uint32_t elmo_ngram_end_id(const elmo_ngram *m);
 typedef struct {
     int order, reverse;
     uint32_t vocab_size;
-    uint64_t n_sentences, n_words, n_oov;   /* training text (words exclude the boundaries) */
-    uint64_t n_ngrams[ELMO_NGRAM_MAX_ORDER]; /* distinct n-grams of order k + 1 */
+    uint64_t n_sentences, n_words, n_oov;     /* training text (words exclude the boundaries) */
+    uint64_t n_ngrams[ELMO_NGRAM_MAX_ORDER];  /* distinct n-grams of order k + 1 */
     double discount[ELMO_NGRAM_MAX_ORDER][3]; /* D1, D2, D3+ of order k + 1 */
-    size_t bytes;                            /* memory held by the hash tables */
+    size_t bytes;                             /* memory held by the hash tables */
 } elmo_ngram_info;
 void elmo_ngram_get_info(const elmo_ngram *m, elmo_ngram_info *out);
 

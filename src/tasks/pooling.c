@@ -41,7 +41,9 @@ void elmo_pool_stats(int pooling, int K, int n, int D, const float *layers, floa
             if (mean)
                 for (int k = 0; k < D; k++) mean[(size_t)j * D + k] += src[k];
             if (mx)
-                for (int k = 0; k < D; k++) mx[(size_t)j * D + k] = src[k] > mx[(size_t)j * D + k] ? src[k] : mx[(size_t)j * D + k];
+                for (int k = 0; k < D; k++)
+                    mx[(size_t)j * D + k] =
+                        src[k] > mx[(size_t)j * D + k] ? src[k] : mx[(size_t)j * D + k];
         }
         if (mean)
             for (int k = 0; k < D; k++) mean[(size_t)j * D + k] /= (float)n;
@@ -67,7 +69,8 @@ void elmo_attn_pool_forward(int K, int n, int D, const float *layers, const floa
 
 void elmo_attn_pool_backward(int K, int n, int D, const float *layers, const float *w, float gamma,
                              const float *v, const float *mixed, const float *alpha,
-                             const float *dout, float *dmixed, float *dw, float *dgamma, float *dv) {
+                             const float *dout, float *dmixed, float *dw, float *dgamma,
+                             float *dv) {
     /* dalpha_t = dout . m_t; da_t = alpha_t (dalpha_t - sum_u alpha_u dalpha_u);
      * dm_t = alpha_t dout + da_t v; dv += sum_t da_t m_t */
     double avg = 0;

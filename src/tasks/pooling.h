@@ -43,12 +43,18 @@ void elmo_attn_pool_backward(int K, int n, int D, const float *layers, const flo
 
 /* bfloat16 storage of token layers (round to nearest even; NaN kept NaN). */
 static inline uint16_t elmo_pool_to_bf16(float f) {
-    union { float f; uint32_t u; } x = {f};
+    union {
+        float f;
+        uint32_t u;
+    } x = {f};
     if ((x.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x.u >> 16) | 0x40);
     return (uint16_t)((x.u + 0x7fffu + ((x.u >> 16) & 1)) >> 16);
 }
 static inline float elmo_pool_from_bf16(uint16_t h) {
-    union { uint32_t u; float f; } x = {(uint32_t)h << 16};
+    union {
+        uint32_t u;
+        float f;
+    } x = {(uint32_t)h << 16};
     return x.f;
 }
 

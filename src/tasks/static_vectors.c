@@ -78,8 +78,10 @@ elmo_status elmo_static_load(const char *path, elmo_static_vectors **out) {
         if (id >= 0 && added && (size_t)id >= sv->cap) {
             size_t nc = sv->cap ? sv->cap * 2 : 1 << 14;
             float *nv = realloc(sv->vec, sizeof(float) * nc * sv->dim);
-            if (nv) sv->vec = nv, sv->cap = nc;
-            else id = -1;
+            if (nv)
+                sv->vec = nv, sv->cap = nc;
+            else
+                id = -1;
         }
         if (id < 0) {
             s = elmo_fail(ELMO_ERR_NOMEM, "%s: out of memory", path);

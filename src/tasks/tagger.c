@@ -63,7 +63,9 @@ void elmo_tagger_free(elmo_tagger *t) {
     free(t);
 }
 
-const char *elmo_tagger_tag(const elmo_tagger *t, int id) { return id >= 0 && id < t->n_tags ? t->tags[id] : "?"; }
+const char *elmo_tagger_tag(const elmo_tagger *t, int id) {
+    return id >= 0 && id < t->n_tags ? t->tags[id] : "?";
+}
 int elmo_tagger_n_tags(const elmo_tagger *t) { return t->n_tags; }
 const char *elmo_tagger_bilm_dir(const elmo_tagger *t) { return t->bilm_dir ? t->bilm_dir : ""; }
 const char *elmo_tagger_static_path(const elmo_tagger *t) { return t->static_path; }
@@ -81,7 +83,8 @@ int elmo_tagger_mix(const elmo_tagger *t, float *s, float *gamma) {
 }
 
 static elmo_status alloc_params(elmo_tagger *t) {
-    t->n_params = (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
+    t->n_params =
+        (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
     t->params = elmo_calloc(t->n_params, sizeof(float));
     if (!t->params) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the tagger");
     elmo_mlp_bind(&t->mlp, t->in, t->hidden, t->n_tags, t->params + t->K + 1);
@@ -115,15 +118,19 @@ static elmo_status fstore_open(fstore *f, size_t floats) {
     char path[512];
     snprintf(path, sizeof path, "%s/elmo-features-XXXXXX", dir && *dir ? dir : "/tmp");
     int fd = mkstemp(path);
-    if (fd < 0) return elmo_fail(ELMO_ERR_IO, "%s: cannot create the feature store: %s", path, strerror(errno));
+    if (fd < 0)
+        return elmo_fail(ELMO_ERR_IO, "%s: cannot create the feature store: %s", path,
+                         strerror(errno));
     unlink(path);
     if (ftruncate(fd, (off_t)f->bytes) != 0) {
         close(fd);
-        return elmo_fail(ELMO_ERR_IO, "cannot size the feature store (%zu MB): %s", f->bytes >> 20, strerror(errno));
+        return elmo_fail(ELMO_ERR_IO, "cannot size the feature store (%zu MB): %s", f->bytes >> 20,
+                         strerror(errno));
     }
     void *p = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
-    if (p == MAP_FAILED) return elmo_fail(ELMO_ERR_NOMEM, "cannot map the feature store: %s", strerror(errno));
+    if (p == MAP_FAILED)
+        return elmo_fail(ELMO_ERR_NOMEM, "cannot map the feature store: %s", strerror(errno));
     f->p = p;
     return ELMO_OK;
 }
@@ -148,7 +155,8 @@ static void emit_store(size_t i, const float *layers, int n, void *user) {
     for (int k = 0; k < n; k++) {
         float *dst = c->store + (first + k) * (size_t)t->K * t->D;
         for (int j = 0; j < t->K; j++)
-            memcpy(dst + (size_t)j * t->D, layers + ((size_t)j * n + k) * c->Dfull, sizeof(float) * t->D);
+            memcpy(dst + (size_t)j * t->D, layers + ((size_t)j * n + k) * c->Dfull,
+                   sizeof(float) * t->D);
     }
 }
 
@@ -183,8 +191,10 @@ static elmo_status compute_features(const elmo_tagger *t, const elmo_tagged_data
         if (!*stat) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory for static vectors");
         for (size_t k = 0; !s && k < d->n_tokens; k++) {
             const float *v = elmo_static_get(t->sv, d->words[k], strlen(d->words[k]));
-            if (v) memcpy(*stat + k * t->Ds, v, sizeof(float) * t->Ds);
-            else memset(*stat + k * t->Ds, 0, sizeof(float) * t->Ds);
+            if (v)
+                memcpy(*stat + k * t->Ds, v, sizeof(float) * t->Ds);
+            else
+                memset(*stat + k * t->Ds, 0, sizeof(float) * t->Ds);
         }
     }
     free(seqs);
@@ -227,11 +237,13 @@ static void gather(tws *w, const size_t *tok, int n) {
     int K = t->K, D = t->D;
     for (int j = 0; j < K; j++)
         for (int b = 0; b < n; b++)
-            memcpy(w->layers + ((size_t)j * n + b) * D, w->store + (tok[b] * K + j) * D, sizeof(float) * D);
+            memcpy(w->layers + ((size_t)j * n + b) * D, w->store + (tok[b] * K + j) * D,
+                   sizeof(float) * D);
     elmo_scalar_mix(K, n, D, w->layers, NULL, tag_w(t), *tag_gamma(t), 0, w->dmix);
     for (int b = 0; b < n; b++) {
         memcpy(w->x + (size_t)b * t->in, w->dmix + (size_t)b * D, sizeof(float) * D);
-        if (t->Ds) memcpy(w->x + (size_t)b * t->in + D, w->stat + tok[b] * t->Ds, sizeof(float) * t->Ds);
+        if (t->Ds)
+            memcpy(w->x + (size_t)b * t->in + D, w->stat + tok[b] * t->Ds, sizeof(float) * t->Ds);
     }
 }
 
@@ -241,8 +253,10 @@ static double train_batch(tws *w, const size_t *tok, int n, const int32_t *y, fl
     elmo_mlp_forward(&t->mlp, n, w->x, NULL, w->h, w->z);
     double loss = elmo_mlp_backward(&t->mlp, n, w->x, NULL, w->h, w->z, y, 1.0f / (float)n,
                                     g + t->K + 1, w->dx, w->dh);
-    for (int b = 0; b < n; b++) memcpy(w->dmix + (size_t)b * t->D, w->dx + (size_t)b * t->in, sizeof(float) * t->D);
-    elmo_scalar_mix_backward(t->K, n, t->D, w->layers, NULL, tag_w(t), *tag_gamma(t), 0, w->dmix, g, g + t->K, NULL);
+    for (int b = 0; b < n; b++)
+        memcpy(w->dmix + (size_t)b * t->D, w->dx + (size_t)b * t->in, sizeof(float) * t->D);
+    elmo_scalar_mix_backward(t->K, n, t->D, w->layers, NULL, tag_w(t), *tag_gamma(t), 0, w->dmix, g,
+                             g + t->K, NULL);
     return loss;
 }
 
@@ -280,7 +294,8 @@ static int tag_id(const elmo_tagger *t, const char *tag) {
     return -1;
 }
 
-static void score(const elmo_tagger *t, const elmo_tagged_dataset *d, const int32_t *pred, elmo_tag_metrics *m) {
+static void score(const elmo_tagger *t, const elmo_tagged_dataset *d, const int32_t *pred,
+                  elmo_tag_metrics *m) {
     memset(m, 0, sizeof *m);
     for (size_t k = 0; k < d->n_tokens; k++) {
         int gold = tag_id(t, d->tags[k]);
@@ -308,7 +323,8 @@ static elmo_status describe(elmo_tagger *t, const elmo_tagger_options *o, elmo_m
     t->layers = o->layers;
     t->bilm = bilm;
     t->K = o->layers == ELMO_TAG_LAYERS_TOKEN ? 1 : elmo_model_n_output_layers(bilm);
-    t->D = o->layers == ELMO_TAG_LAYERS_TOKEN ? elmo_model_config(bilm)->projection_dim : elmo_model_output_dim(bilm);
+    t->D = o->layers == ELMO_TAG_LAYERS_TOKEN ? elmo_model_config(bilm)->projection_dim
+                                              : elmo_model_output_dim(bilm);
     t->bilm_fp = elmo_model_fingerprint(bilm);
     t->bilm_dir = strdup(bilm_dir ? bilm_dir : "");
     if (sv) {
@@ -326,19 +342,20 @@ static elmo_status describe(elmo_tagger *t, const elmo_tagger_options *o, elmo_m
 typedef struct {
     const elmo_tagger_options *o;
     const elmo_tagged_dataset *train;
-    int32_t *y;           /* (n_tokens) gold tag ids */
-    size_t *order;        /* (n sentences) this epoch's order */
-    size_t *tok;          /* (maxb) token indices of the batch */
-    int32_t *yb;          /* (maxb) their gold tags */
-    int maxb;             /* most tokens in a batch: a sentence longer than a batch is one */
-    float *g, *m1, *m2;   /* (n_params) gradient, Adam's moments */
+    int32_t *y;         /* (n_tokens) gold tag ids */
+    size_t *order;      /* (n sentences) this epoch's order */
+    size_t *tok;        /* (maxb) token indices of the batch */
+    int32_t *yb;        /* (maxb) their gold tags */
+    int maxb;           /* most tokens in a batch: a sentence longer than a batch is one */
+    float *g, *m1, *m2; /* (n_params) gradient, Adam's moments */
     elmo_adam adam;
 } tag_fit;
 
 static elmo_status fit_alloc(tag_fit *f, const elmo_tagger *t, const elmo_labelset *ls) {
     const elmo_tagged_dataset *train = f->train;
     size_t longest = 0;
-    for (size_t i = 0; i < train->n; i++) longest = train->sent[i].n > longest ? train->sent[i].n : longest;
+    for (size_t i = 0; i < train->n; i++)
+        longest = train->sent[i].n > longest ? train->sent[i].n : longest;
     f->maxb = f->o->batch_tokens + (int)(longest < 4096 ? longest : 4096);
     f->y = malloc(sizeof(int32_t) * train->n_tokens);
     f->order = malloc(sizeof(size_t) * train->n);
@@ -364,7 +381,8 @@ static void fit_free(tag_fit *f) {
 static int next_batch(tag_fit *f, size_t *i) {
     const elmo_tagged_dataset *train = f->train;
     int n = 0;
-    while (*i < train->n && (n == 0 || n + (int)train->sent[f->order[*i]].n <= f->o->batch_tokens)) {
+    while (*i < train->n &&
+           (n == 0 || n + (int)train->sent[f->order[*i]].n <= f->o->batch_tokens)) {
         const elmo_sentence *q = &train->sent[f->order[(*i)++]];
         for (size_t k = 0; k < q->n && n < f->maxb; k++) {
             f->tok[n] = q->first + k;
@@ -376,7 +394,8 @@ static int next_batch(tag_fit *f, size_t *i) {
 
 /* One epoch (number ep, from 0): Adam steps over the training sentences in a new random
  * order; *total: the summed loss. */
-static elmo_status train_epoch(elmo_tagger *t, tws *w, tag_fit *f, elmo_rng *r, int ep, double *total) {
+static elmo_status train_epoch(elmo_tagger *t, tws *w, tag_fit *f, elmo_rng *r, int ep,
+                               double *total) {
     size_t ns = f->train->n;
     for (size_t i = 0; i < ns; i++) f->order[i] = i;
     for (size_t i = ns; i > 1; i--) {
@@ -400,7 +419,8 @@ static elmo_status train_epoch(elmo_tagger *t, tws *w, tag_fit *f, elmo_rng *r, 
 }
 
 /* Token accuracy on dev (features in w->store / w->stat) with the current parameters. */
-static double dev_accuracy(const elmo_tagger *t, tws *w, const elmo_tagged_dataset *dev, int32_t *pdev) {
+static double dev_accuracy(const elmo_tagger *t, tws *w, const elmo_tagged_dataset *dev,
+                           int32_t *pdev) {
     predict_all(w, dev->n_tokens, pdev);
     elmo_tag_metrics dm;
     score(t, dev, pdev, &dm);
@@ -413,7 +433,8 @@ elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, co
                               elmo_tag_progress progress, void *user, elmo_tagger **out) {
     *out = NULL;
     if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the tagger needs a biLM");
-    if (!train->tags || train->n_tokens == 0) return elmo_fail(ELMO_ERR_ARG, "no tagged training tokens");
+    if (!train->tags || train->n_tokens == 0)
+        return elmo_fail(ELMO_ERR_ARG, "no tagged training tokens");
     elmo_tagger *t = calloc(1, sizeof *t);
     if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_labelset ls;
@@ -451,7 +472,9 @@ elmo_status elmo_tagger_train(const elmo_tagger_options *o, elmo_model *bilm, co
             w.stat = stat_dev;
             dev_acc = dev_accuracy(t, &w, dev, pdev);
         }
-        if (progress) progress("train", (size_t)ep + 1, (size_t)o->epochs, total / train->n_tokens, dev_acc, user);
+        if (progress)
+            progress("train", (size_t)ep + 1, (size_t)o->epochs, total / train->n_tokens, dev_acc,
+                     user);
     }
     if (wok) tws_free(&w);
     fstore_close(&fs);
@@ -506,11 +529,12 @@ elmo_status elmo_tagger_save(const elmo_tagger *t, const char *path) {
     cJSON_AddStringToObject(m, "kind", "elmo.c sequence tagger");
     cJSON_AddNumberToObject(m, "version", TAG_VERSION);
     cJSON_AddStringToObject(m, "layers", t->layers == ELMO_TAG_LAYERS_TOKEN ? "token" : "mix");
-    elmo_head_desc h = {t->K, t->D, t->Ds, t->hidden, t->bilm_fp, t->static_fp, t->bilm_dir,
-                        t->static_path, t->n_tags, t->tags};
+    elmo_head_desc h = {t->K,         t->D,        t->Ds,          t->hidden, t->bilm_fp,
+                        t->static_fp, t->bilm_dir, t->static_path, t->n_tags, t->tags};
     elmo_head_desc_put(m, &h, "tags");
     elmo_ckpt_writer w;
-    elmo_status s = elmo_head_file_begin(&w, path, TAG_MAGIC, TAG_VERSION, m, t->params, t->n_params);
+    elmo_status s =
+        elmo_head_file_begin(&w, path, TAG_MAGIC, TAG_VERSION, m, t->params, t->n_params);
     if (s) return s;
     elmo_ckpt_put(&w, "words", t->words.arena ? t->words.arena : "", t->words.used);
     return elmo_ckpt_commit(&w);
@@ -527,7 +551,8 @@ static elmo_status read_description(elmo_tagger *t, const cJSON *m, const char *
         elmo_head_desc_free(&h);
         return s;
     }
-    t->layers = strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
+    t->layers =
+        strcmp(lay->valuestring, "token") == 0 ? ELMO_TAG_LAYERS_TOKEN : ELMO_TAG_LAYERS_MIX;
     t->K = h.K, t->D = h.D, t->Ds = h.Ds, t->hidden = h.hidden;
     t->bilm_fp = h.bilm_fp, t->static_fp = h.static_fp;
     t->bilm_dir = h.bilm_dir, t->static_path = h.static_path; /* t owns them now */
@@ -549,7 +574,8 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     /* the size the description implies is checked against the section before allocating it
      * (a damaged description can claim gigabytes) */
     if (!s) {
-        size_t want = (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
+        size_t want =
+            (size_t)t->K + 1 + elmo_mlp_count(t->in, t->hidden, t->n_tags == 2 ? 1 : t->n_tags);
         s = elmo_ckpt_get(&ck, "params", elmo_mul_size(want, sizeof(float)), &d, NULL);
     }
     if (!s) s = alloc_params(t);
@@ -557,7 +583,8 @@ elmo_status elmo_tagger_load(const char *path, elmo_tagger **out) {
     if (!s && !(s = elmo_ckpt_get(&ck, "words", SIZE_MAX, &d, &nb)))
         for (size_t i = 0; !s && i < nb;) { /* NUL-terminated words */
             size_t len = strnlen(d + i, nb - i);
-            if (elmo_strmap_add(&t->words, d + i, len, NULL) < 0) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+            if (elmo_strmap_add(&t->words, d + i, len, NULL) < 0)
+                s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
             i += len + 1;
         }
     cJSON_Delete(m);
@@ -574,12 +601,17 @@ elmo_status elmo_tagger_attach(elmo_tagger *t, elmo_model *bilm, elmo_static_vec
     if (!bilm) return elmo_fail(ELMO_ERR_ARG, "the tagger needs a biLM");
     int K = t->layers == ELMO_TAG_LAYERS_TOKEN ? 1 : elmo_model_n_output_layers(bilm);
     if (elmo_model_fingerprint(bilm) != t->bilm_fp || K != t->K)
-        return elmo_fail(ELMO_ERR_STATE, "this tagger was trained with another biLM (%s); give that model with --model",
-                         t->bilm_dir && *t->bilm_dir ? t->bilm_dir : "unknown directory");
+        return elmo_fail(
+            ELMO_ERR_STATE,
+            "this tagger was trained with another biLM (%s); give that model with --model",
+            t->bilm_dir && *t->bilm_dir ? t->bilm_dir : "unknown directory");
     if (t->Ds) {
-        if (!sv) return elmo_fail(ELMO_ERR_ARG, "this tagger needs its static vectors (%s)", t->static_path ? t->static_path : "?");
+        if (!sv)
+            return elmo_fail(ELMO_ERR_ARG, "this tagger needs its static vectors (%s)",
+                             t->static_path ? t->static_path : "?");
         if (elmo_static_fingerprint(sv) != t->static_fp || elmo_static_dim(sv) != t->Ds)
-            return elmo_fail(ELMO_ERR_STATE, "these static vectors are not the ones the tagger was trained with");
+            return elmo_fail(ELMO_ERR_STATE,
+                             "these static vectors are not the ones the tagger was trained with");
     }
     t->bilm = bilm;
     t->sv = sv;
@@ -607,8 +639,10 @@ elmo_status elmo_tag_baseline(const elmo_tagged_dataset *train, const elmo_tagge
         if (w >= 0 && (size_t)w >= ccap) {
             size_t nc = ccap ? ccap * 2 : 1 << 14;
             int32_t *n2 = realloc(counts, sizeof(int32_t) * nc * T);
-            if (n2) counts = n2, ccap = nc;
-            else w = -1;
+            if (n2)
+                counts = n2, ccap = nc;
+            else
+                w = -1;
         }
         if (w < 0) {
             s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");

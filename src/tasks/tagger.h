@@ -19,7 +19,7 @@
 enum { ELMO_TAG_LAYERS_MIX = 0, ELMO_TAG_LAYERS_TOKEN = 1 };
 
 typedef struct {
-    int layers;       /* ELMO_TAG_LAYERS_MIX or _TOKEN */
+    int layers; /* ELMO_TAG_LAYERS_MIX or _TOKEN */
     int hidden, epochs, batch_tokens;
     double lr;
     uint64_t seed;

@@ -35,7 +35,8 @@ static size_t find_ci(const char *s, size_t len, const char *needle) {
     size_t n = strlen(needle);
     if (n == 0 || len < n) return SIZE_MAX;
     for (size_t i = 0; i + n <= len; i++)
-        if (lower((unsigned char)s[i]) == lower((unsigned char)needle[0]) && starts_ci(s + i, len - i, needle))
+        if (lower((unsigned char)s[i]) == lower((unsigned char)needle[0]) &&
+            starts_ci(s + i, len - i, needle))
             return i;
     return SIZE_MAX;
 }
@@ -86,7 +87,8 @@ int elmo_qp_decode(const char *s, size_t len, int header_q, elmo_strbuf *out) {
                 i++;
             } else if (i + 2 < len && hexval((unsigned char)s[i + 1]) >= 0 &&
                        hexval((unsigned char)s[i + 2]) >= 0) {
-                char b = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+                char b =
+                    (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
                 if (elmo_strbuf_add(out, &b, 1)) return -1;
                 i += 3;
             } else {
@@ -160,19 +162,20 @@ static unsigned cp1252(unsigned char b) { return b >= 0x80 && b < 0xa0 ? cp1252_
 
 static unsigned latin9(unsigned char b) {
     switch (b) {
-    case 0xa4: return 0x20ac;
-    case 0xa6: return 0x160;
-    case 0xa8: return 0x161;
-    case 0xb4: return 0x17d;
-    case 0xb8: return 0x17e;
-    case 0xbc: return 0x152;
-    case 0xbd: return 0x153;
-    case 0xbe: return 0x178;
-    default: return b;
+        case 0xa4: return 0x20ac;
+        case 0xa6: return 0x160;
+        case 0xa8: return 0x161;
+        case 0xb4: return 0x17d;
+        case 0xb8: return 0x17e;
+        case 0xbc: return 0x152;
+        case 0xbd: return 0x153;
+        case 0xbe: return 0x178;
+        default: return b;
     }
 }
 
-static int single_byte(const char *s, size_t len, unsigned (*map)(unsigned char), elmo_strbuf *out) {
+static int single_byte(const char *s, size_t len, unsigned (*map)(unsigned char),
+                       elmo_strbuf *out) {
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char b = (unsigned char)s[i];
@@ -239,15 +242,16 @@ int elmo_to_utf8(const char *s, size_t len, const char *charset, elmo_strbuf *ou
         }
     }
     name[n] = 0;
-    static const char *const autos[] = {"", "us-ascii", "ascii", "ansi_x3.4-1968", "default",
-                                        "default_charset", "unknown", "x-unknown", "unknown-8bit",
-                                        "x-user-defined", "none", NULL};
-    static const char *const w1252[] = {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
-                                        "latin-1", "l1", "windows-1252", "cp1252", "x-cp1252",
-                                        "win-1252", "ibm819", "cp819", NULL};
+    static const char *const autos[] = {
+        "",        "us-ascii",  "ascii",        "ansi_x3.4-1968", "default", "default_charset",
+        "unknown", "x-unknown", "unknown-8bit", "x-user-defined", "none",    NULL};
+    static const char *const w1252[] = {
+        "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "windows-1252",
+        "cp1252",     "x-cp1252",  "win-1252",   "ibm819", "cp819",   NULL};
     for (int k = 0; autos[k]; k++)
         if (strcmp(name, autos[k]) == 0) return auto_utf8(s, len, out);
-    if (strcmp(name, "utf-8") == 0 || strcmp(name, "utf8") == 0) return elmo_utf8_repair(s, len, out);
+    if (strcmp(name, "utf-8") == 0 || strcmp(name, "utf8") == 0)
+        return elmo_utf8_repair(s, len, out);
     for (int k = 0; w1252[k]; k++)
         if (strcmp(name, w1252[k]) == 0) return single_byte(s, len, cp1252, out);
     if (strcmp(name, "iso-8859-15") == 0 || strcmp(name, "iso8859-15") == 0 ||
@@ -259,8 +263,10 @@ int elmo_to_utf8(const char *s, size_t len, const char *charset, elmo_strbuf *ou
         if ((unsigned char)s[i] >= 0x80 || s[i] == 0x1b) ascii = 0;
     if (ascii) return elmo_strbuf_add(out, s, len);
     const char *alias = name;
-    if (strncmp(name, "ks_c_5601", 9) == 0 || strcmp(name, "ksc5601") == 0) alias = "CP949";
-    else if (strcmp(name, "gb2312") == 0 || strcmp(name, "x-gbk") == 0 || strcmp(name, "euc-cn") == 0)
+    if (strncmp(name, "ks_c_5601", 9) == 0 || strcmp(name, "ksc5601") == 0)
+        alias = "CP949";
+    else if (strcmp(name, "gb2312") == 0 || strcmp(name, "x-gbk") == 0 ||
+             strcmp(name, "euc-cn") == 0)
         alias = "GBK";
     return via_iconv(s, len, alias, out);
 }
@@ -271,18 +277,18 @@ static const struct {
     const char *name;
     unsigned cp;
 } entities[] = {
-    {"nbsp", 0xa0},    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},        {"quot", '"'},
-    {"apos", '\''},    {"copy", 0xa9},     {"reg", 0xae},      {"trade", 0x2122},  {"euro", 0x20ac},
-    {"pound", 0xa3},   {"yen", 0xa5},      {"cent", 0xa2},     {"sect", 0xa7},     {"deg", 0xb0},
-    {"plusmn", 0xb1},  {"times", 0xd7},    {"divide", 0xf7},   {"middot", 0xb7},   {"bull", 0x2022},
-    {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013},  {"lsquo", 0x2018},  {"rsquo", 0x2019},
-    {"ldquo", 0x201c}, {"rdquo", 0x201d},  {"laquo", 0xab},    {"raquo", 0xbb},    {"iexcl", 0xa1},
-    {"iquest", 0xbf},  {"frac12", 0xbd},   {"frac14", 0xbc},   {"frac34", 0xbe},   {"shy", 0xad},
-    {"para", 0xb6},    {"micro", 0xb5},    {"eacute", 0xe9},   {"egrave", 0xe8},   {"ecirc", 0xea},
-    {"euml", 0xeb},    {"aacute", 0xe1},   {"agrave", 0xe0},   {"acirc", 0xe2},    {"auml", 0xe4},
-    {"aring", 0xe5},   {"ouml", 0xf6},     {"oacute", 0xf3},   {"ocirc", 0xf4},    {"uuml", 0xfc},
-    {"uacute", 0xfa},  {"iacute", 0xed},   {"ccedil", 0xe7},   {"ntilde", 0xf1},   {"szlig", 0xdf},
-    {"Auml", 0xc4},    {"Ouml", 0xd6},     {"Uuml", 0xdc},     {"Eacute", 0xc9},   {"Aring", 0xc5},
+    {"nbsp", 0xa0},     {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},
+    {"apos", '\''},     {"copy", 0xa9},    {"reg", 0xae},     {"trade", 0x2122}, {"euro", 0x20ac},
+    {"pound", 0xa3},    {"yen", 0xa5},     {"cent", 0xa2},    {"sect", 0xa7},    {"deg", 0xb0},
+    {"plusmn", 0xb1},   {"times", 0xd7},   {"divide", 0xf7},  {"middot", 0xb7},  {"bull", 0x2022},
+    {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019},
+    {"ldquo", 0x201c},  {"rdquo", 0x201d}, {"laquo", 0xab},   {"raquo", 0xbb},   {"iexcl", 0xa1},
+    {"iquest", 0xbf},   {"frac12", 0xbd},  {"frac14", 0xbc},  {"frac34", 0xbe},  {"shy", 0xad},
+    {"para", 0xb6},     {"micro", 0xb5},   {"eacute", 0xe9},  {"egrave", 0xe8},  {"ecirc", 0xea},
+    {"euml", 0xeb},     {"aacute", 0xe1},  {"agrave", 0xe0},  {"acirc", 0xe2},   {"auml", 0xe4},
+    {"aring", 0xe5},    {"ouml", 0xf6},    {"oacute", 0xf3},  {"ocirc", 0xf4},   {"uuml", 0xfc},
+    {"uacute", 0xfa},   {"iacute", 0xed},  {"ccedil", 0xe7},  {"ntilde", 0xf1},  {"szlig", 0xdf},
+    {"Auml", 0xc4},     {"Ouml", 0xd6},    {"Uuml", 0xdc},    {"Eacute", 0xc9},  {"Aring", 0xc5},
     {NULL, 0}};
 
 /* Decode an entity at s[0] == '&'; returns bytes consumed (0: not an entity). */
@@ -294,14 +300,18 @@ static size_t entity(const char *s, size_t len, unsigned *cp) {
         if (hex) i++;
         size_t d0 = i;
         unsigned long v = 0;
-        while (i < len && i - d0 < 8 && (hex ? hexval((unsigned char)s[i]) >= 0 : (s[i] >= '0' && s[i] <= '9'))) {
-            v = v * (hex ? 16 : 10) + (unsigned long)(hex ? hexval((unsigned char)s[i]) : s[i] - '0');
+        while (i < len && i - d0 < 8 &&
+               (hex ? hexval((unsigned char)s[i]) >= 0 : (s[i] >= '0' && s[i] <= '9'))) {
+            v = v * (hex ? 16 : 10) +
+                (unsigned long)(hex ? hexval((unsigned char)s[i]) : s[i] - '0');
             i++;
         }
         if (i == d0) return 0;
         if (i < len && s[i] == ';') i++;
-        if (v >= 0x80 && v < 0xa0) v = cp1252((unsigned char)v);
-        else if (v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) v = 0xfffd;
+        if (v >= 0x80 && v < 0xa0)
+            v = cp1252((unsigned char)v);
+        else if (v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+            v = 0xfffd;
         *cp = (unsigned)v;
         return i;
     }
@@ -320,10 +330,10 @@ static size_t entity(const char *s, size_t len, unsigned *cp) {
 }
 
 static int inline_tag(const char *name) {
-    static const char *const tags[] = {"a", "b", "i", "u", "s", "em", "strong", "font", "span",
-                                       "small", "big", "sup", "sub", "strike", "tt", "abbr",
-                                       "acronym", "cite", "code", "q", "blink", "o:p", "wbr",
-                                       "ins", "del", "mark", NULL};
+    static const char *const tags[] = {"a",    "b",    "i",       "u",    "s",    "em",  "strong",
+                                       "font", "span", "small",   "big",  "sup",  "sub", "strike",
+                                       "tt",   "abbr", "acronym", "cite", "code", "q",   "blink",
+                                       "o:p",  "wbr",  "ins",     "del",  "mark", NULL};
     for (int k = 0; tags[k]; k++)
         if (strcmp(name, tags[k]) == 0) return 1;
     return 0;
@@ -361,7 +371,8 @@ int elmo_html_to_text(const char *s, size_t len, elmo_strbuf *out) {
             continue;
         }
         unsigned char n1 = i + 1 < len ? (unsigned char)s[i + 1] : 0;
-        int tagstart = ((n1 | 0x20) >= 'a' && (n1 | 0x20) <= 'z') || n1 == '/' || n1 == '!' || n1 == '?';
+        int tagstart =
+            ((n1 | 0x20) >= 'a' && (n1 | 0x20) <= 'z') || n1 == '/' || n1 == '!' || n1 == '?';
         if (!tagstart) {
             if (elmo_strbuf_add(out, "<", 1)) return -1;
             run = ++i;
@@ -373,7 +384,8 @@ int elmo_html_to_text(const char *s, size_t len, elmo_strbuf *out) {
         char name[16];
         size_t nn = 0;
         while (j < len && nn + 1 < sizeof name &&
-               (((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z') || (s[j] >= '0' && s[j] <= '9') || s[j] == ':'))
+               (((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z') || (s[j] >= '0' && s[j] <= '9') ||
+                s[j] == ':'))
             name[nn++] = (char)lower((unsigned char)s[j++]);
         name[nn] = 0;
         const char *gt = memchr(s + j, '>', len - j);
@@ -476,11 +488,11 @@ int elmo_collapse_space(const char *s, size_t len, elmo_strbuf *out) {
 /* ---- MIME structure */
 
 typedef struct {
-    char type[80];      /* lower-case media type; "" when absent */
+    char type[80]; /* lower-case media type; "" when absent */
     char charset[64];
     char boundary[200];
-    char cte[40];       /* lower-case transfer encoding */
-    size_t body;        /* offset of the body */
+    char cte[40]; /* lower-case transfer encoding */
+    size_t body;  /* offset of the body */
 } part_info;
 
 /* Parameter name (lower-case) of a Content-Type value into val; 1 if found. */
@@ -512,7 +524,8 @@ static int get_param(const char *v, size_t len, const char *name, char *val, siz
                         j++;
                     }
                 } else {
-                    while (j < len && v[j] != ';' && v[j] != ' ' && v[j] != '\t' && v[j] != '\r' && v[j] != '\n') {
+                    while (j < len && v[j] != ';' && v[j] != ' ' && v[j] != '\t' && v[j] != '\r' &&
+                           v[j] != '\n') {
                         if (n + 1 < cap) val[n++] = v[j];
                         j++;
                     }
@@ -528,7 +541,8 @@ static int get_param(const char *v, size_t len, const char *name, char *val, siz
 static void copy_token_lower(const char *v, size_t len, char *dst, size_t cap) {
     size_t i = 0, n = 0;
     while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n')) i++;
-    while (i < len && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '\n' && n + 1 < cap)
+    while (i < len && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '\n' &&
+           n + 1 < cap)
         dst[n++] = (char)lower((unsigned char)v[i++]);
     dst[n] = 0;
 }
@@ -541,7 +555,8 @@ static int is_header_line(const char *l, size_t n) {
 }
 
 /* Parse headers from p (len). subject (may be NULL) receives the raw unfolded Subject. */
-static int parse_headers(const char *p, size_t len, int skip_from, part_info *h, elmo_strbuf *subject) {
+static int parse_headers(const char *p, size_t len, int skip_from, part_info *h,
+                         elmo_strbuf *subject) {
     memset(h, 0, sizeof *h);
     elmo_strbuf cur = {0};
     size_t i = 0;
@@ -565,8 +580,10 @@ static int parse_headers(const char *p, size_t len, int skip_from, part_info *h,
             const char *v = colon + 1;
             if (nlen == 12 && starts_ci(c, nlen, "content-type")) {
                 copy_token_lower(v, vlen, h->type, sizeof h->type);
-                if (!get_param(v, vlen, "charset", h->charset, sizeof h->charset)) h->charset[0] = 0;
-                if (!get_param(v, vlen, "boundary", h->boundary, sizeof h->boundary)) h->boundary[0] = 0;
+                if (!get_param(v, vlen, "charset", h->charset, sizeof h->charset))
+                    h->charset[0] = 0;
+                if (!get_param(v, vlen, "boundary", h->boundary, sizeof h->boundary))
+                    h->boundary[0] = 0;
             } else if (nlen == 25 && starts_ci(c, nlen, "content-transfer-encoding")) {
                 copy_token_lower(v, vlen, h->cte, sizeof h->cte);
             } else if (nlen == 7 && subject && starts_ci(c, nlen, "subject")) {
@@ -593,8 +610,8 @@ static int parse_headers(const char *p, size_t len, int skip_from, part_info *h,
 /* Undeclared or text/plain bodies that are really HTML: an <html>, <body> or doctype tag, or
  * at least five common tags (<p> <br> <table> <td> <font> <a ...> ...). */
 static int looks_like_html(const char *s, size_t len) {
-    static const char *const tags[] = {"p", "br", "table", "tr", "td", "div", "font", "a", "img",
-                                       "li", "ul", "center", "b", "i", "span", NULL};
+    static const char *const tags[] = {"p",   "br", "table", "tr",     "td", "div", "font", "a",
+                                       "img", "li", "ul",    "center", "b",  "i",   "span", NULL};
     if (find_ci(s, len, "<html") != SIZE_MAX || find_ci(s, len, "<body") != SIZE_MAX ||
         find_ci(s, len, "<!doctype html") != SIZE_MAX)
         return 1;
@@ -618,7 +635,8 @@ static int looks_like_html(const char *s, size_t len) {
 static int add_sep(elmo_strbuf *out) { return out->n ? elmo_strbuf_add(out, " ", 1) : 0; }
 
 /* A leaf text part: transfer decoding, charset, HTML. */
-static int leaf_text(const char *body, size_t blen, const part_info *h, int html, elmo_strbuf *out) {
+static int leaf_text(const char *body, size_t blen, const part_info *h, int html,
+                     elmo_strbuf *out) {
     elmo_strbuf raw = {0}, utf = {0};
     int rc = 0;
     const char *b = body;
@@ -637,7 +655,8 @@ static int leaf_text(const char *body, size_t blen, const part_info *h, int html
         if (!html && (h->type[0] == 0 || strcmp(h->type, "text/plain") == 0))
             html = looks_like_html(utf.p, utf.n);
         rc = add_sep(out);
-        if (rc == 0) rc = html ? elmo_html_to_text(utf.p, utf.n, out) : elmo_strbuf_add(out, utf.p, utf.n);
+        if (rc == 0)
+            rc = html ? elmo_html_to_text(utf.p, utf.n, out) : elmo_strbuf_add(out, utf.p, utf.n);
     }
     elmo_strbuf_free(&raw);
     elmo_strbuf_free(&utf);
@@ -650,7 +669,8 @@ static int is_space_only(const char *s, size_t n) {
     return 1;
 }
 
-static int walk(const char *p, size_t len, int depth, int top, elmo_strbuf *subject, elmo_strbuf *out);
+static int walk(const char *p, size_t len, int depth, int top, elmo_strbuf *subject,
+                elmo_strbuf *out);
 
 typedef struct {
     /* multipart/alternative: the last non-empty text/plain alternative, and the last other */
@@ -659,7 +679,8 @@ typedef struct {
 
 static size_t non_space(const elmo_strbuf *b) {
     size_t n = 0;
-    for (size_t i = 0; i < b->n; i++) n += b->p[i] != ' ' && b->p[i] != '\t' && b->p[i] != '\r' && b->p[i] != '\n';
+    for (size_t i = 0; i < b->n; i++)
+        n += b->p[i] != ' ' && b->p[i] != '\t' && b->p[i] != '\r' && b->p[i] != '\n';
     return n;
 }
 
@@ -671,7 +692,8 @@ static int multipart_part(const char *p, size_t len, int depth, alt_choice *alt,
     int rc = walk(p, len, depth + 1, 0, NULL, &t);
     if (rc == 0) rc = parse_headers(p, len, 0, &ph, NULL);
     if (rc == 0 && non_space(&t) > 0) {
-        elmo_strbuf *slot = ph.type[0] == 0 || strcmp(ph.type, "text/plain") == 0 ? &alt->plain : &alt->other;
+        elmo_strbuf *slot =
+            ph.type[0] == 0 || strcmp(ph.type, "text/plain") == 0 ? &alt->plain : &alt->other;
         elmo_strbuf_free(slot);
         *slot = t;
     } else {
@@ -684,7 +706,8 @@ static int multipart_part(const char *p, size_t len, int depth, alt_choice *alt,
  * part is then a stub such as "this is an HTML message"). */
 static int alt_finish(alt_choice *alt, elmo_strbuf *out) {
     const elmo_strbuf *pick = &alt->plain;
-    if (alt->other.n && (!alt->plain.n || non_space(&alt->other) > 2 * non_space(&alt->plain))) pick = &alt->other;
+    if (alt->other.n && (!alt->plain.n || non_space(&alt->other) > 2 * non_space(&alt->plain)))
+        pick = &alt->other;
     int rc = pick->n ? (add_sep(out) || elmo_strbuf_add(out, pick->p, pick->n)) : 0;
     elmo_strbuf_free(&alt->plain);
     elmo_strbuf_free(&alt->other);
@@ -692,10 +715,12 @@ static int alt_finish(alt_choice *alt, elmo_strbuf *out) {
 }
 
 /* The parts of a multipart body, delimited by lines "--boundary" ("--boundary--" closes). */
-static int walk_multipart(const char *body, size_t blen, const part_info *h, int depth, elmo_strbuf *out) {
+static int walk_multipart(const char *body, size_t blen, const part_info *h, int depth,
+                          elmo_strbuf *out) {
     const char *bd = h->boundary;
     size_t bl = strlen(bd);
-    alt_choice choice = {{0}, {0}}, *alt = strcmp(h->type, "multipart/alternative") == 0 ? &choice : NULL;
+    alt_choice choice = {{0}, {0}},
+               *alt = strcmp(h->type, "multipart/alternative") == 0 ? &choice : NULL;
     size_t i = 0, part = SIZE_MAX, nparts = 0;
     int rc = 0, closed = 0;
     while (i < blen && !closed && rc == 0) {
@@ -703,11 +728,14 @@ static int walk_multipart(const char *body, size_t blen, const part_info *h, int
         size_t le = nl ? (size_t)(nl - body) : blen, next = nl ? le + 1 : blen;
         size_t ll = le - i;
         int delim = 0;
-        if (ll >= bl + 2 && body[i] == '-' && body[i + 1] == '-' && memcmp(body + i + 2, bd, bl) == 0) {
+        if (ll >= bl + 2 && body[i] == '-' && body[i + 1] == '-' &&
+            memcmp(body + i + 2, bd, bl) == 0) {
             const char *r = body + i + 2 + bl;
             size_t rl = ll - 2 - bl;
-            if (rl >= 2 && r[0] == '-' && r[1] == '-' && is_space_only(r + 2, rl - 2)) delim = 2;
-            else if (is_space_only(r, rl)) delim = 1;
+            if (rl >= 2 && r[0] == '-' && r[1] == '-' && is_space_only(r + 2, rl - 2))
+                delim = 2;
+            else if (is_space_only(r, rl))
+                delim = 1;
         }
         if (delim) {
             if (part != SIZE_MAX) {
@@ -735,18 +763,22 @@ static int walk_multipart(const char *body, size_t blen, const part_info *h, int
     return rc;
 }
 
-static int walk(const char *p, size_t len, int depth, int top, elmo_strbuf *subject, elmo_strbuf *out) {
+static int walk(const char *p, size_t len, int depth, int top, elmo_strbuf *subject,
+                elmo_strbuf *out) {
     part_info h;
     if (parse_headers(p, len, top, &h, subject)) return -1;
     if (depth > MAX_DEPTH) return 0;
     const char *body = p + h.body;
     size_t blen = len - h.body;
     const char *t = h.type;
-    if (strncmp(t, "multipart/", 10) == 0 && h.boundary[0]) return walk_multipart(body, blen, &h, depth, out);
+    if (strncmp(t, "multipart/", 10) == 0 && h.boundary[0])
+        return walk_multipart(body, blen, &h, depth, out);
     if (strcmp(t, "message/rfc822") == 0) return walk(body, blen, depth + 1, 0, NULL, out);
-    if (t[0] == 0 || strcmp(t, "text/plain") == 0 || strcmp(t, "text") == 0 || strncmp(t, "multipart/", 10) == 0)
+    if (t[0] == 0 || strcmp(t, "text/plain") == 0 || strcmp(t, "text") == 0 ||
+        strncmp(t, "multipart/", 10) == 0)
         return leaf_text(body, blen, &h, 0, out);
-    if (strcmp(t, "text/html") == 0 || strcmp(t, "text/enriched") == 0 || strcmp(t, "text/richtext") == 0)
+    if (strcmp(t, "text/html") == 0 || strcmp(t, "text/enriched") == 0 ||
+        strcmp(t, "text/richtext") == 0)
         return leaf_text(body, blen, &h, 1, out);
     return 0; /* attachments, signatures, images, other text types */
 }

@@ -98,23 +98,29 @@ elmo_status elmo_encoding_parse(const char *name, elmo_encoding *out) {
 
 elmo_status elmo_labeled_format_parse(const char *name, elmo_labeled_format *out) {
     if (!name || !out) return elmo_fail(ELMO_ERR_ARG, "format: NULL argument");
-    if (!strcasecmp(name, "csv")) *out = ELMO_LABELED_CSV;
-    else if (!strcasecmp(name, "tsv")) *out = ELMO_LABELED_TSV;
-    else if (!strcasecmp(name, "fasttext")) *out = ELMO_LABELED_FASTTEXT;
+    if (!strcasecmp(name, "csv"))
+        *out = ELMO_LABELED_CSV;
+    else if (!strcasecmp(name, "tsv"))
+        *out = ELMO_LABELED_TSV;
+    else if (!strcasecmp(name, "fasttext"))
+        *out = ELMO_LABELED_FASTTEXT;
     else
-        return elmo_fail(ELMO_ERR_ARG, "unknown dataset format '%s' (expected csv, tsv or fasttext)",
-                         name);
+        return elmo_fail(ELMO_ERR_ARG,
+                         "unknown dataset format '%s' (expected csv, tsv or fasttext)", name);
     return ELMO_OK;
 }
 
 elmo_status elmo_tag_format_parse(const char *name, elmo_tag_format *out) {
     if (!name || !out) return elmo_fail(ELMO_ERR_ARG, "format: NULL argument");
-    if (!strcasecmp(name, "auto")) *out = ELMO_TAGFMT_AUTO;
-    else if (!strcasecmp(name, "slash") || !strcasecmp(name, "wordtag")) *out = ELMO_TAGFMT_SLASH;
-    else if (!strcasecmp(name, "conll")) *out = ELMO_TAGFMT_CONLL;
+    if (!strcasecmp(name, "auto"))
+        *out = ELMO_TAGFMT_AUTO;
+    else if (!strcasecmp(name, "slash") || !strcasecmp(name, "wordtag"))
+        *out = ELMO_TAGFMT_SLASH;
+    else if (!strcasecmp(name, "conll"))
+        *out = ELMO_TAGFMT_CONLL;
     else
-        return elmo_fail(ELMO_ERR_ARG,
-                         "unknown tagged format '%s' (expected auto, slash or conll)", name);
+        return elmo_fail(ELMO_ERR_ARG, "unknown tagged format '%s' (expected auto, slash or conll)",
+                         name);
     return ELMO_OK;
 }
 
@@ -156,8 +162,10 @@ static int is_ascii_blank(const char *s, size_t len) {
 static uint64_t count_breaks(const char *s, size_t n) {
     uint64_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\n') k++;
-        else if (s[i] == '\r' && !(i + 1 < n && s[i + 1] == '\n')) k++;
+        if (s[i] == '\n')
+            k++;
+        else if (s[i] == '\r' && !(i + 1 < n && s[i + 1] == '\n'))
+            k++;
     }
     return k;
 }
@@ -179,13 +187,13 @@ typedef struct {
 typedef struct {
     const char *name; /* file name for messages */
     elmo_encoding enc;
-    char *conv;       /* latin-1 conversion output */
+    char *conv; /* latin-1 conversion output */
     size_t conv_cap;
-    char *rec;        /* CSV record bytes */
+    char *rec; /* CSV record bytes */
     size_t rec_n, rec_cap;
     td_field *fld;
     size_t nf, fcap;
-    size_t *st, *ln;  /* whitespace split */
+    size_t *st, *ln; /* whitespace split */
     size_t tcap;
 } td_ctx;
 
@@ -200,8 +208,8 @@ static void ctx_free(td_ctx *c) {
 
 /* Make s (raw bytes of the file) UTF-8: validate (utf-8) or convert (latin-1, into c->conv).
  * line: where s starts (the line of an error is found by counting breaks). */
-static elmo_status to_utf8(td_ctx *c, const char *s, size_t len, uint64_t line,
-                           const char **out, size_t *out_len) {
+static elmo_status to_utf8(td_ctx *c, const char *s, size_t len, uint64_t line, const char **out,
+                           size_t *out_len) {
     if (c->enc == ELMO_ENC_UTF8) {
         size_t ok = elmo_utf8_valid_prefix(s, len);
         if (ok < len)
@@ -430,7 +438,8 @@ static elmo_status resolve_column(const char *file, const char *role, const char
                                   char *desc, size_t dcap) {
     size_t sl;
     const char *sp = elmo_strip(spec, strlen(spec), &sl);
-    if (!sl) return elmo_fail(ELMO_ERR_ARG, "%s: the %s column is given as an empty string", file, role);
+    if (!sl)
+        return elmo_fail(ELMO_ERR_ARG, "%s: the %s column is given as an empty string", file, role);
     if (has_header) {
         for (size_t k = 0; k < nh; k++) {
             if (strlen(hdr[k]) == sl && memcmp(hdr[k], sp, sl) == 0) {
@@ -446,8 +455,10 @@ static elmo_status resolve_column(const char *file, const char *role, const char
         size_t k = 0;
         for (size_t i = 0; i < sl; i++) k = k * 10 + (size_t)(sp[i] - '0');
         if (has_header && k >= nh)
-            return elmo_fail(ELMO_ERR_ARG, "%s: there is no %s column %zu: the header has %zu "
-                             "column%s", file, role, k, nh, nh == 1 ? "" : "s");
+            return elmo_fail(ELMO_ERR_ARG,
+                             "%s: there is no %s column %zu: the header has %zu "
+                             "column%s",
+                             file, role, k, nh, nh == 1 ? "" : "s");
         *idx = k;
         if (has_header && hdr[k][0])
             snprintf(desc, dcap, "%s column %zu (%.60s)", role, k, hdr[k]);
@@ -456,7 +467,8 @@ static elmo_status resolve_column(const char *file, const char *role, const char
         return ELMO_OK;
     }
     if (!has_header)
-        return elmo_fail(ELMO_ERR_ARG, "%s: the %s column '%.*s' is a name, but the file is read "
+        return elmo_fail(ELMO_ERR_ARG,
+                         "%s: the %s column '%.*s' is a name, but the file is read "
                          "without a header (give a 0-based index, or enable the header)",
                          file, role, (int)sl, sp);
     char list[256];
@@ -511,8 +523,8 @@ static elmo_status columns_setup(td_ctx *c, elmo_labeled_dataset *d, const elmo_
 static elmo_status missing_column(td_ctx *c, uint64_t line, const td_columns *cols,
                                   const char *unit) {
     const char *what = cols->li >= c->nf ? cols->ldesc : cols->tdesc;
-    return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: %s has %zu field%s, so the %s is missing",
-                     c->name, (ull)line, unit, c->nf, c->nf == 1 ? "" : "s", what);
+    return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: %s has %zu field%s, so the %s is missing", c->name,
+                     (ull)line, unit, c->nf, c->nf == 1 ? "" : "s", what);
 }
 
 static elmo_status rec_grow(td_ctx *c, uint64_t rec_line) {
@@ -540,7 +552,8 @@ static elmo_status rec_push(td_ctx *c, uint64_t rec_line, int ch) {
 
 /* One CSV record into c->rec / c->fld. *line: number of the line being read (advanced over
  * every line break). *got: 1 = a record, 0 = end of input. */
-static elmo_status csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out, int *got) {
+static elmo_status csv_record(td_ctx *c, bsrc *s, uint64_t *line, uint64_t *rec_line_out,
+                              int *got) {
     elmo_status st;
     *got = 0;
     c->rec_n = 0;
@@ -705,8 +718,8 @@ static elmo_status tsv_columns(td_ctx *c, elmo_labeled_dataset *d, const elmo_la
 }
 
 /* One example, label and text already UTF-8: store without converting again. */
-static elmo_status add_utf8_example(td_ctx *c, elmo_labeled_dataset *d, const char *label, size_t llen,
-                                    const char *ldesc, const char *text, size_t tlen,
+static elmo_status add_utf8_example(td_ctx *c, elmo_labeled_dataset *d, const char *label,
+                                    size_t llen, const char *ldesc, const char *text, size_t tlen,
                                     const char *tdesc, uint64_t ln) {
     elmo_labeled_example *e = ex_slot(c, d);
     if (!e) return ELMO_ERR_NOMEM;
@@ -719,8 +732,8 @@ static elmo_status add_utf8_example(td_ctx *c, elmo_labeled_dataset *d, const ch
 }
 
 /* One TSV record: its label and text columns. */
-static elmo_status tsv_example(td_ctx *c, elmo_labeled_dataset *d, const char *L, size_t n, uint64_t ln,
-                               const td_columns *cols, size_t limit) {
+static elmo_status tsv_example(td_ctx *c, elmo_labeled_dataset *d, const char *L, size_t n,
+                               uint64_t ln, const td_columns *cols, size_t limit) {
     elmo_status st = split_tabs(c, L, n, ln, limit);
     if (st) return st;
     if (cols->li >= c->nf || cols->ti >= c->nf) return missing_column(c, ln, cols, "line");
@@ -740,9 +753,10 @@ static elmo_status fasttext_example(td_ctx *c, elmo_labeled_dataset *d, const ch
     size_t i = 0;
     while (i < n && is_ft_blank(L[i])) i++;
     if (n - i < PL || memcmp(L + i, P, PL) != 0)
-        return elmo_fail(ELMO_ERR_FORMAT,
-                         "%s:%llu: expected a line starting with __label__<label> (fastText format)",
-                         c->name, (ull)ln);
+        return elmo_fail(
+            ELMO_ERR_FORMAT,
+            "%s:%llu: expected a line starting with __label__<label> (fastText format)", c->name,
+            (ull)ln);
     size_t lab = i + PL, labend = lab;
     while (labend < n && !is_ft_blank(L[labend])) labend++;
     i = labend;
@@ -756,7 +770,7 @@ static elmo_status fasttext_example(td_ctx *c, elmo_labeled_dataset *d, const ch
 
 /* TSV and fastText: line by line. */
 static elmo_status read_lines_labeled(td_ctx *c, const char *path, const elmo_labeled_options *o,
-                                  elmo_labeled_dataset *d) {
+                                      elmo_labeled_dataset *d) {
     elmo_line_reader r;
     elmo_status st = elmo_line_reader_open(&r, path, ELMO_TD_MAX_RECORD);
     if (st) return st;
@@ -791,13 +805,16 @@ static elmo_status read_lines_labeled(td_ctx *c, const char *path, const elmo_la
     return st;
 }
 
-elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt, elmo_labeled_dataset *out) {
+elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt,
+                              elmo_labeled_dataset *out) {
     if (!out) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_read: NULL output");
     memset(out, 0, sizeof *out);
     if (!path) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_read: NULL path");
     elmo_labeled_options o;
-    if (opt) o = *opt;
-    else elmo_labeled_options_default(&o);
+    if (opt)
+        o = *opt;
+    else
+        elmo_labeled_options_default(&o);
     if ((int)o.format < ELMO_LABELED_CSV || (int)o.format > ELMO_LABELED_FASTTEXT)
         return elmo_fail(ELMO_ERR_ARG, "%s: invalid dataset format %d", path, (int)o.format);
     if ((int)o.encoding != ELMO_ENC_UTF8 && (int)o.encoding != ELMO_ENC_LATIN1)
@@ -809,7 +826,7 @@ elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt,
     c.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     c.enc = o.encoding;
     elmo_status st = o.format == ELMO_LABELED_CSV ? read_csv(&c, path, &o, out)
-                                              : read_lines_labeled(&c, path, &o, out);
+                                                  : read_lines_labeled(&c, path, &o, out);
     if (!st && out->n == 0)
         st = elmo_fail(ELMO_ERR_FORMAT, "%s: no examples (empty file?)", c.name);
     ctx_free(&c);
@@ -821,8 +838,8 @@ void elmo_labeled_shuffle(elmo_labeled_dataset *d, uint64_t seed) {
     if (d && d->n) elmo_td_shuffle(d->ex, d->n, sizeof *d->ex, seed);
 }
 
-elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction, elmo_labeled_slice *first,
-                           elmo_labeled_slice *rest) {
+elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction,
+                               elmo_labeled_slice *first, elmo_labeled_slice *rest) {
     if (!d || !first || !rest) return elmo_fail(ELMO_ERR_ARG, "elmo_labeled_split: NULL argument");
     if (!(fraction >= 0 && fraction <= 1))
         return elmo_fail(ELMO_ERR_ARG, "split fraction %g is not in [0, 1]", fraction);
@@ -900,7 +917,8 @@ elmo_status elmo_labelset_sort(elmo_labelset *ls) {
     elmo_strmap sorted;
     elmo_strmap_init(&sorted);
     int ok = 1;
-    for (int i = 0; ok && i < ls->n; i++) ok = elmo_strmap_add(&sorted, names[i], strlen(names[i]), NULL) == i;
+    for (int i = 0; ok && i < ls->n; i++)
+        ok = elmo_strmap_add(&sorted, names[i], strlen(names[i]), NULL) == i;
     free(names);
     if (!ok) {
         elmo_strmap_free(&sorted);
@@ -912,7 +930,7 @@ elmo_status elmo_labelset_sort(elmo_labelset *ls) {
 }
 
 elmo_status elmo_labelset_from_labeled(elmo_labelset *ls, const elmo_labeled_example *ex, size_t n,
-                                   elmo_label_order order) {
+                                       elmo_label_order order) {
     if (!ls) return elmo_fail(ELMO_ERR_ARG, "elmo_labelset_from_labeled: NULL argument");
     elmo_labelset_init(ls);
     elmo_status st = ELMO_OK;
@@ -946,15 +964,16 @@ void elmo_tagged_free(elmo_tagged_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const char *w,
-                            size_t wl, const char *t, size_t tl, uint64_t ln) {
+static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const char *w, size_t wl,
+                            const char *t, size_t tl, uint64_t ln) {
     if (d->n_tokens == d->cap_tok_) {
         size_t cap = d->cap_tok_ * 2;
         const char **a = realloc(d->words, cap * sizeof *a);
         if (a) d->words = a;
         const char **b = tagged ? realloc(d->tags, cap * sizeof *b) : NULL;
         if (b) d->tags = b;
-        if (!a || (tagged && !b)) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
+        if (!a || (tagged && !b))
+            return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading %s", c->name);
         d->cap_tok_ = cap;
     }
     const char *ws = arena_strdup(&d->arena_, w, wl);
@@ -965,8 +984,9 @@ static elmo_status tok_push(td_ctx *c, elmo_tagged_dataset *d, int tagged, const
         if (!ts) return ELMO_ERR_NOMEM;
         int cc = elmo_label_control_char(ts);
         if (cc) /* printed word/TAG by tag predict: refused like a label */
-            return elmo_fail(ELMO_ERR_FORMAT, "%s:%llu: the tag '%s' contains a control character (0x%02X)",
-                             c->name, (ull)ln, ts, cc);
+            return elmo_fail(ELMO_ERR_FORMAT,
+                             "%s:%llu: the tag '%s' contains a control character (0x%02X)", c->name,
+                             (ull)ln, ts, cc);
         d->tags[d->n_tokens] = ts;
     }
     d->n_tokens++;
@@ -1091,8 +1111,8 @@ static elmo_status read_sentences(td_ctx *c, const char *path, elmo_tag_format f
     r.raw_bytes = 1; /* decoded by to_utf8 (--encoding) */
     st = tagged_begin(c, d, tagged);
     int detected = 0;
-    size_t first = 0;      /* CoNLL: first token of the current sentence */
-    uint64_t sline = 0;    /* CoNLL: its line */
+    size_t first = 0;   /* CoNLL: first token of the current sentence */
+    uint64_t sline = 0; /* CoNLL: its line */
     while (!st) {
         int got;
         if ((st = elmo_line_reader_next(&r, &got)) || !got) break;

@@ -67,7 +67,11 @@ size_t elmo_td_split_point(size_t n, double fraction);
 /* ------------------------------------------------------------------------------------------ */
 /* Classification datasets                                                                    */
 
-typedef enum { ELMO_LABELED_CSV = 0, ELMO_LABELED_TSV = 1, ELMO_LABELED_FASTTEXT = 2 } elmo_labeled_format;
+typedef enum {
+    ELMO_LABELED_CSV = 0,
+    ELMO_LABELED_TSV = 1,
+    ELMO_LABELED_FASTTEXT = 2
+} elmo_labeled_format;
 
 /* "csv", "tsv", "fasttext" (case-insensitive). */
 elmo_status elmo_labeled_format_parse(const char *name, elmo_labeled_format *out);
@@ -104,7 +108,8 @@ typedef struct {
 
 /* Read a whole file. opt NULL = elmo_labeled_options_default. On failure *out is empty (and
  * needs no free). Blank lines (whitespace only) between records are skipped. */
-elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt, elmo_labeled_dataset *out);
+elmo_status elmo_labeled_read(const char *path, const elmo_labeled_options *opt,
+                              elmo_labeled_dataset *out);
 void elmo_labeled_free(elmo_labeled_dataset *d);
 
 /* Shuffle the examples in place (elmo_td_shuffle). */
@@ -118,8 +123,8 @@ typedef struct {
 
 /* First elmo_td_split_point(n, fraction) examples in file (or current) order, and the rest.
  * ELMO_ERR_ARG unless 0 <= fraction <= 1. */
-elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction, elmo_labeled_slice *first,
-                           elmo_labeled_slice *rest);
+elmo_status elmo_labeled_split(const elmo_labeled_dataset *d, double fraction,
+                               elmo_labeled_slice *first, elmo_labeled_slice *rest);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Label sets: strings <-> dense ids 0..n-1                                                   */
@@ -150,7 +155,7 @@ const char *elmo_labelset_name(const elmo_labelset *ls, int id);
 elmo_status elmo_labelset_sort(elmo_labelset *ls);
 /* A fresh set (ls is initialised here) of the labels of n examples / of all tags. */
 elmo_status elmo_labelset_from_labeled(elmo_labelset *ls, const elmo_labeled_example *ex, size_t n,
-                                   elmo_label_order order);
+                                       elmo_label_order order);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tagged and untagged sentences                                                              */

@@ -24,10 +24,14 @@ size_t elmo_utf8_decode(const unsigned char *p, size_t avail, unsigned *cp) {
         *cp = c;
         return 1;
     }
-    if (c >= 0xc2 && c <= 0xdf) n = 1, v = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) n = 2, v = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) n = 3, v = c & 0x07;
-    else return invalid_utf8(cp);
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 1, v = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 2, v = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 3, v = c & 0x07;
+    else
+        return invalid_utf8(cp);
     if (n >= avail) return invalid_utf8(cp);
     for (size_t k = 1; k <= n; k++) {
         if ((p[k] & 0xc0) != 0x80) return invalid_utf8(cp);
@@ -53,17 +57,31 @@ static size_t prev_char(const unsigned char *s, size_t lo, size_t pos, unsigned 
 /* Punctuation split off the edges of a word. */
 static int is_edge_punct(unsigned c) {
     switch (c) {
-    case '!': case '"': case '\'': case '(': case ')': case ',': case '.': case ':': case ';':
-    case '?': case '[': case ']': case '{': case '}': case '`':
-        return 1;
-    default:
-        return (c >= 0x2018 && c <= 0x201f) || c == 0xab || c == 0xbb || c == 0x2039 ||
-               c == 0x203a || c == 0xa1 || c == 0xbf;
+        case '!':
+        case '"':
+        case '\'':
+        case '(':
+        case ')':
+        case ',':
+        case '.':
+        case ':':
+        case ';':
+        case '?':
+        case '[':
+        case ']':
+        case '{':
+        case '}':
+        case '`': return 1;
+        default:
+            return (c >= 0x2018 && c <= 0x201f) || c == 0xab || c == 0xbb || c == 0x2039 ||
+                   c == 0x203a || c == 0xa1 || c == 0xbf;
     }
 }
 
 /* Split off everywhere, even inside a word: en/em/horizontal-bar dash, ellipsis. */
-static int is_always_split(unsigned c) { return c == 0x2013 || c == 0x2014 || c == 0x2015 || c == 0x2026; }
+static int is_always_split(unsigned c) {
+    return c == 0x2013 || c == 0x2014 || c == 0x2015 || c == 0x2026;
+}
 
 static int is_apostrophe(unsigned c) { return c == '\'' || c == 0x2019; }
 
@@ -86,12 +104,12 @@ static int is_ascii_alnum(unsigned char c) { return is_ascii_alpha(c) || (c >= '
 
 int elmo_is_abbreviation(const char *word, size_t len) {
     static const char *const list[] = {
-        "Mr", "Mrs", "Ms", "Messrs", "Mme", "Mlle", "Dr", "Prof", "Rev", "Hon", "St", "Ste",
-        "Mt", "Ft", "Jr", "Sr", "Gen", "Col", "Maj", "Capt", "Lt", "Sgt", "Cpl", "Cmdr", "Adm",
-        "Gov", "Sen", "Rep", "Pres", "Supt", "Esq", "vs", "etc", "viz", "cf", "al", "approx",
-        "No", "Nos", "Vol", "Vols", "Co", "Corp", "Inc", "Ltd", "Bros", "Jan", "Feb", "Mar",
-        "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Ave", "Blvd", "Dept",
-        "Fig", "fig", "pp", "ca", NULL};
+        "Mr",  "Mrs",  "Ms",  "Messrs", "Mme",  "Mlle", "Dr",   "Prof", "Rev",  "Hon",  "St",
+        "Ste", "Mt",   "Ft",  "Jr",     "Sr",   "Gen",  "Col",  "Maj",  "Capt", "Lt",   "Sgt",
+        "Cpl", "Cmdr", "Adm", "Gov",    "Sen",  "Rep",  "Pres", "Supt", "Esq",  "vs",   "etc",
+        "viz", "cf",   "al",  "approx", "No",   "Nos",  "Vol",  "Vols", "Co",   "Corp", "Inc",
+        "Ltd", "Bros", "Jan", "Feb",    "Mar",  "Apr",  "Jun",  "Jul",  "Aug",  "Sep",  "Sept",
+        "Oct", "Nov",  "Dec", "Ave",    "Blvd", "Dept", "Fig",  "fig",  "pp",   "ca",   NULL};
     if (len < 2 || word[len - 1] != '.') return 0;
     size_t n = len - 1;
     for (int k = 0; list[k]; k++)
@@ -132,7 +150,8 @@ static void emit(span_sink *k, size_t a, size_t b) {
 
 /* A leading apostrophe that belongs to the word: '90s 'em 'tis 'twas 's 'll 're 've 'd 'm 't */
 static int keep_leading_apostrophe(const unsigned char *p, size_t n) {
-    static const char *const cl[] = {"s", "ll", "re", "ve", "d", "m", "t", "em", "tis", "twas", NULL};
+    static const char *const cl[] = {"s", "ll", "re",  "ve",   "d", "m",
+                                     "t", "em", "tis", "twas", NULL};
     if (n == 0) return 0;
     if (p[0] >= '0' && p[0] <= '9') return 1;
     size_t w = 0;
@@ -301,8 +320,10 @@ size_t elmo_split_sentences(const char *text, size_t len, size_t *starts, size_t
     while (i < len) {
         int breaks = 0;
         while (i < len && (k = elmo_space_len(u + i, len - i)) > 0) {
-            if (u[i] == '\n' || (u[i] == '\r' && !(i + 1 < len && u[i + 1] == '\n'))) breaks++;
-            else if (k == 3 && u[i] == 0xe2 && u[i + 1] == 0x80 && u[i + 2] == 0xa9) breaks += 2;
+            if (u[i] == '\n' || (u[i] == '\r' && !(i + 1 < len && u[i + 1] == '\n')))
+                breaks++;
+            else if (k == 3 && u[i] == 0xe2 && u[i + 1] == 0x80 && u[i + 2] == 0xa9)
+                breaks += 2;
             i += k;
         }
         if (i >= len) break;

@@ -41,8 +41,7 @@ size_t elmo_tokenize_simple(const char *text, size_t len, elmo_strbuf *out);
  *   - at a blank line (a paragraph break: two or more line breaks with only spaces between);
  *   - at the end of the text.
  * Spans are trimmed of surrounding whitespace; writes up to max pairs, returns the count. */
-size_t elmo_split_sentences(const char *text, size_t len, size_t *starts, size_t *lens,
-                            size_t max);
+size_t elmo_split_sentences(const char *text, size_t len, size_t *starts, size_t *lens, size_t max);
 
 /* Whether word (len bytes, ending in '.') is an abbreviation whose period does not end a
  * sentence: a listed title/abbreviation (Mr. Mrs. Dr. St. Jr. Gen. etc. vs. Jan. No. ...),

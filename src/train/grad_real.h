@@ -30,21 +30,21 @@ typedef float elmo_real;
 #endif
 
 /* the names declared in train/grad.h */
-#define tparams                  ELMO_REAL_NAME(tparams)
-#define bilm_trainer             ELMO_REAL_NAME(bilm_trainer)
-#define sparse_rows              ELMO_REAL_NAME(sparse_rows)
-#define tparams_bind             ELMO_REAL_NAME(tparams_bind)
-#define tokenc_forward           ELMO_REAL_NAME(tokenc_forward)
-#define tokenc_backward          ELMO_REAL_NAME(tokenc_backward)
-#define lstm_train_forward       ELMO_REAL_NAME(lstm_train_forward)
-#define lstm_train_backward      ELMO_REAL_NAME(lstm_train_backward)
-#define softmax_sampled          ELMO_REAL_NAME(softmax_sampled)
-#define softmax_full             ELMO_REAL_NAME(softmax_full)
-#define bilm_trainer_init        ELMO_REAL_NAME(bilm_trainer_init)
-#define bilm_trainer_free        ELMO_REAL_NAME(bilm_trainer_free)
+#define tparams ELMO_REAL_NAME(tparams)
+#define bilm_trainer ELMO_REAL_NAME(bilm_trainer)
+#define sparse_rows ELMO_REAL_NAME(sparse_rows)
+#define tparams_bind ELMO_REAL_NAME(tparams_bind)
+#define tokenc_forward ELMO_REAL_NAME(tokenc_forward)
+#define tokenc_backward ELMO_REAL_NAME(tokenc_backward)
+#define lstm_train_forward ELMO_REAL_NAME(lstm_train_forward)
+#define lstm_train_backward ELMO_REAL_NAME(lstm_train_backward)
+#define softmax_sampled ELMO_REAL_NAME(softmax_sampled)
+#define softmax_full ELMO_REAL_NAME(softmax_full)
+#define bilm_trainer_init ELMO_REAL_NAME(bilm_trainer_init)
+#define bilm_trainer_free ELMO_REAL_NAME(bilm_trainer_free)
 #define bilm_trainer_reset_state ELMO_REAL_NAME(bilm_trainer_reset_state)
-#define bilm_direction_step      ELMO_REAL_NAME(bilm_direction_step)
-#define bilm_trainer_layer       ELMO_REAL_NAME(bilm_trainer_layer)
+#define bilm_direction_step ELMO_REAL_NAME(bilm_direction_step)
+#define bilm_trainer_layer ELMO_REAL_NAME(bilm_trainer_layer)
 
 /* The helpers of the kernels, for elmo_real. */
 

@@ -37,11 +37,11 @@ static inline int any_reset(const uint8_t *reset, int t, int B) {
  * i, j, f, o out (in place); cpr c_{t-1} (times keep: 0 for a row restarting from zero
  * state), cnr c_t clipped to lim, tr tanh(c_t), ur u = o tanh(c_t). Separate restrict
  * arguments, so that the loop vectorizes without run-time overlap checks. */
-static inline __attribute__((always_inline)) void gates_row(int H, elmo_real *restrict zi, elmo_real *restrict zj,
-                             elmo_real *restrict zf, elmo_real *restrict zo,
-                             const elmo_real *restrict b, const elmo_real *restrict cpr,
-                             elmo_real keep, elmo_real lim, elmo_real *restrict cnr,
-                             elmo_real *restrict tr, elmo_real *restrict ur) {
+static inline __attribute__((always_inline)) void
+gates_row(int H, elmo_real *restrict zi, elmo_real *restrict zj, elmo_real *restrict zf,
+          elmo_real *restrict zo, const elmo_real *restrict b, const elmo_real *restrict cpr,
+          elmo_real keep, elmo_real lim, elmo_real *restrict cnr, elmo_real *restrict tr,
+          elmo_real *restrict ur) {
     for (int k = 0; k < H; k++) {
         elmo_real i = real_sigmoid(zi[k] + b[k]);
         elmo_real j = real_tanh(zj[k] + b[H + k]);
@@ -71,8 +71,8 @@ ELMO_VECTOR_CLONES static void gates_forward(int B, int H, const elmo_real *b, c
     for (int r = 0; r < B; r++) {
         elmo_real *zr = z + (size_t)r * 4 * H;
         size_t o = (size_t)r * H;
-        gates_row(H, zr, zr + H, zr + 2 * H, zr + 3 * H, b, cp + o, rs && rs[r] ? 0 : 1, lim, cn + o,
-                  tct + o, ut + o);
+        gates_row(H, zr, zr + H, zr + 2 * H, zr + 3 * H, b, cp + o, rs && rs[r] ? 0 : 1, lim,
+                  cn + o, tct + o, ut + o);
     }
 }
 

@@ -33,7 +33,8 @@ void elmo_adam_tick(elmo_adam *a) { a->t++; }
 
 void elmo_adam_update(const elmo_adam *a, size_t n, float *w, float *m, float *v, const float *g) {
     double t = (double)(a->t ? a->t : 1);
-    float c1 = (float)(1.0 / (1.0 - pow(a->beta1, t))), c2 = (float)(1.0 / (1.0 - pow(a->beta2, t)));
+    float c1 = (float)(1.0 / (1.0 - pow(a->beta1, t))),
+          c2 = (float)(1.0 / (1.0 - pow(a->beta2, t)));
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         m[i] = a->beta1 * m[i] + (1 - a->beta1) * gi;

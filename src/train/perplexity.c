@@ -24,8 +24,8 @@
 #define MAX_ROWS 64
 
 typedef struct {
-    char *text;     /* the line */
-    size_t n;       /* tokens */
+    char *text; /* the line */
+    size_t n;   /* tokens */
     size_t *st, *ln;
 } sent;
 
@@ -66,7 +66,8 @@ static elmo_status score_group(const elmo_config *c, int V, float *params, float
         ids[d] = malloc(sizeof(int16_t) * (size_t)B * T * W);
         tg[d] = malloc(sizeof(int32_t) * (size_t)B * T);
     }
-    if (!words || !chars || !ids[0] || !ids[1] || !tg[0] || !tg[1]) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!words || !chars || !ids[0] || !ids[1] || !tg[0] || !tg[1])
+        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     for (size_t b0 = 0; b0 < m && !s; b0 += B) {
         int rows = m - b0 < (size_t)B ? (int)(m - b0) : B;
         for (int d = 0; d < 2; d++)
@@ -74,7 +75,8 @@ static elmo_status score_group(const elmo_config *c, int V, float *params, float
                 sent *x = &ss[b0 + b];
                 elmo_sentence_ids(v, d, W, x->text, x->st, x->ln, n, words, chars);
                 for (int t = 0; t < T; t++) {
-                    memcpy(ids[d] + ((size_t)t * rows + b) * W, chars + (size_t)t * W, sizeof(int16_t) * W);
+                    memcpy(ids[d] + ((size_t)t * rows + b) * W, chars + (size_t)t * W,
+                           sizeof(int16_t) * W);
                     tg[d][(size_t)t * rows + b] = words[t + 1];
                 }
             }
@@ -102,12 +104,13 @@ static elmo_status score_group(const elmo_config *c, int V, float *params, float
     return s;
 }
 
-elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elmo_precision precision,
-                            elmo_ppl_result *out) {
+elmo_status elmo_perplexity(const char *dir, const char *input, int threads,
+                            elmo_precision precision, elmo_ppl_result *out) {
     elmo_clear_error();
     memset(out, 0, sizeof *out);
     if (precision == ELMO_PRECISION_INT8)
-        return elmo_fail(ELMO_ERR_ARG, "perplexity takes precision fp32, bf16 or auto (int8 is for inference)");
+        return elmo_fail(ELMO_ERR_ARG,
+                         "perplexity takes precision fp32, bf16 or auto (int8 is for inference)");
     char *op = elmo_path_join(dir, "options.json"), *vp = elmo_path_join(dir, "vocab.txt");
     char *wp = elmo_path_join(dir, "weights.hdf5"), *sp = elmo_path_join(dir, "softmax.hdf5");
     elmo_config c;
@@ -127,12 +130,15 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads, elm
     if (!s) s = elmo_h5_read(sp, "softmax/W", &smW, &rank, dims);
     int V = v ? (int)elmo_vocab_size(v) : 0;
     if (!s && (rank != 2 || dims[0] != (uint64_t)V || dims[1] != (uint64_t)c.projection_dim))
-        s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/W does not match the vocabulary of %d words", sp, V);
+        s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/W does not match the vocabulary of %d words", sp,
+                      V);
     if (!s) s = elmo_h5_read(sp, "softmax/b", &smb, &rank, dims);
     if (!s && (rank != 1 || dims[0] != (uint64_t)V))
-        s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/b does not match the vocabulary of %d words", sp, V);
+        s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/b does not match the vocabulary of %d words", sp,
+                      V);
     if (!s && !(s = elmo_line_reader_open(&rd, input, (size_t)16 << 20))) rd_open = 1;
-    if (!s && !(ss = calloc(CHUNK_SENTENCES, sizeof *ss))) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!s && !(ss = calloc(CHUNK_SENTENCES, sizeof *ss)))
+        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_mm_set_threads(1);
     elmo_mm_weights_changed(); /* new weights (a previous model may have had the same addresses) */
     if (precision == ELMO_PRECISION_AUTO)

@@ -61,21 +61,21 @@ void elmo_train_config_init(elmo_train_config *c) {
 }
 
 typedef struct {
-    elmo_train_config cfg;  /* resolved */
+    elmo_train_config cfg; /* resolved */
     elmo_config arch;
     elmo_vocab *v;
     int V, B, T, S;
     double lr, dropout, clip;
     int64_t total_steps, step;
-    int64_t frozen_until;   /* steps before it update only the softmax (a new softmax on a
+    int64_t frozen_until; /* steps before it update only the softmax (a new softmax on a
                                published biLM, --init-from without softmax.hdf5) */
     uint64_t tokens;
     double elapsed_before;
-    elmo_params w;          /* the biLM */
-    float *smW, *smb;       /* softmax (V, P), (V) */
+    elmo_params w;    /* the biLM */
+    float *smW, *smb; /* softmax (V, P), (V) */
     float *acc, *acc_smW, *acc_smb;
-    float *g[2];            /* gradient blocks of the two direction threads */
-    float *gsmW, *gsmb;     /* dense softmax gradient, only touched rows non-zero */
+    float *g[2];        /* gradient blocks of the two direction threads */
+    float *gsmW, *gsmb; /* dense softmax gradient, only touched rows non-zero */
     uint8_t *touched;
     int32_t *tlist;
     int ntouched;
@@ -84,7 +84,7 @@ typedef struct {
     elmo_stream *st[2];
     elmo_rng rdrop[2], rsamp[2];
     int16_t *ids[2];
-    uint8_t *reset[2];      /* (T, Bl) state restarts at sentence starts, or NULL */
+    uint8_t *reset[2]; /* (T, Bl) state restarts at sentence starts, or NULL */
     int32_t *tg[2], *cand[2];
     float *logq[2];
     uint8_t *seen[2];
@@ -94,20 +94,21 @@ typedef struct {
     char *paths[8];
     /* data parallelism: this rank computes global rows [b0, b0 + Bl) of B */
     int rank, nranks, b0, Bl;
-    size_t *tcounts;        /* (nranks) targets per direction of each rank: T x its rows */
-    size_t *scounts;        /* (nranks) carried-state floats of each rank */
-    int32_t *tg_all[2];     /* (T*B) every rank's targets, rank by rank (nranks > 1) */
-    size_t comm_max;        /* floats of g[0] beyond the biLM gradient: softmax rows + 3 */
-    float *state_all;       /* (2L blocks of h (B, P), c (B, H)) the carried states of all
+    size_t *tcounts;    /* (nranks) targets per direction of each rank: T x its rows */
+    size_t *scounts;    /* (nranks) carried-state floats of each rank */
+    int32_t *tg_all[2]; /* (T*B) every rank's targets, rank by rank (nranks > 1) */
+    size_t comm_max;    /* floats of g[0] beyond the biLM gradient: softmax rows + 3 */
+    float *state_all;   /* (2L blocks of h (B, P), c (B, H)) the carried states of all
                                rows, single-process layout (== tr.mem when nranks == 1) */
-    float *state_tmp;       /* (same size) gather buffer (rank 0) */
-    double comm_s;          /* seconds spent in the gradient all-reduce */
-    double comm_floats;     /* floats all-reduced */
+    float *state_tmp;   /* (same size) gather buffer (rank 0) */
+    double comm_s;      /* seconds spent in the gradient all-reduce */
+    double comm_floats; /* floats all-reduced */
 } trainer;
 
 enum { P_CKPT, P_OPTIONS, P_VOCAB, P_WEIGHTS, P_SOFTMAX, P_METRICS, P_CURVE, P_COUNT };
-static const char *path_names[P_COUNT] = {"checkpoint.bin", "options.json", "vocab.txt", "weights.hdf5",
-                                          "softmax.hdf5", "metrics.jsonl", "curve.svg"};
+static const char *path_names[P_COUNT] = {"checkpoint.bin", "options.json", "vocab.txt",
+                                          "weights.hdf5",   "softmax.hdf5", "metrics.jsonl",
+                                          "curve.svg"};
 
 /* ---- option values: flag, else the options file's training key, else bilm-tf's default */
 static double opt_num(const cJSON *root, const char *key, double dflt) {
@@ -123,10 +124,11 @@ static void init_params(trainer *t) {
     elmo_rng r;
     elmo_rng_seed(&r, t->cfg.seed ^ 0x5eed5eedULL);
     int E = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim;
-#define UNIF(x, n, lim)                                                                       \
-    for (size_t k_ = 0; k_ < (size_t)(n); k_++) (x)[k_] = (float)((2 * elmo_rng_uniform(&r) - 1) * (lim))
-#define NORM(x, n, sd)                                                                        \
-    for (size_t k_ = 0; k_ < (size_t)(n); k_++) (x)[k_] = (float)(sd) * elmo_rng_normal(&r)
+#define UNIF(x, n, lim)                                                                            \
+    for (size_t k_ = 0; k_ < (size_t)(n); k_++)                                                    \
+    (x)[k_] = (float)((2 * elmo_rng_uniform(&r) - 1) * (lim))
+#define NORM(x, n, sd)                                                                             \
+    for (size_t k_ = 0; k_ < (size_t)(n); k_++) (x)[k_] = (float)(sd)*elmo_rng_normal(&r)
     UNIF(p->char_embed + E, (size_t)(ELMO_NC - 1) * E, 1.0);
     for (int i = 0; i < c->n_banks; i++) {
         size_t n = (size_t)c->filter_width[i] * E * c->filter_count[i];
@@ -247,7 +249,8 @@ typedef struct {
 static elmo_status gather_states(trainer *t) {
     if (t->nranks == 1) return ELMO_OK; /* state_all is tr.mem */
     const elmo_config *c = &t->arch;
-    size_t P = c->projection_dim, H = c->lstm_dim, PH = P + H, nb = 2 * (size_t)c->n_layers, B = t->B;
+    size_t P = c->projection_dim, H = c->lstm_dim, PH = P + H, nb = 2 * (size_t)c->n_layers,
+           B = t->B;
     elmo_status s = elmo_dist_gather_f(t->tr.mem, t->scounts, t->state_tmp);
     if (s || t->rank != 0) return s;
     for (int r = 0; r < t->nranks; r++) {
@@ -268,7 +271,8 @@ static elmo_status gather_states(trainer *t) {
 static void scatter_states(trainer *t) {
     if (t->nranks == 1) return;
     const elmo_config *c = &t->arch;
-    size_t P = c->projection_dim, H = c->lstm_dim, PH = P + H, nb = 2 * (size_t)c->n_layers, B = t->B;
+    size_t P = c->projection_dim, H = c->lstm_dim, PH = P + H, nb = 2 * (size_t)c->n_layers,
+           B = t->B;
     size_t n = (size_t)t->Bl, b0 = (size_t)t->b0;
     for (size_t k = 0; k < nb; k++) {
         const float *src = t->state_all + k * B * PH;
@@ -295,7 +299,8 @@ static elmo_status check_replicas(trainer *t) {
     elmo_status s = elmo_dist_max_i64(v, 2);
     if (s) return s;
     if ((uint64_t)v[0] != ((~(uint64_t)v[1]) & (UINT64_MAX >> 1)))
-        return elmo_fail(ELMO_ERR_STATE, "rank %d of %d: step %lld: the ranks' parameters differ (a "
+        return elmo_fail(ELMO_ERR_STATE,
+                         "rank %d of %d: step %lld: the ranks' parameters differ (a "
                          "bug or a non-deterministic MPI reduction); not checkpointed",
                          t->rank, t->nranks, (long long)t->step);
     return ELMO_OK;
@@ -310,8 +315,8 @@ static elmo_status save_checkpoint(trainer *t, double elapsed) {
     if ((s = elmo_ckpt_begin(&w, t->paths[P_CKPT], CKPT_MAGIC, CKPT_VERSION))) return s;
     const elmo_config *c = &t->arch;
     size_t P = c->projection_dim, H = c->lstm_dim, L = c->n_layers;
-    ckpt_meta m = {t->step, t->total_steps, t->tokens, elapsed, t->V, t->B, t->T, t->S,
-                   elmo_vocab_hash(t->v), t->w.n};
+    ckpt_meta m = {t->step, t->total_steps,        t->tokens, elapsed, t->V, t->B, t->T,
+                   t->S,    elmo_vocab_hash(t->v), t->w.n};
     cJSON *arch = arch_json(c, 261);
     char *arch_txt = cJSON_PrintUnformatted(arch);
     cJSON_Delete(arch);
@@ -362,7 +367,8 @@ static int json_first_diff(const cJSON *a, const cJSON *b, char *path, size_t n,
         int na = cJSON_GetArraySize(a), nb = cJSON_GetArraySize(b);
         for (int i = 0; i < na && i < nb; i++) {
             snprintf(path + at, n - at, "[%d]", i);
-            if (json_first_diff(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), path, n, strlen(path)))
+            if (json_first_diff(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), path, n,
+                                strlen(path)))
                 return 1;
         }
         path[at] = 0;
@@ -398,7 +404,8 @@ static void json_at(const cJSON *root, const char *path, char *out, size_t n) {
 
 /* Every option that defines the model (the architecture, as the checkpoint records it) must
  * be the same as now: named when it is not. */
-static elmo_status check_architecture(const trainer *t, const char *path, const char *rec, size_t len) {
+static elmo_status check_architecture(const trainer *t, const char *path, const char *rec,
+                                      size_t len) {
     cJSON *was = cJSON_ParseWithLength(rec, len), *now = arch_json(&t->arch, 261);
     char key[256] = "", a[64], b[64];
     elmo_status s = ELMO_OK;
@@ -439,7 +446,8 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
     if ((s = elmo_ckpt_get(&ck, "meta", sizeof m, &d, NULL))) goto done;
     memcpy(&m, d, sizeof m);
     if (m.step < 0) {
-        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (step %lld)", path, (long long)m.step);
+        s = elmo_fail(ELMO_ERR_FORMAT, "%s: damaged checkpoint (step %lld)", path,
+                      (long long)m.step);
         goto done;
     }
     size_t alen;
@@ -447,11 +455,14 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
         (s = check_architecture(t, path, d, alen)))
         goto done;
     if (m.n_params != t->w.n || m.V != t->V) {
-        s = elmo_fail(ELMO_ERR_STATE, "%s: written for another architecture or vocabulary size", path);
+        s = elmo_fail(ELMO_ERR_STATE, "%s: written for another architecture or vocabulary size",
+                      path);
         goto done;
     }
     if (m.vocab_hash != elmo_vocab_hash(t->v)) {
-        s = elmo_fail(ELMO_ERR_STATE, "%s: written with another vocabulary (use the vocab.txt it was trained with)", path);
+        s = elmo_fail(ELMO_ERR_STATE,
+                      "%s: written with another vocabulary (use the vocab.txt it was trained with)",
+                      path);
         goto done;
     }
     if (everything && (m.B != t->B || m.T != t->T || m.S != t->S)) {
@@ -481,12 +492,15 @@ static elmo_status load_checkpoint(trainer *t, const char *path, int everything)
                           ranks == 1 ? "without mpirun, or mpirun -np " : "mpirun -np ", ranks);
             goto done;
         }
-        if ((s = ckpt_copy(&ck, "lstm_states", t->state_all, sizeof(float) * 2 * L * t->B * (P + H)))) goto done;
+        if ((s = ckpt_copy(&ck, "lstm_states", t->state_all,
+                           sizeof(float) * 2 * L * t->B * (P + H))))
+            goto done;
         if ((s = ckpt_copy(&ck, "rng", t->rdrop, sizeof t->rdrop))) goto done;
         if ((s = ckpt_copy(&ck, "rng_sampler", t->rsamp, sizeof t->rsamp))) goto done;
         for (int k = 0; k < 2; k++) {
             size_t n;
-            if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n))) goto done;
+            if ((s = elmo_ckpt_get(&ck, k ? "data_backward" : "data_forward", SIZE_MAX, &d, &n)))
+                goto done;
             const char *p = d;
             if ((s = elmo_stream_load(t->st[k], &p, d + n))) { /* name the file */
                 char msg[512];
@@ -529,13 +543,17 @@ static elmo_status load_model_dir(trainer *t, const char *dir) {
     uint64_t dims[4];
     if (!s && !(s = elmo_h5_read(sp, "softmax/W", &data, &rank, dims))) {
         if (rank != 2 || dims[0] != (uint64_t)t->V || dims[1] != (uint64_t)t->arch.projection_dim)
-            s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/W does not match the vocabulary (%d words)", sp, t->V);
-        else memcpy(t->smW, data, sizeof(float) * t->V * t->arch.projection_dim);
+            s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/W does not match the vocabulary (%d words)",
+                          sp, t->V);
+        else
+            memcpy(t->smW, data, sizeof(float) * t->V * t->arch.projection_dim);
         free(data);
     }
     if (!s && !(s = elmo_h5_read(sp, "softmax/b", &data, &rank, dims))) {
-        if (rank != 1 || dims[0] != (uint64_t)t->V) s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/b shape", sp);
-        else memcpy(t->smb, data, sizeof(float) * t->V);
+        if (rank != 1 || dims[0] != (uint64_t)t->V)
+            s = elmo_fail(ELMO_ERR_SHAPE, "%s: softmax/b shape", sp);
+        else
+            memcpy(t->smb, data, sizeof(float) * t->V);
         free(data);
     }
     free(wp);
@@ -575,7 +593,8 @@ static void write_curve(trainer *t) {
         if (cJSON_IsNumber(x) && cJSON_IsNumber(y)) {
             if (m == cap) {
                 cap *= 2;
-                double *a = realloc(xs, sizeof(double) * cap), *b = realloc(ys, sizeof(double) * cap);
+                double *a = realloc(xs, sizeof(double) * cap),
+                       *b = realloc(ys, sizeof(double) * cap);
                 if (a) xs = a;
                 if (b) ys = b;
                 if (!a || !b) break;
@@ -585,7 +604,9 @@ static void write_curve(trainer *t) {
         }
         cJSON_Delete(o);
     }
-    if (m > 0) elmo_svg_curve(t->paths[P_CURVE], "biLM training", "step", "train perplexity", xs, ys, m, 1);
+    if (m > 0)
+        elmo_svg_curve(t->paths[P_CURVE], "biLM training", "step", "train perplexity", xs, ys, m,
+                       1);
     free(xs);
     free(ys);
     free(txt);
@@ -611,8 +632,8 @@ static void *dir_main(void *p) {
     float weight = 0.5f / (float)t->B;
     /* dropout: a function of (seed, step, direction) and the global position */
     const elmo_rng *k = &t->rdrop[d];
-    elmo_dropout_key drop = {elmo_mix64(elmo_mix64(k->s[0] ^ k->s[1]) ^ k->s[2] ^ (uint64_t)t->step),
-                             t->B, t->b0};
+    elmo_dropout_key drop = {
+        elmo_mix64(elmo_mix64(k->s[0] ^ k->s[1]) ^ k->s[2] ^ (uint64_t)t->step), t->B, t->b0};
     t->loss[d] = bilm_direction_step_f(&t->tr, d, j->bt, t->cand[d], t->logq[d], t->tries[d],
                                        t->dropout > 0 ? &drop : NULL, weight, &g, &t->rows[d], 1);
     return NULL;
@@ -670,7 +691,8 @@ static int clip_and_update(trainer *t, float *g, double *grad_norm) {
                 elmo_scale((size_t)P, gw, scale);
                 t->gsmb[id] *= scale;
             }
-            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw, (float)t->lr);
+            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw,
+                         (float)t->lr);
             elmo_adagrad(1, t->smb + id, t->acc_smb + id, t->gsmb + id, (float)t->lr);
         }
     }
@@ -690,11 +712,15 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     int P = c->projection_dim;
     elmo_status s;
     for (int d = 0; d < 2; d++)
-        if ((s = elmo_stream_next_rows(t->st[d], t->T, t->b0, t->Bl, t->ids[d], t->tg[d], t->reset[d]))) return s;
-    elmo_train_batch bt = {t->Bl, t->T, {t->ids[0], t->ids[1]}, {t->tg[0], t->tg[1]}, {t->reset[0], t->reset[1]}};
+        if ((s = elmo_stream_next_rows(t->st[d], t->T, t->b0, t->Bl, t->ids[d], t->tg[d],
+                                       t->reset[d])))
+            return s;
+    elmo_train_batch bt = {
+        t->Bl, t->T, {t->ids[0], t->ids[1]}, {t->tg[0], t->tg[1]}, {t->reset[0], t->reset[1]}};
     if (t->S > 0)
         for (int d = 0; d < 2; d++)
-            t->tries[d] = elmo_sample_log_uniform(&t->rsamp[d], t->V, t->S, t->cand[d], t->logq[d], t->seen[d]);
+            t->tries[d] = elmo_sample_log_uniform(&t->rsamp[d], t->V, t->S, t->cand[d], t->logq[d],
+                                                  t->seen[d]);
     /* every rank's targets: the softmax rows this step touches anywhere */
     if (t->nranks > 1)
         for (int d = 0; d < 2; d++)
@@ -820,7 +846,8 @@ static elmo_status share_state(trainer *t, int *resumed) {
     if ((s = elmo_dist_bcast(t->rdrop, sizeof t->rdrop, 0)) ||
         (s = elmo_dist_bcast(t->rsamp, sizeof t->rsamp, 0)) ||
         (s = elmo_dist_bcast(&step, sizeof step, 0)) ||
-        (s = elmo_dist_bcast(&tokens, sizeof tokens, 0)) || (s = elmo_dist_bcast(&el, sizeof el, 0)) ||
+        (s = elmo_dist_bcast(&tokens, sizeof tokens, 0)) ||
+        (s = elmo_dist_bcast(&el, sizeof el, 0)) ||
         (s = elmo_dist_bcast(t->state_all, sizeof(float) * 2 * L * t->B * (P + H), 0)))
         return s;
     t->step = step;
@@ -890,7 +917,8 @@ static elmo_status read_settings(trainer *t) {
     const char *opath = cfg->options_path;
     char *init_opts = NULL;
     cJSON *root = NULL;
-    if (!opath && cfg->init_from) opath = init_opts = elmo_path_join(cfg->init_from, "options.json");
+    if (!opath && cfg->init_from)
+        opath = init_opts = elmo_path_join(cfg->init_from, "options.json");
     if (!opath && cfg->resume) opath = t->paths[P_OPTIONS];
     if (!opath) return elmo_fail(ELMO_ERR_ARG, "no options file (--options)");
     elmo_status s = elmo_json_load(opath, &root);
@@ -901,20 +929,23 @@ static elmo_status read_settings(trainer *t) {
     t->V = (int)elmo_vocab_size(t->v);
     t->B = cfg->batch_size > 0 ? cfg->batch_size : (int)opt_num(root, "batch_size", 128);
     t->T = cfg->unroll_steps > 0 ? cfg->unroll_steps : (int)opt_num(root, "unroll_steps", 20);
-    int neg = cfg->negatives > 0 ? cfg->negatives : (int)opt_num(root, "n_negative_samples_batch", 8192);
+    int neg =
+        cfg->negatives > 0 ? cfg->negatives : (int)opt_num(root, "n_negative_samples_batch", 8192);
     t->S = cfg->full_softmax || neg >= t->V ? 0 : neg;
     t->lr = cfg->lr >= 0 ? cfg->lr : opt_num(root, "learning_rate", 0.2);
     t->dropout = cfg->dropout >= 0 ? cfg->dropout : opt_num(root, "dropout", 0.1);
     t->clip = cfg->clip_norm > 0 ? cfg->clip_norm : opt_num(root, "all_clip_norm_val", 10.0);
     if (t->B < 1 || t->B > 65536 || t->T < 1 || t->T > 10000 || t->lr <= 0 || t->dropout < 0 ||
         t->dropout >= 1 || t->clip <= 0) {
-        s = elmo_fail(ELMO_ERR_ARG, "invalid training settings (batch %d, unroll %d, lr %g, dropout %g, clip %g)",
+        s = elmo_fail(ELMO_ERR_ARG,
+                      "invalid training settings (batch %d, unroll %d, lr %g, dropout %g, clip %g)",
                       t->B, t->T, t->lr, t->dropout, t->clip);
         goto done;
     }
     if (t->B < t->nranks) {
-        s = elmo_fail(ELMO_ERR_ARG, "batch %d is smaller than the %d processes: each needs a row at least",
-                      t->B, t->nranks);
+        s = elmo_fail(ELMO_ERR_ARG,
+                      "batch %d is smaller than the %d processes: each needs a row at least", t->B,
+                      t->nranks);
         goto done;
     }
     elmo_dist_rows(t->B, t->nranks, t->rank, &t->b0, &t->Bl);
@@ -955,7 +986,8 @@ static elmo_status alloc_buffers(trainer *t) {
         t->logq[d] = malloc(sizeof(float) * (t->S ? t->S : 1));
         t->seen[d] = calloc((size_t)t->V, 1);
         ok = ok && t->g[d] && t->ids[d] && t->tg[d] && t->cand[d] && t->logq[d] && t->seen[d];
-        if (t->nranks > 1) ok = ok && (t->tg_all[d] = malloc(sizeof(int32_t) * (size_t)t->B * t->T));
+        if (t->nranks > 1)
+            ok = ok && (t->tg_all[d] = malloc(sizeof(int32_t) * (size_t)t->B * t->T));
     }
     if (t->nranks > 1) {
         t->tcounts = malloc(sizeof(size_t) * t->nranks);
@@ -970,8 +1002,8 @@ static elmo_status alloc_buffers(trainer *t) {
             t->scounts[r] = 2 * L * (size_t)n * (P + H);
         }
     }
-    if (!ok || !t->smW || !t->smb || !t->acc || !t->acc_smW || !t->acc_smb || !t->gsmW || !t->gsmb ||
-        !t->touched || !t->tlist)
+    if (!ok || !t->smW || !t->smb || !t->acc || !t->acc_smW || !t->acc_smb || !t->gsmW ||
+        !t->gsmb || !t->touched || !t->tlist)
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the model (vocabulary %d)", t->V);
     fill(t->acc, t->w.n, 1.0f);
     fill(t->acc_smW, (size_t)t->V * P, 1.0f);
@@ -983,8 +1015,8 @@ static elmo_status alloc_buffers(trainer *t) {
 static elmo_status open_streams(trainer *t) {
     const elmo_train_config *cfg = &t->cfg;
     for (int d = 0; d < 2; d++) {
-        elmo_status s = elmo_stream_new(cfg->train_files, cfg->n_train_files, t->v, d, t->arch.max_chars, t->B,
-                                        cfg->seed * 2654435761ULL + 17 + d,
+        elmo_status s = elmo_stream_new(cfg->train_files, cfg->n_train_files, t->v, d,
+                                        t->arch.max_chars, t->B, cfg->seed * 2654435761ULL + 17 + d,
                                         cfg->chunk_lines ? cfg->chunk_lines : 200000, 1, &t->st[d]);
         if (s) return s;
         elmo_stream_set_restart(t->st[d], cfg->state_restart);
@@ -1019,7 +1051,8 @@ static elmo_status setup(trainer *t, FILE **mf, int *resumed) {
     elmo_status s;
     if ((s = make_save_dir(t)) || (s = read_settings(t)) || (s = alloc_buffers(t))) return s;
     const elmo_config *c = &t->arch;
-    if ((s = bilm_trainer_init_f(&t->tr, c, t->V, t->Bl, t->T, t->S, t->dropout, t->w.mem, t->smW, t->smb)))
+    if ((s = bilm_trainer_init_f(&t->tr, c, t->V, t->Bl, t->T, t->S, t->dropout, t->w.mem, t->smW,
+                                 t->smb)))
         return s;
     t->tr_ready = 1;
     if (t->nranks == 1) t->state_all = t->tr.mem;
@@ -1042,13 +1075,14 @@ static void report_step(trainer *t, FILE *mf, double gn, double el, int64_t step
     pr.bw_ppl = exp(lb);
     pr.train_ppl = exp(0.5 * (lf + lb));
     pr.grad_norm = gn;
-    pr.eta_s = t->step > step0 ? el / (double)(t->step - step0) * (double)(t->total_steps - t->step) : 0;
+    pr.eta_s =
+        t->step > step0 ? el / (double)(t->step - step0) * (double)(t->total_steps - t->step) : 0;
     pr.checkpoint = ck;
     fprintf(mf,
             "{\"step\": %lld, \"tokens\": %llu, \"tokens_per_s\": %.1f, \"train_ppl\": %.4f, "
             "\"fw_ppl\": %.4f, \"bw_ppl\": %.4f, \"grad_norm\": %.4f, \"elapsed_s\": %.2f",
-            (long long)pr.step, (unsigned long long)pr.tokens, pr.tokens_per_s, pr.train_ppl, pr.fw_ppl,
-            pr.bw_ppl, pr.grad_norm, pr.elapsed_s);
+            (long long)pr.step, (unsigned long long)pr.tokens, pr.tokens_per_s, pr.train_ppl,
+            pr.fw_ppl, pr.bw_ppl, pr.grad_norm, pr.elapsed_s);
     if (t->nranks > 1) { /* data parallel: processes, mean all-reduce per step */
         double ns = t->step > step0 ? (double)(t->step - step0) : 1;
         fprintf(mf, ", \"ranks\": %d, \"allreduce_ms\": %.2f, \"allreduce_mb\": %.2f", t->nranks,
@@ -1083,7 +1117,8 @@ static elmo_status train_loop(trainer *t, FILE *mf) {
             if (!s && t->rank == 0) s = export_model(t);
             if ((s = elmo_dist_agree(s))) break;
         }
-        if (t->rank == 0 && (t->step % log_every == 0 || last || ck)) report_step(t, mf, gn, el, step0, tokens0, ck);
+        if (t->rank == 0 && (t->step % log_every == 0 || last || ck))
+            report_step(t, mf, gn, el, step0, tokens0, ck);
         if (stop) break;
     }
     if (!s && t->rank == 0) write_curve(t);
@@ -1096,7 +1131,8 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     if (!cfg->vocab_path) return elmo_fail(ELMO_ERR_ARG, "no vocabulary");
     if (cfg->n_train_files < 1) return elmo_fail(ELMO_ERR_ARG, "no training files");
     if (cfg->precision == ELMO_PRECISION_INT8)
-        return elmo_fail(ELMO_ERR_ARG, "training takes precision fp32, bf16 or auto (int8 is for inference)");
+        return elmo_fail(ELMO_ERR_ARG,
+                         "training takes precision fp32, bf16 or auto (int8 is for inference)");
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = *cfg;

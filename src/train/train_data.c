@@ -12,8 +12,8 @@
 #define MAX_LINE ((size_t)16 << 20)
 
 typedef struct {
-    int32_t *words;   /* (cap) word ids of the remainder */
-    int16_t *chars;   /* (cap, W) */
+    int32_t *words;    /* (cap) word ids of the remainder */
+    int16_t *chars;    /* (cap, W) */
     int len, pos, cap; /* tokens held, first unread, capacity */
 } row_rem;
 
@@ -23,10 +23,10 @@ struct elmo_stream {
     const elmo_vocab *v;
     int reverse, W, B;
     size_t chunk_lines;
-    int shuffle;           /* 0: shards and sentences in file order (tests) */
-    double restart;        /* probability that a row's state restarts at a sentence start */
-    elmo_rng rng;          /* shard order and the seed of each chunk's shuffle */
-    int *perm, pos;        /* current shard = shards[perm[pos]] */
+    int shuffle;    /* 0: shards and sentences in file order (tests) */
+    double restart; /* probability that a row's state restarts at a sentence start */
+    elmo_rng rng;   /* shard order and the seed of each chunk's shuffle */
+    int *perm, pos; /* current shard = shards[perm[pos]] */
     uint64_t passes;
     /* the current chunk */
     elmo_line_reader rd;
@@ -36,12 +36,12 @@ struct elmo_stream {
     elmo_rng chunk_rng;    /* state that shuffled this chunk */
     char *text;            /* the chunk's lines, NUL-separated */
     size_t text_used, text_cap;
-    size_t *sent_off;      /* (n_sent) offset of each line in text */
+    size_t *sent_off; /* (n_sent) offset of each line in text */
     size_t n_sent, sent_cap;
-    size_t *order;         /* (n_sent) shuffled */
-    size_t next;           /* next index into order */
-    int chunk_eof;         /* the chunk ended its shard */
-    row_rem *rows;         /* (B) */
+    size_t *order; /* (n_sent) shuffled */
+    size_t next;   /* next index into order */
+    int chunk_eof; /* the chunk ended its shard */
+    row_rem *rows; /* (B) */
     size_t *tst, *tln, tcap;
 };
 
@@ -162,7 +162,8 @@ static elmo_status read_chunk(elmo_stream *s) {
         }
         if (s->n_sent == s->sent_cap) {
             size_t nc = s->sent_cap ? s->sent_cap * 2 : 4096;
-            size_t *no = realloc(s->sent_off, nc * sizeof *no), *oo = no ? realloc(s->order, nc * sizeof *oo) : NULL;
+            size_t *no = realloc(s->sent_off, nc * sizeof *no),
+                   *oo = no ? realloc(s->order, nc * sizeof *oo) : NULL;
             if (no) s->sent_off = no;
             if (oo) s->order = oo;
             if (!no || !oo) return elmo_fail(ELMO_ERR_NOMEM, "out of memory reading training data");
@@ -204,9 +205,8 @@ static elmo_status next_chunk(elmo_stream *s) {
     }
 }
 
-void elmo_sentence_ids(const elmo_vocab *v, int reverse, int W, const char *line,
-                       const size_t *st, const size_t *ln, size_t n, int32_t *words,
-                       int16_t *chars) {
+void elmo_sentence_ids(const elmo_vocab *v, int reverse, int W, const char *line, const size_t *st,
+                       const size_t *ln, size_t n, int32_t *words, int16_t *chars) {
     const char *first = reverse ? "</S>" : "<S>", *last = reverse ? "<S>" : "</S>";
     words[0] = (int32_t)(reverse ? elmo_vocab_eos(v) : elmo_vocab_bos(v));
     elmo_char_ids(first, strlen(first), W, chars);
@@ -240,7 +240,8 @@ static elmo_status fetch(elmo_stream *s, row_rem *r) {
     size_t n = elmo_split_whitespace(line, len, s->tst, s->tln, s->tcap);
     if (n > s->tcap) {
         size_t nc = n * 2;
-        size_t *a = realloc(s->tst, nc * sizeof *a), *b = a ? realloc(s->tln, nc * sizeof *b) : NULL;
+        size_t *a = realloc(s->tst, nc * sizeof *a),
+               *b = a ? realloc(s->tln, nc * sizeof *b) : NULL;
         if (a) s->tst = a;
         if (b) s->tln = b;
         if (!a || !b) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
@@ -287,7 +288,8 @@ elmo_status elmo_stream_next_rows(elmo_stream *s, int T, int b0, int n, int16_t 
                 if (st) return st;
                 /* a new sentence: its row's LSTM state restarts from zero with probability
                  * `restart` (every rank draws the same, for every row) */
-                restart = s->restart >= 1 || (s->restart > 0 && elmo_rng_uniform(&s->rng) < s->restart);
+                restart =
+                    s->restart >= 1 || (s->restart > 0 && elmo_rng_uniform(&s->rng) < s->restart);
             }
             int k = r->len - r->pos - 1;
             if (k > T - filled) k = T - filled;
@@ -319,7 +321,8 @@ elmo_status elmo_stream_save(const elmo_stream *s, elmo_strbuf *b) {
         int32_t rem = x->len - x->pos;
         if (rem < 0) rem = 0;
         bad = put(b, &rem, 4) || (rem && (put(b, x->words + x->pos, sizeof(int32_t) * rem) ||
-                                          put(b, x->chars + (size_t)x->pos * s->W, sizeof(int16_t) * (size_t)rem * s->W)));
+                                          put(b, x->chars + (size_t)x->pos * s->W,
+                                              sizeof(int16_t) * (size_t)rem * s->W)));
     }
     return bad ? elmo_fail(ELMO_ERR_NOMEM, "out of memory saving the data position") : ELMO_OK;
 }
@@ -339,10 +342,11 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end) {
     int32_t hdr[4];
     if (get(p, end, hdr, sizeof hdr)) return damaged_position();
     if (hdr[0] != s->n_shards || hdr[2] != s->B || hdr[3] != s->W)
-        return elmo_fail(ELMO_ERR_STATE,
-                         "the checkpoint was written for %d training files, batch %d (now %d files, "
-                         "batch %d): resume with the same --train and --batch-size",
-                         hdr[0], hdr[2], s->n_shards, s->B);
+        return elmo_fail(
+            ELMO_ERR_STATE,
+            "the checkpoint was written for %d training files, batch %d (now %d files, "
+            "batch %d): resume with the same --train and --batch-size",
+            hdr[0], hdr[2], s->n_shards, s->B);
     if (hdr[1] < -1 || hdr[1] > s->n_shards) return damaged_position();
     s->pos = hdr[1];
     uint64_t nx[3];

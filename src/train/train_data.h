@@ -56,9 +56,8 @@ elmo_status elmo_stream_load(elmo_stream *s, const char **p, const char *end);
 /* Word ids (n + 2) and char ids (n + 2, W) of a sentence of n tokens (spans st/ln of line)
  * with its boundaries: forward <S> w1..wn </S>, reverse </S> wn..w1 <S>. A literal <S> or
  * </S> in the text is spelled out (it is an ordinary token, <UNK> as a target). */
-void elmo_sentence_ids(const elmo_vocab *v, int reverse, int W, const char *line,
-                       const size_t *st, const size_t *ln, size_t n, int32_t *words,
-                       int16_t *chars);
+void elmo_sentence_ids(const elmo_vocab *v, int reverse, int W, const char *line, const size_t *st,
+                       const size_t *ln, size_t n, int32_t *words, int16_t *chars);
 
 /* Count sentences and tokens (words + </S> per sentence) of the files. */
 elmo_status elmo_count_tokens(const char *const *files, int n_files, uint64_t *sentences,

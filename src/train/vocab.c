@@ -13,9 +13,9 @@
 #define VOCAB_MAX_LINE ((size_t)16 << 20)
 
 struct elmo_vocab {
-    elmo_strmap words;   /* distinct words */
-    uint32_t *line_key;  /* (n) line id -> word */
-    uint32_t *key_line;  /* word -> the last line holding it */
+    elmo_strmap words;  /* distinct words */
+    uint32_t *line_key; /* (n) line id -> word */
+    uint32_t *key_line; /* word -> the last line holding it */
     uint32_t n, cap;
     uint32_t bos, eos, unk;
 };
@@ -76,8 +76,10 @@ elmo_status elmo_vocab_load(const char *path, elmo_vocab **out) {
     v->bos = vocab_lookup(v, "<S>", 3);
     v->eos = vocab_lookup(v, "</S>", 4);
     v->unk = vocab_lookup(v, "<UNK>", 5);
-    const char *missing = v->bos == UINT32_MAX ? "<S>" : v->eos == UINT32_MAX ? "</S>"
-                          : v->unk == UINT32_MAX ? "<UNK>" : NULL;
+    const char *missing = v->bos == UINT32_MAX   ? "<S>"
+                          : v->eos == UINT32_MAX ? "</S>"
+                          : v->unk == UINT32_MAX ? "<UNK>"
+                                                 : NULL;
     if (missing) {
         elmo_vocab_free(v);
         return elmo_fail(ELMO_ERR_FORMAT,
@@ -123,8 +125,10 @@ static const elmo_strmap *g_sort_words; /* qsort has no context argument in C11 
 static int by_count(const void *a, const void *b) {
     const wc *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    size_t lx = elmo_strmap_keylen(g_sort_words, x->key), ly = elmo_strmap_keylen(g_sort_words, y->key);
-    int c = memcmp(elmo_strmap_key(g_sort_words, x->key), elmo_strmap_key(g_sort_words, y->key), lx < ly ? lx : ly);
+    size_t lx = elmo_strmap_keylen(g_sort_words, x->key),
+           ly = elmo_strmap_keylen(g_sort_words, y->key);
+    int c = memcmp(elmo_strmap_key(g_sort_words, x->key), elmo_strmap_key(g_sort_words, y->key),
+                   lx < ly ? lx : ly);
     return c ? c : (lx < ly ? -1 : lx > ly);
 }
 
@@ -152,7 +156,8 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
             size_t n = elmo_split_whitespace(r.line, r.len, st, ln, cap);
             if (n > cap) {
                 size_t nc = n * 2;
-                size_t *a = realloc(st, nc * sizeof *st), *b = a ? realloc(ln, nc * sizeof *ln) : NULL;
+                size_t *a = realloc(st, nc * sizeof *st),
+                       *b = a ? realloc(ln, nc * sizeof *ln) : NULL;
                 if (a) st = a;
                 if (b) ln = b;
                 if (!a || !b) {
@@ -169,11 +174,14 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
                 if (key >= 0 && (size_t)key >= ccap) {
                     size_t nc = ccap ? ccap * 2 : 1 << 15;
                     wc *nw = realloc(counts, nc * sizeof *nw);
-                    if (nw) counts = nw, ccap = nc;
-                    else key = -1;
+                    if (nw)
+                        counts = nw, ccap = nc;
+                    else
+                        key = -1;
                 }
                 if (key < 0) {
-                    s = elmo_fail(ELMO_ERR_NOMEM, "out of memory counting words (%zu distinct so far)", words.n);
+                    s = elmo_fail(ELMO_ERR_NOMEM,
+                                  "out of memory counting words (%zu distinct so far)", words.n);
                     break;
                 }
                 if (added) counts[key] = (wc){0, (uint32_t)key};
@@ -190,7 +198,8 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
         if (words.n) qsort(counts, words.n, sizeof *counts, by_count); /* NULL when no words */
         size_t keep = 0;
         uint64_t covered = 0;
-        while (keep < words.n && counts[keep].count >= min_count && (!max_size || keep + 3 < max_size))
+        while (keep < words.n && counts[keep].count >= min_count &&
+               (!max_size || keep + 3 < max_size))
             covered += counts[keep++].count;
         elmo_atomic_file af;
         if (!(s = elmo_atomic_begin(&af, out_path))) {
@@ -201,7 +210,8 @@ elmo_status elmo_vocab_build(const char *const *files, int n_files, uint64_t min
             } else {
                 fputs("<S>\n</S>\n<UNK>\n", f);
                 for (size_t i = 0; i < keep; i++) {
-                    fwrite(elmo_strmap_key(&words, counts[i].key), 1, elmo_strmap_keylen(&words, counts[i].key), f);
+                    fwrite(elmo_strmap_key(&words, counts[i].key), 1,
+                           elmo_strmap_keylen(&words, counts[i].key), f);
                     fputc('\n', f);
                 }
                 int bad = ferror(f);
