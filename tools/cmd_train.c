@@ -64,6 +64,39 @@ static int cli_has_softmax(const char *dir) {
     return access(p, R_OK) == 0;
 }
 
+/* What the run is about to do (rank 0, on stderr). */
+static void announce(const elmo_train_config *c, int size) {
+    fprintf(stderr, "train: %d file(s), save dir %s%s\n", c->n_train_files, c->save_dir,
+            c->resume ? " (resuming)" : "");
+    if (size > 1)
+        fprintf(stderr, "train: %d processes, data parallel (the batch's rows split across them)\n",
+                size);
+    if (c->init_from && !c->resume && !cli_has_softmax(c->init_from))
+        fprintf(stderr,
+                "train: %s has no softmax.hdf5 (a published model): a new softmax is trained for "
+                "%lld steps with the biLM frozen, then everything\n",
+                c->init_from, (long long)c->freeze_steps);
+}
+
+/* The exit status of a run that returned s; MPI shut down. */
+static int finish(const char *cmd, elmo_status s, int rank, int size) {
+    if (s) {
+        int rc = 1;
+        if (size == 1)
+            rc = cli_lib_error(cmd, s);
+        else if (!elmo_dist_peer_failed()) /* the failing rank reports it; the others are quiet */
+            rc = cli_error(cmd, "rank %d of %d: %s", rank, size, elmo_last_error());
+        /* a failure the other ranks do not know about: they may wait in a collective */
+        if (!elmo_dist_failure_shared()) elmo_dist_abort(rc);
+        elmo_dist_finalize();
+        return rc;
+    }
+    if (g_stop && rank == 0)
+        fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
+    elmo_dist_finalize();
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *cmd = "train";
     elmo_train_config c;
@@ -161,36 +194,9 @@ int cmd_train(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGUSR1, on_signal); /* mpirun forwards SIGUSR1 to every rank */
-    if (rank == 0) {
-        fprintf(stderr, "train: %d file(s), save dir %s%s\n", c.n_train_files, c.save_dir,
-                resume ? " (resuming)" : "");
-        if (size > 1)
-            fprintf(stderr,
-                    "train: %d processes, data parallel (the batch's rows split across them)\n",
-                    size);
-        if (c.init_from && !resume && !cli_has_softmax(c.init_from))
-            fprintf(
-                stderr,
-                "train: %s has no softmax.hdf5 (a published model): a new softmax is trained for "
-                "%d steps with the biLM frozen, then everything\n",
-                c.init_from, freeze);
-    }
+    if (rank == 0) announce(&c, size);
     s = elmo_train(&c);
     if (tty) fputc('\n', stderr);
     globfree(&g);
-    if (s) {
-        int rc = 1;
-        if (size == 1)
-            rc = cli_lib_error(cmd, s);
-        else if (!elmo_dist_peer_failed()) /* the failing rank reports it; the others are quiet */
-            rc = cli_error(cmd, "rank %d of %d: %s", rank, size, elmo_last_error());
-        /* a failure the other ranks do not know about: they may wait in a collective */
-        if (!elmo_dist_failure_shared()) elmo_dist_abort(rc);
-        elmo_dist_finalize();
-        return rc;
-    }
-    if (g_stop && rank == 0)
-        fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
-    elmo_dist_finalize();
-    return 0;
+    return finish(cmd, s, rank, size);
 }

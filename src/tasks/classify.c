@@ -709,6 +709,45 @@ static elmo_status make_features(elmo_classifier *c, size_t n, const char *const
     return s;
 }
 
+/* A new classifier's settings from the options, its labels, and the feature dimensions of
+ * the biLM and the static vectors (the bag of words' are known once its terms are). */
+static elmo_status classifier_setup(elmo_classifier *c, const elmo_classifier_options *o,
+                                    elmo_model *bilm, const char *bilm_dir, elmo_static_vectors *sv,
+                                    const char *sv_path, const char *const *labels, int n_classes) {
+    c->features = o->features;
+    c->pooling = o->features == ELMO_FEAT_BOW ? ELMO_POOL_MEAN : o->pooling;
+    c->standardize = o->features != ELMO_FEAT_BOW && o->standardize;
+    c->word_ngrams = o->word_ngrams > 1 ? o->word_ngrams : 1;
+    c->char_lo = o->char_lo, c->char_hi = o->char_hi;
+    if (c->word_ngrams > 3 || c->char_hi > 8 ||
+        (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi)))
+        return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
+    c->tok = o->tokenizer;
+    c->max_tokens = o->max_tokens;
+    c->hidden = o->hidden;
+    c->n_classes = n_classes;
+    if (!(c->labels = calloc((size_t)n_classes, sizeof(char *))))
+        return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < n_classes; k++)
+        if (!(c->labels[k] = strdup(labels[k]))) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    if (!has_elmo(c)) return ELMO_OK;
+    c->bilm = bilm;
+    c->K = elmo_model_n_output_layers(bilm);
+    c->D = elmo_model_output_dim(bilm);
+    c->P = elmo_pool_n_stats(c->pooling);
+    c->E = elmo_pool_width(c->pooling, c->D);
+    c->bilm_fp = elmo_model_fingerprint(bilm);
+    c->bilm_dir = strdup(bilm_dir ? bilm_dir : "");
+    if (sv) {
+        c->sv = sv;
+        c->Ds = elmo_static_dim(sv);
+        c->static_fp = elmo_static_fingerprint(sv);
+        c->static_path = strdup(sv_path ? sv_path : "");
+    }
+    c->in = c->E + c->Ds;
+    return ELMO_OK;
+}
+
 elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *bilm,
                                   const char *bilm_dir, elmo_static_vectors *sv,
                                   const char *sv_path, const char *const *labels, int n_classes,
@@ -725,40 +764,7 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
         return elmo_fail(ELMO_ERR_ARG, "unknown pooling %d", o->pooling);
     elmo_classifier *c = calloc(1, sizeof *c);
     if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    c->features = o->features;
-    c->pooling = o->features == ELMO_FEAT_BOW ? ELMO_POOL_MEAN : o->pooling;
-    c->standardize = o->features != ELMO_FEAT_BOW && o->standardize;
-    c->word_ngrams = o->word_ngrams > 1 ? o->word_ngrams : 1;
-    c->char_lo = o->char_lo, c->char_hi = o->char_hi;
-    if (c->word_ngrams > 3 || c->char_hi > 8 ||
-        (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi))) {
-        elmo_classifier_free(c);
-        return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
-    }
-    c->tok = o->tokenizer;
-    c->max_tokens = o->max_tokens;
-    c->hidden = o->hidden;
-    c->n_classes = n_classes;
-    c->labels = calloc((size_t)n_classes, sizeof(char *));
-    elmo_status s = c->labels ? ELMO_OK : elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    for (int k = 0; !s && k < n_classes; k++)
-        if (!(c->labels[k] = strdup(labels[k]))) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    if (has_elmo(c)) {
-        c->bilm = bilm;
-        c->K = elmo_model_n_output_layers(bilm);
-        c->D = elmo_model_output_dim(bilm);
-        c->P = elmo_pool_n_stats(c->pooling);
-        c->E = elmo_pool_width(c->pooling, c->D);
-        c->bilm_fp = elmo_model_fingerprint(bilm);
-        c->bilm_dir = strdup(bilm_dir ? bilm_dir : "");
-        if (sv) {
-            c->sv = sv;
-            c->Ds = elmo_static_dim(sv);
-            c->static_fp = elmo_static_fingerprint(sv);
-            c->static_path = strdup(sv_path ? sv_path : "");
-        }
-        c->in = c->E + c->Ds;
-    }
+    elmo_status s = classifier_setup(c, o, bilm, bilm_dir, sv, sv_path, labels, n_classes);
     const char **texts = malloc(sizeof(char *) * n);
     size_t *lens = malloc(sizeof(size_t) * n);
     int32_t *y = malloc(sizeof(int32_t) * n);
