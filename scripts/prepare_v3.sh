@@ -10,7 +10,7 @@
 #   data/v3/<name>.para.txt     extracted paragraphs (blank-line separated)
 #   data/v3/<name>.tok.txt      one tokenized sentence per line, before cleaning
 #   data/<name>.txt             the cleaned corpus: gcide web-bible foldoc jargon
-#                               devils-dictionary gnome-help factbook
+#                               devils-dictionary debian-handbook gnome-help factbook
 #   data/wordnet-examples.txt   WordNet's example sentences, tokenized (EVALUATION ONLY)
 #   data/v3/brown-train.txt     data/brown-train.txt less the lines that share text with the
 #   data/v3/sotu.txt            held-out Brown files or WordNet's examples (same for SOTU and
@@ -42,6 +42,7 @@ SOURCES=(
   "foldoc dictd dict-foldoc/usr/share/dictd/foldoc.dict.dz"
   "jargon dictd dict-jargon/usr/share/dictd/jargon.dict.dz"
   "devils-dictionary dictd dict-devil/usr/share/dictd/devil.dict.dz"
+  "debian-handbook html debian-handbook/usr/share/doc/debian-handbook/html/en-US"
   "gnome-help mallard gnome-user-docs/usr/share/help/C"
   "factbook factbook factbook"
 )
