@@ -332,6 +332,8 @@ def main(argv):
         with open(tmp, "w", encoding="utf-8") as out:
             SOURCES[source](inp, out)
         os.replace(tmp, output)
+    except (OSError, EOFError, zlib.error, struct.error, ValueError) as e:
+        sys.exit(f"extract_text.py: {source} {inp}: {e}")
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

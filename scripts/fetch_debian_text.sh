@@ -33,8 +33,10 @@ PACKAGES=(
   "wordnet-base 1:3.0-37 61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752"
 )
 
-command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
-  { echo "fetch_debian_text.sh: needs apt-get and dpkg-deb (a Debian system)" >&2; exit 1; }
+for tool in apt-get dpkg-deb sha256sum; do
+  command -v "$tool" >/dev/null ||
+    { echo "fetch_debian_text.sh: needs $tool (a Debian system)" >&2; exit 1; }
+done
 if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
   echo "fetch_debian_text.sh: no apt package lists: running apt-get update"
   apt-get update -qq
