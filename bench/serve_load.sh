@@ -22,7 +22,7 @@
 #      LAYERS; words/s = the server's elmo_tokens_total over the run / wrk's duration; p50/p99
 #      latency and errors from wrk;
 #   3. one client, one sentence at a time (brown-200.txt, keep-alive): bench_serve_latency's
-#      median against the same sentences embedded in-process;
+#      median over 3 rounds against the same sentences embedded in-process;
 #   4. SIGTERM under load (6 s of wrk, the signal 3 s in): the requests in flight answered,
 #      the exit status (must be 0) and how long the server took to exit.
 # Also the CPU time (user + system) per 1,000 words of each: on a shared machine the
@@ -136,7 +136,7 @@ for m in $models; do
     done
     # 3. one client, one sentence at a time
     lat=$("$build/bench_serve_latency" --model "$dir" --port "$port" --input "$peer/data/brown-200.txt" \
-        --threads "$threads" --rounds 1 --layers "$layers" 2>> "$tmp/lat.err")
+        --threads "$threads" --rounds 3 --layers "$layers" 2>> "$tmp/lat.err")
     jget() { echo "$lat" | sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p"; }
     # 4. SIGTERM under load: a wrk run of 6 s, the signal 3 s in
     SENTENCES="$tmp/sents.txt" LAYERS="$layers" wrk -t1 -c"$conns" -d6s --timeout 10s \
