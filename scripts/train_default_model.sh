@@ -17,7 +17,12 @@
 #      to models/elmo-en-small/results.json.
 #
 # Environment: ELMO (default build/elmo), WORK (default data/train-elmo-en-small),
-# OUT (default models/elmo-en-small), THREADS (default 2).
+# OUT (default models/elmo-en-small), THREADS (default 2), CONFIG (default
+# configs/elmo-en-small.json), TRAIN_FILES (default: the three corpora above, space-separated),
+# PRECISION (default fp32; bf16 trains with bfloat16 products).
+# The v3 candidate (docs/data.md, "v3 recipe"; scripts/prepare_v3.sh makes data/v3-train.txt):
+#   CONFIG=configs/elmo-en-v3.json TRAIN_FILES=data/v3-train.txt WORK=data/train-elmo-en-v3 \
+#   OUT=data/elmo-en-v3 PRECISION=bf16 scripts/train_default_model.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -25,10 +30,14 @@ ELMO=${ELMO:-build/elmo}
 WORK=${WORK:-data/train-elmo-en-small}
 OUT=${OUT:-models/elmo-en-small}
 THREADS=${THREADS:-2}
-TRAIN=(data/brown-train.txt data/sotu.txt data/moby-dick.txt)
+CONFIG=${CONFIG:-configs/elmo-en-small.json}
+PRECISION=${PRECISION:-fp32}
+read -r -a TRAIN <<< "${TRAIN_FILES:-data/brown-train.txt data/sotu.txt data/moby-dick.txt}"
+
 HELDOUT=data/brown-heldout.txt
 
-[[ -f data/brown-train.txt && -f data/sotu.txt && -f data/moby-dick.txt ]] || ELMO=$ELMO scripts/prepare_data.sh
+for f in "${TRAIN[@]}"; do [[ -f $f ]] || ELMO=$ELMO scripts/prepare_data.sh; done
+for f in "${TRAIN[@]}"; do [[ -f $f ]] || { echo "train_default_model.sh: $f: missing (scripts/prepare_v3.sh makes data/v3-train.txt)" >&2; exit 1; }; done
 mkdir -p "$WORK" "$OUT"
 [[ -f $WORK/vocab.txt ]] || "$ELMO" vocab --input "${TRAIN[@]}" --min-count 3 --output "$WORK/vocab.txt"
 [[ -f $WORK/shards/shard-063.txt ]] || "$ELMO" data shard --input "${TRAIN[@]}" --output-dir "$WORK/shards" --shards 64 --seed 1
@@ -36,7 +45,7 @@ mkdir -p "$WORK" "$OUT"
 resume=()
 [[ -f $WORK/model/checkpoint.bin ]] && resume=(--resume)
 start=$(date +%s)
-"$ELMO" train --options configs/elmo-en-small.json --vocab "$WORK/vocab.txt" --train "$WORK/shards/shard-*.txt" \
+"$ELMO" train --options "$CONFIG" --precision "$PRECISION" --vocab "$WORK/vocab.txt" --train "$WORK/shards/shard-*.txt" \
   --save-dir "$WORK/model" --seed 1 --threads "$THREADS" --state-restart 1 --checkpoint-every 500 --log-every 50 \
   "${resume[@]}" 2>&1 | tee -a "$WORK/train.log"
 echo "training wall time this run: $(( $(date +%s) - start )) s" | tee -a "$WORK/train.log"
