@@ -78,7 +78,8 @@ static inline elmo_real real_clip(elmo_real v, elmo_real lim) { return elmo_clip
 #else
 /* float (training): the fast path's approximations (kernels/fastmath.h, <= 3 ulp), which
  * vectorize; libm's were most of a training step's elementwise time */
-static inline elmo_real real_exp(elmo_real v) { return elmo_expf_fast(v); }
+/* (-inf, a masked logit, gives exactly 0 as libm's expf does; the fast exp clamps at -87.3) */
+static inline elmo_real real_exp(elmo_real v) { return v == -INFINITY ? 0 : elmo_expf_fast(v); }
 static inline elmo_real real_tanh(elmo_real v) { return elmo_tanhf_fast(v); }
 static inline elmo_real real_sigmoid(elmo_real v) { return elmo_sigmoidf_fast(v); }
 static inline elmo_real real_clip(elmo_real v, elmo_real lim) { return elmo_clip_f(v, lim); }

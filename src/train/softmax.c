@@ -15,15 +15,13 @@
 
 /* In place: logits (n) -> weight * softmax(logits) (entries at -inf give 0); returns the
  * logsumexp. */
-static double softmax_row(elmo_real *z, int n, elmo_real weight) {
+ELMO_VECTOR_CLONES static double softmax_row(elmo_real *z, int n, elmo_real weight) {
     elmo_real mx = z[0];
     for (int k = 1; k < n; k++) mx = z[k] > mx ? z[k] : mx;
+    /* the exponentials in a loop of their own (it vectorizes), then their sum in order */
+    for (int k = 0; k < n; k++) z[k] = real_exp(z[k] - mx);
     double sum = 0;
-    for (int k = 0; k < n; k++) {
-        elmo_real e = real_exp(z[k] - mx);
-        z[k] = e;
-        sum += e;
-    }
+    for (int k = 0; k < n; k++) sum += z[k];
     elmo_real inv = (elmo_real)(weight / sum);
     for (int k = 0; k < n; k++) z[k] *= inv;
     return (double)mx + log(sum);
