@@ -57,13 +57,6 @@ static void on_progress(const elmo_train_progress *p, void *user) {
     fflush(stderr);
 }
 
-/* Whether a model directory has the softmax of elmo train (else: a published biLM). */
-static int cli_has_softmax(const char *dir) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/softmax.hdf5", dir);
-    return access(p, R_OK) == 0;
-}
-
 /* What the run is about to do (rank 0, on stderr). */
 static void announce(const elmo_train_config *c, int size) {
     fprintf(stderr, "train: %d file(s), save dir %s%s\n", c->n_train_files, c->save_dir,
@@ -71,11 +64,13 @@ static void announce(const elmo_train_config *c, int size) {
     if (size > 1)
         fprintf(stderr, "train: %d processes, data parallel (the batch's rows split across them)\n",
                 size);
-    if (c->init_from && !c->resume && !cli_has_softmax(c->init_from))
+    char *sm = c->init_from ? elmo_path_join(c->init_from, "softmax.hdf5") : NULL;
+    if (sm && !c->resume && !elmo_file_exists(sm))
         fprintf(stderr,
                 "train: %s has no softmax.hdf5 (a published model): a new softmax is trained for "
                 "%lld steps with the biLM frozen, then everything\n",
                 c->init_from, (long long)c->freeze_steps);
+    free(sm);
 }
 
 /* The exit status of a run that returned s; MPI shut down. */

@@ -239,8 +239,8 @@ static dnnl_status_t matmul_pd(const dnnl_memory_desc_t *a, const dnnl_memory_de
     return s;
 }
 
-/* Run prim on the calling thread's stream with its thread count: argument n is kinds[n]
- * with layout mds[n] over data[n]. */
+/* Run prim on the calling thread's stream (the caller has set its thread count, before the
+ * primitive was made): argument n is kinds[n] with layout mds[n] over data[n]. */
 static dnnl_status_t execute(thread_state *t, dnnl_primitive_t prim, int n, const int *kinds,
                              const dnnl_memory_desc_t *const *mds, void *const *data) {
     dnnl_stream_t st = tstream(t);
@@ -253,7 +253,6 @@ static dnnl_status_t execute(thread_state *t, dnnl_primitive_t prim, int n, cons
         args[i] = (dnnl_exec_arg_t){kinds[i], mem[i]};
     }
     if (s == dnnl_success) {
-        set_threads(t);
         s = dnnl_primitive_execute(prim, st, n, args);
         if (s == dnnl_success) s = dnnl_stream_wait(st);
     }
@@ -410,6 +409,7 @@ static elmo_status reorder(const dnnl_memory_desc_t *src, const void *S,
     if (!t) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
+    set_threads(t); /* before the primitive is made: it splits the work by this count */
     dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, src, g_engine, dst, g_engine, NULL);
     if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
     if (s == dnnl_success) {
