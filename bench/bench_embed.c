@@ -41,6 +41,7 @@
 #include "core/bilm.h"
 #include "kernels/matmul.h"
 #include "core/bucket.h"
+#include "core/model.h"
 #include "elmo.h"
 #include "io/util.h"
 
@@ -474,10 +475,9 @@ int main(int argc, char **argv) {
     double tps = words / seconds;
     double gsq = 0, gb = 0, gstep = 0;
     char lstm_impl[64];
-    snprintf(lstm_impl, sizeof lstm_impl, "%s",
-             prec == ELMO_PRECISION_INT8
-                 ? "own:int8-weights (steps)"
-                 : elmo_mm_impl_name(B, 4 * H, c->has_lstm_proj ? P : H, prec));
+    /* what the model's prepared LSTM weights run on: input products / recurrent steps */
+    snprintf(lstm_impl, sizeof lstm_impl, "%s / %s", elmo_mat_impl(m->mats->lx[0][0]),
+             elmo_mat_impl(m->mats->lh[0][0]));
     if (!no_sgemm) {
         elmo_session_free(s); /* its BLAS setting no longer matters */
         s = NULL;

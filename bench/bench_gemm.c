@@ -1,7 +1,8 @@
 /*
  * bench_gemm.c: the LSTM's matrix products on each kernel the matrix backend can use: our own
  * float32 kernel (elmo_gemm_rm, row-major weights), oneDNN float32 and oneDNN bfloat16 with
- * prepared weights (elmo_mat), our own int8-weight kernel (elmo_gemm_q8, INT8's per-step
+ * prepared weights (elmo_mat), our own AMX bfloat16 kernel (elmo_gemm_amx, what bfloat16
+ * runs on where the CPU has AMX; the oneDNN row is then made with ELMO_MATMUL=dnnl), our own int8-weight kernel (elmo_gemm_q8, INT8's per-step
  * products; single-threaded like ours), cycling through `cells` weight matrices as the LSTM does (so
  * they come from L3 or memory, not L2).
  *
@@ -19,8 +20,9 @@
 #include "kernels/matmul.h"
 #include "io/util.h"
 
-enum { OWN, DNNL_F32, DNNL_BF16, OWN_INT8, N_KINDS };
-static const char *const kind_name[N_KINDS] = {"own-f32", "onednn-f32", "onednn-bf16", "own-int8w"};
+enum { OWN, DNNL_F32, DNNL_BF16, OWN_AMX, OWN_INT8, N_KINDS };
+static const char *const kind_name[N_KINDS] = {"own-f32", "onednn-f32", "onednn-bf16", "own-amx",
+                                               "own-int8w"};
 
 typedef struct {
     int M, N, K, cells, kind;
@@ -59,24 +61,34 @@ static void bench_shape(int M, int K, int N, int cells, double seconds, elmo_rng
     for (int c = 0; c < cells; c++) {
         j.W[c] = elmo_alloc(sizeof(float) * wn);
         for (size_t i = 0; i < wn; i++) j.W[c][i] = (float)(0.1 * (2 * elmo_rng_uniform(r) - 1));
-        for (int k = DNNL_F32; k < N_KINDS; k++)
+        for (int k = DNNL_F32; k < N_KINDS; k++) {
+            /* the backend picks its kernel when a matrix is made: oneDNN for DNNL_BF16 */
+            if (k == DNNL_BF16) setenv("ELMO_MATMUL", "dnnl", 1);
+            if (k == OWN_AMX) unsetenv("ELMO_MATMUL");
+            if (k == OWN_AMX && !elmo_amx_usable()) continue;
             if (k == OWN_INT8
                     ? elmo_mat_convert(j.mat[DNNL_F32][c], ELMO_PRECISION_INT8, &j.mat[k][c])
                     : elmo_mat_new(K, N, j.W[c], N,
-                                   k == DNNL_BF16 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32,
+                                   k == DNNL_BF16 || k == OWN_AMX ? ELMO_PRECISION_BF16
+                                                                  : ELMO_PRECISION_FP32,
                                    &j.mat[k][c])) {
                 fprintf(stderr, "bench_gemm: %s\n", elmo_last_error());
                 exit(1);
             }
+        }
     }
     for (int kind = 0; kind < N_KINDS; kind++) {
+        if (kind != OWN && !j.mat[kind][0]) continue;
         j.kind = kind;
         double best = best_of(&j, seconds), md = 0;
         if (kind == OWN) memcpy(ref, j.C, sizeof(float) * cn);
         for (size_t i = 0; i < cn && kind != OWN; i++) md = fmax(md, fabs((double)j.C[i] - ref[i]));
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", M, K, N);
-        double bytes = (kind == DNNL_BF16 ? 2.0 : kind == OWN_INT8 ? 1.0 : 4.0) * wn * cells;
+        double bytes = (kind == DNNL_BF16 || kind == OWN_AMX ? 2.0
+                        : kind == OWN_INT8                   ? 1.0
+                                                             : 4.0) *
+                       wn * cells;
         printf("%-16s %-12s %9.1f %9.1f %10.2g  %s\n", shape, kind_name[kind],
                2.0 * M * N * K * cells / best / 1e9, bytes / best / 1e9, md,
                kind == OWN ? elmo_gemm_isa() : elmo_mat_impl(j.mat[kind][0]));

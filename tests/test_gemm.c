@@ -1,12 +1,14 @@
 /*
  * test_gemm.c: the matrix backend's kernels against plain double-precision loops:
  *  - our own kernel elmo_gemm_rm, and prepared weights (elmo_mat) in float32 and bfloat16
- *    (oneDNN, or our kernel where oneDNN's would depend on the batch), for shapes covering
+ *    (oneDNN, our AMX kernel where the CPU has AMX, or our float32 kernel where oneDNN's would
+ *    depend on the batch), and their values read back (elmo_mat_unpack), for shapes covering
  *    every row-block remainder, partial column panels, K beyond one sub-panel, leading
  *    dimensions larger than the width, and accumulation into C; bfloat16 against the same
  *    loops on the rounded operands (products of bfloat16 values are exact in float32);
  *  - rows independent of the batch: each row of a 64-row product equals, bit for bit, the
- *    same row computed alone or in a block of 3 or 17 (what makes results batch-independent);
+ *    same row computed alone or in a block of 3 or 17, with and without accumulation into C
+ *    (what makes results batch-independent);
  *  - the general product elmo_mm with every transpose combination;
  *  - float32 -> bfloat16 rounding (to nearest even, NaN stays NaN);
  *  - fastmath.h's exp / sigmoid / tanh against libm in double over the float range.
@@ -86,6 +88,14 @@ static void check_shape(int M, int N, int K, int acc, elmo_rng *r) {
         memcpy(C, C0, sizeof(float) * M * ldc);
         elmo_mat_mul(M, A, lda, w, acc, C, ldc);
         check(elmo_mat_impl(w), M, N, K, C, ldc, C0, R, bd, 1e-6);
+        /* the prepared values read back: W itself, or W rounded to bfloat16 */
+        float *U = malloc(sizeof(float) * K * ldw);
+        assert_int_equal(elmo_mat_unpack(w, U, ldw), ELMO_OK);
+        for (int k = 0; k < K; k++)
+            if (memcmp(U + (size_t)k * ldw, (bf ? Wr : W) + (size_t)k * ldw, sizeof(float) * N))
+                fail_msg("%s M=%d N=%d K=%d: unpacked row %d differs", elmo_mat_impl(w), M, N, K,
+                         k);
+        free(U);
         elmo_mat_free(w);
     }
     free(A), free(W), free(Ar), free(Wr), free(C0), free(C), free(R), free(bd);
@@ -106,10 +116,18 @@ static void test_kernels(void **state) {
                     check_shape(Ms[mi], Ns[ni], Ks[ki], acc, &r);
     char f32[64];
     snprintf(f32, sizeof f32, "%s", elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_FP32));
+    elmo_mat *wb = NULL;
+    float w1[32 * 64] = {0};
+    assert_int_equal(elmo_mat_new(32, 64, w1, 64, ELMO_PRECISION_BF16, &wb), ELMO_OK);
     print_message(
         "%d shapes x 3 kernels; own kernel: %s; oneDNN for an LSTM-shaped product: %s (f32), "
-        "%s (bf16)\n",
-        cases, elmo_gemm_isa(), f32, elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16));
+        "%s (bf16); prepared bf16 weights: %s\n",
+        cases, elmo_gemm_isa(), f32, elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16),
+        elmo_mat_impl(wb));
+    /* where the CPU has AMX (and no cap says otherwise), bfloat16 runs on our AMX kernel */
+    if (elmo_amx_usable() && !getenv("ONEDNN_MAX_CPU_ISA") && !getenv("ELMO_MATMUL"))
+        assert_string_equal(elmo_mat_impl(wb), "own:amx-bf16");
+    elmo_mat_free(wb);
 }
 
 /* Each row of a product does not depend on the other rows: 64 rows at once, then the same
@@ -121,33 +139,38 @@ static void test_rows_independent(void **state) {
     elmo_rng_seed(&r, 7);
     float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * K * N);
     float *C = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N);
+    float *C0 = malloc(sizeof(float) * M * N);
     for (int i = 0; i < M * K; i++) A[i] = frand(&r);
     for (int i = 0; i < K * N; i++) W[i] = 0.1f * frand(&r);
-    for (int kind = 0; kind < 3; kind++) { /* float32, bfloat16, int8 weights */
+    for (int i = 0; i < M * N; i++) C0[i] = frand(&r);
+    for (int kind = 0; kind < 6; kind++) { /* float32, bfloat16, int8 weights; then += C */
+        int acc = kind >= 3;
         elmo_mat *w = NULL;
         assert_int_equal(
-            elmo_mat_new(K, N, W, N, kind == 1 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w),
+            elmo_mat_new(K, N, W, N, kind % 3 == 1 ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32, &w),
             ELMO_OK);
-        if (kind == 2) {
+        if (kind % 3 == 2) {
             elmo_mat *w8 = NULL;
             assert_int_equal(elmo_mat_convert(w, ELMO_PRECISION_INT8, &w8), ELMO_OK);
             elmo_mat_free(w);
             w = w8;
         }
-        elmo_mat_mul(M, A, K, w, 0, C, N);
+        memcpy(C, C0, sizeof(float) * M * N);
+        elmo_mat_mul(M, A, K, w, acc, C, N);
         static const int blocks[] = {1, 3, 17};
         for (int b = 0; b < 3; b++) {
+            memcpy(C1, C0, sizeof(float) * M * N);
             for (int m0 = 0; m0 < M; m0 += blocks[b]) {
                 int n = M - m0 < blocks[b] ? M - m0 : blocks[b];
-                elmo_mat_mul(n, A + (size_t)m0 * K, K, w, 0, C1 + (size_t)m0 * N, N);
+                elmo_mat_mul(n, A + (size_t)m0 * K, K, w, acc, C1 + (size_t)m0 * N, N);
             }
             if (memcmp(C, C1, sizeof(float) * M * N))
-                fail_msg("%s: rows computed in blocks of %d differ from the 64-row product",
-                         elmo_mat_impl(w), blocks[b]);
+                fail_msg("%s%s: rows computed in blocks of %d differ from the 64-row product",
+                         elmo_mat_impl(w), acc ? " (accumulating)" : "", blocks[b]);
         }
         elmo_mat_free(w);
     }
-    free(A), free(W), free(C), free(C1);
+    free(A), free(W), free(C), free(C1), free(C0);
 }
 
 /* Int8 weights: each weight within half a step (its column's scale) of the float32 one, and

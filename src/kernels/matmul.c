@@ -17,14 +17,14 @@
 #include "kernels/gemm.h"
 #include "io/util.h"
 
-enum { MAT_DNNL, MAT_OWN_F32, MAT_OWN_BF16, MAT_Q8 };
+enum { MAT_DNNL, MAT_OWN_F32, MAT_OWN_BF16, MAT_Q8, MAT_AMX };
 
 struct elmo_mat {
     int K, N, kind;
     dnnl_data_type_t dt;
     dnnl_memory_desc_t wmd; /* oneDNN's layout of the packed weights (MAT_DNNL) */
     void *data;             /* packed weights; row-major (K, N) float32 for MAT_OWN_*; int8
-                               panels for MAT_Q8 (gemm.h) */
+                               panels for MAT_Q8, bfloat16 tiles for MAT_AMX (gemm.h) */
     float *scale;           /* MAT_Q8: (N) per column */
     int borrowed;           /* data is the caller's (elmo_mat_new_inplace) */
     char impl[64];
@@ -444,6 +444,30 @@ static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
     return ELMO_OK;
 }
 
+/* Our AMX kernel: W rounded to bfloat16 (row by row), then arranged in tiles. */
+static elmo_status pack_amx(elmo_mat *m, const float *W, int ldw) {
+    uint16_t *plain = elmo_alloc(sizeof(uint16_t) * (size_t)m->K * m->N);
+    m->data = elmo_alloc(elmo_amx_bytes(m->K, m->N));
+    if (!plain || !m->data) {
+        elmo_free(plain);
+        return ELMO_ERR_NOMEM;
+    }
+    to_bf16_2d(m->K, m->N, W, ldw, plain);
+    elmo_amx_pack(m->K, m->N, plain, m->N, m->data);
+    elmo_free(plain);
+    return ELMO_OK;
+}
+
+/* Whether bfloat16 products run on our AMX kernel: the CPU has AMX, oneDNN would use it too
+ * (so ONEDNN_MAX_CPU_ISA caps both), and ELMO_MATMUL does not ask for oneDNN ("dnnl") or the
+ * emulation ("own"). */
+static int use_amx(void) {
+    const char *force = getenv("ELMO_MATMUL");
+    if (force && (strcmp(force, "dnnl") == 0 || strcmp(force, "own") == 0)) return 0;
+    return g_engine_status == dnnl_success &&
+           dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_amx && elmo_amx_usable();
+}
+
 /* A new matrix (K, N) of precision p with its kernel chosen: oneDNN's batch-reduce kernel
  * (m->kind MAT_DNNL, m->wmd its layout) when the same layout serves one row and a window of
  * rows, else our own. */
@@ -459,6 +483,11 @@ static elmo_mat *mat_choose(int K, int N, elmo_precision p) {
     const char *force = getenv("ELMO_MATMUL"); /* "own": our kernels only (tests, comparisons) */
     if ((force && strcmp(force, "own") == 0) || !tstate() || g_engine_status != dnnl_success)
         return m;
+    if (bf16 && use_amx()) {
+        m->kind = MAT_AMX;
+        snprintf(m->impl, sizeof m->impl, "own:amx-bf16");
+        return m;
+    }
     dnnl_memory_desc_t w1, w256;
     char i1[64], i256[64];
     if (brg_layout(1, N, K, m->dt, &w1, i1, sizeof i1) &&
@@ -488,6 +517,8 @@ elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p
         s = md2(&src, K, N, dnnl_f32, ldw, 1) == dnnl_success
                 ? pack_dnnl(m, &src, W)
                 : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+    } else if (m->kind == MAT_AMX) {
+        s = pack_amx(m, W, ldw);
     } else {
         s = pack_own(m, W, ldw, m->kind == MAT_OWN_BF16);
     }
@@ -530,6 +561,10 @@ elmo_status elmo_mat_unpack(const elmo_mat *w, float *W, int ldw) {
         elmo_q8_unpack(w->K, w->N, w->data, w->scale, W, ldw);
         return ELMO_OK;
     }
+    if (w->kind == MAT_AMX) {
+        elmo_amx_unpack(w->K, w->N, w->data, W, ldw);
+        return ELMO_OK;
+    }
     if (w->kind != MAT_DNNL) {
         for (int k = 0; k < w->K; k++)
             memcpy(W + (size_t)k * ldw, (const float *)w->data + (size_t)k * w->N,
@@ -569,16 +604,25 @@ elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **o
     if (p == ELMO_PRECISION_INT8) return mat_q8(src, out);
     if (src->kind == MAT_Q8)
         return elmo_fail(ELMO_ERR_ARG, "elmo_mat_convert: int8 weights are not converted back");
-    if (src->kind != MAT_DNNL) return elmo_mat_new(src->K, src->N, src->data, src->N, p, out);
+    if (src->kind == MAT_OWN_F32 || src->kind == MAT_OWN_BF16)
+        return elmo_mat_new(src->K, src->N, src->data, src->N, p, out);
     elmo_mat *m = mat_choose(src->K, src->N, p);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     elmo_status s;
-    if (m->kind == MAT_DNNL) {
+    if (m->kind == MAT_DNNL && src->kind == MAT_DNNL) {
         s = pack_dnnl(m, &src->wmd, src->data);
     } else { /* through a plain copy */
         float *plain = elmo_alloc(sizeof(float) * (size_t)src->K * src->N);
         s = plain ? elmo_mat_unpack(src, plain, src->N) : ELMO_ERR_NOMEM;
-        if (!s) s = pack_own(m, plain, src->N, m->kind == MAT_OWN_BF16);
+        if (!s && m->kind == MAT_AMX)
+            s = pack_amx(m, plain, src->N);
+        else if (!s && m->kind == MAT_DNNL) {
+            dnnl_memory_desc_t pmd;
+            s = md2(&pmd, src->K, src->N, dnnl_f32, src->N, 1) == dnnl_success
+                    ? pack_dnnl(m, &pmd, plain)
+                    : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+        } else if (!s)
+            s = pack_own(m, plain, src->N, m->kind == MAT_OWN_BF16);
         elmo_free(plain);
     }
     if (s) return mat_fail(m, s);
@@ -595,6 +639,24 @@ void elmo_mat_free(elmo_mat *w) {
 
 const char *elmo_mat_impl(const elmo_mat *w) { return w->impl; }
 
+/* C (M, N) = A · W [+ C] on our AMX kernel: A rounded to bfloat16 into a per-thread buffer,
+ * padded with zeros to the kernel's blocks (columns to a multiple of 32, rows of 16). */
+static void mul_amx(thread_state *t, int M, const float *A, int lda, const elmo_mat *W,
+                    int accumulate, float *C, int ldc) {
+    int K = W->K, Kp = (K + 31) / 32 * 32, Mp = (M + 15) / 16 * 16;
+    uint16_t *Ab = tscratch(t, 0, sizeof(uint16_t) * (size_t)Mp * Kp);
+    if (!Ab) {
+        fail_fill(M, W->N, C, ldc);
+        return;
+    }
+    for (int r = 0; r < M; r++) {
+        to_bf16(A + (size_t)r * lda, Ab + (size_t)r * Kp, K);
+        memset(Ab + (size_t)r * Kp + K, 0, sizeof(uint16_t) * (size_t)(Kp - K));
+    }
+    memset(Ab + (size_t)M * Kp, 0, sizeof(uint16_t) * (size_t)(Mp - M) * Kp);
+    elmo_gemm_amx(M, W->N, K, Ab, Kp, W->data, accumulate, C, ldc);
+}
+
 void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumulate, float *C,
                   int ldc) {
     if (M <= 0) return;
@@ -610,6 +672,10 @@ void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumul
     }
     if (W->kind == MAT_Q8) {
         elmo_gemm_q8(M, N, K, A, lda, W->data, W->scale, accumulate, C, ldc);
+        return;
+    }
+    if (W->kind == MAT_AMX) {
+        mul_amx(t, M, A, lda, W, accumulate, C, ldc);
         return;
     }
     if (W->kind == MAT_OWN_BF16) {
