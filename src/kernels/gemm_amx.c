@@ -6,10 +6,10 @@
  *
  * Why our own: the LSTM's products have few rows (a time step: the batch's active rows, 1 to
  * 64; a window of input products: up to 128) against a weight matrix of 16 MB in bfloat16
- * (original architecture). oneDNN's AMX kernel, given the same prepared weights, took 1.55x
- * the time of this one over a whole batch-64 embedding run (bench_embed, this machine), with
- * most of the difference on steps of 17 to 63 rows; bench/bench_gemm.c compares them per
- * shape ("onednn-bf16" and "own-amx").
+ * (original architecture). oneDNN's AMX kernel, given the same prepared weights, takes 1.46x
+ * the time of this one over a whole batch-64 embedding run (bench_embed, alternating runs on
+ * an Intel Xeon with AMX), most of the difference on steps of 17 to 63 rows;
+ * bench/bench_gemm.c compares them per shape ("onednn-bf16" and "own-amx").
  *
  * Layout of W (elmo_amx_pack): panels of 64 columns; a panel is K/32 blocks of 32 rows of W;
  * a block is four tiles of 16 x 32 bfloat16 (columns 0-15, 16-31, 32-47, 48-63 of the panel),

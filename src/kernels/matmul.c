@@ -464,8 +464,10 @@ static elmo_status pack_amx(elmo_mat *m, const float *W, int ldw) {
 static int use_amx(void) {
     const char *force = getenv("ELMO_MATMUL");
     if (force && (strcmp(force, "dnnl") == 0 || strcmp(force, "own") == 0)) return 0;
+    /* oneDNN's ISA values are sets of feature bits: the AMX one includes every bit below */
+    unsigned amx = (unsigned)dnnl_cpu_isa_avx512_core_amx;
     return g_engine_status == dnnl_success &&
-           dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_amx && elmo_amx_usable();
+           ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx && elmo_amx_usable();
 }
 
 /* A new matrix (K, N) of precision p with its kernel chosen: oneDNN's batch-reduce kernel
@@ -480,7 +482,8 @@ static elmo_mat *mat_choose(int K, int N, elmo_precision p) {
     m->dt = bf16 ? dnnl_bf16 : dnnl_f32;
     m->kind = bf16 ? MAT_OWN_BF16 : MAT_OWN_F32;
     snprintf(m->impl, sizeof m->impl, "%s", bf16 ? "own:bf16-emulated" : "own:f32");
-    const char *force = getenv("ELMO_MATMUL"); /* "own": our kernels only (tests, comparisons) */
+    const char *force =
+        getenv("ELMO_MATMUL"); /* "own": our plain kernels only; "dnnl": no AMX kernel */
     if ((force && strcmp(force, "own") == 0) || !tstate() || g_engine_status != dnnl_success)
         return m;
     if (bf16 && use_amx()) {

@@ -8,6 +8,10 @@
  *
  *   elmo_mat  a weight matrix W (K, N) prepared once (inference): reordered into the layout
  *             oneDNN's kernel wants, in float32 or bfloat16. C (M, N) = A (M, K) · W [+ C].
+ *             bfloat16 on a CPU with AMX tiles runs on our own AMX kernel instead (gemm.h,
+ *             elmo_gemm_amx; "own:amx-bf16"): faster than oneDNN's on the LSTM's products of
+ *             a few rows, with the same accumulation order for every row whatever M.
+ *             ELMO_MATMUL=dnnl keeps oneDNN's, ELMO_MATMUL=own our plain-C kernels only.
  *             Used only where oneDNN's implementation is a batch-reduce GEMM ("brg:*"):
  *             those accumulate every row of C in the same order whatever M, so results do
  *             not depend on the batch (measured bitwise for M = 1..256 by test_matmul). Where
@@ -55,7 +59,7 @@ void elmo_mat_free(elmo_mat *w);
 void elmo_mat_mul(int M, const float *A, int lda, const elmo_mat *W, int accumulate, float *C,
                   int ldc);
 /* What does the products: "brg:avx512_core_amx_bf16" (oneDNN's name), "own:f32",
- * "own:bf16-emulated", "own:int8-weights". */
+ * "own:bf16-emulated", "own:amx-bf16", "own:int8-weights". */
 const char *elmo_mat_impl(const elmo_mat *w);
 
 /* C (M, N) = op(A) (M, K) · op(B) (K, N) + beta · C, float32, row-major; op(X) = X^T when
