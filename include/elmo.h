@@ -126,9 +126,10 @@ ELMO_API double elmo_model_lstm_flops_per_token(const elmo_model *m);
  *   FP32  (default) float32 everywhere: conformant with the reference to 1e-6, bit-identical
  *         whatever the batching.
  *   BF16  weights stored in bfloat16, activations rounded to bfloat16 at the matrix products;
- *         accumulation, cell state and nonlinearities in float32. Fast on CPUs with native
- *         bf16 matrix instructions (AMX, AVX-512-BF16); elsewhere emulated (slower).
- *   AUTO  BF16 where the CPU has native bf16 matrix instructions, else FP32.
+ *         accumulation, cell state and nonlinearities in float32. Fast on CPUs with AMX; native
+ *         but not faster than FP32 with AVX-512-BF16 alone; elsewhere emulated (slower).
+ *   AUTO  BF16 where the CPU has bf16 matrix engines (AMX tiles), else FP32 (with AVX-512-BF16
+ *         alone bf16 was measured slower than fp32).
  *   INT8  for one sentence at a time (latency): BF16, except that the LSTMs' recurrent and
  *         projection weights (the products of every time step, which stream the whole matrix
  *         per step) are int8 with a float32 scale per output column, multiplied with float32

@@ -124,9 +124,16 @@ static void test_kernels(void **state) {
         "%s (bf16); prepared bf16 weights: %s\n",
         cases, elmo_gemm_isa(), f32, elmo_mm_impl_name(64, 2048, 128, ELMO_PRECISION_BF16),
         elmo_mat_impl(wb));
-    /* where the CPU has AMX (and no cap says otherwise), bfloat16 runs on our AMX kernel */
-    if (elmo_amx_usable() && !getenv("ONEDNN_MAX_CPU_ISA") && !getenv("ELMO_MATMUL"))
+    /* where the CPU has AMX (and no cap says otherwise), bfloat16 runs on our AMX kernel and
+     * is what --precision auto picks; capped below AMX, auto is float32 */
+    if (elmo_amx_usable() && !getenv("ONEDNN_MAX_CPU_ISA") && !getenv("ELMO_MATMUL")) {
         assert_string_equal(elmo_mat_impl(wb), "own:amx-bf16");
+        assert_true(elmo_bf16_is_faster());
+    }
+    const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+    if (cap && (strcmp(cap, "AVX2") == 0 || strcmp(cap, "SSE41") == 0 ||
+                strcmp(cap, "AVX512_CORE_BF16") == 0))
+        assert_false(elmo_bf16_is_faster());
     elmo_mat_free(wb);
 }
 

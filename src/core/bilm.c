@@ -159,7 +159,7 @@ static elmo_status restore_f32(elmo_model *m) {
 elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
     elmo_clear_error();
     if (p == ELMO_PRECISION_AUTO)
-        p = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
+        p = elmo_bf16_is_faster() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16 && p != ELMO_PRECISION_INT8)
         return elmo_fail(ELMO_ERR_ARG, "unknown precision %d", (int)p);
     if (p == m->precision) return ELMO_OK;

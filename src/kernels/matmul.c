@@ -458,16 +458,21 @@ static elmo_status pack_amx(elmo_mat *m, const float *W, int ldw) {
     return ELMO_OK;
 }
 
+/* Whether oneDNN may use AMX (ONEDNN_MAX_CPU_ISA caps it). oneDNN's ISA values are sets of
+ * feature bits: the AMX one includes every bit below it. */
+static int dnnl_has_amx(void) {
+    unsigned amx = (unsigned)dnnl_cpu_isa_avx512_core_amx;
+    return tstate() && g_engine_status == dnnl_success &&
+           ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx;
+}
+
 /* Whether bfloat16 products run on our AMX kernel: the CPU has AMX, oneDNN would use it too
  * (so ONEDNN_MAX_CPU_ISA caps both), and ELMO_MATMUL does not ask for oneDNN ("dnnl") or the
  * emulation ("own"). */
 static int use_amx(void) {
     const char *force = getenv("ELMO_MATMUL");
     if (force && (strcmp(force, "dnnl") == 0 || strcmp(force, "own") == 0)) return 0;
-    /* oneDNN's ISA values are sets of feature bits: the AMX one includes every bit below */
-    unsigned amx = (unsigned)dnnl_cpu_isa_avx512_core_amx;
-    return g_engine_status == dnnl_success &&
-           ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx && elmo_amx_usable();
+    return dnnl_has_amx() && elmo_amx_usable();
 }
 
 /* A new matrix (K, N) of precision p with its kernel chosen: oneDNN's batch-reduce kernel
@@ -885,6 +890,8 @@ const char *elmo_mm_impl_name(int M, int N, int K, elmo_precision p) {
     dnnl_primitive_desc_destroy(pd);
     return name;
 }
+
+int elmo_bf16_is_faster(void) { return dnnl_has_amx(); }
 
 int elmo_cpu_has_native_bf16(void) {
     /* what oneDNN would run a bfloat16 product with (respects ONEDNN_MAX_CPU_ISA) */

@@ -88,6 +88,11 @@ long elmo_mm_failures(void);
 /* oneDNN's implementation for a product of this shape ("brg:avx512_core_amx_bf16", ...), or
  * "none"; for reports and benchmarks. */
 const char *elmo_mm_impl_name(int M, int N, int K, elmo_precision p);
+/* Whether bfloat16 is the faster precision here (what AUTO picks): bfloat16 products run on AMX
+ * tiles. With AVX-512-BF16 alone oneDNN's bfloat16 kernels were slower than float32 (original
+ * architecture, batch 64: 956 against 1,178 words/s; training 3,094 against 3,971 tokens/s;
+ * oneDNN capped to avx512_core_bf16 on a Xeon with AMX). */
+int elmo_bf16_is_faster(void);
 /* oneDNN's version and the ISA it may use ("avx512_core_amx", ...; ONEDNN_MAX_CPU_ISA caps it). */
 const char *elmo_mm_backend_info(void);
 

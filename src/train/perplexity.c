@@ -142,7 +142,7 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads,
     elmo_mm_set_threads(1);
     elmo_mm_weights_changed(); /* new weights (a previous model may have had the same addresses) */
     if (precision == ELMO_PRECISION_AUTO)
-        precision = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
+        precision = elmo_bf16_is_faster() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     double loss[2] = {0, 0};
     int eof = 0;
     while (!s && !eof) {

@@ -1151,7 +1151,7 @@ elmo_status elmo_train(const elmo_train_config *cfg) {
     if ((s = elmo_dist_agree(share_state(&t, &resumed)))) goto done;
     elmo_mm_set_threads(1);
     if (t.cfg.precision == ELMO_PRECISION_AUTO)
-        t.cfg.precision = elmo_cpu_has_native_bf16() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
+        t.cfg.precision = elmo_bf16_is_faster() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
     s = train_loop(&t, mf);
 done:
     if (mf) fclose(mf);
