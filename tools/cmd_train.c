@@ -17,11 +17,8 @@
 #include "io/util.h"
 #include "train/vocab.h"
 
-static volatile int g_stop;
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
+static volatile int g_stop; /* the signal that asked the run to stop, or 0 */
+static void on_signal(int sig) { g_stop = sig; }
 
 /* Whether dir exists and holds anything. */
 static int dir_has_entries(const char *dir) {
@@ -89,7 +86,9 @@ static int finish(const char *cmd, elmo_status s, int rank, int size) {
     if (g_stop && rank == 0)
         fprintf(stderr, "train: stopped by a signal; checkpoint written, continue with --resume\n");
     elmo_dist_finalize();
-    return 0;
+    /* stopped is not finished: 128 + the signal, as a shell reports a process it killed, so
+     * that a script does not go on to use the model as if training had ended */
+    return g_stop ? 128 + g_stop : 0;
 }
 
 int cmd_train(int argc, char **argv) {
