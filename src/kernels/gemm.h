@@ -36,15 +36,16 @@ void elmo_q8_unpack(int K, int N, const int8_t *Q, const float *scale, float *W,
 void elmo_gemm_q8(int M, int N, int K, const float *A, int lda, const int8_t *Q, const float *scale,
                   int accumulate, float *C, int ldc);
 
-/* bfloat16 on the AMX tile unit (gemm_amx.c): W (K, N) packed by elmo_amx_pack from bfloat16
- * values (row-major, leading dimension ldw) into elmo_amx_bytes(K, N) bytes.
+/* bfloat16 on the AMX tile unit (gemm_amx.c): W (K, N) float32 (row-major, leading dimension
+ * ldw) rounded to bfloat16 (kernels/bf16.h) and packed by elmo_amx_pack into
+ * elmo_amx_bytes(K, N) bytes.
  *   C (M, N) = A (M, K) · W (+ C when accumulate)
  * A is bfloat16 with leading dimension lda >= up(K, 32), zero in columns K .. up(K, 32) - 1,
  * and readable (zero) up to row up(M, 16) - 1. Float32 sums: each row of C depends only on its
  * row of A. Only where elmo_amx_usable() (the CPU has AMX-BF16 and Linux granted the tiles). */
 int elmo_amx_usable(void);
 size_t elmo_amx_bytes(int K, int N);
-void elmo_amx_pack(int K, int N, const uint16_t *W, int ldw, uint16_t *P);
+void elmo_amx_pack(int K, int N, const float *W, int ldw, uint16_t *P);
 /* The packed values widened to float32, row-major (K, N) with leading dimension ldw. */
 void elmo_amx_unpack(int K, int N, const uint16_t *P, float *W, int ldw);
 void elmo_gemm_amx(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *P,

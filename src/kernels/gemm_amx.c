@@ -31,6 +31,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "kernels/bf16.h"
+
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define ELMO_AMX_BUILD 1
 #include <cpuid.h>
@@ -57,11 +59,11 @@ static size_t amx_index(int Kp, int k, int n) {
            (size_t)pair * 32 + (size_t)col * 2 + (size_t)half;
 }
 
-void elmo_amx_pack(int K, int N, const uint16_t *W, int ldw, uint16_t *P) {
+void elmo_amx_pack(int K, int N, const float *W, int ldw, uint16_t *P) {
     int Kp = up(K, AMX_KB);
     memset(P, 0, elmo_amx_bytes(K, N));
     for (int k = 0; k < K; k++)
-        for (int n = 0; n < N; n++) P[amx_index(Kp, k, n)] = W[(size_t)k * ldw + n];
+        for (int n = 0; n < N; n++) P[amx_index(Kp, k, n)] = elmo_bf16_of(W[(size_t)k * ldw + n]);
 }
 
 void elmo_amx_unpack(int K, int N, const uint16_t *P, float *W, int ldw) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/bf16.h"
 #include "kernels/gemm.h"
 #include "io/util.h"
 
@@ -155,18 +156,10 @@ static void fail_fill(int M, int N, float *C, int ldc) {
 /* ------------------------------------------------------------------------------------------ */
 /* bfloat16                                                                                   */
 
-/* Branch-free (the loops vectorize): round to nearest even; NaN stays a (quiet) NaN. */
-static inline uint16_t bf16_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u >> 16) | 0x40u;
-    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
-}
-
 /* (clones static: clang wants every declaration of a multiversioned function to carry the
  * attribute) */
 ELMO_VECTOR_CLONES static void to_bf16(const float *restrict x, uint16_t *restrict y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = bf16_of(x[i]);
+    for (size_t i = 0; i < n; i++) y[i] = elmo_bf16_of(x[i]);
 }
 
 void elmo_f32_to_bf16(const float *x, uint16_t *y, size_t n) { to_bf16(x, y, n); }
@@ -180,7 +173,7 @@ void elmo_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
 
 ELMO_VECTOR_CLONES static void round_bf16(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)bf16_of(x[i]) << 16;
+        uint32_t u = (uint32_t)elmo_bf16_of(x[i]) << 16;
         memcpy(&y[i], &u, 4);
     }
 }
@@ -444,17 +437,10 @@ static elmo_status pack_own(elmo_mat *m, const float *W, int ldw, int bf16) {
     return ELMO_OK;
 }
 
-/* Our AMX kernel: W rounded to bfloat16 (row by row), then arranged in tiles. */
+/* Our AMX kernel: W rounded to bfloat16 and arranged in tiles. */
 static elmo_status pack_amx(elmo_mat *m, const float *W, int ldw) {
-    uint16_t *plain = elmo_alloc(sizeof(uint16_t) * (size_t)m->K * m->N);
-    m->data = elmo_alloc(elmo_amx_bytes(m->K, m->N));
-    if (!plain || !m->data) {
-        elmo_free(plain);
-        return ELMO_ERR_NOMEM;
-    }
-    to_bf16_2d(m->K, m->N, W, ldw, plain);
-    elmo_amx_pack(m->K, m->N, plain, m->N, m->data);
-    elmo_free(plain);
+    if (!(m->data = elmo_alloc(elmo_amx_bytes(m->K, m->N)))) return ELMO_ERR_NOMEM;
+    elmo_amx_pack(m->K, m->N, W, ldw, m->data);
     return ELMO_OK;
 }
 
