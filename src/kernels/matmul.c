@@ -158,8 +158,51 @@ static void fail_fill(int M, int N, float *C, int ldc) {
 
 /* (clones static: clang wants every declaration of a multiversioned function to carry the
  * attribute) */
-ELMO_VECTOR_CLONES static void to_bf16(const float *restrict x, uint16_t *restrict y, size_t n) {
+ELMO_VECTOR_CLONES static void to_bf16_c(const float *restrict x, uint16_t *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = elmo_bf16_of(x[i]);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+/* The AVX512-BF16 instruction: 32 values per instruction, the same bits as elmo_bf16_of
+ * (kernels/bf16.h), about 4x the rate of the vectorized C loop (training converts ~130 M values
+ * a step). */
+__attribute__((target("avx512f,avx512bf16"))) static void to_bf16_native(const float *x,
+                                                                         uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh r = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+        _mm512_storeu_si512((void *)(y + i), (__m512i)r);
+    }
+    for (; i < n; i++) y[i] = elmo_bf16_of(x[i]);
+}
+
+/* Whether the CPU has AVX512-BF16 (CPUID 7.1 EAX bit 5) with AVX-512 state enabled by the OS
+ * (XCR0 bits 5-7), and ELMO_GEMM_ISA does not cap our kernels below AVX-512. */
+static int native_bf16_probe(void) {
+    unsigned a, b, c, d;
+    const char *cap = getenv("ELMO_GEMM_ISA");
+    if (cap && strcmp(cap, "avx512") != 0) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return 0; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xe6u) != 0xe6u) return 0;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 5) & 1);
+}
+#endif
+
+static void to_bf16(const float *restrict x, uint16_t *restrict y, size_t n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static atomic_int native = -1;
+    int v = atomic_load_explicit(&native, memory_order_relaxed);
+    if (v < 0) atomic_store(&native, v = native_bf16_probe());
+    if (v) {
+        to_bf16_native(x, y, n);
+        return;
+    }
+#endif
+    to_bf16_c(x, y, n);
 }
 
 void elmo_f32_to_bf16(const float *x, uint16_t *y, size_t n) { to_bf16(x, y, n); }
