@@ -17,8 +17,9 @@
  * TDPBF16PS reads). Zero beyond K and N. A panel is read front to back. elmo_amx_bytes(K, N)
  * bytes.
  *
- * Blocking: 16 rows of A x one panel, in 4 accumulator tiles (1 x 4), then the next 16 rows
- * (the panel then comes from L2). Every output is the tile unit's float32 sum over k in
+ * Blocking: 32 rows of A x half a panel in 4 accumulator tiles (2 x 2: each tile of A and of
+ * W serves two products), then the other half, then the next 32 rows (the panel then comes
+ * from L2); 16 rows x a whole panel (1 x 4) for the last rows when no more than 16 are left. Every output is the tile unit's float32 sum over k in
  * ascending blocks, started from zero, then added to C: the same instruction sequence whatever
  * M and whichever row of a tile it is in, so each row of C depends only on its row of A and
  * results do not depend on the batch (test_gemm checks it bitwise).
@@ -155,6 +156,58 @@ AMX_TARGET static void amx_rows16(int KB, const uint16_t *A0, int sa, const uint
     if (kb < KB) AMX_STEP(4, kb);
 }
 
+/* 32 rows of A times half h of a panel (columns 32h .. 32h+31): rows 0-15 in tiles 0-1, rows
+ * 16-31 in tiles 2-3 (2 x 2: each tile of A and of W serves two products). */
+AMX_TARGET static void amx_rows32(int KB, const uint16_t *A0, int sa, const uint16_t *W, int h) {
+    const uint16_t *A1 = A0 + (size_t)(sa / (int)sizeof(uint16_t)) * 16;
+    for (int kb = 0; kb < KB; kb++) {
+        const uint16_t *w = W + ((size_t)kb * 4 + 2 * h) * AMX_TILE_ELEMS;
+        _tile_loadd(4, A0 + kb * AMX_KB, sa);
+        _tile_loadd(6, w, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_loadd(5, A1 + kb * AMX_KB, sa);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_loadd(7, w + AMX_TILE_ELEMS, 64);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+}
+
+/* One block of mr <= 32 rows (m0 in A and C) times one panel (n0, nc columns). The sums start
+ * from zero; a whole block without accumulation is stored by the tile unit itself, the others
+ * go through S (then C + sums, in that order). */
+AMX_TARGET static void amx_block(int mr, int nc, int KB, const uint16_t *A0, int sa,
+                                 const uint16_t *W, int accumulate, float *C0, int ldc, float *S) {
+    int direct = !accumulate && nc == AMX_PANEL && (mr == 16 || mr == 32);
+    float *T = direct ? C0 : S;
+    int st = (int)sizeof(float) * (direct ? ldc : AMX_PANEL), rs = st / (int)sizeof(float);
+    if (mr <= 16) {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        amx_rows16(KB, A0, sa, W);
+        _tile_stored(0, T, st);
+        _tile_stored(1, T + 16, st);
+        _tile_stored(2, T + 32, st);
+        _tile_stored(3, T + 48, st);
+    } else {
+        for (int h = 0; h < 2; h++) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            amx_rows32(KB, A0, sa, W, h);
+            float *T0 = T + 32 * h, *T1 = T0 + (size_t)16 * rs;
+            _tile_stored(0, T0, st);
+            _tile_stored(1, T0 + 16, st);
+            _tile_stored(2, T1, st);
+            _tile_stored(3, T1 + 16, st);
+        }
+    }
+    if (!direct) amx_write(mr, nc, S, accumulate, C0, ldc);
+}
+
 AMX_TARGET void elmo_gemm_amx(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *P,
                               int accumulate, float *C, int ldc) {
     amx_config cfg;
@@ -165,30 +218,17 @@ AMX_TARGET void elmo_gemm_amx(int M, int N, int K, const uint16_t *A, int lda, c
         cfg.colsb[i] = 64;
     }
     _tile_loadconfig(&cfg);
-    float S[16 * AMX_PANEL] __attribute__((aligned(64)));
+    float S[32 * AMX_PANEL] __attribute__((aligned(64)));
     const int KB = up(K, AMX_KB) / AMX_KB, sa = (int)sizeof(uint16_t) * lda;
-    const int sc = (int)sizeof(float) * ldc;
     for (int n0 = 0; n0 < N; n0 += AMX_PANEL) {
         const uint16_t *W = P + (size_t)(n0 / AMX_PANEL) * KB * 4 * AMX_TILE_ELEMS;
         int nc = N - n0 < AMX_PANEL ? N - n0 : AMX_PANEL;
-        for (int m0 = 0; m0 < M; m0 += 16) {
-            int mr = M - m0 < 16 ? M - m0 : 16;
-            float *C0 = C + (size_t)m0 * ldc + n0;
-            /* the sums start from zero; a whole block without accumulation is stored by the
-             * tile unit itself, the others go through S (then C + sums, in that order) */
-            int direct = !accumulate && nc == AMX_PANEL && mr == 16;
-            float *T = direct ? C0 : S;
-            int st = direct ? sc : (int)sizeof(float) * AMX_PANEL;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            amx_rows16(KB, A + (size_t)m0 * lda, sa, W);
-            _tile_stored(0, T, st);
-            _tile_stored(1, T + 16, st);
-            _tile_stored(2, T + 32, st);
-            _tile_stored(3, T + 48, st);
-            if (!direct) amx_write(mr, nc, S, accumulate, C0, ldc);
+        /* blocks of 32 rows, and one of 16 where no more are left */
+        for (int m0 = 0; m0 < M;) {
+            int mr = M - m0 > 16 ? (M - m0 < 32 ? M - m0 : 32) : M - m0;
+            amx_block(mr, nc, KB, A + (size_t)m0 * lda, sa, W, accumulate,
+                      C + (size_t)m0 * ldc + n0, ldc, S);
+            m0 += mr;
         }
     }
     _tile_release();
