@@ -6,7 +6,7 @@
  *
  * Why our own: the LSTM's products have few rows (a time step: the batch's active rows, 1 to
  * 64; a window of input products: up to 128) against a weight matrix of 16 MB in bfloat16
- * (original architecture). oneDNN's AMX kernel, given the same prepared weights, takes 1.46x
+ * (original architecture). oneDNN's AMX kernel, given the same prepared weights, takes 1.50x
  * the time of this one over a whole batch-64 embedding run (bench_embed, alternating runs on
  * an Intel Xeon with AMX), most of the difference on steps of 17 to 63 rows;
  * bench/bench_gemm.c compares them per shape ("onednn-bf16" and "own-amx").
