@@ -8,8 +8,8 @@
  * 64; a window of input products: up to 128) against a weight matrix of 16 MB in bfloat16
  * (original architecture). oneDNN's AMX kernel, given the same prepared weights, takes 1.50x
  * the time of this one over a whole batch-64 embedding run (bench_embed, alternating runs on
- * an Intel Xeon with AMX), most of the difference on steps of 17 to 63 rows;
- * bench/bench_gemm.c compares them per shape ("onednn-bf16" and "own-amx").
+ * an Intel Xeon with AMX); per shape (bench/bench_gemm.c, "onednn-bf16" and "own-amx") the
+ * difference is largest on steps of 17 to 63 rows and on deep products (the highway layers).
  *
  * Layout of W (elmo_amx_pack): panels of 64 columns; a panel is K/32 blocks of 32 rows of W;
  * a block is four tiles of 16 x 32 bfloat16 (columns 0-15, 16-31, 32-47, 48-63 of the panel),
@@ -19,10 +19,11 @@
  *
  * Blocking: 32 rows of A x half a panel in 4 accumulator tiles (2 x 2: each tile of A and of
  * W serves two products), then the other half, then the next 32 rows (the panel then comes
- * from L2); 16 rows x a whole panel (1 x 4) for the last rows when no more than 16 are left. Every output is the tile unit's float32 sum over k in
- * ascending blocks, started from zero, then added to C: the same instruction sequence whatever
- * M and whichever row of a tile it is in, so each row of C depends only on its row of A and
- * results do not depend on the batch (test_gemm checks it bitwise).
+ * from L2); 16 rows x a whole panel (1 x 4) for the last rows when no more than 16 are left.
+ * Every output is the tile unit's float32 sum over k in ascending blocks, started from zero,
+ * then added to C: the same instruction sequence whatever M and whichever row of a tile it is
+ * in, so each row of C depends only on its row of A and results do not depend on the batch
+ * (test_gemm checks it bitwise).
  *
  * Linux gives a process the tile registers only on request (arch_prctl ARCH_REQ_XCOMP_PERM);
  * elmo_amx_usable asks once. On other machines and builds it answers 0 and nothing here runs.
