@@ -10,35 +10,29 @@
 
 static elmo_model *g_bilm;
 
+static void check_classifier(const char *path) {
+    elmo_classifier *c;
+    elmo_status s = elmo_classifier_load(path, &c);
+    fuzz_check_error(s);
+    if (s) return;
+    int C = elmo_classifier_n_classes(c);
+    if (C < 2) abort();
+    for (int k = 0; k < C; k++)
+        if (!elmo_classifier_label(c, k)) abort();
+    s = elmo_classifier_attach(c, g_bilm, NULL);
+    fuzz_check_error(s);
+    if (!s) {
+        const char *texts[] = {"the cat sat on the mat", "FREE cash now !!!"};
+        size_t lens[] = {strlen(texts[0]), strlen(texts[1])};
+        float *probs = malloc(sizeof(float) * 2 * (size_t)C);
+        if (probs) fuzz_check_error(elmo_classifier_predict(c, texts, lens, 2, probs, NULL, NULL));
+        free(probs);
+    }
+    elmo_classifier_free(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!g_bilm && elmo_model_load_dir(fuzz_tiny_model_dir(), &g_bilm)) abort();
-    uint8_t *fixed = malloc(size ? size : 1);
-    if (!fixed) return 0;
-    memcpy(fixed, data, size);
-    fuzz_fix_crcs(fixed, size);
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && (size < 12 || memcmp(fixed, data, size) == 0)) break;
-        const char *p = fuzz_write("model.clf", pass ? fixed : data, size);
-        elmo_classifier *c;
-        elmo_status s = elmo_classifier_load(p, &c);
-        fuzz_check_error(s);
-        if (s) continue;
-        int C = elmo_classifier_n_classes(c);
-        if (C < 2) abort();
-        for (int k = 0; k < C; k++)
-            if (!elmo_classifier_label(c, k)) abort();
-        s = elmo_classifier_attach(c, g_bilm, NULL);
-        fuzz_check_error(s);
-        if (!s) {
-            const char *texts[] = {"the cat sat on the mat", "FREE cash now !!!"};
-            size_t lens[] = {strlen(texts[0]), strlen(texts[1])};
-            float *probs = malloc(sizeof(float) * 2 * (size_t)C);
-            if (probs)
-                fuzz_check_error(elmo_classifier_predict(c, texts, lens, 2, probs, NULL, NULL));
-            free(probs);
-        }
-        elmo_classifier_free(c);
-    }
-    free(fixed);
+    fuzz_container_passes(data, size, "model.clf", check_classifier);
     return 0;
 }

@@ -42,6 +42,11 @@ const char *fuzz_path(const char *name);
 const char *fuzz_write(const char *name, const void *data, size_t size);
 /* Recompute the CRC of every complete section of an elmo.c container (checkpoint.h). */
 void fuzz_fix_crcs(uint8_t *buf, size_t size);
+/* The two passes of a container target: check the input written to the temporary file name
+ * as it is (the container's own checks), then, when recomputing its section CRCs changes it,
+ * once more so (mutations reach the code that interprets the sections). */
+void fuzz_container_passes(const uint8_t *data, size_t size, const char *name,
+                           void (*check)(const char *path));
 /* A fixture file (ELMO_FIXTURES, or the directory compiled in): NULL when absent. */
 const char *fuzz_fixture(const char *rel);
 /* The tiny random model directory (options.json + weights.hdf5), made once. */

@@ -11,6 +11,27 @@
 static elmo_model *g_bilm;
 static elmo_tagged_dataset g_sents;
 
+static void check_tagger(const char *path) {
+    elmo_tagger *t;
+    elmo_status s = elmo_tagger_load(path, &t);
+    fuzz_check_error(s);
+    if (s) return;
+    int n = elmo_tagger_n_tags(t);
+    if (n < 2) abort();
+    for (int k = 0; k < n; k++)
+        if (!elmo_tagger_tag(t, k)) abort();
+    s = elmo_tagger_attach(t, g_bilm, NULL);
+    fuzz_check_error(s);
+    if (!s) {
+        int32_t pred[16];
+        s = elmo_tagger_predict(t, &g_sents, pred, NULL, NULL);
+        fuzz_check_error(s);
+        for (size_t i = 0; !s && i < g_sents.n_tokens; i++)
+            if (pred[i] < 0 || pred[i] >= n) abort();
+    }
+    elmo_tagger_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!g_bilm) {
         if (elmo_model_load_dir(fuzz_tiny_model_dir(), &g_bilm)) abort();
@@ -18,32 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (elmo_untagged_read(fuzz_write("sents.txt", t, strlen(t)), ELMO_ENC_UTF8, &g_sents))
             abort();
     }
-    uint8_t *fixed = malloc(size ? size : 1);
-    if (!fixed) return 0;
-    memcpy(fixed, data, size);
-    fuzz_fix_crcs(fixed, size);
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && (size < 12 || memcmp(fixed, data, size) == 0)) break;
-        const char *p = fuzz_write("model.tagger", pass ? fixed : data, size);
-        elmo_tagger *t;
-        elmo_status s = elmo_tagger_load(p, &t);
-        fuzz_check_error(s);
-        if (s) continue;
-        int n = elmo_tagger_n_tags(t);
-        if (n < 2) abort();
-        for (int k = 0; k < n; k++)
-            if (!elmo_tagger_tag(t, k)) abort();
-        s = elmo_tagger_attach(t, g_bilm, NULL);
-        fuzz_check_error(s);
-        if (!s) {
-            int32_t pred[16];
-            s = elmo_tagger_predict(t, &g_sents, pred, NULL, NULL);
-            fuzz_check_error(s);
-            for (size_t i = 0; !s && i < g_sents.n_tokens; i++)
-                if (pred[i] < 0 || pred[i] >= n) abort();
-        }
-        elmo_tagger_free(t);
-    }
-    free(fixed);
+    fuzz_container_passes(data, size, "model.tagger", check_tagger);
     return 0;
 }
