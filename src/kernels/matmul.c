@@ -542,23 +542,24 @@ static elmo_status mat_fail(elmo_mat *m, elmo_status s) {
     return s;
 }
 
+/* m's weights from the row-major float32 W (m->K, m->N), leading dimension ldw, in the layout
+ * of m's kernel. */
+static elmo_status mat_pack(elmo_mat *m, const float *W, int ldw) {
+    if (m->kind == MAT_AMX) return pack_amx(m, W, ldw);
+    if (m->kind != MAT_DNNL) return pack_own(m, W, ldw, m->kind == MAT_OWN_BF16);
+    dnnl_memory_desc_t src;
+    return md2(&src, m->K, m->N, dnnl_f32, ldw, 1) == dnnl_success
+               ? pack_dnnl(m, &src, W)
+               : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
+}
+
 elmo_status elmo_mat_new(int K, int N, const float *W, int ldw, elmo_precision p, elmo_mat **out) {
     *out = NULL;
     if (K < 1 || N < 1 || ldw < N)
         return elmo_fail(ELMO_ERR_ARG, "elmo_mat_new: bad shape (%d, %d)", K, N);
     elmo_mat *m = mat_choose(K, N, p);
     if (!m) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    elmo_status s;
-    if (m->kind == MAT_DNNL) {
-        dnnl_memory_desc_t src;
-        s = md2(&src, K, N, dnnl_f32, ldw, 1) == dnnl_success
-                ? pack_dnnl(m, &src, W)
-                : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
-    } else if (m->kind == MAT_AMX) {
-        s = pack_amx(m, W, ldw);
-    } else {
-        s = pack_own(m, W, ldw, m->kind == MAT_OWN_BF16);
-    }
+    elmo_status s = mat_pack(m, W, ldw);
     if (s) return mat_fail(m, s);
     *out = m;
     return ELMO_OK;
@@ -651,15 +652,7 @@ elmo_status elmo_mat_convert(const elmo_mat *src, elmo_precision p, elmo_mat **o
     } else { /* through a plain copy */
         float *plain = elmo_alloc(sizeof(float) * (size_t)src->K * src->N);
         s = plain ? elmo_mat_unpack(src, plain, src->N) : ELMO_ERR_NOMEM;
-        if (!s && m->kind == MAT_AMX)
-            s = pack_amx(m, plain, src->N);
-        else if (!s && m->kind == MAT_DNNL) {
-            dnnl_memory_desc_t pmd;
-            s = md2(&pmd, src->K, src->N, dnnl_f32, src->N, 1) == dnnl_success
-                    ? pack_dnnl(m, &pmd, plain)
-                    : elmo_fail(ELMO_ERR_ARG, "oneDNN: bad shape");
-        } else if (!s)
-            s = pack_own(m, plain, src->N, m->kind == MAT_OWN_BF16);
+        if (!s) s = mat_pack(m, plain, src->N);
         elmo_free(plain);
     }
     if (s) return mat_fail(m, s);
