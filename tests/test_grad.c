@@ -257,7 +257,8 @@ static void test_softmax(void **state) {
         s.y[n] = n % 3 == 0 ? s.cand[n % s.S] : (int32_t)elmo_rng_below(&r, s.V);
         s.logq_y[n] = elmo_log_uniform_logq(s.V, s.y[n], s.tries);
     }
-    s.ws = malloc(sizeof(double) * (s.N * (s.S + 1) + s.S * s.P + s.S + ELMO_SOFTMAX_CHUNK * s.V));
+    s.ws = malloc(sizeof(double) *
+                  (elmo_softmax_sampled_ws(s.N, s.P, s.S) + ELMO_SOFTMAX_CHUNK * s.V));
     double *dh = calloc(s.N * s.P, sizeof(double)), *dWc = calloc(s.S * s.P, sizeof(double));
     double *dbc = calloc(s.S, sizeof(double)), *dWy = calloc(s.N * s.P, sizeof(double));
     double *dby = calloc(s.N, sizeof(double));

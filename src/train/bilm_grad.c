@@ -53,7 +53,7 @@ static size_t dir_layout(const bilm_trainer *t, dir_views *v, elmo_real *base, i
     }
     size_t zsz = N * W * nmax > 2 * N * F ? N * W * nmax : 2 * N * F;
     size_t S = t->S;
-    size_t smws = S ? N * (S + 1) + S * P + S : (size_t)ELMO_SOFTMAX_CHUNK * t->V;
+    size_t smws = S ? elmo_softmax_sampled_ws(N, P, S) : (size_t)ELMO_SOFTMAX_CHUNK * t->V;
     size_t off = 0, ioff = 0;
 #define TAKE(field, count)                                                                         \
     do {                                                                                           \

@@ -37,6 +37,15 @@ static inline int npos(int r, int W, int K) {
     return n < 1 ? 1 : n;
 }
 
+/* Rows of a bank's products rounded up to a multiple of 256 (at most N W, what the
+ * workspaces hold). The count of windows changes with every batch, and oneDNN makes (JITs) a
+ * kernel for every new shape: ~28 new ones per training step, a fifth of the step's time,
+ * before this. The extra rows are zero in A, and in dZ when backward. */
+static size_t padded_rows(size_t rows, int N, int W) {
+    size_t cap = (size_t)N * W, r = (rows + 255) & ~(size_t)255;
+    return r < cap ? r : cap;
+}
+
 static void im2col(const elmo_real *char_embed, int E, int W, int K, int N, const int16_t *ids,
                    const int *rs, elmo_real *A) {
     int KE = K * E;
@@ -54,6 +63,17 @@ static void im2col(const elmo_real *char_embed, int E, int W, int K, int N, cons
     }
 }
 
+/* One window q of the running max over windows: m = max(m, zq), am = q where zq wins (the
+ * first maximum is kept). Branch-free, so it vectorizes (AVX-512 / AVX2 clones). */
+ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, int q,
+                                        elmo_real *restrict m, int32_t *restrict am) {
+    for (int f = 0; f < nf; f++) {
+        int win = zq[f] > m[f];
+        m[f] = win ? zq[f] : m[f];
+        am[f] = win ? q : am[f];
+    }
+}
+
 void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t *ids,
                     elmo_real *tok, int *rs, int32_t *argmax, elmo_real *xs, elmo_real *hg,
                     elmo_real *ht, elmo_real *A, elmo_real *Z) {
@@ -68,7 +88,9 @@ void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t
         im2col(p->char_embed, E, W, K, N, ids, rs, A);
         size_t rows = 0;
         for (int n = 0; n < N; n++) rows += (size_t)npos(rs[n], W, K);
-        real_mm(0, 0, (int)rows, nf, KE, A, KE, Wc, nf, 0, Z, nf);
+        size_t prows = padded_rows(rows, N, W);
+        memset(A + rows * KE, 0, sizeof(elmo_real) * (prows - rows) * KE);
+        real_mm(0, 0, (int)prows, nf, KE, A, KE, Wc, nf, 0, Z, nf);
         /* the all-PAD window: z = sum_{k,d} pad[d] W[k, d, f] (bias added below) */
         elmo_real zpad[nf];
         for (int f = 0; f < nf; f++) {
@@ -87,14 +109,7 @@ void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t
                 m[f] = z[f];
                 am[f] = 0;
             }
-            for (int q = 1; q < np; q++) {
-                const elmo_real *zq = z + (size_t)q * nf;
-                for (int f = 0; f < nf; f++)
-                    if (zq[f] > m[f]) {
-                        m[f] = zq[f];
-                        am[f] = q;
-                    }
-            }
+            for (int q = 1; q < np; q++) max_step(nf, z + (size_t)q * nf, q, m, am);
             if (np < P)
                 for (int f = 0; f < nf; f++)
                     if (zpad[f] > m[f]) {
@@ -191,7 +206,9 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
         im2col(p->char_embed, E, W, K, N, ids, rs, A);
         size_t rows = 0;
         for (int n = 0; n < N; n++) rows += (size_t)npos(rs[n], W, K);
-        memset(Z, 0, sizeof(elmo_real) * rows * nf);
+        size_t prows = padded_rows(rows, N, W);
+        memset(A + rows * KE, 0, sizeof(elmo_real) * (prows - rows) * KE);
+        memset(Z, 0, sizeof(elmo_real) * prows * nf);
         elmo_real spad[nf];
         memset(spad, 0, sizeof spad);
         size_t row = 0;
@@ -209,7 +226,7 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
             row += (size_t)np;
             (void)P;
         }
-        real_mm(1, 0, KE, nf, (int)rows, A, KE, Z, nf, 1, g->conv_w[i], nf);
+        real_mm(1, 0, KE, nf, (int)prows, A, KE, Z, nf, 1, g->conv_w[i], nf);
         /* all-PAD windows: dW[k, d, f] += spad[f] pad[d];
          * dpad[d] += sum_{k,f} spad[f] W[k, d, f] */
         for (int k = 0; k < K; k++)
@@ -224,7 +241,7 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
                 gpad[d] += acc;
             }
         /* dA = dZ W^T, scattered to the char embeddings (A is reused for dA) */
-        real_mm(0, 1, (int)rows, KE, nf, Z, nf, Wc, nf, 0, A, KE);
+        real_mm(0, 1, (int)prows, KE, nf, Z, nf, Wc, nf, 0, A, KE);
         row = 0;
         for (int n = 0; n < N; n++) {
             const int16_t *id = ids + (size_t)n * W;

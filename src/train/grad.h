@@ -112,7 +112,12 @@ void lstm_train_backward_f(const elmo_config *c, const float *W, const float *Wp
  * Sampled (TF sampled_softmax_loss with remove_accidental_hits): cand (S) ids with log
  * expected counts logq_c (S); logq_y (N) of the targets. Returns sum of CE over positions.
  * Gradients: dh (N, P) (overwritten), dWc (S, P), dbc (S), dWy (N, P), dby (N) (overwritten):
- * the caller scatters them into the rows of the softmax weights. ws: (N, S+1) + (S, P) + S. */
+ * the caller scatters them into the rows of the softmax weights. ws: elmo_softmax_sampled_ws
+ * reals. */
+static inline int elmo_softmax_ld(int S) { return (S + 15) & ~15; }
+static inline size_t elmo_softmax_sampled_ws(size_t N, size_t P, size_t S) {
+    return N * (size_t)elmo_softmax_ld((int)S) + N + S * P + S;
+}
 double softmax_sampled_f(int N, int P, int S, const float *h, const int32_t *y, const int32_t *cand,
                          const float *logq_c, const float *logq_y, const float *W, const float *b,
                          float weight, float *dh, float *dWc, float *dbc, float *dWy, float *dby,

@@ -13,7 +13,7 @@
  *           then dW = [x; h_{t-1}]^T dz and dx = dz Wx^T as GEMMs over all steps at once.
  * A clip's derivative is 1 strictly inside the bounds, 0 where the value was clipped.
  * A reset at (t, b) replaces h_{t-1} and c_{t-1} of row b by zeros: in the backward pass no
- * gradient crosses it, and dW_h loses that row's h_{t-1} dz_t term.
+ * gradient crosses it, and its h_{t-1} row is zero in the dW_h product.
  */
 #include <math.h>
 #include <string.h>
@@ -76,6 +76,40 @@ ELMO_VECTOR_CLONES static void gates_forward(int B, int H, const elmo_real *b, c
     }
 }
 
+/* The backward of gates_row for one row: g (4H) the gate values i, j, f, o; ct c_t, cp c_{t-1},
+ * tct tanh(c_t), du (H) in; dz (4H) out; dc (H): d c_t in (from step t+1), d c_{t-1} out
+ * (times keep: 0 for a row restarting from zero state); db (4H) += dz. */
+static inline __attribute__((always_inline)) void
+gates_row_backward(int H, const elmo_real *restrict g, const elmo_real *restrict ct,
+                   const elmo_real *restrict cp, const elmo_real *restrict tct,
+                   const elmo_real *restrict du, elmo_real keep, elmo_real cclip,
+                   elmo_real *restrict dz, elmo_real *restrict dc, elmo_real *restrict db) {
+    for (int k = 0; k < H; k++) {
+        elmo_real i = g[k], j = g[H + k], f = g[2 * H + k], o = g[3 * H + k], th = tct[k];
+        elmo_real dcv = (dc[k] + du[k] * o * (1 - th * th)) * inside(ct[k], cclip);
+        dz[k] = dcv * j * i * (1 - i);
+        dz[H + k] = dcv * i * (1 - j * j);
+        dz[2 * H + k] = dcv * keep * cp[k] * f * (1 - f);
+        dz[3 * H + k] = du[k] * th * o * (1 - o);
+        dc[k] = dcv * f * keep; /* into c_{t-1} */
+    }
+    for (int k = 0; k < 4 * H; k++) db[k] += dz[k];
+}
+
+/* The gate gradients of one step for B rows (rows of gates_row_backward; rs: rows restarting
+ * from zero state, or NULL). Built for AVX-512, AVX2 and the baseline. */
+ELMO_VECTOR_CLONES static void gates_backward(int B, int H, const elmo_real *g, const elmo_real *ct,
+                                              const elmo_real *cp, const elmo_real *tct,
+                                              const elmo_real *du, const uint8_t *rs,
+                                              elmo_real cclip, elmo_real *dz, elmo_real *dc,
+                                              elmo_real *db) {
+    for (int r = 0; r < B; r++) {
+        size_t o = (size_t)r * H, o4 = (size_t)r * 4 * H;
+        gates_row_backward(H, g + o4, ct + o, cp + o, tct + o, du + o, rs && rs[r] ? 0 : 1, cclip,
+                           dz + o4, dc + o, db);
+    }
+}
+
 void lstm_train_forward(const elmo_config *c, const elmo_real *W, const elmo_real *b,
                         const elmo_real *Wp, int T, int B, const elmo_real *x, const elmo_real *h0,
                         const elmo_real *c0, const uint8_t *reset, elmo_real *y, elmo_real *gates,
@@ -128,36 +162,17 @@ void lstm_train_backward(const elmo_config *c, const elmo_real *W, const elmo_re
         const elmo_real *yt = y + (size_t)t * B * P, *dyt = dy + (size_t)t * B * P;
         const elmo_real *gt = gates + (size_t)t * B * H4, *ct = cs + (size_t)(t + 1) * B * H;
         const elmo_real *cp = cs + (size_t)t * B * H, *tct = tc + (size_t)t * B * H;
-        const elmo_real *ut = u + (size_t)t * B * H;
         elmo_real *dz = dG + (size_t)t * B * H4;
         const uint8_t *rs = any_reset(reset, t, B) ? reset + (size_t)t * B : NULL;
         /* dh: from the output and from step t+1 (already in dh) */
         for (size_t k = 0; k < (size_t)B * P; k++) dh[k] = (dh[k] + dyt[k]) * inside(yt[k], pclip);
         if (c->has_lstm_proj) {
-            real_mm(1, 0, H, P, B, ut, H, dh, P, 1, dWp, P);
+            memcpy(dx + (size_t)t * B * P, dh, sizeof(elmo_real) * (size_t)B * P); /* for dWp */
             real_mm_weight(0, 1, B, H, P, dh, P, Wp, P, 0, du, H);
         } else {
             memcpy(du, dh, sizeof(elmo_real) * (size_t)B * P);
         }
-        for (int r = 0; r < B; r++) {
-            const elmo_real *g = gt + (size_t)r * H4;
-            elmo_real *dzr = dz + (size_t)r * H4;
-            elmo_real keep =
-                rs && rs[r] ? 0 : 1; /* a restart: c_{t-1} was zero, no gradient into it */
-            for (int k = 0; k < H; k++) {
-                size_t q = (size_t)r * H + k;
-                elmo_real i = g[k], j = g[H + k], f = g[2 * H + k], o = g[3 * H + k], th = tct[q];
-                elmo_real dcv = (dc[q] + du[q] * o * (1 - th * th)) * inside(ct[q], cclip);
-                dzr[k] = dcv * j * i * (1 - i);
-                dzr[H + k] = dcv * i * (1 - j * j);
-                dzr[2 * H + k] = dcv * keep * cp[q] * f * (1 - f);
-                dzr[3 * H + k] = du[q] * th * o * (1 - o);
-                dc[q] = dcv * f * keep; /* into c_{t-1} */
-                (void)ut;
-            }
-        }
-        for (int r = 0; r < B; r++)
-            for (int k = 0; k < H4; k++) db[k] += dz[(size_t)r * H4 + k];
+        gates_backward(B, H, gt, ct, cp, tct, du, rs, cclip, dz, dc, db);
         /* into h_{t-1} (not across a restart) */
         if (t > 0) {
             real_mm_weight(0, 1, B, P, H4, dz, H4, Wh, H4, 0, dh, P);
@@ -166,22 +181,19 @@ void lstm_train_backward(const elmo_config *c, const elmo_real *W, const elmo_re
                     if (rs[r]) memset(dh + (size_t)r * P, 0, sizeof(elmo_real) * P);
         }
     }
-    /* weight gradients and dx over all steps: dWx = x^T dG, dWh = [h0; y_0..y_{T-2}]^T dG */
-    real_mm(1, 0, P, H4, T * B, x, P, dG, H4, 1, dW, H4);
-    real_mm(1, 0, P, H4, B, h0, P, dG, H4, 1, dW + (size_t)P * H4, H4);
-    if (T > 1)
-        real_mm(1, 0, P, H4, (T - 1) * B, y, P, dG + (size_t)B * H4, H4, 1, dW + (size_t)P * H4,
-                H4);
-    real_mm(0, 1, T * B, P, H4, dG, H4, Wx, H4, 0, dx, P);
-    /* a restarting row's h_{t-1} was zero: take its term back out of dW_h */
+    /* Weight gradients and dx over all steps, dx (T*B, P) serving as scratch until its own
+     * product: first dWp = sum_t u_t^T dh_t (dx holds the dh_t), then the h_{t-1} of every
+     * step, [h0; y_0 .. y_{T-2}] with a restarting row's zero, for dW_h; then dW_x = x^T dG
+     * and dx = dG Wx^T. */
+    if (c->has_lstm_proj) real_mm(1, 0, H, P, T * B, u, H, dx, P, 1, dWp, P);
+    elmo_real *hprev = dx;
+    memcpy(hprev, h0, sizeof(elmo_real) * (size_t)B * P);
+    memcpy(hprev + (size_t)B * P, y, sizeof(elmo_real) * (size_t)(T - 1) * B * P);
     for (int t = 0; reset && t < T; t++)
-        for (int r = 0; r < B; r++) {
-            if (!reset[(size_t)t * B + r]) continue;
-            const elmo_real *hp = (t ? y + (size_t)(t - 1) * B * P : h0) + (size_t)r * P;
-            const elmo_real *dzr = dG + ((size_t)t * B + r) * H4;
-            for (int q = 0; q < P; q++) {
-                elmo_real *dwh = dW + (size_t)(P + q) * H4;
-                for (int k = 0; k < H4; k++) dwh[k] -= hp[q] * dzr[k];
-            }
-        }
+        for (int r = 0; r < B; r++)
+            if (reset[(size_t)t * B + r])
+                memset(hprev + ((size_t)t * B + r) * P, 0, sizeof(elmo_real) * P);
+    real_mm(1, 0, P, H4, T * B, hprev, P, dG, H4, 1, dW + (size_t)P * H4, H4);
+    real_mm(1, 0, P, H4, T * B, x, P, dG, H4, 1, dW, H4);
+    real_mm(0, 1, T * B, P, H4, dG, H4, Wx, H4, 0, dx, P);
 }

@@ -13,16 +13,18 @@
 
 #include "train/grad_real.h"
 
-/* In place: logits (n) -> weight * softmax(logits) (entries at -inf give 0); returns the
+/* In place: the logits [*t ; z (n)] -> weight * softmax (entries at -inf give 0); returns the
  * logsumexp. */
-ELMO_VECTOR_CLONES static double softmax_row(elmo_real *z, int n, elmo_real weight) {
-    elmo_real mx = z[0];
-    for (int k = 1; k < n; k++) mx = z[k] > mx ? z[k] : mx;
+ELMO_VECTOR_CLONES static double softmax_row(elmo_real *t, elmo_real *z, int n, elmo_real weight) {
+    elmo_real mx = *t;
+    for (int k = 0; k < n; k++) mx = z[k] > mx ? z[k] : mx;
     /* the exponentials in a loop of their own (it vectorizes), then their sum in order */
+    elmo_real e0 = real_exp(*t - mx);
     for (int k = 0; k < n; k++) z[k] = real_exp(z[k] - mx);
-    double sum = 0;
+    double sum = e0;
     for (int k = 0; k < n; k++) sum += z[k];
     elmo_real inv = (elmo_real)(weight / sum);
+    *t = e0 * inv;
     for (int k = 0; k < n; k++) z[k] *= inv;
     return (double)mx + log(sum);
 }
@@ -32,31 +34,33 @@ double softmax_sampled(int N, int P, int S, const elmo_real *h, const int32_t *y
                        const elmo_real *W, const elmo_real *b, elmo_real weight, elmo_real *dh,
                        elmo_real *dWc, elmo_real *dbc, elmo_real *dWy, elmo_real *dby,
                        elmo_real *ws) {
-    int S1 = S + 1;
-    elmo_real *z = ws, *Wc = ws + (size_t)N * S1, *bc = Wc + (size_t)S * P;
+    /* z (N, S) candidate logits, rows Sp apart (a multiple of 16: oneDNN's AMX kernel takes
+     * such rows, an odd stride sent it to a general kernel 2-3 times slower); zt (N) the true
+     * logits */
+    int Sp = elmo_softmax_ld(S);
+    elmo_real *z = ws, *zt = z + (size_t)N * Sp, *Wc = zt + N, *bc = Wc + (size_t)S * P;
     for (int s = 0; s < S; s++) {
         memcpy(Wc + (size_t)s * P, W + (size_t)cand[s] * P, sizeof(elmo_real) * P);
         bc[s] = b[cand[s]] - logq_c[s];
     }
-    /* candidate logits into columns 1..S of z (N, S+1) */
-    real_mm(0, 1, N, S, P, h, P, Wc, P, 0, z + 1, S1);
+    real_mm(0, 1, N, S, P, h, P, Wc, P, 0, z, Sp);
     double loss = 0;
     for (int n = 0; n < N; n++) {
-        elmo_real *zn = z + (size_t)n * S1;
+        elmo_real *zn = z + (size_t)n * Sp;
         const elmo_real *hn = h + (size_t)n * P, *wy = W + (size_t)y[n] * P;
         elmo_real t = 0;
         for (int k = 0; k < P; k++) t += hn[k] * wy[k];
         t += b[y[n]] - logq_y[n];
-        zn[0] = t;
-        for (int s = 0; s < S; s++) zn[1 + s] = cand[s] == y[n] ? -INFINITY : zn[1 + s] + bc[s];
-        loss += softmax_row(zn, S1, weight) - (double)t; /* CE = logsumexp - true logit */
-        zn[0] -= weight;                                 /* d logit_true = weight (p0 - 1) */
+        zt[n] = t;
+        for (int s = 0; s < S; s++) zn[s] = cand[s] == y[n] ? -INFINITY : zn[s] + bc[s];
+        loss += softmax_row(zt + n, zn, S, weight) - (double)t; /* CE = logsumexp - true logit */
+        zt[n] -= weight;                                        /* d logit_true = weight (p0 - 1) */
     }
     if (!dh) return loss;
     /* dh = dz_true W_y + dz_cand Wc;  dWc = dz_cand^T h;  dWy = dz_true h */
-    real_mm(0, 0, N, P, S, z + 1, S1, Wc, P, 0, dh, P);
+    real_mm(0, 0, N, P, S, z, Sp, Wc, P, 0, dh, P);
     for (int n = 0; n < N; n++) {
-        elmo_real d0 = z[(size_t)n * S1];
+        elmo_real d0 = zt[n];
         const elmo_real *wy = W + (size_t)y[n] * P, *hn = h + (size_t)n * P;
         elmo_real *dhn = dh + (size_t)n * P, *dwy = dWy + (size_t)n * P;
         for (int k = 0; k < P; k++) {
@@ -65,10 +69,10 @@ double softmax_sampled(int N, int P, int S, const elmo_real *h, const int32_t *y
         }
         dby[n] = d0;
     }
-    real_mm(1, 0, S, P, N, z + 1, S1, h, P, 0, dWc, P);
+    real_mm(1, 0, S, P, N, z, Sp, h, P, 0, dWc, P);
     for (int s = 0; s < S; s++) {
         elmo_real acc = 0;
-        for (int n = 0; n < N; n++) acc += z[(size_t)n * S1 + 1 + s];
+        for (int n = 0; n < N; n++) acc += z[(size_t)n * Sp + s];
         dbc[s] = acc;
     }
     return loss;
@@ -87,7 +91,7 @@ double softmax_full(int N, int P, int V, const elmo_real *h, const int32_t *y, c
         for (int n = 0; n < nc; n++) {
             elmo_real *zn = z + (size_t)n * V;
             elmo_real zy = zn[y[n0 + n]];
-            double lse = softmax_row(zn, V, weight);
+            double lse = softmax_row(zn, zn + 1, V - 1, weight);
             loss += lse - zy;
             zn[y[n0 + n]] -= weight;
         }
