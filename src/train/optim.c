@@ -5,12 +5,23 @@
 
 #include <math.h>
 
-void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr) {
+#include "io/util.h"
+
+/* The elementwise loops are built for AVX-512, AVX2 and the baseline (ELMO_VECTOR_CLONES), and
+ * this file without errno for sqrtf (CMakeLists.txt), so that Adagrad's square roots
+ * vectorize: the same correctly rounded values, several at a time. */
+
+ELMO_VECTOR_CLONES static void adagrad(size_t n, float *restrict w, float *restrict acc,
+                                       const float *restrict g, float lr) {
     for (size_t i = 0; i < n; i++) {
         float gi = g[i], a = acc[i] + gi * gi;
         acc[i] = a;
         w[i] -= lr * gi / sqrtf(a);
     }
+}
+
+void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr) {
+    adagrad(n, w, acc, g, lr);
 }
 
 void elmo_adagrad_rows(size_t n_rows, const int32_t *rows, int P, float *w, float *acc,
@@ -43,15 +54,24 @@ void elmo_adam_update(const elmo_adam *a, size_t n, float *w, float *m, float *v
     }
 }
 
-double elmo_sumsq(size_t n, const float *g) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return s;
+/* Eight running sums (element i into sum i mod 8), added at the end: a fixed order, whatever
+ * the CPU, that vectorizes. */
+ELMO_VECTOR_CLONES static double sumsq(size_t n, const float *g) {
+    double s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += (double)g[i + k] * g[i + k];
+    for (; i < n; i++) s[i % 8] += (double)g[i] * g[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-void elmo_scale(size_t n, float *g, float s) {
+double elmo_sumsq(size_t n, const float *g) { return sumsq(n, g); }
+
+ELMO_VECTOR_CLONES static void scale(size_t n, float *g, float s) {
     for (size_t i = 0; i < n; i++) g[i] *= s;
 }
+
+void elmo_scale(size_t n, float *g, float s) { scale(n, g, s); }
 
 int elmo_all_finite(size_t n, const float *g) {
     for (size_t i = 0; i < n; i++)

@@ -29,6 +29,22 @@ ELMO_VECTOR_CLONES static double softmax_row(elmo_real *t, elmo_real *z, int n, 
     return (double)mx + log(sum);
 }
 
+/* z (S) += bc, the candidate equal to the target y removed (-inf). */
+ELMO_VECTOR_CLONES static void add_bias(int S, elmo_real *restrict z, const elmo_real *restrict bc,
+                                        const int32_t *restrict cand, int32_t y) {
+    for (int s = 0; s < S; s++) z[s] = cand[s] == y ? -INFINITY : z[s] + bc[s];
+}
+
+/* out (S) = the column sums of z (N, S), rows ld apart, row by row (each sum in row order). */
+ELMO_VECTOR_CLONES static void col_sums(int N, int S, const elmo_real *z, int ld,
+                                        elmo_real *restrict out) {
+    memset(out, 0, sizeof(elmo_real) * S);
+    for (int n = 0; n < N; n++) {
+        const elmo_real *restrict zn = z + (size_t)n * ld;
+        for (int s = 0; s < S; s++) out[s] += zn[s];
+    }
+}
+
 double softmax_sampled(int N, int P, int S, const elmo_real *h, const int32_t *y,
                        const int32_t *cand, const elmo_real *logq_c, const elmo_real *logq_y,
                        const elmo_real *W, const elmo_real *b, elmo_real weight, elmo_real *dh,
@@ -52,7 +68,7 @@ double softmax_sampled(int N, int P, int S, const elmo_real *h, const int32_t *y
         for (int k = 0; k < P; k++) t += hn[k] * wy[k];
         t += b[y[n]] - logq_y[n];
         zt[n] = t;
-        for (int s = 0; s < S; s++) zn[s] = cand[s] == y[n] ? -INFINITY : zn[s] + bc[s];
+        add_bias(S, zn, bc, cand, y[n]);
         loss += softmax_row(zt + n, zn, S, weight) - (double)t; /* CE = logsumexp - true logit */
         zt[n] -= weight;                                        /* d logit_true = weight (p0 - 1) */
     }
@@ -70,11 +86,7 @@ double softmax_sampled(int N, int P, int S, const elmo_real *h, const int32_t *y
         dby[n] = d0;
     }
     real_mm(1, 0, S, P, N, z, Sp, h, P, 0, dWc, P);
-    for (int s = 0; s < S; s++) {
-        elmo_real acc = 0;
-        for (int n = 0; n < N; n++) acc += z[(size_t)n * Sp + s];
-        dbc[s] = acc;
-    }
+    col_sums(N, S, z, Sp, dbc);
     return loss;
 }
 
