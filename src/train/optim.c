@@ -24,6 +24,29 @@ void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr) {
     adagrad(n, w, acc, g, lr);
 }
 
+/* The same for the gradient g * scale (the product rounded as elmo_scale rounds it). */
+ELMO_VECTOR_CLONES static void adagrad_scaled(size_t n, float *restrict w, float *restrict acc,
+                                              const float *restrict g, float scale, float lr) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * scale, a = acc[i] + gi * gi;
+        acc[i] = a;
+        w[i] -= lr * gi / sqrtf(a);
+    }
+}
+
+void elmo_adagrad_scaled(size_t n, float *w, float *acc, const float *g, float scale, float lr) {
+    if (scale == 1.0f)
+        adagrad(n, w, acc, g, lr);
+    else
+        adagrad_scaled(n, w, acc, g, scale, lr);
+}
+
+ELMO_VECTOR_CLONES static void add(size_t n, float *restrict y, const float *restrict x) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void elmo_add(size_t n, float *y, const float *x) { add(n, y, x); }
+
 void elmo_adagrad_rows(size_t n_rows, const int32_t *rows, int P, float *w, float *acc,
                        const float *g, float lr) {
     for (size_t r = 0; r < n_rows; r++) {

@@ -11,6 +11,8 @@
 /* Adagrad as TF 1.x applies it for bilm-tf (bilm/training.py): acc += g^2;
  * w -= lr * g / sqrt(acc); no epsilon. */
 void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr);
+/* The same with the gradient scaled: g * scale (the clipping factor; 1: elmo_adagrad). */
+void elmo_adagrad_scaled(size_t n, float *w, float *acc, const float *g, float scale, float lr);
 /* Adagrad on rows: only the rows listed (each once) of (V, P) w/acc, gradient rows g. */
 void elmo_adagrad_rows(size_t n_rows, const int32_t *rows, int P, float *w, float *acc,
                        const float *g, float lr);
@@ -28,6 +30,8 @@ void elmo_adam_update(const elmo_adam *a, size_t n, float *w, float *m, float *v
 
 /* Sum of squares (in double) of n values. */
 double elmo_sumsq(size_t n, const float *g);
+/* y (n) += x. */
+void elmo_add(size_t n, float *y, const float *x);
 /* Scale n values by s. */
 void elmo_scale(size_t n, float *g, float s);
 /* Whether all n values are finite. */

@@ -18,11 +18,19 @@
 ELMO_VECTOR_CLONES static double softmax_row(elmo_real *t, elmo_real *z, int n, elmo_real weight) {
     elmo_real mx = *t;
     for (int k = 0; k < n; k++) mx = z[k] > mx ? z[k] : mx;
-    /* the exponentials in a loop of their own (it vectorizes), then their sum in order */
+    /* the exponentials in a loop of their own (it vectorizes), then their sum in 16 running
+     * sums (element k into sum k mod 16), added in a fixed order: one sum in order was a
+     * chain of dependent additions, the larger part of a training step's softmax time */
     elmo_real e0 = real_exp(*t - mx);
     for (int k = 0; k < n; k++) z[k] = real_exp(z[k] - mx);
-    double sum = e0;
-    for (int k = 0; k < n; k++) sum += z[k];
+    double part[16] = {0};
+    int k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int j = 0; j < 16; j++) part[j] += z[k + j];
+    for (; k < n; k++) part[k % 16] += z[k];
+    for (int w = 8; w > 0; w /= 2)
+        for (int j = 0; j < w; j++) part[j] += part[j + w];
+    double sum = e0 + part[0];
     elmo_real inv = (elmo_real)(weight / sum);
     *t = e0 * inv;
     for (int k = 0; k < n; k++) z[k] *= inv;

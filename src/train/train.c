@@ -74,8 +74,9 @@ typedef struct {
     elmo_params w;    /* the biLM */
     float *smW, *smb; /* softmax (V, P), (V) */
     float *acc, *acc_smW, *acc_smb;
-    float *g[2];        /* gradient blocks of the two direction threads */
-    float *gsmW, *gsmb; /* dense softmax gradient, only touched rows non-zero */
+    float *g[2];         /* gradient blocks of the two direction threads */
+    double *block_sumsq; /* (w.n / DENSE_BLOCK rounded up) the gradient's sums of squares */
+    float *gsmW, *gsmb;  /* dense softmax gradient, only touched rows non-zero */
     uint8_t *touched;
     int32_t *tlist;
     int ntouched;
@@ -639,6 +640,49 @@ static void *dir_main(void *p) {
     return NULL;
 }
 
+/* ---- the dense parameters' passes (the gradients' sum, its norm, Adagrad), over fixed
+ * blocks of DENSE_BLOCK values split between the step's two threads: the same sums whatever
+ * the thread count (each block's sum of squares, then the blocks' in order). */
+#define DENSE_BLOCK 65536
+enum { PASS_SUM, PASS_SUMSQ, PASS_ADAGRAD };
+typedef struct {
+    trainer *t;
+    int pass;
+    size_t b0, b1; /* blocks [b0, b1) */
+    double *sumsq; /* (blocks) */
+    float scale;   /* PASS_ADAGRAD: the clipping factor */
+} dense_job;
+
+static void *dense_main(void *p) {
+    dense_job *j = p;
+    trainer *t = j->t;
+    float *g = t->g[0];
+    for (size_t b = j->b0; b < j->b1; b++) {
+        size_t lo = b * DENSE_BLOCK, n = t->w.n - lo < DENSE_BLOCK ? t->w.n - lo : DENSE_BLOCK;
+        if (j->pass == PASS_SUM)
+            elmo_add(n, g + lo, t->g[1] + lo);
+        else if (j->pass == PASS_SUMSQ)
+            j->sumsq[b] = elmo_sumsq(n, g + lo);
+        else
+            elmo_adagrad_scaled(n, t->w.mem + lo, t->acc + lo, g + lo, j->scale, (float)t->lr);
+    }
+    return NULL;
+}
+
+/* One pass over every block, on two threads when the training has them. */
+static void dense_pass(trainer *t, int pass, double *sumsq, float scale) {
+    size_t nb = (t->w.n + DENSE_BLOCK - 1) / DENSE_BLOCK, half = nb / 2;
+    dense_job a = {t, pass, 0, half, sumsq, scale}, b = {t, pass, half, nb, sumsq, scale};
+    pthread_t th;
+    if (t->cfg.threads > 1 && half > 0 && pthread_create(&th, NULL, dense_main, &b) == 0) {
+        dense_main(&a);
+        pthread_join(th, NULL);
+    } else {
+        a.b1 = nb;
+        dense_main(&a);
+    }
+}
+
 /* The touched softmax rows (t->touched, t->tlist), in the same order on every rank: per
  * direction its candidates then the targets of the global batch (time-major; rank by rank
  * when distributed), or every row with the full softmax. */
@@ -662,15 +706,21 @@ static void mark_touched_rows(trainer *t) {
     }
 }
 
-/* Global norm clipping over every gradient (g: the biLM's, (w.n); the touched softmax rows),
+/* Global norm clipping over every gradient (the biLM's, t->g[0] (w.n); the touched softmax rows),
  * then Adagrad when the norm and the losses are finite; the softmax gradient rows are cleared
  * for the next step. *grad_norm: the norm before clipping. Returns whether it was finite. */
-static int clip_and_update(trainer *t, float *g, double *grad_norm) {
+static int clip_and_update(trainer *t, double *grad_norm) {
     int P = t->arch.projection_dim;
     /* the norm of every gradient that is applied (the softmax's alone while the biLM is
      * frozen) */
     int frozen = t->step < t->frozen_until;
-    double ss = frozen ? 0 : elmo_sumsq(t->w.n, g);
+    double ss = 0;
+    if (!frozen) {
+        size_t nb = (t->w.n + DENSE_BLOCK - 1) / DENSE_BLOCK;
+        double *bss = t->block_sumsq;
+        dense_pass(t, PASS_SUMSQ, bss, 1);
+        for (size_t b = 0; b < nb; b++) ss += bss[b];
+    }
     for (int k = 0; k < t->ntouched; k++) {
         int32_t id = t->tlist[k];
         ss += elmo_sumsq((size_t)P, t->gsmW + (size_t)id * P) + (double)t->gsmb[id] * t->gsmb[id];
@@ -680,10 +730,7 @@ static int clip_and_update(trainer *t, float *g, double *grad_norm) {
     int finite = isfinite(norm) && isfinite(t->loss[0]) && isfinite(t->loss[1]);
     if (finite) {
         float scale = norm > t->clip ? (float)(t->clip / norm) : 1.0f;
-        if (!frozen) {
-            if (scale != 1.0f) elmo_scale(t->w.n, g, scale);
-            elmo_adagrad(t->w.n, t->w.mem, t->acc, g, (float)t->lr);
-        }
+        if (!frozen) dense_pass(t, PASS_ADAGRAD, NULL, scale);
         for (int k = 0; k < t->ntouched; k++) {
             int32_t id = t->tlist[k];
             float *gw = t->gsmW + (size_t)id * P;
@@ -737,8 +784,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
     }
     /* sum the two gradient blocks (the token encoder is shared; each LSTM stack has one) */
     float *g = t->g[0];
-    const float *g1 = t->g[1];
-    for (size_t k = 0; k < t->w.n; k++) g[k] += g1[k];
+    dense_pass(t, PASS_SUM, NULL, 1);
     mark_touched_rows(t);
     /* this rank's softmax rows of both directions into the dense buffer */
     for (int d = 0; d < 2; d++) {
@@ -779,7 +825,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
         t->loss[1] = tail[1];
         *stop = tail[2] > 0;
     }
-    int finite = clip_and_update(t, g, grad_norm);
+    int finite = clip_and_update(t, grad_norm);
     if (!finite)
         return elmo_fail(ELMO_ERR_NUMERIC,
                          "step %lld: the loss or the gradient is NaN or Inf; training stopped (the "
@@ -805,6 +851,7 @@ static void trainer_free(trainer *t) {
     elmo_free(t->smW);
     elmo_free(t->smb);
     elmo_free(t->acc);
+    free(t->block_sumsq);
     elmo_free(t->acc_smW);
     elmo_free(t->acc_smb);
     elmo_free(t->gsmW);
@@ -970,6 +1017,7 @@ static elmo_status alloc_buffers(trainer *t) {
     t->smW = elmo_calloc((size_t)t->V * P, sizeof(float));
     t->smb = elmo_calloc((size_t)t->V, sizeof(float));
     t->acc = elmo_alloc(sizeof(float) * t->w.n);
+    t->block_sumsq = malloc(sizeof(double) * ((t->w.n + DENSE_BLOCK - 1) / DENSE_BLOCK + 1));
     t->acc_smW = elmo_alloc(sizeof(float) * t->V * P);
     t->acc_smb = elmo_alloc(sizeof(float) * t->V);
     t->gsmW = elmo_calloc((size_t)t->V * P, sizeof(float));
@@ -985,7 +1033,8 @@ static elmo_status alloc_buffers(trainer *t) {
         t->cand[d] = malloc(sizeof(int32_t) * (t->S ? t->S : 1));
         t->logq[d] = malloc(sizeof(float) * (t->S ? t->S : 1));
         t->seen[d] = calloc((size_t)t->V, 1);
-        ok = ok && t->g[d] && t->ids[d] && t->tg[d] && t->cand[d] && t->logq[d] && t->seen[d];
+        ok = ok && t->block_sumsq && t->g[d] && t->ids[d] && t->tg[d] && t->cand[d] && t->logq[d] &&
+             t->seen[d];
         if (t->nranks > 1)
             ok = ok && (t->tg_all[d] = malloc(sizeof(int32_t) * (size_t)t->B * t->T));
     }
