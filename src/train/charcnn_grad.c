@@ -46,8 +46,8 @@ static size_t padded_rows(size_t rows, int N, int W) {
     return r < cap ? r : cap;
 }
 
-static void im2col(const elmo_real *char_embed, int E, int W, int K, int N, const int16_t *ids,
-                   const int *rs, elmo_real *A) {
+ELMO_VECTOR_CLONES static void im2col(const elmo_real *char_embed, int E, int W, int K, int N,
+                                      const int16_t *ids, const int *rs, elmo_real *A) {
     int KE = K * E;
     size_t row = 0;
     for (int n = 0; n < N; n++) {
@@ -57,8 +57,9 @@ static void im2col(const elmo_real *char_embed, int E, int W, int K, int N, cons
             for (int k = 0; k < K; k++) {
                 int ch = id[q + k];
                 if (ch < 0 || ch >= ELMO_NC) ch = 0;
-                memcpy(A + row * KE + (size_t)k * E, char_embed + (size_t)ch * E,
-                       sizeof(elmo_real) * E);
+                elmo_real *restrict a = A + row * KE + (size_t)k * E;
+                const elmo_real *restrict e = char_embed + (size_t)ch * E;
+                for (int d = 0; d < E; d++) a[d] = e[d];
             }
     }
 }
@@ -71,6 +72,60 @@ ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, in
         int win = zq[f] > m[f];
         m[f] = win ? zq[f] : m[f];
         am[f] = win ? q : am[f];
+    }
+}
+
+/* m (nf) = act(m + b): relu, or tanh. */
+ELMO_VECTOR_CLONES static void activate(int nf, elmo_real *restrict m, const elmo_real *restrict b,
+                                        int tanh_act) {
+    if (tanh_act)
+        for (int f = 0; f < nf; f++) m[f] = real_tanh(m[f] + b[f]);
+    else
+        for (int f = 0; f < nf; f++) {
+            elmo_real v = m[f] + b[f];
+            m[f] = v > 0 ? v : 0;
+        }
+}
+
+/* dy (n) *= act'(y) at the activation's output y. */
+ELMO_VECTOR_CLONES static void activate_backward(size_t n, elmo_real *restrict dy,
+                                                 const elmo_real *restrict y, int tanh_act) {
+    if (tanh_act)
+        for (size_t k = 0; k < n; k++) dy[k] *= 1 - y[k] * y[k];
+    else
+        for (size_t k = 0; k < n; k++) dy[k] *= y[k] > 0 ? 1 : 0;
+}
+
+/* One token's highway layer (F): g = sigmoid(g + bc), t = relu(t + bt) kept for the backward
+ * pass; xn = g t + (1 - g) x. */
+ELMO_VECTOR_CLONES static void highway_row(int F, elmo_real *restrict g, elmo_real *restrict t,
+                                           const elmo_real *restrict x,
+                                           const elmo_real *restrict bc,
+                                           const elmo_real *restrict bt, elmo_real *restrict xn) {
+    for (int f = 0; f < F; f++) {
+        elmo_real gv = real_sigmoid(g[f] + bc[f]);
+        elmo_real tv = t[f] + bt[f];
+        tv = tv > 0 ? tv : 0;
+        g[f] = gv;
+        t[f] = tv;
+        xn[f] = gv * tv + (1 - gv) * x[f];
+    }
+}
+
+/* Its backward: d (F) the gradient of xn in; da, dz of the gate's and the transform's
+ * pre-activations, dx2 the direct path's part of d x; the biases' gradients gbc, gbt += da, dz. */
+ELMO_VECTOR_CLONES static void
+highway_row_backward(int F, const elmo_real *restrict d, const elmo_real *restrict g,
+                     const elmo_real *restrict t, const elmo_real *restrict x,
+                     elmo_real *restrict da, elmo_real *restrict dz, elmo_real *restrict dx2,
+                     elmo_real *restrict gbc, elmo_real *restrict gbt) {
+    for (int f = 0; f < F; f++) {
+        elmo_real gg = g[f], tt = t[f];
+        da[f] = d[f] * (tt - x[f]) * gg * (1 - gg);
+        dz[f] = tt > 0 ? d[f] * gg : 0;
+        dx2[f] = d[f] * (1 - gg);
+        gbc[f] += da[f];
+        gbt[f] += dz[f];
     }
 }
 
@@ -116,10 +171,7 @@ void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t
                         m[f] = zpad[f];
                         am[f] = np; /* >= np: an all-PAD window */
                     }
-            for (int f = 0; f < nf; f++) {
-                elmo_real v = m[f] + bc[f];
-                m[f] = c->activation == ELMO_ACT_TANH ? real_tanh(v) : (v > 0 ? v : 0);
-            }
+            activate(nf, m, bc, c->activation == ELMO_ACT_TANH);
             row += (size_t)np;
         }
         foff += nf;
@@ -131,16 +183,10 @@ void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t
                   *t = ht + (size_t)i * N * F;
         real_mm(0, 0, N, F, F, x, F, p->hw_wc[i], F, 0, g, F);
         real_mm(0, 0, N, F, F, x, F, p->hw_wt[i], F, 0, t, F);
-        for (int n = 0; n < N; n++)
-            for (int f = 0; f < F; f++) {
-                size_t k = (size_t)n * F + f;
-                elmo_real gv = real_sigmoid(g[k] + p->hw_bc[i][f]);
-                elmo_real tv = t[k] + p->hw_bt[i][f];
-                tv = tv > 0 ? tv : 0;
-                g[k] = gv;
-                t[k] = tv;
-                xn[k] = gv * tv + (1 - gv) * x[k];
-            }
+        for (int n = 0; n < N; n++) {
+            size_t o = (size_t)n * F;
+            highway_row(F, g + o, t + o, x + o, p->hw_bc[i], p->hw_bt[i], xn + o);
+        }
     }
     const elmo_real *xo = xs + (size_t)c->n_highway * N * F;
     int Pd = c->projection_dim;
@@ -149,6 +195,39 @@ void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t
         real_mm(0, 0, N, Pd, F, xo, F, p->proj_w, Pd, 1, tok, Pd);
     } else {
         memcpy(tok, xo, sizeof(elmo_real) * (size_t)N * F);
+    }
+}
+
+/* One token's filters (nf): the gradient dm of each maximum goes to its window's row of
+ * Z (rows of nf from Z0; am < np) or, for an all-PAD window, to spad; the bias gets it all. */
+ELMO_VECTOR_CLONES static void route_max(int nf, int np, const elmo_real *restrict dm,
+                                         const int32_t *restrict am, elmo_real *restrict Z0,
+                                         elmo_real *restrict gb, elmo_real *restrict spad) {
+    for (int f = 0; f < nf; f++) {
+        gb[f] += dm[f];
+        if (am[f] < np)
+            Z0[(size_t)am[f] * nf + f] = dm[f];
+        else
+            spad[f] += dm[f];
+    }
+}
+
+/* dA (rows of K x E, im2col's layout) added to the embeddings of the characters it was read
+ * from (id 0, the fixed zero row, and ids out of range get nothing). */
+ELMO_VECTOR_CLONES static void scatter_embed(int E, int W, int K, int N, const int16_t *ids,
+                                             const int *rs, const elmo_real *dA, elmo_real *ge) {
+    size_t row = 0, KE = (size_t)K * E;
+    for (int n = 0; n < N; n++) {
+        const int16_t *id = ids + (size_t)n * W;
+        int np = npos(rs[n], W, K);
+        for (int q = 0; q < np; q++, row++)
+            for (int k = 0; k < K; k++) {
+                int ch = id[q + k];
+                if (ch <= 0 || ch >= ELMO_NC) continue;
+                elmo_real *restrict e = ge + (size_t)ch * E;
+                const elmo_real *restrict da = dA + row * KE + (size_t)k * E;
+                for (int d = 0; d < E; d++) e[d] += da[d];
+            }
     }
 }
 
@@ -174,16 +253,11 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
                         *tv = ht + (size_t)i * N * F;
         /* reuse Z for da (N, F) and dz (N, F) */
         elmo_real *da = Z, *dz = Z + (size_t)N * F;
-        for (int n = 0; n < N; n++)
-            for (int f = 0; f < F; f++) {
-                size_t k = (size_t)n * F + f;
-                elmo_real d = dx[k], gg = gv[k], tt = tv[k];
-                da[k] = d * (tt - x[k]) * gg * (1 - gg);
-                dz[k] = tt > 0 ? d * gg : 0;
-                dx2[k] = d * (1 - gg);
-                g->hw_bc[i][f] += da[k];
-                g->hw_bt[i][f] += dz[k];
-            }
+        for (int n = 0; n < N; n++) {
+            size_t o = (size_t)n * F;
+            highway_row_backward(F, dx + o, gv + o, tv + o, x + o, da + o, dz + o, dx2 + o,
+                                 g->hw_bc[i], g->hw_bt[i]);
+        }
         real_mm(1, 0, F, F, N, x, F, da, F, 1, g->hw_wc[i], F);
         real_mm(1, 0, F, F, N, x, F, dz, F, 1, g->hw_wt[i], F);
         real_mm(0, 1, N, F, F, da, F, p->hw_wc[i], F, 1, dx2, F);
@@ -193,10 +267,7 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
         dx2 = tmp;
     }
     /* activation: dm = dy * act'(m), from y = xs[0] */
-    for (size_t k = 0; k < (size_t)N * F; k++) {
-        elmo_real y = xs[k];
-        dx[k] *= c->activation == ELMO_ACT_TANH ? 1 - y * y : (y > 0 ? 1 : 0);
-    }
+    activate_backward((size_t)N * F, dx, xs, c->activation == ELMO_ACT_TANH);
     const elmo_real *pad = p->char_embed + (size_t)ELMO_CHAR_PAD * E;
     elmo_real *gpad = g->char_embed + (size_t)ELMO_CHAR_PAD * E;
     int foff = 0;
@@ -216,13 +287,7 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
             int np = npos(rs[n], W, K);
             const elmo_real *dm = dx + (size_t)n * F + foff;
             const int32_t *am = argmax + (size_t)n * F + foff;
-            for (int f = 0; f < nf; f++) {
-                g->conv_b[i][f] += dm[f];
-                if (am[f] < np)
-                    Z[(row + am[f]) * nf + f] = dm[f];
-                else
-                    spad[f] += dm[f];
-            }
+            route_max(nf, np, dm, am, Z + row * nf, g->conv_b[i], spad);
             row += (size_t)np;
             (void)P;
         }
@@ -242,19 +307,7 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
             }
         /* dA = dZ W^T, scattered to the char embeddings (A is reused for dA) */
         real_mm(0, 1, (int)prows, KE, nf, Z, nf, Wc, nf, 0, A, KE);
-        row = 0;
-        for (int n = 0; n < N; n++) {
-            const int16_t *id = ids + (size_t)n * W;
-            int np = npos(rs[n], W, K);
-            for (int q = 0; q < np; q++, row++)
-                for (int k = 0; k < K; k++) {
-                    int ch = id[q + k];
-                    if (ch <= 0 || ch >= ELMO_NC) continue; /* id 0 is the fixed zero row */
-                    elmo_real *ge = g->char_embed + (size_t)ch * E;
-                    const elmo_real *da = A + row * KE + (size_t)k * E;
-                    for (int d = 0; d < E; d++) ge[d] += da[d];
-                }
-        }
+        scatter_embed(E, W, K, N, ids, rs, A, g->char_embed);
         foff += nf;
     }
 }
