@@ -61,11 +61,18 @@ static size_t amx_index(int Kp, int k, int n) {
            (size_t)pair * 32 + (size_t)col * 2 + (size_t)half;
 }
 
+/* Written in the packed order (amx_index's), front to back. */
 void elmo_amx_pack(int K, int N, const float *W, int ldw, uint16_t *P) {
-    int Kp = up(K, AMX_KB);
-    memset(P, 0, elmo_amx_bytes(K, N));
-    for (int k = 0; k < K; k++)
-        for (int n = 0; n < N; n++) P[amx_index(Kp, k, n)] = elmo_bf16_of(W[(size_t)k * ldw + n]);
+    int Kp = up(K, AMX_KB), Np = up(N, AMX_PANEL);
+    for (int n0 = 0; n0 < Np; n0 += AMX_PANEL)
+        for (int k0 = 0; k0 < Kp; k0 += AMX_KB)
+            for (int n1 = n0; n1 < n0 + AMX_PANEL; n1 += 16) /* the block's four tiles */
+                for (int k = k0; k < k0 + AMX_KB; k += 2)    /* a tile row: 16 pairs */
+                    for (int n = n1; n < n1 + 16; n++) {
+                        size_t at = (size_t)k * ldw + (size_t)n;
+                        *P++ = n < N && k < K ? elmo_bf16_of(W[at]) : 0;
+                        *P++ = n < N && k + 1 < K ? elmo_bf16_of(W[at + ldw]) : 0;
+                    }
 }
 
 void elmo_amx_unpack(int K, int N, const uint16_t *P, float *W, int ldw) {
