@@ -64,6 +64,25 @@ ELMO_VECTOR_CLONES static void im2col(const elmo_real *char_embed, int E, int W,
     }
 }
 
+/* The adjoint of im2col: dA (its layout) added to the embeddings of the characters each row
+ * was read from (id 0, the fixed zero row, and ids out of range get nothing). */
+ELMO_VECTOR_CLONES static void scatter_embed(int E, int W, int K, int N, const int16_t *ids,
+                                             const int *rs, const elmo_real *dA, elmo_real *ge) {
+    size_t row = 0, KE = (size_t)K * E;
+    for (int n = 0; n < N; n++) {
+        const int16_t *id = ids + (size_t)n * W;
+        int np = npos(rs[n], W, K);
+        for (int q = 0; q < np; q++, row++)
+            for (int k = 0; k < K; k++) {
+                int ch = id[q + k];
+                if (ch <= 0 || ch >= ELMO_NC) continue;
+                elmo_real *restrict e = ge + (size_t)ch * E;
+                const elmo_real *restrict da = dA + row * KE + (size_t)k * E;
+                for (int d = 0; d < E; d++) e[d] += da[d];
+            }
+    }
+}
+
 /* One window q of the running max over windows: m = max(m, zq), am = q where zq wins (the
  * first maximum is kept). Branch-free, so it vectorizes (AVX-512 / AVX2 clones). */
 ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, int q,
@@ -72,6 +91,20 @@ ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, in
         int win = zq[f] > m[f];
         m[f] = win ? zq[f] : m[f];
         am[f] = win ? q : am[f];
+    }
+}
+
+/* One token's filters (nf): the gradient dm of each maximum goes to its window's row of
+ * Z (rows of nf from Z0; am < np) or, for an all-PAD window, to spad; the bias gets it all. */
+ELMO_VECTOR_CLONES static void route_max(int nf, int np, const elmo_real *restrict dm,
+                                         const int32_t *restrict am, elmo_real *restrict Z0,
+                                         elmo_real *restrict gb, elmo_real *restrict spad) {
+    for (int f = 0; f < nf; f++) {
+        gb[f] += dm[f];
+        if (am[f] < np)
+            Z0[(size_t)am[f] * nf + f] = dm[f];
+        else
+            spad[f] += dm[f];
     }
 }
 
@@ -195,39 +228,6 @@ void tokenc_forward(const elmo_config *c, const tparams *p, int N, const int16_t
         real_mm(0, 0, N, Pd, F, xo, F, p->proj_w, Pd, 1, tok, Pd);
     } else {
         memcpy(tok, xo, sizeof(elmo_real) * (size_t)N * F);
-    }
-}
-
-/* One token's filters (nf): the gradient dm of each maximum goes to its window's row of
- * Z (rows of nf from Z0; am < np) or, for an all-PAD window, to spad; the bias gets it all. */
-ELMO_VECTOR_CLONES static void route_max(int nf, int np, const elmo_real *restrict dm,
-                                         const int32_t *restrict am, elmo_real *restrict Z0,
-                                         elmo_real *restrict gb, elmo_real *restrict spad) {
-    for (int f = 0; f < nf; f++) {
-        gb[f] += dm[f];
-        if (am[f] < np)
-            Z0[(size_t)am[f] * nf + f] = dm[f];
-        else
-            spad[f] += dm[f];
-    }
-}
-
-/* dA (rows of K x E, im2col's layout) added to the embeddings of the characters it was read
- * from (id 0, the fixed zero row, and ids out of range get nothing). */
-ELMO_VECTOR_CLONES static void scatter_embed(int E, int W, int K, int N, const int16_t *ids,
-                                             const int *rs, const elmo_real *dA, elmo_real *ge) {
-    size_t row = 0, KE = (size_t)K * E;
-    for (int n = 0; n < N; n++) {
-        const int16_t *id = ids + (size_t)n * W;
-        int np = npos(rs[n], W, K);
-        for (int q = 0; q < np; q++, row++)
-            for (int k = 0; k < K; k++) {
-                int ch = id[q + k];
-                if (ch <= 0 || ch >= ELMO_NC) continue;
-                elmo_real *restrict e = ge + (size_t)ch * E;
-                const elmo_real *restrict da = dA + row * KE + (size_t)k * E;
-                for (int d = 0; d < E; d++) e[d] += da[d];
-            }
     }
 }
 
