@@ -257,6 +257,13 @@ static void test_init_from_published(void **state) {
     copy_to(fixture("allennlp-elmo/options.json"), path);
     snprintf(path, sizeof path, "%s/weights.hdf5", pub);
     copy_to(fixture("allennlp-elmo/lm_weights.hdf5"), path);
+    /* no output layer: perplexity says so (and what gives one) */
+    elmo_ppl_result none;
+    assert_int_not_equal(
+        elmo_perplexity(pub, fixture("bilm-tf/train/data.txt"), 1, ELMO_PRECISION_FP32, &none),
+        ELMO_OK);
+    assert_non_null(strstr(elmo_last_error(), "no softmax.hdf5"));
+    assert_non_null(strstr(elmo_last_error(), "--init-from"));
     /* 20 steps, all frozen: the biLM is the published one, bit for bit */
     const char *frozen = tmpfile_path("pub_frozen"), *full = tmpfile_path("pub_full");
     char *err = NULL;

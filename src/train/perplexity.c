@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/matmul.h"
 #include "train/grad.h"
@@ -124,6 +125,11 @@ elmo_status elmo_perplexity(const char *dir, const char *input, int threads,
     int rank;
     uint64_t dims[4];
     elmo_status s = elmo_config_load(op, &c);
+    if (!s && access(sp, F_OK) != 0)
+        s = elmo_fail(ELMO_ERR_IO,
+                      "%s: no softmax.hdf5 (perplexity needs the biLM's output layer; a model "
+                      "published without it gets one from elmo train --init-from)",
+                      dir);
     if (!s) s = elmo_vocab_load(vp, &v);
     if (!s) s = elmo_params_alloc(&c, &w);
     if (!s) s = elmo_weights_read(wp, &c, &w);
