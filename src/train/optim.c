@@ -11,34 +11,22 @@
  * this file without errno for sqrtf (CMakeLists.txt), so that Adagrad's square roots
  * vectorize: the same correctly rounded values, several at a time. */
 
+/* acc += (s g)^2; w -= lr (s g) / sqrt(acc), s the clipping factor (1: none; g * 1 is g). */
 ELMO_VECTOR_CLONES static void adagrad(size_t n, float *restrict w, float *restrict acc,
-                                       const float *restrict g, float lr) {
+                                       const float *restrict g, float s, float lr) {
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i], a = acc[i] + gi * gi;
+        float gi = g[i] * s, a = acc[i] + gi * gi;
         acc[i] = a;
         w[i] -= lr * gi / sqrtf(a);
     }
 }
 
 void elmo_adagrad(size_t n, float *w, float *acc, const float *g, float lr) {
-    adagrad(n, w, acc, g, lr);
-}
-
-/* The same for the gradient g * scale (the product rounded as elmo_scale rounds it). */
-ELMO_VECTOR_CLONES static void adagrad_scaled(size_t n, float *restrict w, float *restrict acc,
-                                              const float *restrict g, float scale, float lr) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] * scale, a = acc[i] + gi * gi;
-        acc[i] = a;
-        w[i] -= lr * gi / sqrtf(a);
-    }
+    adagrad(n, w, acc, g, 1.0f, lr);
 }
 
 void elmo_adagrad_scaled(size_t n, float *w, float *acc, const float *g, float scale, float lr) {
-    if (scale == 1.0f)
-        adagrad(n, w, acc, g, lr);
-    else
-        adagrad_scaled(n, w, acc, g, scale, lr);
+    adagrad(n, w, acc, g, scale, lr);
 }
 
 ELMO_VECTOR_CLONES static void add(size_t n, float *restrict y, const float *restrict x) {
@@ -89,12 +77,6 @@ ELMO_VECTOR_CLONES static double sumsq(size_t n, const float *g) {
 }
 
 double elmo_sumsq(size_t n, const float *g) { return sumsq(n, g); }
-
-ELMO_VECTOR_CLONES static void scale(size_t n, float *g, float s) {
-    for (size_t i = 0; i < n; i++) g[i] *= s;
-}
-
-void elmo_scale(size_t n, float *g, float s) { scale(n, g, s); }
 
 int elmo_all_finite(size_t n, const float *g) {
     for (size_t i = 0; i < n; i++)

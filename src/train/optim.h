@@ -32,8 +32,6 @@ void elmo_adam_update(const elmo_adam *a, size_t n, float *w, float *m, float *v
 double elmo_sumsq(size_t n, const float *g);
 /* y (n) += x. */
 void elmo_add(size_t n, float *y, const float *x);
-/* Scale n values by s. */
-void elmo_scale(size_t n, float *g, float s);
 /* Whether all n values are finite. */
 int elmo_all_finite(size_t n, const float *g);
 

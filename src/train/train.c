@@ -733,14 +733,9 @@ static int clip_and_update(trainer *t, double *grad_norm) {
         if (!frozen) dense_pass(t, PASS_ADAGRAD, NULL, scale);
         for (int k = 0; k < t->ntouched; k++) {
             int32_t id = t->tlist[k];
-            float *gw = t->gsmW + (size_t)id * P;
-            if (scale != 1.0f) {
-                elmo_scale((size_t)P, gw, scale);
-                t->gsmb[id] *= scale;
-            }
-            elmo_adagrad((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P, gw,
-                         (float)t->lr);
-            elmo_adagrad(1, t->smb + id, t->acc_smb + id, t->gsmb + id, (float)t->lr);
+            elmo_adagrad_scaled((size_t)P, t->smW + (size_t)id * P, t->acc_smW + (size_t)id * P,
+                                t->gsmW + (size_t)id * P, scale, (float)t->lr);
+            elmo_adagrad_scaled(1, t->smb + id, t->acc_smb + id, t->gsmb + id, scale, (float)t->lr);
         }
     }
     for (int k = 0; k < t->ntouched; k++) {
