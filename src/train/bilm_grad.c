@@ -45,11 +45,13 @@ static size_t dir_layout(const bilm_trainer *t, dir_views *v, elmo_real *base, i
     const elmo_config *c = t->c;
     size_t N = (size_t)t->T * t->B, B = t->B, P = c->projection_dim, H = c->lstm_dim;
     size_t F = c->n_filters, NH = c->n_highway, W = c->max_chars, L = c->n_layers;
-    size_t kemax = 0, nmax = 0;
+    size_t kemax = 0, nmax = 0, asz = 0;
     for (int i = 0; i < c->n_banks; i++) {
         size_t ke = (size_t)c->filter_width[i] * c->char_embed_dim;
         kemax = ke > kemax ? ke : kemax;
         nmax = (size_t)c->filter_count[i] > nmax ? (size_t)c->filter_count[i] : nmax;
+        size_t tw = 2 * ke * c->filter_count[i]; /* a bank's weights and gradient, backward */
+        asz = tw > asz ? tw : asz;
     }
     size_t zsz = N * W * nmax > 2 * N * F ? N * W * nmax : 2 * N * F;
     size_t S = t->S;
@@ -69,7 +71,7 @@ static size_t dir_layout(const bilm_trainer *t, dir_views *v, elmo_real *base, i
     TAKE(xs, (NH + 1) * N * F);
     TAKE(hg, (NH ? NH : 1) * N * F);
     TAKE(ht, (NH ? NH : 1) * N * F);
-    TAKE(A, N * W * kemax);
+    TAKE(A, N * W * kemax > asz ? N * W * kemax : asz);
     TAKE(Z, zsz);
     TAKE(dxs, 2 * N * F);
     for (size_t l = 0; l < L; l++) {

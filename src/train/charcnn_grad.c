@@ -9,8 +9,8 @@
  *   token: computed once per call as `zpad`); m = max_p z; y = act(m); argmax saved.
  *   highway i: g = sigmoid(x Wc + bc), t = relu(x Wt + bt), x' = g t + (1 - g) x
  *   tok = x W_proj + b_proj
- * Backward routes dm to each filter's argmax window: dW_i = A^T dZ and dA = dZ W_i^T over the
- * computed windows (A = im2col), and through the PAD embedding for all-PAD windows.
+ * Backward routes dm to each filter's argmax window only (bank_backward): that window's chars
+ * and the filter's weights, and through the PAD embedding for all-PAD windows.
  */
 #include <math.h>
 #include <string.h>
@@ -40,7 +40,7 @@ static inline int npos(int r, int W, int K) {
 /* Rows of a bank's products rounded up to a multiple of 256 (at most N W, what the
  * workspaces hold). The count of windows changes with every batch, and oneDNN makes (JITs) a
  * kernel for every new shape: ~28 new ones per training step, a fifth of the step's time,
- * before this. The extra rows are zero in A, and in dZ when backward. */
+ * before this. The extra rows are zero in A. */
 static size_t padded_rows(size_t rows, int N, int W) {
     size_t cap = (size_t)N * W, r = (rows + 255) & ~(size_t)255;
     return r < cap ? r : cap;
@@ -64,25 +64,6 @@ ELMO_VECTOR_CLONES static void im2col(const elmo_real *char_embed, int E, int W,
     }
 }
 
-/* The adjoint of im2col: dA (its layout) added to the embeddings of the characters each row
- * was read from (id 0, the fixed zero row, and ids out of range get nothing). */
-ELMO_VECTOR_CLONES static void scatter_embed(int E, int W, int K, int N, const int16_t *ids,
-                                             const int *rs, const elmo_real *dA, elmo_real *ge) {
-    size_t row = 0, KE = (size_t)K * E;
-    for (int n = 0; n < N; n++) {
-        const int16_t *id = ids + (size_t)n * W;
-        int np = npos(rs[n], W, K);
-        for (int q = 0; q < np; q++, row++)
-            for (int k = 0; k < K; k++) {
-                int ch = id[q + k];
-                if (ch <= 0 || ch >= ELMO_NC) continue;
-                elmo_real *restrict e = ge + (size_t)ch * E;
-                const elmo_real *restrict da = dA + row * KE + (size_t)k * E;
-                for (int d = 0; d < E; d++) e[d] += da[d];
-            }
-    }
-}
-
 /* One window q of the running max over windows: m = max(m, zq), am = q where zq wins (the
  * first maximum is kept). Branch-free, so it vectorizes (AVX-512 / AVX2 clones). */
 ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, int q,
@@ -94,17 +75,50 @@ ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, in
     }
 }
 
-/* One token's filters (nf): the gradient dm of each maximum goes to its window's row of
- * Z (rows of nf from Z0; am < np) or, for an all-PAD window, to spad; the bias gets it all. */
-ELMO_VECTOR_CLONES static void route_max(int nf, int np, const elmo_real *restrict dm,
-                                         const int32_t *restrict am, elmo_real *restrict Z0,
-                                         elmo_real *restrict gb, elmo_real *restrict spad) {
-    for (int f = 0; f < nf; f++) {
-        gb[f] += dm[f];
-        if (am[f] < np)
-            Z0[(size_t)am[f] * nf + f] = dm[f];
-        else
-            spad[f] += dm[f];
+/* y (E) += a x (E). */
+static inline __attribute__((always_inline)) void axpy(int E, elmo_real a,
+                                                       const elmo_real *restrict x,
+                                                       elmo_real *restrict y) {
+    for (int d = 0; d < E; d++) y[d] += a * x[d];
+}
+
+/* One bank's backward, sparse: a filter's gradient dm reaches only its maximum's window q
+ * (or, for an all-PAD window, spad). For token n, filter f and position k of the window, the
+ * char ch = ids[n, q + k]:
+ *   gWt[f, k, :] += dm e[ch, :]      (the weight gradient, transposed: (nf, K, E))
+ *   ge[ch, :]    += dm Wt[f, k, :]   (the char embeddings; id 0, the fixed zero row, gets
+ *                                     nothing; ids out of range read row 0, as in im2col)
+ * and gb[f] += dm. The dense form (dZ with one non-zero per token and filter, two products
+ * over every window) did ~50x the arithmetic and rounded dZ to bfloat16 twice. Tokens in
+ * order, so the sums do not depend on threads. Wt (nf, K, E) the bank's weights transposed;
+ * dm, am rows F apart. */
+ELMO_VECTOR_CLONES static void bank_backward(int E, int W, int K, int nf, int F, int N,
+                                             const int16_t *ids, const int *rs,
+                                             const elmo_real *dm, const int32_t *am,
+                                             const elmo_real *e, const elmo_real *Wt,
+                                             elmo_real *gWt, elmo_real *ge, elmo_real *gb,
+                                             elmo_real *spad) {
+    for (int n = 0; n < N; n++) {
+        int np = npos(rs[n], W, K);
+        const elmo_real *dmn = dm + (size_t)n * F;
+        const int32_t *amn = am + (size_t)n * F;
+        for (int f = 0; f < nf; f++) {
+            elmo_real g = dmn[f];
+            gb[f] += g;
+            if (g == 0) continue; /* half the filters after a relu */
+            if (amn[f] >= np) {
+                spad[f] += g;
+                continue;
+            }
+            const int16_t *id = ids + (size_t)n * W + amn[f];
+            for (int k = 0; k < K; k++) {
+                int ch = id[k];
+                if (ch < 0 || ch >= ELMO_NC) ch = 0;
+                size_t o = ((size_t)f * K + k) * E;
+                axpy(E, g, e + (size_t)ch * E, gWt + o);
+                if (ch > 0) axpy(E, g, Wt + o, ge + (size_t)ch * E);
+            }
+        }
     }
 }
 
@@ -272,26 +286,21 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
     elmo_real *gpad = g->char_embed + (size_t)ELMO_CHAR_PAD * E;
     int foff = 0;
     for (int i = 0; i < c->n_banks; i++) {
-        int K = c->filter_width[i], nf = c->filter_count[i], KE = K * E, P = W - K + 1;
+        int K = c->filter_width[i], nf = c->filter_count[i], KE = K * E;
         const elmo_real *Wc = p->conv_w[i];
-        im2col(p->char_embed, E, W, K, N, ids, rs, A);
-        size_t rows = 0;
-        for (int n = 0; n < N; n++) rows += (size_t)npos(rs[n], W, K);
-        size_t prows = padded_rows(rows, N, W);
-        memset(A + rows * KE, 0, sizeof(elmo_real) * (prows - rows) * KE);
-        memset(Z, 0, sizeof(elmo_real) * prows * nf);
+        /* A holds the weights transposed, Wt (nf, K, E), then their gradient gWt */
+        elmo_real *Wt = A, *gWt = A + (size_t)nf * KE;
+        for (int r = 0; r < KE; r++)
+            for (int f = 0; f < nf; f++) Wt[(size_t)f * KE + r] = Wc[(size_t)r * nf + f];
+        memset(gWt, 0, sizeof(elmo_real) * (size_t)nf * KE);
         elmo_real spad[nf];
         memset(spad, 0, sizeof spad);
-        size_t row = 0;
-        for (int n = 0; n < N; n++) {
-            int np = npos(rs[n], W, K);
-            const elmo_real *dm = dx + (size_t)n * F + foff;
-            const int32_t *am = argmax + (size_t)n * F + foff;
-            route_max(nf, np, dm, am, Z + row * nf, g->conv_b[i], spad);
-            row += (size_t)np;
-            (void)P;
+        bank_backward(E, W, K, nf, F, N, ids, rs, dx + foff, argmax + foff, p->char_embed, Wt,
+                      gWt, g->char_embed, g->conv_b[i], spad);
+        for (int r = 0; r < KE; r++) {
+            elmo_real *gw = g->conv_w[i] + (size_t)r * nf;
+            for (int f = 0; f < nf; f++) gw[f] += gWt[(size_t)f * KE + r];
         }
-        real_mm(1, 0, KE, nf, (int)prows, A, KE, Z, nf, 1, g->conv_w[i], nf);
         /* all-PAD windows: dW[k, d, f] += spad[f] pad[d];
          * dpad[d] += sum_{k,f} spad[f] W[k, d, f] */
         for (int k = 0; k < K; k++)
@@ -305,9 +314,6 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
                 }
                 gpad[d] += acc;
             }
-        /* dA = dZ W^T, scattered to the char embeddings (A is reused for dA) */
-        real_mm(0, 1, (int)prows, KE, nf, Z, nf, Wc, nf, 0, A, KE);
-        scatter_embed(E, W, K, N, ids, rs, A, g->char_embed);
         foff += nf;
     }
 }

@@ -79,7 +79,7 @@ void tparams_bind_f(const elmo_config *c, tparams_f *p, float *mem);
  * Saved for backward: rs (N) used char slots per token, argmax (N, F) window of each filter's
  * max (>= the token's computed windows: an all-PAD window), xs ((NH+1), N, F) highway inputs
  * (xs[0] = CNN output after activation) and the highway output, hg, ht (NH, N, F) gate and
- * transform. A (N*W, max K*E) and Z (N*W, max n_i) are workspace. */
+ * transform. A (max(N*W*K*E, 2*n_i*K*E) over the banks) and Z (N*W, max n_i) are workspace. */
 void tokenc_forward_f(const elmo_config *c, const tparams_f *p, int N, const int16_t *ids,
                       float *tok, int *rs, int32_t *argmax, float *xs, float *hg, float *ht,
                       float *A, float *Z);
