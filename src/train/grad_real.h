@@ -14,6 +14,8 @@
 #define ELMO_GRAD_REAL_H
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "kernels/fastmath.h"
 #include "kernels/matmul.h"
@@ -84,5 +86,32 @@ static inline elmo_real real_tanh(elmo_real v) { return elmo_tanhf_fast(v); }
 static inline elmo_real real_sigmoid(elmo_real v) { return elmo_sigmoidf_fast(v); }
 static inline elmo_real real_clip(elmo_real v, elmo_real lim) { return elmo_clip_f(v, lim); }
 #endif
+
+/* The largest of init and x (n) (NaNs ignored), in the lanes of a 64-byte vector: the plain
+ * loop stays scalar, since a compiler may not reorder a floating-point maximum (it does not
+ * change the result). */
+#ifdef ELMO_REAL_DOUBLE
+typedef double real_vec __attribute__((vector_size(64)));
+typedef int64_t real_vmask __attribute__((vector_size(64)));
+#else
+typedef float real_vec __attribute__((vector_size(64)));
+typedef int32_t real_vmask __attribute__((vector_size(64)));
+#endif
+static inline __attribute__((always_inline)) elmo_real real_max(const elmo_real *x, int n,
+                                                                elmo_real init) {
+    enum { LANES = sizeof(real_vec) / sizeof(elmo_real) };
+    real_vec m = (real_vec){0} + init;
+    int k = 0;
+    for (; k + LANES <= n; k += LANES) {
+        real_vec v;
+        memcpy(&v, x + k, sizeof v);
+        real_vmask gt = v > m;
+        m = (real_vec)((gt & (real_vmask)v) | (~gt & (real_vmask)m));
+    }
+    elmo_real mx = init;
+    for (int j = 0; j < LANES; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; k < n; k++) mx = x[k] > mx ? x[k] : mx;
+    return mx;
+}
 
 #endif

@@ -16,8 +16,7 @@
 /* In place: the logits [*t ; z (n)] -> weight * softmax (entries at -inf give 0); returns the
  * logsumexp. */
 ELMO_VECTOR_CLONES static double softmax_row(elmo_real *t, elmo_real *z, int n, elmo_real weight) {
-    elmo_real mx = *t;
-    for (int k = 0; k < n; k++) mx = z[k] > mx ? z[k] : mx;
+    elmo_real mx = real_max(z, n, *t);
     /* the exponentials in a loop of their own (it vectorizes), then their sum in 16 running
      * sums (element k into sum k mod 16), added in a fixed order: one sum in order was a
      * chain of dependent additions, the larger part of a training step's softmax time */
