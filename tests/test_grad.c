@@ -191,6 +191,7 @@ static void test_lstm(void **state) {
         double *dWp = calloc(H * P, sizeof(double)), *dx = calloc(N * P, sizeof(double));
         double *dG = malloc(sizeof(double) * N * 4 * H), *dh = malloc(sizeof(double) * s.B * P);
         double *dc = malloc(sizeof(double) * s.B * H), *du = malloc(sizeof(double) * s.B * H);
+        double *xh = malloc(sizeof(double) * N * 2 * P);
         lstm_loss(&s);
         /* some values must actually be clipped for the test to mean something */
         int clipped_c = 0, clipped_h = 0;
@@ -202,7 +203,7 @@ static void test_lstm(void **state) {
         assert_true(clipped_c > 0);
         if (proj) assert_true(clipped_h > 0);
         lstm_train_backward_d(&s.c, s.W, s.Wp, s.T, s.B, s.x, s.h0, s.reset, s.y, s.gates, s.cs,
-                              s.tc, s.u, s.r, dx, dW, db, dWp, dG, dh, dc, du);
+                              s.tc, s.u, s.r, dx, dW, db, dWp, dG, dh, dc, du, xh);
         double w = 0;
         w = fmax(w, check("LSTM W_0", lstm_loss, &s, s.W, dW, 2 * P * 4 * H, 1));
         w = fmax(w, check("LSTM B", lstm_loss, &s, s.b, db, 4 * H, 1));
@@ -212,7 +213,7 @@ static void test_lstm(void **state) {
         free(s.W), free(s.b), free(s.Wp), free(s.x), free(s.h0), free(s.c0), free(s.y),
             free(s.gates);
         free(s.cs), free(s.tc), free(s.u), free(s.r), free(dW), free(db), free(dWp), free(dx);
-        free(dG), free(dh), free(dc), free(du), free(s.hz);
+        free(dG), free(dh), free(dc), free(du), free(xh), free(s.hz);
     }
 }
 

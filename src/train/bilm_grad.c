@@ -31,6 +31,7 @@ typedef struct {
     elmo_real *d1, *d2;                                  /* (N, P) gradients flowing down */
     elmo_real *dG;                                       /* (N, 4H) */
     elmo_real *dh, *dc, *du;                             /* (B, P), (B, H), (B, H) */
+    elmo_real *xh;                                       /* (N, 2P) */
     elmo_real *sm_ws;                                    /* softmax workspace */
     elmo_real *logq_y;                                   /* (N) */
     elmo_real *sdW, *sdb;                                /* ((S+N), P), (S+N) sparse softmax rows */
@@ -93,6 +94,7 @@ static size_t dir_layout(const bilm_trainer *t, dir_views *v, elmo_real *base, i
     TAKE(dh, B * P);
     TAKE(dc, B * H);
     TAKE(du, B * H);
+    TAKE(xh, N * 2 * P);
     TAKE(sm_ws, smws);
     TAKE(logq_y, N);
     size_t rows = S ? S + N : (size_t)t->V; /* full softmax: every word's row */
@@ -282,7 +284,7 @@ double bilm_direction_step(bilm_trainer *t, int d, const elmo_train_batch *bt, c
         lstm_train_backward(c, p->lstm_w[d][l], p->lstm_p[d][l], T, B, v->xin[l], v->h0[l],
                             bt->reset[d], v->y[l], v->gates[l], v->cs[l], v->tc[l], v->u[l], dcur,
                             dnext, g->lstm_w[d][l], g->lstm_b[d][l], g->lstm_p[d][l], v->dG, v->dh,
-                            v->dc, v->du);
+                            v->dc, v->du, v->xh);
         /* dnext = d xin[l]; the residual adds d out[l] */
         if (c->use_skip_connections && l > 0)
             for (size_t k = 0; k < NP; k++) dnext[k] += dcur[k];

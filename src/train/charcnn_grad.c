@@ -25,6 +25,18 @@ void tparams_bind(const elmo_config *c, tparams *p, elmo_real *mem) {
     p->n = o.n;
 }
 
+void tparams_take_encoder(tparams *p, const tparams *src) {
+    p->char_embed = src->char_embed;
+    memcpy(p->conv_w, src->conv_w, sizeof p->conv_w);
+    memcpy(p->conv_b, src->conv_b, sizeof p->conv_b);
+    memcpy(p->hw_wc, src->hw_wc, sizeof p->hw_wc);
+    memcpy(p->hw_bc, src->hw_bc, sizeof p->hw_bc);
+    memcpy(p->hw_wt, src->hw_wt, sizeof p->hw_wt);
+    memcpy(p->hw_bt, src->hw_bt, sizeof p->hw_bt);
+    p->proj_w = src->proj_w;
+    p->proj_b = src->proj_b;
+}
+
 static int used_slots(const int16_t *ids, int W) {
     int r = W;
     while (r > 0 && ids[r - 1] == ELMO_CHAR_PAD) r--;

@@ -74,6 +74,9 @@ typedef struct {
     size_t n;
 } tparams_f;
 void tparams_bind_f(const elmo_config *c, tparams_f *p, float *mem);
+/* p's token-encoder views (char embeddings to projection) made src's: the encoder of one
+ * direction's gradient in a block of its own, its LSTM stack in the shared one. */
+void tparams_take_encoder_f(tparams_f *p, const tparams_f *src);
 
 /* ---- token encoder (charcnn_grad.c): char CNN + highway + projection, training form.
  * Saved for backward: rs (N) used char slots per token, argmax (N, F) window of each filter's
@@ -101,12 +104,12 @@ void lstm_train_forward_f(const elmo_config *c, const float *W, const float *b, 
                           float *u, float *hz);
 /* dy (T*B, P) -> dx (T*B, P) (overwritten); dW (2P, 4H), db (4H), dWp (H, P) accumulated.
  * Gradients into h0, c0 are dropped (truncated BPTT). dG (T*B, 4H), dh (B, P), dc (B, H),
- * du (B, H) are workspace. reset as in the forward pass. */
+ * du (B, H), xh (T*B, 2P) are workspace. reset as in the forward pass. */
 void lstm_train_backward_f(const elmo_config *c, const float *W, const float *Wp, int T, int B,
                            const float *x, const float *h0, const uint8_t *reset, const float *y,
                            const float *gates, const float *cs, const float *tc, const float *u,
                            const float *dy, float *dx, float *dW, float *db, float *dWp, float *dG,
-                           float *dh, float *dc, float *du);
+                           float *dh, float *dc, float *du, float *xh);
 
 /* ---- softmax losses (softmax.c). weight: each position's CE is multiplied by it.
  * Sampled (TF sampled_softmax_loss with remove_accidental_hits): cand (S) ids with log
@@ -181,6 +184,7 @@ typedef struct {
     size_t n;
 } tparams_d;
 void tparams_bind_d(const elmo_config *c, tparams_d *p, double *mem);
+void tparams_take_encoder_d(tparams_d *p, const tparams_d *src);
 
 void tokenc_forward_d(const elmo_config *c, const tparams_d *p, int N, const int16_t *ids,
                       double *tok, int *rs, int32_t *argmax, double *xs, double *hg, double *ht,
@@ -198,7 +202,7 @@ void lstm_train_backward_d(const elmo_config *c, const double *W, const double *
                            const double *x, const double *h0, const uint8_t *reset, const double *y,
                            const double *gates, const double *cs, const double *tc, const double *u,
                            const double *dy, double *dx, double *dW, double *db, double *dWp,
-                           double *dG, double *dh, double *dc, double *du);
+                           double *dG, double *dh, double *dc, double *du, double *xh);
 
 double softmax_sampled_d(int N, int P, int S, const double *h, const int32_t *y,
                          const int32_t *cand, const double *logq_c, const double *logq_y,

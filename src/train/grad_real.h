@@ -36,6 +36,7 @@ typedef float elmo_real;
 #define bilm_trainer ELMO_REAL_NAME(bilm_trainer)
 #define sparse_rows ELMO_REAL_NAME(sparse_rows)
 #define tparams_bind ELMO_REAL_NAME(tparams_bind)
+#define tparams_take_encoder ELMO_REAL_NAME(tparams_take_encoder)
 #define tokenc_forward ELMO_REAL_NAME(tokenc_forward)
 #define tokenc_backward ELMO_REAL_NAME(tokenc_backward)
 #define lstm_train_forward ELMO_REAL_NAME(lstm_train_forward)

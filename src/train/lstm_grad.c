@@ -151,7 +151,7 @@ void lstm_train_backward(const elmo_config *c, const elmo_real *W, const elmo_re
                          const elmo_real *y, const elmo_real *gates, const elmo_real *cs,
                          const elmo_real *tc, const elmo_real *u, const elmo_real *dy,
                          elmo_real *dx, elmo_real *dW, elmo_real *db, elmo_real *dWp, elmo_real *dG,
-                         elmo_real *dh, elmo_real *dc, elmo_real *du) {
+                         elmo_real *dh, elmo_real *dc, elmo_real *du, elmo_real *xh) {
     int P = c->projection_dim, H = c->lstm_dim, H4 = 4 * H;
     elmo_real cclip = (elmo_real)c->cell_clip,
               pclip = c->has_lstm_proj ? (elmo_real)c->proj_clip : 0;
@@ -181,19 +181,19 @@ void lstm_train_backward(const elmo_config *c, const elmo_real *W, const elmo_re
                     if (rs[r]) memset(dh + (size_t)r * P, 0, sizeof(elmo_real) * P);
         }
     }
-    /* Weight gradients and dx over all steps, dx (T*B, P) serving as scratch until its own
-     * product: first dWp = sum_t u_t^T dh_t (dx holds the dh_t), then the h_{t-1} of every
-     * step, [h0; y_0 .. y_{T-2}] with a restarting row's zero, for dW_h; then dW_x = x^T dG
-     * and dx = dG Wx^T. */
+    /* Weight gradients and dx over all steps: first dWp = sum_t u_t^T dh_t (dx holds the
+     * dh_t until its own product); then dW = [x, h_{t-1}]^T dG as one product, xh holding
+     * each row's x and h_{t-1} (a restarting row's zero) side by side, as dW's rows are Wx's
+     * then Wh's; then dx = dG Wx^T. */
     if (c->has_lstm_proj) real_mm(1, 0, H, P, T * B, u, H, dx, P, 1, dWp, P);
-    elmo_real *hprev = dx;
-    memcpy(hprev, h0, sizeof(elmo_real) * (size_t)B * P);
-    memcpy(hprev + (size_t)B * P, y, sizeof(elmo_real) * (size_t)(T - 1) * B * P);
-    for (int t = 0; reset && t < T; t++)
-        for (int r = 0; r < B; r++)
-            if (reset[(size_t)t * B + r])
-                memset(hprev + ((size_t)t * B + r) * P, 0, sizeof(elmo_real) * P);
-    real_mm(1, 0, P, H4, T * B, hprev, P, dG, H4, 1, dW + (size_t)P * H4, H4);
-    real_mm(1, 0, P, H4, T * B, x, P, dG, H4, 1, dW, H4);
+    for (size_t r = 0; r < (size_t)T * B; r++) {
+        elmo_real *xr = xh + r * 2 * P;
+        memcpy(xr, x + r * P, sizeof(elmo_real) * P);
+        if (reset && reset[r])
+            memset(xr + P, 0, sizeof(elmo_real) * P);
+        else
+            memcpy(xr + P, r < (size_t)B ? h0 + r * P : y + (r - B) * P, sizeof(elmo_real) * P);
+    }
+    real_mm(1, 0, 2 * P, H4, T * B, xh, 2 * P, dG, H4, 1, dW, H4);
     real_mm(0, 1, T * B, P, H4, dG, H4, Wx, H4, 0, dx, P);
 }

@@ -625,9 +625,17 @@ static void *dir_main(void *p) {
     trainer *t = j->t;
     int d = j->d;
     elmo_mm_set_precision(t->cfg.precision); /* this thread's products */
-    memset(t->g[d], 0, sizeof(float) * t->w.n);
-    tparams_f g;
-    tparams_bind_f(&t->arch, &g, t->g[d]);
+    /* this direction's gradient: its LSTM stack straight into g[0] (the stacks' blocks are
+     * apart), the shared token encoder into a block of its own, g[d] [0, cnn_end), summed
+     * after the threads join */
+    elmo_layout o;
+    elmo_layout_make(&t->arch, &o);
+    memset(t->g[0] + o.dir_begin[d], 0, sizeof(float) * (o.dir_end[d] - o.dir_begin[d]));
+    memset(t->g[d], 0, sizeof(float) * o.cnn_end);
+    tparams_f g, enc;
+    tparams_bind_f(&t->arch, &g, t->g[0]);
+    tparams_bind_f(&t->arch, &enc, t->g[d]);
+    tparams_take_encoder_f(&g, &enc);
     /* bilm-tf: the gradient of (mean fw loss + mean bw loss) / 2 times unroll_steps; B is the
      * global batch, so the ranks' gradients sum to the single-process one */
     float weight = 0.5f / (float)t->B;
@@ -640,9 +648,10 @@ static void *dir_main(void *p) {
     return NULL;
 }
 
-/* ---- the dense parameters' passes (the gradients' sum, its norm, Adagrad), over fixed
- * blocks of DENSE_BLOCK values split between the step's two threads: the same sums whatever
- * the thread count (each block's sum of squares, then the blocks' in order). */
+/* ---- the dense parameters' passes (the token encoder's two gradients' sum, the gradient's
+ * norm, Adagrad), over fixed blocks of DENSE_BLOCK values split between the step's two
+ * threads: the same sums whatever the thread count (each block's sum of squares, then the
+ * blocks' in order). */
 #define DENSE_BLOCK 65536
 enum { PASS_SUM, PASS_SUMSQ, PASS_ADAGRAD };
 typedef struct {
@@ -653,12 +662,21 @@ typedef struct {
     float scale;   /* PASS_ADAGRAD: the clipping factor */
 } dense_job;
 
+/* The values a pass covers, [0, end): the sum, the token encoder's; the others, all. */
+static size_t dense_end(const trainer *t, int pass) {
+    if (pass != PASS_SUM) return t->w.n;
+    elmo_layout o;
+    elmo_layout_make(&t->arch, &o);
+    return o.cnn_end;
+}
+
 static void *dense_main(void *p) {
     dense_job *j = p;
     trainer *t = j->t;
     float *g = t->g[0];
+    size_t end = dense_end(t, j->pass);
     for (size_t b = j->b0; b < j->b1; b++) {
-        size_t lo = b * DENSE_BLOCK, n = t->w.n - lo < DENSE_BLOCK ? t->w.n - lo : DENSE_BLOCK;
+        size_t lo = b * DENSE_BLOCK, n = end - lo < DENSE_BLOCK ? end - lo : DENSE_BLOCK;
         if (j->pass == PASS_SUM)
             elmo_add(n, g + lo, t->g[1] + lo);
         else if (j->pass == PASS_SUMSQ)
@@ -671,7 +689,7 @@ static void *dense_main(void *p) {
 
 /* One pass over every block, on two threads when the training has them. */
 static void dense_pass(trainer *t, int pass, double *sumsq, float scale) {
-    size_t nb = (t->w.n + DENSE_BLOCK - 1) / DENSE_BLOCK, half = nb / 2;
+    size_t nb = (dense_end(t, pass) + DENSE_BLOCK - 1) / DENSE_BLOCK, half = nb / 2;
     dense_job a = {t, pass, 0, half, sumsq, scale}, b = {t, pass, half, nb, sumsq, scale};
     pthread_t th;
     if (t->cfg.threads > 1 && half > 0 && pthread_create(&th, NULL, dense_main, &b) == 0) {
@@ -777,7 +795,7 @@ static elmo_status train_step(trainer *t, double *grad_norm, int *stop) {
         dir_main(&jobs[0]);
         dir_main(&jobs[1]);
     }
-    /* sum the two gradient blocks (the token encoder is shared; each LSTM stack has one) */
+    /* the token encoder's two gradients summed (each LSTM stack's is in g[0] already) */
     float *g = t->g[0];
     dense_pass(t, PASS_SUM, NULL, 1);
     mark_touched_rows(t);
