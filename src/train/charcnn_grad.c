@@ -88,9 +88,8 @@ ELMO_VECTOR_CLONES static void max_step(int nf, const elmo_real *restrict zq, in
 }
 
 /* y (E) += a x (E). */
-static inline __attribute__((always_inline)) void axpy(int E, elmo_real a,
-                                                       const elmo_real *restrict x,
-                                                       elmo_real *restrict y) {
+static inline __attribute__((always_inline)) void
+axpy(int E, elmo_real a, const elmo_real *restrict x, elmo_real *restrict y) {
     for (int d = 0; d < E; d++) y[d] += a * x[d];
 }
 
@@ -105,11 +104,10 @@ static inline __attribute__((always_inline)) void axpy(int E, elmo_real a,
  * order, so the sums do not depend on threads. Wt (nf, K, E) the bank's weights transposed;
  * dm, am rows F apart. */
 ELMO_VECTOR_CLONES static void bank_backward(int E, int W, int K, int nf, int F, int N,
-                                             const int16_t *ids, const int *rs,
-                                             const elmo_real *dm, const int32_t *am,
-                                             const elmo_real *e, const elmo_real *Wt,
-                                             elmo_real *gWt, elmo_real *ge, elmo_real *gb,
-                                             elmo_real *spad) {
+                                             const int16_t *ids, const int *rs, const elmo_real *dm,
+                                             const int32_t *am, const elmo_real *e,
+                                             const elmo_real *Wt, elmo_real *gWt, elmo_real *ge,
+                                             elmo_real *gb, elmo_real *spad) {
     for (int n = 0; n < N; n++) {
         int np = npos(rs[n], W, K);
         const elmo_real *dmn = dm + (size_t)n * F;
@@ -307,8 +305,8 @@ void tokenc_backward(const elmo_config *c, const tparams *p, tparams *g, int N, 
         memset(gWt, 0, sizeof(elmo_real) * (size_t)nf * KE);
         elmo_real spad[nf];
         memset(spad, 0, sizeof spad);
-        bank_backward(E, W, K, nf, F, N, ids, rs, dx + foff, argmax + foff, p->char_embed, Wt,
-                      gWt, g->char_embed, g->conv_b[i], spad);
+        bank_backward(E, W, K, nf, F, N, ids, rs, dx + foff, argmax + foff, p->char_embed, Wt, gWt,
+                      g->char_embed, g->conv_b[i], spad);
         for (int r = 0; r < KE; r++) {
             elmo_real *gw = g->conv_w[i] + (size_t)r * nf;
             for (int f = 0; f < nf; f++) gw[f] += gWt[(size_t)f * KE + r];
