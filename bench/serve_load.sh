@@ -5,7 +5,8 @@
 #   bench/serve_load.sh [BUILD_DIR]      (default: build; needs elmo and bench_serve_latency)
 #
 # Environment:
-#   MODELS="default small"   default = models/elmo-en-small; small = random weights of the
+#   MODELS="default small"   default = models/elmo-en-v3 (the default model; the README's figures
+#                            name the model they were made with); small = random weights of the
 #                            released small architecture (../shared/peer/options_small.json,
 #                            generated once into $CACHE/small by `elmo random-model`)
 #   DURATION=60 CONNECTIONS=64 LIMIT=512 THREADS=2 LAYERS=all MAX_DELAY_MS=5 EMBED_REPEAT=5
@@ -61,7 +62,7 @@ for _ in $(seq 1 "$embed_repeat"); do cat "$tmp/sents.txt"; done > "$tmp/embed_i
 
 model_dir() {
     case $1 in
-    default) echo "$here/models/elmo-en-small" ;;
+    default) echo "$here/models/elmo-en-v3" ;;
     *)
         if [ ! -s "$cache/$1/weights.hdf5" ]; then
             echo "generating random weights for $1 in $cache/$1" >&2

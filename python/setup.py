@@ -33,7 +33,7 @@ def libelmo():
         prefix = os.path.realpath(pkgconfig("--variable=prefix")[0])
         libdir = os.path.realpath(pkgconfig("--variable=libdir")[0])
         return (pkgconfig("--cflags"), pkgconfig("--libs") + ["-Wl,-rpath," + libdir],
-                [os.path.join(prefix, "share", "elmo", "models", "elmo-en-small")],
+                [os.path.join(prefix, "share", "elmo", "models", "elmo-en-v3")],
                 [os.path.join(prefix, "bin", "elmo")])
     build = os.path.abspath(build or os.path.join(SOURCE, "build"))
     if not os.path.exists(os.path.join(build, "libelmo.so")):
@@ -42,7 +42,7 @@ def libelmo():
                  "and set ELMO_BUILD_DIR (looked in %s)" % build)
     return (["-I" + os.path.join(SOURCE, "include")],
             ["-L" + build, "-lelmo", "-Wl,-rpath," + build],
-            [os.path.join(SOURCE, "models", "elmo-en-small")], [os.path.join(build, "elmo")])
+            [os.path.join(SOURCE, "models", "elmo-en-v3")], [os.path.join(build, "elmo")])
 
 
 cflags, libs, models, clis = libelmo()

@@ -4,7 +4,7 @@
 # `classify train` (features and epochs, the CLI's own "trained in" figure). Tasks from
 # scripts/clf_tasks.py: spam (SpamAssassin, first MAX_TOKENS tokens), sms (first 20 tokens,
 # 4,457 training messages), brown (genre of 3-sentence chunks, 15 classes, split by file).
-# Environment: ELMO (build/elmo), MODEL (models/elmo-en-small), OUT (data/heads-eval),
+# Environment: ELMO (build/elmo), MODEL (models/elmo-en-v3), OUT (data/heads-eval),
 # TASKS ("sms brown spam"), VARIANTS ("bow elmo:mean ..."), SPAM_MAX_TOKENS (100),
 # STANDARDIZE (no | yes: --standardize of the ELMo variants; "yes" runs are named *-std).
 # A variant is FEATURES[:POOLING][/ng] (/ng: the bag of words with --ngrams 2 --char-ngrams 2-5).
@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 ELMO=${ELMO:-build/elmo}
-MODEL=${MODEL:-models/elmo-en-small}
+MODEL=${MODEL:-models/elmo-en-v3}
 OUT=${OUT:-data/heads-eval}
 TASKS=${TASKS:-sms brown spam}
 VARIANTS=${VARIANTS:-bow elmo:mean elmo:max elmo:mean+max elmo:attention elmo+bow:mean elmo+bow:max elmo+bow:mean+max elmo+bow:attention}

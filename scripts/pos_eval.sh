@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 ELMO=${ELMO:-build/elmo}
-MODEL=${MODEL:-models/elmo-en-small}
+MODEL=${MODEL:-models/elmo-en-v3}
 EPOCHS=${EPOCHS:-5}
 PRECISION=${PRECISION:-fp32}
 OUT=${OUT:-data/pos-eval-$PRECISION}

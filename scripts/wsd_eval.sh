@@ -4,12 +4,12 @@
 # context-free token layer, 1..L the LSTM layers) and for the average of the layers, the
 # fraction of uses whose nearest neighbour (cosine, leave-one-out among the other uses of the
 # same word and part of speech) has the same sense; and the chance level.
-# Environment: MODEL (models/elmo-en-small), WORDNET (/usr/share/wordnet), BUILD (build),
+# Environment: MODEL (models/elmo-en-v3), WORDNET (/usr/share/wordnet), BUILD (build),
 # OUT (data/wsd-eval).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-MODEL=${MODEL:-models/elmo-en-small}
+MODEL=${MODEL:-models/elmo-en-v3}
 WORDNET=${WORDNET:-/usr/share/wordnet}
 BUILD=${BUILD:-build}
 OUT=${OUT:-data/wsd-eval}

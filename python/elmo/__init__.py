@@ -30,12 +30,12 @@ _PREFIX = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".
 
 
 def default_model_dir():
-    """The default model directory as `elmo` finds it: $ELMO_MODEL, else models/elmo-en-small
+    """The default model directory as `elmo` finds it: $ELMO_MODEL, else models/elmo-en-v3
     of the install prefix or of the source tree; None when there is none."""
     env = os.environ.get("ELMO_MODEL")
     if env:
         return env
-    here = os.path.join(_PREFIX, "share", "elmo", "models", "elmo-en-small")
+    here = os.path.join(_PREFIX, "share", "elmo", "models", "elmo-en-v3")
     for d in [here] + _elmo.DEFAULT_MODEL_DIRS.split(os.pathsep):
         if d and os.access(os.path.join(d, "weights.hdf5"), os.R_OK):
             return d
