@@ -308,7 +308,13 @@ static uint64_t prim_hash(const dnnl_memory_desc_t *const *mds, int accumulate, 
             h = (h ^ w) * 1099511628211ull;
         }
     }
-    return (h ^ (uint64_t)(accumulate * 2 + threads * 4)) * 1099511628211ull;
+    h = (h ^ (uint64_t)(accumulate * 2 + threads * 4)) * 1099511628211ull;
+    /* final mix: FNV's low bits depend only on the words' low bits, and the slot is taken
+     * from the low bits (without this, shapes crowded a few probe runs and were made anew
+     * at every call) */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
 }
 
 static int prim_match(const prim_entry *e, uint64_t h, const dnnl_memory_desc_t *const *mds,
