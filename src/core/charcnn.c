@@ -18,7 +18,8 @@
 #include "io/util.h"
 
 #define CHUNK_TOKENS 256
-#define CHUNK_ROWS 512 /* windows per GEMM: Z is (CHUNK_ROWS, max n_i), 2 MB for 1024 filters */
+#define CHUNK_ROWS 512    /* windows per GEMM: Z is (CHUNK_ROWS, max n_i), 2 MB for 1024 filters */
+#define CONV_ROW_BLOCK 64 /* a product's rows are a multiple of this (CHUNK_ROWS is one) */
 
 static inline float act(int a, float v) { return a == ELMO_ACT_TANH ? tanhf(v) : (v > 0 ? v : 0); }
 
@@ -40,6 +41,7 @@ static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t elmo_charcnn_ws_bytes(const elmo_config *c) {
     size_t rows = CHUNK_ROWS > c->max_chars ? CHUNK_ROWS : c->max_chars;
+    rows = (rows + CONV_ROW_BLOCK - 1) / CONV_ROW_BLOCK * CONV_ROW_BLOCK;
     return up64(sizeof(float) * (size_t)CHUNK_TOKENS * c->max_chars * c->char_embed_dim) +
            up64(sizeof(float) * rows * max_kE(c)) + up64(sizeof(float) * rows * max_n(c)) +
            up64(sizeof(int) * CHUNK_TOKENS);
@@ -47,6 +49,7 @@ size_t elmo_charcnn_ws_bytes(const elmo_config *c) {
 
 void elmo_charcnn_ws_bind(const elmo_config *c, elmo_charcnn_ws *ws, void *mem) {
     size_t rows = CHUNK_ROWS > c->max_chars ? CHUNK_ROWS : c->max_chars;
+    rows = (rows + CONV_ROW_BLOCK - 1) / CONV_ROW_BLOCK * CONV_ROW_BLOCK;
     char *p = mem;
     ws->emb = (float *)p;
     p += up64(sizeof(float) * (size_t)CHUNK_TOKENS * c->max_chars * c->char_embed_dim);
@@ -107,7 +110,12 @@ void elmo_charcnn_forward(const elmo_model *m, int N, const int16_t *ids, float 
                     memcpy(ws->A + (size_t)(R + q) * KE, e + (size_t)q * E, sizeof(float) * KE);
                 R += np;
             }
-            elmo_mat_mul(R, ws->A, KE, m->mats->conv[i], 0, ws->Z, nf);
+            /* the product over whole blocks of CONV_ROW_BLOCK rows, the extra rows zero: a
+             * few product shapes instead of one per window count (each shape is a compiled
+             * kernel kept for the process); a row's result does not depend on the others */
+            int Rp = (R + CONV_ROW_BLOCK - 1) / CONV_ROW_BLOCK * CONV_ROW_BLOCK;
+            memset(ws->A + (size_t)R * KE, 0, sizeof(float) * (size_t)(Rp - R) * KE);
+            elmo_mat_mul(Rp, ws->A, KE, m->mats->conv[i], 0, ws->Z, nf);
             /* max over each token's windows (+ bias), with the all-PAD windows' value */
             R = 0;
             for (int n = 0; n < nt; n++) {
