@@ -74,6 +74,7 @@ elmo_status elmo_model_load(const char *options_path, const char *weights_path, 
         m->fingerprint = elmo_model_compute_fingerprint(m);
         s = elmo_model_prepare_f32(m); /* in place: m->w now holds the kernels' layout */
     }
+    elmo_release_free_memory(); /* the reading's and reordering's temporaries */
     if (s) {
         elmo_model_free(m);
         return s;
@@ -178,6 +179,7 @@ elmo_status elmo_model_set_precision(elmo_model *m, elmo_precision p) {
         m->mats = &m->low;
         m->precision = p;
     }
+    elmo_release_free_memory(); /* the conversion's temporaries */
     return ELMO_OK;
 }
 
@@ -196,9 +198,12 @@ static void *need(buf *b, size_t bytes) {
     if (bytes <= b->cap) return b->p;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < bytes) cap *= 2;
+    elmo_free(b->p); /* contents are not kept */
+    b->p = NULL;
+    b->cap = 0;
     void *p = elmo_alloc(cap);
     if (!p) return NULL;
-    elmo_free(b->p);
+    elmo_release_free_memory(); /* the old buffer's pages */
     b->p = p;
     b->cap = cap;
     return p;
@@ -209,9 +214,10 @@ static void *need(buf *b, size_t bytes) {
  * overlap in time: one buffer instead of two bounds the peak memory. */
 typedef struct {
     elmo_charcnn_ws cnn;
-    float *cnn_y; /* (ENC_CHUNK, F), in the arena */
-    float *hw;    /* (ENC_CHUNK, 2F), in the arena */
-    buf arena, x, y, h, c;
+    float *cnn_y;       /* (ENC_CHUNK, F), in the arena */
+    float *hw;          /* (ENC_CHUNK, 2F), in the arena */
+    buf arena, x, h, c; /* x: the LSTM's packed input and output (N, P) */
+    buf y;              /* the reference path's second layer buffer */
 } worker;
 
 struct elmo_session {
@@ -279,15 +285,7 @@ elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elm
     size_t per_entry =
         sizeof(float) * (size_t)c->projection_dim + sizeof(int16_t) * c->max_chars + 32;
     s->cache_cap = ELMO_CACHE_BYTES / per_entry < 65536 ? ELMO_CACHE_BYTES / per_entry : 65536;
-    int L = c->n_layers, P = c->projection_dim, H = c->lstm_dim;
-    size_t per = (size_t)max_rows * (P + H);
-    s->st_mem = elmo_calloc((size_t)2 * L * per, sizeof(float));
-    elmo_status st = s->st_mem ? ELMO_OK : ELMO_ERR_NOMEM;
-    for (int d = 0; d < 2 && !st; d++)
-        for (int l = 0; l < L; l++) {
-            s->st_h[d][l] = s->st_mem + (size_t)(d * L + l) * per;
-            s->st_c[d][l] = s->st_h[d][l] + (size_t)max_rows * P;
-        }
+    elmo_status st = ELMO_OK;
     for (int k = 0; k < 2 && !st; k++) st = worker_bind_encoder(c, &s->wk[k]);
     if (st) {
         elmo_session_free(s);
@@ -296,6 +294,22 @@ elmo_status elmo_session_new(const elmo_model *m, int max_rows, int threads, elm
     /* our own threads do the parallel work; BLAS runs single-threaded inside them */
     elmo_mm_set_threads(1);
     *out = s;
+    return ELMO_OK;
+}
+
+/* The recurrent state store, zero, made on the first stateful batch (a stateless session
+ * never needs it). */
+static elmo_status state_alloc(elmo_session *s) {
+    const elmo_config *c = &s->m->cfg;
+    int L = c->n_layers, P = c->projection_dim, H = c->lstm_dim;
+    size_t per = (size_t)s->max_rows * (P + H);
+    s->st_mem = elmo_calloc((size_t)2 * L * per, sizeof(float));
+    if (!s->st_mem) return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the session's state");
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < L; l++) {
+            s->st_h[d][l] = s->st_mem + (size_t)(d * L + l) * per;
+            s->st_c[d][l] = s->st_h[d][l] + (size_t)s->max_rows * P;
+        }
     return ELMO_OK;
 }
 
@@ -315,6 +329,7 @@ void elmo_session_set_stateful(elmo_session *s, int stateful) { s->stateful = st
 
 void elmo_session_reset(elmo_session *s) {
     const elmo_config *c = &s->m->cfg;
+    if (!s->st_mem) return; /* no state yet: all zero */
     memset(s->st_mem, 0,
            sizeof(float) * (size_t)2 * c->n_layers * s->max_rows *
                (c->projection_dim + c->lstm_dim));
@@ -325,6 +340,7 @@ elmo_status elmo_session_reset_row(elmo_session *s, int row) {
         return elmo_fail(ELMO_ERR_ARG, "elmo_session_reset_row: row %d outside [0, %d)", row,
                          s->max_rows);
     const elmo_config *c = &s->m->cfg;
+    if (!s->st_mem) return ELMO_OK; /* no state yet: all zero */
     for (int d = 0; d < 2; d++)
         for (int l = 0; l < c->n_layers; l++) {
             memset(s->st_h[d][l] + (size_t)row * c->projection_dim, 0,
@@ -462,11 +478,12 @@ static elmo_status encode_tokens(elmo_session *s, int N, const int16_t *ids, flo
     if (s->cache_cap > 0 && !s->reference) {
         if (!s->cache && !(s->cache = elmo_token_cache_new(s->cache_cap, W, P)))
             return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the token cache");
-        miss = need(&s->miss, sizeof(int) * (size_t)N + sizeof(int16_t) * (size_t)N * W +
-                                  sizeof(float) * (size_t)N * P + 128);
-        if (!miss) return ELMO_ERR_NOMEM;
+        miss = need(&s->miss, sizeof(int) * (size_t)N + sizeof(int16_t) * (size_t)N * W + 64);
+        /* the missed tokens' vectors go to worker 0's LSTM input buffer, free until the
+         * LSTM phase (which needs it at this size) */
+        float *mtok = need(&s->wk[0].x, sizeof(float) * (size_t)N * P);
+        if (!miss || !mtok) return ELMO_ERR_NOMEM;
         int16_t *mids = (int16_t *)(miss + N + 16);
-        float *mtok = (float *)(((uintptr_t)(mids + (size_t)N * W) + 63) & ~(uintptr_t)63);
         n_todo = 0;
         for (int n = 0; n < N; n++) {
             const float *v = elmo_token_cache_get(s->cache, ids + (size_t)n * W);
@@ -524,7 +541,7 @@ typedef struct {
     const int *len;   /* (B) positions per batch row, boundaries included */
     const int *start; /* (B) first packed-by-sentence position of each batch row */
     const elmo_packing *pk;
-    const float *tok;  /* (N, P) in sentence order */
+    const float *tok;  /* (N, P) in sentence order (the reference path's input) */
     float *const *out; /* per sentence (L+1, n_b, 2P) */
     elmo_status status;
 } dir_job;
@@ -535,28 +552,21 @@ static void direction_task(void *p) {
     const elmo_config *c = &s->m->cfg;
     const elmo_params *w = &s->m->w;
     worker *wk = &s->wk[j->d];
-    int P = c->projection_dim, H = c->lstm_dim, B = j->B, N = j->N, d = j->d;
-    float *x = need(&wk->x, sizeof(float) * (size_t)N * P);
-    float *y = need(&wk->y, sizeof(float) * (size_t)N * P);
+    int P = c->projection_dim, H = c->lstm_dim, B = j->B, d = j->d;
+    /* x (N, P): the packed input (gathered by elmo_embed_ids), then each layer's output
+     * (elmo_lstm_forward) */
+    float *x = wk->x.p;
     /* the arena (sized by elmo_embed_ids) is free once the token encoder is done */
     float *G = wk->arena.p;
     float *u =
         (float *)((char *)wk->arena.p + lstm_bytes(c, B) - up64(sizeof(float) * (size_t)B * H));
     float *h = need(&wk->h, sizeof(float) * (size_t)B * P);
     float *cs = need(&wk->c, sizeof(float) * (size_t)B * H);
-    if (!x || !y || !G || !u || !h || !cs) {
+    if (!x || !G || !u || !h || !cs) {
         j->status = ELMO_ERR_NOMEM;
         return;
     }
-    /* gather the layer-0 input: packed (t, i) reads position t (forward) or len-1-t
-     * (backward) of sorted row i */
     const elmo_packing *pk = j->pk;
-    for (int t = 0; t < pk->T; t++)
-        for (int i = 0; i < pk->steps[t]; i++) {
-            int b = j->order[i], pos = d == 0 ? t : j->len[b] - 1 - t;
-            memcpy(x + (size_t)(pk->offs[t] + i) * P, j->tok + (size_t)(j->start[b] + pos) * P,
-                   sizeof(float) * P);
-        }
     for (int l = 0; l < c->n_layers; l++) {
         /* initial state of each sorted row: its slot in the store, or zero */
         for (int i = 0; i < B; i++) {
@@ -571,27 +581,24 @@ static void direction_task(void *p) {
         }
         const elmo_model_mats *mt = s->m->mats;
         elmo_lstm_cell cell = {mt->lx[d][l], mt->lh[d][l], w->lstm_b[d][l], mt->lp[d][l]};
-        elmo_lstm_forward(c, &cell, pk, !s->stateful, x, h, cs, y, G, u);
+        /* residual connection above the first layer (the recurrent state keeps the
+         * pre-residual h) */
+        int residual = c->use_skip_connections && l > 0;
+        elmo_lstm_forward(c, &cell, pk, !s->stateful, residual, x, h, cs, G, u);
         if (s->stateful)
             for (int i = 0; i < B; i++) {
                 int b = j->order[i];
                 memcpy(s->st_h[d][l] + (size_t)b * P, h + (size_t)i * P, sizeof(float) * P);
                 memcpy(s->st_c[d][l] + (size_t)b * H, cs + (size_t)i * H, sizeof(float) * H);
             }
-        /* residual (the recurrent state above kept the pre-residual h) */
-        if (c->use_skip_connections && l > 0)
-            for (size_t k = 0; k < (size_t)N * P; k++) y[k] += x[k];
         /* scatter to the outputs: layer l+1, columns d*P .. d*P+P-1, boundaries dropped */
         for (int t = 0; t < pk->T; t++)
             for (int i = 0; i < pk->steps[t]; i++) {
                 int b = j->order[i], n = j->len[b] - 2, pos = d == 0 ? t : j->len[b] - 1 - t;
                 if (pos < 1 || pos > n) continue;
                 float *o = j->out[b] + ((size_t)(l + 1) * n + (pos - 1)) * 2 * P + (size_t)d * P;
-                memcpy(o, y + (size_t)(pk->offs[t] + i) * P, sizeof(float) * P);
+                memcpy(o, x + (size_t)(pk->offs[t] + i) * P, sizeof(float) * P);
             }
-        float *tmp = x;
-        x = y;
-        y = tmp;
     }
 }
 
@@ -645,6 +652,26 @@ static void direction_task_ref(void *p) {
     }
 }
 
+/* The LSTMs' packed inputs: row (t, i) of the forward one is position t of sorted row i,
+ * of the backward one position len-1-t. The forward rows come from tok (N, P), which is
+ * the backward buffer's memory; the backward rows then from the forward copy, where
+ * position p of sorted row i is row offs[p] + i. */
+static void gather_inputs(elmo_session *s, const elmo_packing *pk, const int *order, const int *len,
+                          const int *start, const float *tok) {
+    int P = s->m->cfg.projection_dim;
+    size_t row = sizeof(float) * P;
+    float *x0 = s->wk[0].x.p, *x1 = s->wk[1].x.p;
+    for (int t = 0; t < pk->T; t++)
+        for (int i = 0; i < pk->steps[t]; i++)
+            memcpy(x0 + (size_t)(pk->offs[t] + i) * P, tok + (size_t)(start[order[i]] + t) * P,
+                   row);
+    for (int t = 0; t < pk->T; t++)
+        for (int i = 0; i < pk->steps[t]; i++) {
+            int p = len[order[i]] - 1 - t;
+            memcpy(x1 + (size_t)(pk->offs[t] + i) * P, x0 + (size_t)(pk->offs[p] + i) * P, row);
+        }
+}
+
 elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, const int *n_tokens,
                            float *const *out) {
     elmo_clear_error();
@@ -657,6 +684,7 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, co
         return elmo_fail(ELMO_ERR_STATE,
                          "elmo_embed: batch of %d sentences exceeds the session's %d state rows", B,
                          s->max_rows);
+    if (s->stateful && !s->st_mem && state_alloc(s)) return ELMO_ERR_NOMEM;
     /* positions: <S> tokens </S> per sentence */
     size_t N = 0;
     int T = 0;
@@ -668,11 +696,16 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, co
     }
     if (N > (1u << 30)) return elmo_fail(ELMO_ERR_ARG, "elmo_embed: batch too large");
     int16_t *idb = need(&s->ids, sizeof(int16_t) * N * W);
-    float *tok = need(&s->tok, sizeof(float) * N * P);
+    /* tok (N, P), the token vectors in sentence order: in the backward LSTM's input buffer
+     * (gather_inputs moves them out before it is used), its own buffer on the reference
+     * path */
+    float *x0 = need(&s->wk[0].x, sizeof(float) * N * P);
+    float *tok = s->reference ? need(&s->tok, sizeof(float) * N * P)
+                              : need(&s->wk[1].x, sizeof(float) * N * P);
     int *order = need(&s->order, sizeof(int) * B), *len = need(&s->len, sizeof(int) * B);
     int *start = need(&s->start, sizeof(int) * B);
     int *steps = need(&s->steps, sizeof(int) * T), *offs = need(&s->offs, sizeof(int) * (T + 1));
-    if (!idb || !tok || !order || !len || !start || !steps || !offs) return ELMO_ERR_NOMEM;
+    if (!idb || !x0 || !tok || !order || !len || !start || !steps || !offs) return ELMO_ERR_NOMEM;
     size_t pos = 0;
     for (int b = 0; b < B; b++) {
         start[b] = (int)pos;
@@ -716,6 +749,7 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, co
         offs[t + 1] = offs[t] + i;
     }
     elmo_packing pk = {T, steps, offs};
+    if (!s->reference) gather_inputs(s, &pk, order, len, start, tok);
     double t0 = elmo_now();
     dir_job jobs[2];
     for (int d = 0; d < 2; d++)

@@ -73,13 +73,16 @@ ELMO_VECTOR_CLONES static void gates_fast(int n, int H, const float *g, const fl
     }
 }
 
+#ifndef ELMO_LSTM_WINDOW_MB
+#define ELMO_LSTM_WINDOW_MB 8
+#endif
 int elmo_lstm_window_rows(const elmo_config *c) {
-    size_t rows = ((size_t)8 << 20) / (sizeof(float) * 4 * (size_t)c->lstm_dim);
+    size_t rows = ((size_t)ELMO_LSTM_WINDOW_MB << 20) / (sizeof(float) * 4 * (size_t)c->lstm_dim);
     return rows > 256 ? 256 : rows < 16 ? 16 : (int)rows;
 }
 
 void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const elmo_packing *pk,
-                       int zero_state, const float *x, float *h, float *cst, float *y, float *G,
+                       int zero_state, int residual, float *x, float *h, float *cst, float *G,
                        float *u) {
     int P = c->projection_dim, H = c->lstm_dim, H4 = 4 * H;
     const float *b = cell->b;
@@ -99,18 +102,23 @@ void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const e
              * at the first step from a zero state (exact: g + 0 == g) */
             if (!(t == 0 && zero_state)) elmo_mat_mul(n, h, P, cell->Wh, 1, g, H4);
             gates_fast(n, H, g, b, c->cell_clip, cst, u);
-            float *yt = y + (size_t)pk->offs[t] * P;
             if (c->has_lstm_proj) {
-                /* projection: yt (n, P) = clip(u (n, H) Wp) */
-                elmo_mat_mul(n, u, H, cell->Wp, 0, yt, P);
+                /* projection: h (n, P) = clip(u (n, H) Wp) */
+                elmo_mat_mul(n, u, H, cell->Wp, 0, h, P);
                 for (size_t k = 0; k < (size_t)n * P; k++) {
-                    float v = yt[k] > lim ? lim : yt[k];
-                    yt[k] = v < -lim ? -lim : v;
+                    float v = h[k] > lim ? lim : h[k];
+                    h[k] = v < -lim ? -lim : v;
                 }
             } else {
-                memcpy(yt, u, sizeof(float) * (size_t)n * P);
+                memcpy(h, u, sizeof(float) * (size_t)n * P);
             }
-            memcpy(h, yt, sizeof(float) * (size_t)n * P);
+            /* the output takes the place of this step's input rows (the window's input
+             * product has read them); the recurrent state h stays without the residual */
+            float *xt = x + (size_t)pk->offs[t] * P;
+            if (residual)
+                for (size_t k = 0; k < (size_t)n * P; k++) xt[k] = h[k] + xt[k];
+            else
+                memcpy(xt, h, sizeof(float) * (size_t)n * P);
         }
         t0 = t1;
     }

@@ -115,10 +115,11 @@ typedef struct {
  * packed rows, fewer for wide layers so that G stays within 8 MB (128 rows for H = 4096).
  * G needs max(B, elmo_lstm_window_rows(c)) rows of 4H. */
 int elmo_lstm_window_rows(const elmo_config *c);
-/* zero_state: h and cst are all zero on entry (stateless), so the first step's recurrent
- * product is skipped. */
+/* x (N, P) packed: the layer's input on entry, its output on return (plus the input when
+ * residual), one buffer for both. zero_state: h and cst are all zero on entry (stateless),
+ * so the first step's recurrent product is skipped. */
 void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const elmo_packing *pk,
-                       int zero_state, const float *x, float *h, float *cst, float *y, float *G,
+                       int zero_state, int residual, float *x, float *h, float *cst, float *G,
                        float *u);
 /* Plain reference for one sequence of T steps (rows of x, y are consecutive steps). */
 void elmo_lstm_forward_ref(const elmo_config *c, const float *W, const float *b, const float *Wp,

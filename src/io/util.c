@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -138,6 +141,12 @@ void *elmo_calloc(size_t n, size_t size) {
 }
 
 void elmo_free(void *p) { free(p); }
+
+void elmo_release_free_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 double elmo_now(void) {
     struct timespec ts;

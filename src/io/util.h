@@ -39,6 +39,9 @@ void *elmo_alloc(size_t bytes);
 int elmo_alloc_ok(size_t bytes);
 void *elmo_calloc(size_t n, size_t size);
 void elmo_free(void *p);
+/* Return the allocator's free memory to the system (glibc keeps up to 64 MB of freed heap
+ * once it has handed out a 32 MB block, as loading a model does); no-op elsewhere. */
+void elmo_release_free_memory(void);
 /* n * size with overflow check; returns SIZE_MAX on overflow. */
 size_t elmo_mul_size(size_t n, size_t size);
 
