@@ -63,6 +63,7 @@ void elmo_train_config_init(elmo_train_config *c) {
 typedef struct {
     elmo_train_config cfg; /* resolved */
     elmo_config arch;
+    elmo_layout lay; /* where arch's parameters lie in w.mem (and in a gradient block) */
     elmo_vocab *v;
     int V, B, T, S;
     double lr, dropout, clip;
@@ -628,10 +629,9 @@ static void *dir_main(void *p) {
     /* this direction's gradient: its LSTM stack straight into g[0] (the stacks' blocks are
      * apart), the shared token encoder into a block of its own, g[d] [0, cnn_end), summed
      * after the threads join */
-    elmo_layout o;
-    elmo_layout_make(&t->arch, &o);
-    memset(t->g[0] + o.dir_begin[d], 0, sizeof(float) * (o.dir_end[d] - o.dir_begin[d]));
-    memset(t->g[d], 0, sizeof(float) * o.cnn_end);
+    const elmo_layout *o = &t->lay;
+    memset(t->g[0] + o->dir_begin[d], 0, sizeof(float) * (o->dir_end[d] - o->dir_begin[d]));
+    memset(t->g[d], 0, sizeof(float) * o->cnn_end);
     tparams_f g, enc;
     tparams_bind_f(&t->arch, &g, t->g[0]);
     tparams_bind_f(&t->arch, &enc, t->g[d]);
@@ -664,10 +664,7 @@ typedef struct {
 
 /* The values a pass covers, [0, end): the sum, the token encoder's; the others, all. */
 static size_t dense_end(const trainer *t, int pass) {
-    if (pass != PASS_SUM) return t->w.n;
-    elmo_layout o;
-    elmo_layout_make(&t->arch, &o);
-    return o.cnn_end;
+    return pass == PASS_SUM ? t->lay.cnn_end : t->w.n;
 }
 
 static void *dense_main(void *p) {
@@ -983,6 +980,7 @@ static elmo_status read_settings(trainer *t) {
     if (!opath) return elmo_fail(ELMO_ERR_ARG, "no options file (--options)");
     elmo_status s = elmo_json_load(opath, &root);
     if (!s) s = elmo_config_from_json(opath, root, &t->arch);
+    if (!s) elmo_layout_make(&t->arch, &t->lay);
     free(init_opts);
     if (!s) s = elmo_vocab_load(cfg->vocab_path, &t->v);
     if (s) goto done;
