@@ -48,7 +48,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/fuzz/lsan.supp:print_suppressions=0"
 # an impossible allocation returns NULL, as it does outside ASan (libhdf5 asks for exabytes on
 # some corrupted headers, and fails cleanly when refused: tests/regress/weights/); elmo's own
 # sizes from files are checked before it allocates
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}max_allocation_size_mb=1024:allocator_may_return_null=1"
 mkdir -p "$OUT/artifacts" "$OUT/tmp"
 export TMPDIR="$OUT/tmp" # the targets' temporary files (a crashed target leaves its own)
 # run_target T: one bounded run; its line of results.tsv goes to $OUT/T.result
@@ -108,7 +108,13 @@ echo "fuzz summary: ${#targets[@]} targets, $total_execs executions, $fails with
 if [[ $fails -gt 0 && ${FUZZ_REPORT_ONLY:-0} == 1 ]]; then
   # CI: a new finding is printed above (stack and input) for a regression test to be made of
   # it, but does not fail the run: what fuzzing finds depends on how fast the machine is
-  for a in "$OUT"/artifacts/*; do echo "fuzz: FINDING $(basename "$a") (base64 follows)"; base64 -w 0 "$a" | head -c 200000; echo; done
+  # (at most the first 150,000 bytes of each input: cut before encoding, so that no pipe
+  # closes under a writer, which pipefail would turn into CI's exit status)
+  for a in "$OUT"/artifacts/*; do
+    echo "fuzz: FINDING $(basename "$a"), $(stat -c %s "$a") bytes (base64 of the first 150000 follows)"
+    head -c 150000 "$a" | base64 -w 0
+    echo
+  done
   exit 0
 fi
 [[ $fails -eq 0 ]]
