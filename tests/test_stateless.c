@@ -9,6 +9,9 @@
  *  - bfloat16 precision stays within its measured error of the float32 reference, its
  *    stateless results do not depend on the batch either (bit for bit), and going back to
  *    float32 restores the float32 results;
+ *  - lanes (several sentences end to end in one LSTM row, state zero where each starts):
+ *    the layout is sound, a batch of mixed lengths uses fewer rows than sentences, and every
+ *    sentence's result equals its result alone, bit for bit (float32 and bfloat16);
  *  - `elmo dump-token-embeddings` writes the token layer in bilm-tf's format (lines
  *    !!!MAXTERMID skipped, <S> and </S> the boundary encodings), equal to the plain path and
  *    to the AllenNLP fixture's elmo_token_embeddings.hdf5.
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lanes.h"
 #include "io/h5io.h"
 #include "testutil.h"
 #include "io/util.h"
@@ -216,6 +220,95 @@ static void test_stateful(void **state) {
     }
     free(a.copy);
     free(b.copy);
+    elmo_model_free(m);
+}
+
+/* ---- lanes: a batch of mixed lengths (one long sentence, many short ones) */
+#define NL 40
+static void test_lanes(void **state) {
+    (void)state;
+    static const char *words[] = {"the", "bank", "river",    "rates", "sat", "on",
+                                  "a",   "cat",  "interest", "water", ",",   "."};
+    char text[NL][600];
+    tokenized ts[NL];
+    int len[NL]; /* positions (tokens + 2), longest first */
+    unsigned r = 12345;
+    for (int i = 0; i < NL; i++) {
+        int n = i == 0 ? 60 : 1 + (int)((r = r * 1103515245u + 12345u) >> 16) % 12;
+        text[i][0] = 0;
+        for (int k = 0; k < n; k++) {
+            strcat(text[i], words[(r = r * 1103515245u + 12345u) >> 16 & 7 ? (r >> 20) % 12 : 1]);
+            if (k + 1 < n) strcat(text[i], " ");
+        }
+        tokenize(text[i], &ts[i]);
+        assert_int_equal(ts[i].n, n);
+    }
+    for (int i = 0; i < NL; i++) len[i] = ts[i].n + 2;
+    for (int i = 1; i < NL; i++) /* sorted copy for the layout checks */
+        for (int k = i; k > 0 && len[k - 1] < len[k]; k--) {
+            int v = len[k];
+            len[k] = len[k - 1];
+            len[k - 1] = v;
+        }
+    /* the layout: sentences of a lane do not overlap, lanes by decreasing total, T the
+     * longest lane; one lane per sentence when lanes >= B */
+    int lanes = elmo_lanes_count(NL, len, 12), lane[NL], first[NL], end[NL] = {0};
+    assert_true(lanes < NL);
+    int T = elmo_lanes_pack(NL, len, lanes, lane, first), maxend = 0;
+    for (int i = 0; i < NL; i++) {
+        assert_true(lane[i] >= 0 && lane[i] < lanes);
+        for (int k = 0; k < i; k++)
+            if (lane[k] == lane[i])
+                assert_true(first[i] >= first[k] + len[k] || first[k] >= first[i] + len[i]);
+        if (first[i] + len[i] > end[lane[i]]) end[lane[i]] = first[i] + len[i];
+        if (first[i] + len[i] > maxend) maxend = first[i] + len[i];
+    }
+    assert_int_equal(T, maxend);
+    assert_int_equal(T, len[0]); /* here the long sentence sets the steps */
+    for (int k = 1; k < lanes; k++) assert_true(end[k] <= end[k - 1]);
+    assert_int_equal(elmo_lanes_pack(NL, len, NL, lane, first), len[0]);
+    for (int i = 0; i < NL; i++) assert_true(lane[i] == i && first[i] == 0);
+    print_message("lanes: %d sentences in %d rows, %d steps\n", NL, lanes, T);
+    /* the results: the whole batch equals each sentence alone, bit for bit */
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/lanes", tmpdir());
+    make_random_model(dir, variants[0], 4242);
+    elmo_model *m;
+    assert_int_equal(elmo_model_load_dir(dir, &m), ELMO_OK);
+    int K = elmo_model_n_output_layers(m), D = elmo_model_output_dim(m);
+    float *all[NL], *one[NL];
+    const char *const *tk[NL];
+    int n[NL];
+    for (int i = 0; i < NL; i++) {
+        all[i] = malloc(sizeof(float) * K * ts[i].n * D);
+        one[i] = malloc(sizeof(float) * K * ts[i].n * D);
+        tk[i] = ts[i].tok;
+        n[i] = ts[i].n;
+    }
+    /* lanes in every precision and on every ISA (by default only bfloat16 on AMX uses them) */
+    setenv("ELMO_LANE_KNEE", "12", 1);
+    elmo_precision precs[] = {ELMO_PRECISION_FP32, ELMO_PRECISION_BF16};
+    for (int pi = 0; pi < 2; pi++) {
+        assert_int_equal(elmo_model_set_precision(m, precs[pi]), ELMO_OK);
+        elmo_session *s;
+        assert_int_equal(elmo_session_new(m, NL, 2, &s), ELMO_OK);
+        elmo_session_set_token_cache(s, 0);
+        assert_int_equal(elmo_embed(s, NL, tk, n, all), ELMO_OK);
+        for (int i = 0; i < NL; i++)
+            assert_int_equal(elmo_embed(s, 1, tk + i, n + i, one + i), ELMO_OK);
+        for (int i = 0; i < NL; i++)
+            if (memcmp(all[i], one[i], sizeof(float) * K * ts[i].n * D))
+                fail_msg("%s: sentence %d differs in the batch from alone",
+                         elmo_precision_name(precs[pi]), i);
+        elmo_session_free(s);
+    }
+    unsetenv("ELMO_LANE_KNEE");
+    assert_int_equal(elmo_model_set_precision(m, ELMO_PRECISION_FP32), ELMO_OK);
+    for (int i = 0; i < NL; i++) {
+        free(all[i]);
+        free(one[i]);
+        free(ts[i].copy);
+    }
     elmo_model_free(m);
 }
 
@@ -437,7 +530,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_variants),      cmocka_unit_test(test_stateful),
         cmocka_unit_test(test_cli_bucketing), cmocka_unit_test(test_reduced_precision),
-        cmocka_unit_test(test_dump_tokens),
+        cmocka_unit_test(test_dump_tokens),   cmocka_unit_test(test_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

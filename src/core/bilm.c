@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 
 #include "core/bilm.h"
+#include "core/lanes.h"
 #include "kernels/matmul.h"
 #include "io/h5io.h"
 #include "core/model.h"
@@ -231,6 +232,7 @@ struct elmo_session {
     size_t cache_cap;
     elmo_params ref; /* the plain weights for the reference path, made on first use */
     buf ids, tok, miss, order, len, start, steps, offs, outp, rowp;
+    buf lanes, rows; /* lane packing: (4, B) per sentence and lane; (2, N) per packed row */
     elmo_session_stats stats;
 };
 
@@ -319,8 +321,8 @@ void elmo_session_free(elmo_session *s) {
     for (int k = 0; k < 2; k++) worker_free(&s->wk[k]);
     elmo_token_cache_free(s->cache);
     elmo_params_free(&s->ref);
-    buf *b[] = {&s->ids,   &s->tok,   &s->miss, &s->order, &s->len,
-                &s->start, &s->steps, &s->offs, &s->outp,  &s->rowp};
+    buf *b[] = {&s->ids,   &s->tok,  &s->miss, &s->order, &s->len,   &s->start,
+                &s->steps, &s->offs, &s->outp, &s->rowp,  &s->lanes, &s->rows};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) elmo_free(b[i]->p);
     free(s);
 }
@@ -537,8 +539,10 @@ typedef struct {
     elmo_session *s;
     int d; /* direction: 0 forward LM, 1 backward LM */
     int B, N;
-    const int *order; /* (B) sorted row -> batch index */
+    const int *order; /* (B) sorted row -> batch index (a stateful batch's rows) */
     const int *len;   /* (B) positions per batch row, boundaries included */
+    const int *rsent; /* (N) per packed row: its sentence (batch index) */
+    const int *rpos;  /* (N) per packed row: its position in the sentence's direction */
     const int *start; /* (B) first packed-by-sentence position of each batch row */
     const elmo_packing *pk;
     const float *tok;  /* (N, P) in sentence order (the reference path's input) */
@@ -592,13 +596,13 @@ static void direction_task(void *p) {
                 memcpy(s->st_c[d][l] + (size_t)b * H, cs + (size_t)i * H, sizeof(float) * H);
             }
         /* scatter to the outputs: layer l+1, columns d*P .. d*P+P-1, boundaries dropped */
-        for (int t = 0; t < pk->T; t++)
-            for (int i = 0; i < pk->steps[t]; i++) {
-                int b = j->order[i], n = j->len[b] - 2, pos = d == 0 ? t : j->len[b] - 1 - t;
-                if (pos < 1 || pos > n) continue;
-                float *o = j->out[b] + ((size_t)(l + 1) * n + (pos - 1)) * 2 * P + (size_t)d * P;
-                memcpy(o, x + (size_t)(pk->offs[t] + i) * P, sizeof(float) * P);
-            }
+        for (int r = 0; r < pk->offs[pk->T]; r++) {
+            int b = j->rsent[r], n = j->len[b] - 2, q = j->rpos[r];
+            int pos = d == 0 ? q : j->len[b] - 1 - q;
+            if (pos < 1 || pos > n) continue;
+            float *o = j->out[b] + ((size_t)(l + 1) * n + (pos - 1)) * 2 * P + (size_t)d * P;
+            memcpy(o, x + (size_t)r * P, sizeof(float) * P);
+        }
     }
 }
 
@@ -652,24 +656,36 @@ static void direction_task_ref(void *p) {
     }
 }
 
-/* The LSTMs' packed inputs: row (t, i) of the forward one is position t of sorted row i,
- * of the backward one position len-1-t. The forward rows come from tok (N, P), which is
- * the backward buffer's memory; the backward rows then from the forward copy, where
- * position p of sorted row i is row offs[p] + i. */
-static void gather_inputs(elmo_session *s, const elmo_packing *pk, const int *order, const int *len,
-                          const int *start, const float *tok) {
+/* The LSTMs' packed inputs: packed row (t, i) holds position q = rpos of sentence b =
+ * rsent, which started at step t - q in lane i: the forward LSTM's input is position q,
+ * the backward one's position len-1-q. The forward rows come from tok (N, P), which is the
+ * backward buffer's memory; the backward rows then from the forward copy, where position
+ * p of that sentence is row offs[t - q + p] + i. */
+static void gather_inputs(elmo_session *s, const elmo_packing *pk, const int *rsent,
+                          const int *rpos, const int *len, const int *start, const float *tok) {
     int P = s->m->cfg.projection_dim;
     size_t row = sizeof(float) * P;
     float *x0 = s->wk[0].x.p, *x1 = s->wk[1].x.p;
-    for (int t = 0; t < pk->T; t++)
-        for (int i = 0; i < pk->steps[t]; i++)
-            memcpy(x0 + (size_t)(pk->offs[t] + i) * P, tok + (size_t)(start[order[i]] + t) * P,
-                   row);
+    for (int r = 0; r < pk->offs[pk->T]; r++)
+        memcpy(x0 + (size_t)r * P, tok + (size_t)(start[rsent[r]] + rpos[r]) * P, row);
     for (int t = 0; t < pk->T; t++)
         for (int i = 0; i < pk->steps[t]; i++) {
-            int p = len[order[i]] - 1 - t;
-            memcpy(x1 + (size_t)(pk->offs[t] + i) * P, x0 + (size_t)(pk->offs[p] + i) * P, row);
+            int r = pk->offs[t] + i, q = rpos[r], p = len[rsent[r]] - 1 - q;
+            memcpy(x1 + (size_t)r * P, x0 + (size_t)(pk->offs[t - q + p] + i) * P, row);
         }
+}
+
+/* The rows below which an LSTM step is bound by reading its recurrent weights rather than
+ * by arithmetic (lanes.h), where laying sentences into lanes measured faster: bfloat16
+ * weights on our AMX kernel (original architecture, file-order batches of 64 Brown
+ * sentences, bench_embed: about +6 %, best at 32 of 16-48). float32 on oneDNN (whose
+ * per-row rate drops with fewer rows) and int8 weights measured no gain: 0, one row per
+ * sentence. ELMO_LANE_KNEE overrides. */
+static int lane_knee(const elmo_session *s) {
+    const char *e = getenv("ELMO_LANE_KNEE");
+    if (e && *e) return atoi(e);
+    const elmo_mat *wh = s->m->mats->lh[0][0];
+    return wh && strcmp(elmo_mat_impl(wh), "own:amx-bf16") == 0 ? 32 : 0;
 }
 
 elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, const int *n_tokens,
@@ -704,8 +720,12 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, co
                               : need(&s->wk[1].x, sizeof(float) * N * P);
     int *order = need(&s->order, sizeof(int) * B), *len = need(&s->len, sizeof(int) * B);
     int *start = need(&s->start, sizeof(int) * B);
-    int *steps = need(&s->steps, sizeof(int) * T), *offs = need(&s->offs, sizeof(int) * (T + 1));
-    if (!idb || !x0 || !tok || !order || !len || !start || !steps || !offs) return ELMO_ERR_NOMEM;
+    /* steps: at most one per position (one lane) */
+    int *steps = need(&s->steps, sizeof(int) * N), *offs = need(&s->offs, sizeof(int) * (N + 1));
+    int *lw = need(&s->lanes, sizeof(int) * 4 * (size_t)B),
+        *rw = need(&s->rows, sizeof(int) * 2 * N);
+    if (!idb || !x0 || !tok || !order || !len || !start || !steps || !offs || !lw || !rw)
+        return ELMO_ERR_NOMEM;
     size_t pos = 0;
     for (int b = 0; b < B; b++) {
         start[b] = (int)pos;
@@ -742,18 +762,35 @@ elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, co
         }
         order[k] = v;
     }
+    /* lanes: the sorted sentences laid end to end into rows where that saves steps
+     * (stateless only: a stateful batch keeps one row per sentence, its state slot) */
+    int *slen = lw, *lane = lw + B, *first = lw + 2 * B, *ltot = lw + 3 * B;
+    for (int i = 0; i < B; i++) slen[i] = len[order[i]];
+    int nl = s->stateful ? B : elmo_lanes_count(B, slen, lane_knee(s));
+    T = elmo_lanes_pack(B, slen, nl, lane, first);
+    for (int k = 0; k < nl; k++) ltot[k] = 0;
+    for (int i = 0; i < B; i++)
+        if (first[i] + slen[i] > ltot[lane[i]]) ltot[lane[i]] = first[i] + slen[i];
     offs[0] = 0;
-    for (int t = 0, i = B; t < T; t++) {
-        while (i > 0 && len[order[i - 1]] <= t) i--;
+    for (int t = 0, i = nl; t < T; t++) { /* lanes are numbered by decreasing total */
+        while (i > 0 && ltot[i - 1] <= t) i--;
         steps[t] = i;
         offs[t + 1] = offs[t] + i;
     }
-    elmo_packing pk = {T, steps, offs};
-    if (!s->reference) gather_inputs(s, &pk, order, len, start, tok);
+    int *rsent = rw, *rpos = rw + N;
+    for (int i = 0; i < B; i++)
+        for (int q = 0; q < slen[i]; q++) {
+            int r = offs[first[i] + q] + lane[i];
+            rsent[r] = order[i];
+            rpos[r] = q;
+        }
+    elmo_packing pk = {T, steps, offs, nl < B ? rpos : NULL};
+    if (!s->reference) gather_inputs(s, &pk, rsent, rpos, len, start, tok);
     double t0 = elmo_now();
     dir_job jobs[2];
     for (int d = 0; d < 2; d++)
-        jobs[d] = (dir_job){s, d, B, (int)N, order, len, start, &pk, tok, out, ELMO_OK};
+        jobs[d] =
+            (dir_job){s, d, B, (int)N, order, len, rsent, rpos, start, &pk, tok, out, ELMO_OK};
     run_pair(s->reference ? direction_task_ref : direction_task, &jobs[0], &jobs[1],
              s->threads > 1);
     s->stats.lstm_s += elmo_now() - t0;

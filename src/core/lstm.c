@@ -9,7 +9,7 @@
  *   h_t = clip(u W_P, proj_clip)                         when P < H; else h_t = u
  *
  * Fast path (elmo_lstm_forward), on the packed batch (rows sorted by length, step t covers
- * the first steps[t] rows):
+ * the first steps[t] rows; a row's state restarts from zero where a sentence starts):
  *   - the input half x_t W[0:P] of a window of consecutive steps (up to
  *     elmo_lstm_window_rows packed rows) is one GEMM;
  *   - the recurrent half h_{t-1} W[P:2P] is one GEMM per step over the active rows only,
@@ -98,6 +98,14 @@ void elmo_lstm_forward(const elmo_config *c, const elmo_lstm_cell *cell, const e
         for (int t = t0; t < t1; t++) {
             int n = pk->steps[t];
             float *g = G + (size_t)(pk->offs[t] - r0) * H4;
+            /* a sentence starting here after another in the same row: zero state (its
+             * recurrent product then adds exact zeros) */
+            if (pk->pos && t > 0)
+                for (int i = 0; i < n; i++)
+                    if (pk->pos[pk->offs[t] + i] == 0) {
+                        memset(h + (size_t)i * P, 0, sizeof(float) * P);
+                        memset(cst + (size_t)i * H, 0, sizeof(float) * H);
+                    }
             /* recurrent product of the active rows: g (n, 4H) += h (n, P) Wh; nothing to add
              * at the first step from a zero state (exact: g + 0 == g) */
             if (!(t == 0 && zero_state)) elmo_mat_mul(n, h, P, cell->Wh, 1, g, H4);

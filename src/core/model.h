@@ -96,13 +96,16 @@ void elmo_projection_forward_ref(const elmo_config *c, const elmo_params *p, int
 /* ---- LSTM with projection (lstm.c), TF LSTMCell semantics, one layer of one direction.
  * Rows are packed time-major and sorted by decreasing length: step t covers packed rows
  * offs[t] .. offs[t] + steps[t] - 1, and the active rows of step t are the first steps[t]
- * rows of the batch. h (B, P) and c (B, H) hold the initial state of the B rows and end
- * holding each row's final state. x, y (N, P) packed; G (window rows, 4H) and u (B, H) are
- * workspace. */
+ * rows of the batch. A row may carry several sentences end to end (lanes.h): where pos
+ * says a sentence starts after the first step, that row's state is set to zero first.
+ * h (B, P) and c (B, H) hold the initial state of the B rows and end holding each row's
+ * final state. x (N, P) packed; G (window rows, 4H) and u (B, H) are workspace. */
 typedef struct {
     int T;            /* steps */
     const int *steps; /* (T) active rows per step, non-increasing */
     const int *offs;  /* (T + 1) packed row offsets */
+    const int *pos;   /* (N) position of each packed row in its sentence, or NULL: one
+                       * sentence per row */
 } elmo_packing;
 /* One direction-layer's prepared weights (fast path). */
 typedef struct {
