@@ -677,15 +677,18 @@ static void gather_inputs(elmo_session *s, const elmo_packing *pk, const int *rs
 
 /* The rows below which an LSTM step is bound by reading its recurrent weights rather than
  * by arithmetic (lanes.h), where laying sentences into lanes measured faster: bfloat16
- * weights on our AMX kernel (original architecture, file-order batches of 64 Brown
- * sentences, bench_embed: about +6 %, best at 32 of 16-48). float32 on oneDNN (whose
- * per-row rate drops with fewer rows) and int8 weights measured no gain: 0, one row per
- * sentence. ELMO_LANE_KNEE overrides. */
+ * weights on our AMX kernel, too large for a core's cache (the original architecture's 16
+ * MB per layer; file-order batches of 64 Brown sentences, bench_embed: about +6 %, best at
+ * 32 of 16-48). Elsewhere 0, one row per sentence: with elmo-en-v3's 1.5 MB a step is not
+ * bound by memory and lanes cost 5 %; float32 on oneDNN (whose per-row rate drops with
+ * fewer rows) and int8 weights measured no gain. ELMO_LANE_KNEE overrides. */
 static int lane_knee(const elmo_session *s) {
     const char *e = getenv("ELMO_LANE_KNEE");
     if (e && *e) return atoi(e);
+    const elmo_config *c = &s->m->cfg;
     const elmo_mat *wh = s->m->mats->lh[0][0];
-    return wh && strcmp(elmo_mat_impl(wh), "own:amx-bf16") == 0 ? 32 : 0;
+    size_t wh_bytes = sizeof(uint16_t) * (size_t)c->projection_dim * 4 * c->lstm_dim;
+    return wh && strcmp(elmo_mat_impl(wh), "own:amx-bf16") == 0 && wh_bytes >= (8u << 20) ? 32 : 0;
 }
 
 elmo_status elmo_embed_ids(elmo_session *s, int B, const int16_t *const *ids, const int *n_tokens,
