@@ -2,7 +2,8 @@
 # heads_eval.sh: every classification head (features x pooling) on three tasks, with fixed
 # seeds: validation accuracy (to choose the default), test accuracy, and the wall time of
 # `classify train` (features and epochs, the CLI's own "trained in" figure). Tasks from
-# scripts/clf_tasks.py: spam (SpamAssassin, first MAX_TOKENS tokens), sms (first 20 tokens,
+# scripts/clf_tasks.py: spam (SpamAssassin; the biLM reads the first SPAM_MAX_TOKENS tokens, the
+# bag of words the whole message), sms (first 20 tokens,
 # 4,457 training messages), brown (genre of 3-sentence chunks, 15 classes, split by file).
 # Environment: ELMO (build/elmo), MODEL (models/elmo-en-v3), OUT (data/heads-eval),
 # TASKS ("sms brown spam"), VARIANTS ("bow elmo:mean ..."), SPAM_MAX_TOKENS (100),

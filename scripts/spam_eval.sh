@@ -3,7 +3,8 @@
 # 80/20 split after a fixed shuffle (seed 42), with the default model, next to the
 # bag-of-words (tf-idf) baseline on the same split. Prints one JSON line per run and the wall
 # times. Environment: ELMO (default build/elmo), MODEL (default models/elmo-en-v3),
-# MAX_TOKENS (default 400: the first tokens of each message; e-mails run to thousands),
+# MAX_TOKENS (default 400: the tokens of each message the biLM reads; e-mails run to thousands;
+# the bag of words reads them all),
 # PRECISION (fp32 default, or bf16: the biLM's products in bfloat16), FEATURES (default
 # "elmo+bow elmo bow"), SHORT (default 1: also the 4,457-short-message timing case), SPLITS
 # (default 42: the shuffle seeds of the 80/20 split; several give one line per split, each

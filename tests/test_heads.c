@@ -3,8 +3,9 @@
  * shapes and values, attention pooling's gradients against finite differences, every pooling
  * and the elmo+bow concatenation trained end to end with the fixture biLM (a tiny overfit
  * case, the file round trip, the cached statistics against the token-level definition, with
- * and without standardisation), the bag of words' word and character n-grams, and classifier
- * files of version 1 still loading with the same predictions.
+ * and without standardisation), the bag of words' word and character n-grams, the bag of
+ * words reading past the biLM's --max-tokens, and classifier files of version 1 still loading
+ * with the same predictions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -251,6 +252,49 @@ static void test_ngrams(void **state) {
     free(e2);
 }
 
+/* Every text starts with the same three words; its class shows only after them. The bag of
+ * words reads the whole text whatever the biLM's --max-tokens (3), unless --bow-max-tokens
+ * cuts it too; the classifier file keeps the setting (eval agrees with train). */
+static void test_bow_reads_whole_text(void **state) {
+    (void)state;
+    const char *tsv = tmpfile_path("late.tsv"), *clf = tmpfile_path("late.clf");
+    elmo_rng r;
+    elmo_rng_seed(&r, 11);
+    FILE *f = fopen(tsv, "wb");
+    for (int i = 0; i < 80; i++) {
+        int spam = (int)elmo_rng_below(&r, 2);
+        fprintf(f, "%s\tdear friend hello", spam ? "spam" : "ham");
+        for (int k = 0; k < 3; k++)
+            fprintf(f, " %s",
+                    spam ? spam_words[elmo_rng_below(&r, 8)] : ham_words[elmo_rng_below(&r, 8)]);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    const char *cut[] = {"", "--bow-max-tokens 3"};
+    double acc[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(g_args, sizeof g_args,
+                 "classify train --train '%s' --test '%s' --format tsv --features bow "
+                 "--max-tokens 3 %s --epochs 30 --hidden 16 --lr 0.01 --json --output '%s'",
+                 tsv, tsv, cut[k], clf);
+        char *err = NULL;
+        if (run_elmo(g_args, NULL, &err)) fail_msg("%s: %s", cut[k], err);
+        free(err);
+        char *out = read_text(tmpfile_path("stdout.txt"), NULL);
+        acc[k] = json_number(out, "accuracy");
+        free(out);
+        snprintf(g_args, sizeof g_args,
+                 "classify eval --classifier '%s' --test '%s' --format tsv --json", clf, tsv);
+        assert_int_equal(run_elmo(g_args, NULL, NULL), 0);
+        out = read_text(tmpfile_path("stdout.txt"), NULL);
+        assert_float_equal(json_number(out, "accuracy"), acc[k], 1e-9);
+        free(out);
+    }
+    print_message("whole text %.3f, first 3 tokens %.3f\n", acc[0], acc[1]);
+    assert_true(acc[0] >= 0.95);
+    assert_true(acc[1] <= 0.70); /* the same three words: nothing to learn from */
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     char *err = NULL;
@@ -268,9 +312,10 @@ static void test_bad_options(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_stats), cmocka_unit_test(test_attention_gradients),
-        cmocka_unit_test(test_every_head), cmocka_unit_test(test_version1_files),
-        cmocka_unit_test(test_ngrams),     cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_pool_stats),  cmocka_unit_test(test_attention_gradients),
+        cmocka_unit_test(test_every_head),  cmocka_unit_test(test_version1_files),
+        cmocka_unit_test(test_ngrams),      cmocka_unit_test(test_bow_reads_whole_text),
+        cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

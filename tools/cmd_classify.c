@@ -20,7 +20,7 @@
  * validation accuracy over SMS-like, SpamAssassin and Brown genre, scripts/heads_eval.sh) */
 #define CLASSIFIER_DEFAULT_FEATURES "elmo+bow"
 #define CLASSIFIER_DEFAULT_POOLING "mean"
-#define CLASSIFIER_DEFAULT_STANDARDIZE "no"
+#define CLASSIFIER_DEFAULT_STANDARDIZE "yes"
 
 /* --precision of the biLM (every subcommand that loads one) */
 static const char *g_precision;
@@ -183,7 +183,7 @@ typedef struct {
     const char *tokenize, *features, *pooling, *standardize, *char_ngrams;
     int word_ngrams, max_terms;
     double split, lr;
-    int epochs, batch, hidden, seed, shuffle, max_tokens, threads, json;
+    int epochs, batch, hidden, seed, shuffle, max_tokens, bow_max_tokens, threads, json;
 } train_flags;
 
 /* Parse the flags of `classify train` into *t. 0, or the exit code (*done = 1 after --help). */
@@ -229,7 +229,9 @@ static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
         {"--static-vectors", OPT_STR, &t->sv_path, 0, 0,
          "GloVe / word2vec text vectors to concatenate"},
         {"--max-tokens", OPT_INT, &t->max_tokens, 0, 100000000,
-         "keep the first N tokens of a text (0 = all)"},
+         "the biLM reads the first N tokens of a text (0 = all)"},
+        {"--bow-max-tokens", OPT_INT, &t->bow_max_tokens, 0, 100000000,
+         "the bag of words reads the first N tokens of a text [0 = all]"},
         {"--epochs", OPT_INT, &t->epochs, 1, 100000, "epochs"},
         {"--batch-size", OPT_INT, &t->batch, 1, 4096, "examples per Adam step"},
         {"--hidden", OPT_INT, &t->hidden, 0, 65536, "hidden units (0 = linear)"},
@@ -284,7 +286,8 @@ static int train_options(const train_flags *t, elmo_classifier_options *o) {
         return cli_error(CMD, "--static-vectors goes with ELMo features");
     o->epochs = t->epochs, o->batch_size = t->batch, o->hidden = t->hidden, o->lr = t->lr,
     o->seed = (uint64_t)t->seed;
-    o->max_tokens = t->max_tokens, o->threads = t->threads;
+    o->max_tokens = t->max_tokens, o->bow_max_tokens = t->bow_max_tokens;
+    o->threads = t->threads;
     return 0;
 }
 

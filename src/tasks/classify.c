@@ -27,12 +27,13 @@
 #include "io/util.h"
 
 #define CLASSIFIER_MAGIC "ELMOCLF1"
-#define CLASSIFIER_VERSION 2 /* 2: pooling, attention, elmo+bow (1: mean of ELMo, or bow) */
+/* 3: bow_max_tokens; 2: pooling, attention, elmo+bow; 1: mean of ELMo, or bow */
+#define CLASSIFIER_VERSION 3
 
 struct elmo_classifier {
     int features;
     elmo_tokenizer tok;
-    int max_tokens;
+    int max_tokens, bow_max_tokens; /* tokens per text for the biLM and the bag of words */
     int n_classes;
     char **labels;
     int standardize;
@@ -642,9 +643,14 @@ static elmo_status run_batch(batch_ws *w, const size_t *idx, int B, const int32_
 
 /* Standardisation of the ELMo features: per statistic, layer and dimension, the mean and
  * 1/sd over the training texts (attention: over every token of the training texts), so that
- * every input of the head is on the same scale whatever the layer. */
+ * every input of the head is on the same scale whatever the layer. Beside the bag of words the
+ * scale is 1/(sd sqrt(E)): the pooled ELMo part then has an expected squared norm of 1, as the
+ * L2-normalised tf-idf row has, and neither part drowns the other (unit variance per column
+ * would give it E, and the head would all but ignore the words). The scale is part of the
+ * stored 1/sd, so a file predicts as it was trained. */
 static elmo_status compute_norm(elmo_classifier *c, const feat_store *f, size_t n) {
     size_t KD = (size_t)c->K * c->D, S = c->P ? (size_t)c->P : 1;
+    double block = has_bow(c) ? 1.0 / sqrt((double)c->E) : 1.0;
     double *acc = calloc(2 * S * KD, sizeof(double));
     c->norm = malloc(sizeof(float) * 2 * S * KD);
     if (!acc || !c->norm) {
@@ -670,8 +676,9 @@ static elmo_status compute_norm(elmo_classifier *c, const feat_store *f, size_t 
         double mu = acc[k] / (double)(count ? count : 1),
                var = acc[S * KD + k] / (double)(count ? count : 1) - mu * mu;
         c->norm[k] = (float)mu;
-        c->norm[S * KD + k] = (float)(1.0 / sqrt(var > 1e-12 ? var : 1e-12));
+        c->norm[S * KD + k] = (float)(block / sqrt(var > 1e-12 ? var : 1e-12));
     }
+
     free(acc);
     return ELMO_OK;
 }
@@ -689,7 +696,7 @@ static elmo_status make_features(elmo_classifier *c, size_t n, const char *const
                                  const size_t *lens, int threads, prog_ctx *pc, feat_store *f,
                                  int build_vocab, int bow_max_terms) {
     memset(f, 0, sizeof *f);
-    elmo_tokenized tk;
+    elmo_tokenized tk, tb; /* the biLM's tokens; the bag of words' (tb = tk if the same) */
     elmo_status s = elmo_tokenize_all(c->tok, n, texts, lens, c->max_tokens, &tk);
     if (s) return s;
     for (size_t i = 0; i < n; i++)
@@ -697,10 +704,16 @@ static elmo_status make_features(elmo_classifier *c, size_t n, const char *const
             elmo_tokenized_free(&tk);
             return elmo_fail(ELMO_ERR_FORMAT, "text %zu has no tokens", i + 1);
         }
-    if (has_bow(c)) {
-        if (build_vocab) s = build_terms(c, &tk, bow_max_terms);
-        if (!s) s = bow_features(c, &tk, &f->bow);
+    int own_tb = has_bow(c) && c->bow_max_tokens != c->max_tokens;
+    if (own_tb)
+        s = elmo_tokenize_all(c->tok, n, texts, lens, c->bow_max_tokens, &tb);
+    else
+        tb = tk;
+    if (!s && has_bow(c)) {
+        if (build_vocab) s = build_terms(c, &tb, bow_max_terms);
+        if (!s) s = bow_features(c, &tb, &f->bow);
     }
+    if (own_tb) elmo_tokenized_free(&tb);
     if (!s && has_elmo(c)) s = elmo_features(c, &tk, f, threads, pc);
     if (!s && has_elmo(c) && build_vocab && c->standardize) s = compute_norm(c, f, n);
     if (!s && has_elmo(c)) apply_norm(c, f, n);
@@ -724,6 +737,7 @@ static elmo_status classifier_setup(elmo_classifier *c, const elmo_classifier_op
         return elmo_fail(ELMO_ERR_ARG, "word n-grams up to 3, character n-grams within 1..8");
     c->tok = o->tokenizer;
     c->max_tokens = o->max_tokens;
+    c->bow_max_tokens = o->bow_max_tokens;
     c->hidden = o->hidden;
     c->n_classes = n_classes;
     if (!(c->labels = calloc((size_t)n_classes, sizeof(char *))))
@@ -886,6 +900,7 @@ elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path) {
     cJSON_AddNumberToObject(m, "char_ngram_max", c->char_hi);
     cJSON_AddStringToObject(m, "tokenize", c->tok == ELMO_TOK_SIMPLE ? "simple" : "whitespace");
     cJSON_AddNumberToObject(m, "max_tokens", c->max_tokens);
+    cJSON_AddNumberToObject(m, "bow_max_tokens", c->bow_max_tokens);
     cJSON_AddNumberToObject(m, "input", c->in);
     elmo_head_desc h = {c->K,         c->D,        c->Ds,          c->hidden,    c->bilm_fp,
                         c->static_fp, c->bilm_dir, c->static_path, c->n_classes, c->labels};
@@ -946,6 +961,10 @@ static elmo_status read_description(elmo_classifier *c, const cJSON *m, const ch
     if (c->word_ngrams < 1 || c->word_ngrams > 3 || c->char_hi > 8 ||
         (c->char_hi > 0 && (c->char_lo < 1 || c->char_lo > c->char_hi)))
         return elmo_fail(ELMO_ERR_FORMAT, "%s: bad n-gram settings", path);
+    c->bow_max_tokens = c->max_tokens; /* before version 3 the bag of words saw the same */
+    if (version >= 3 &&
+        (elmo_head_json_int(m, "bow_max_tokens", &c->bow_max_tokens) || c->bow_max_tokens < 0))
+        return elmo_fail(ELMO_ERR_FORMAT, "%s: bad bow_max_tokens", path);
     c->E = has_elmo(c) ? elmo_pool_width(c->pooling, c->D) : 0;
     c->tok = strcmp(tok->valuestring, "simple") == 0 ? ELMO_TOK_SIMPLE : ELMO_TOK_WHITESPACE;
     if (c->K > 64 || c->D > 1 << 16 || (c->features == ELMO_FEAT_ELMO && c->in != c->E + c->Ds))

@@ -32,9 +32,11 @@ enum { ELMO_FEAT_ELMO = 0, ELMO_FEAT_BOW = 1, ELMO_FEAT_ELMO_BOW = 2 };
 typedef struct {
     int features;    /* ELMO_FEAT_ELMO, ELMO_FEAT_BOW or ELMO_FEAT_ELMO_BOW */
     int pooling;     /* ELMO_POOL_* (pooling.h) of the ELMo features */
-    int standardize; /* ELMo statistics to zero mean, unit variance (training texts) */
+    int standardize; /* ELMo statistics to zero mean, unit variance (training texts); beside
+                      * the bag of words each scaled by 1/sqrt(E) (classify.c, compute_norm) */
     elmo_tokenizer tokenizer;
-    int max_tokens; /* per text (0 = all) */
+    int max_tokens;     /* the biLM's tokens per text: the first N (0 = all) */
+    int bow_max_tokens; /* the bag of words' tokens per text (0 = all: it costs little) */
     int hidden, epochs, batch_size;
     double lr;
     uint64_t seed;
@@ -75,8 +77,9 @@ elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts
                                     elmo_classifier_progress progress, void *user);
 
 /* File I/O: versioned container (magic ELMOCLF1), written atomically. Version 2 adds the
- * pooling, the attention vector and the elmo+bow features; version 1 files still load (mean
- * pooling). */
+ * pooling, the attention vector and the elmo+bow features; version 3 the bag of words' own
+ * token limit (bow_max_tokens; in older files the bag of words saw the biLM's max_tokens).
+ * Version 1 and 2 files still load. */
 elmo_status elmo_classifier_save(const elmo_classifier *c, const char *path);
 elmo_status elmo_classifier_load(const char *path, elmo_classifier **out);
 /* Give a loaded classifier its biLM and static vectors; refuses a biLM whose fingerprint
@@ -93,7 +96,7 @@ int elmo_classifier_pooling(const elmo_classifier *c);
 const char *elmo_classifier_bilm_dir(const elmo_classifier *c);    /* as recorded ("" for bow) */
 const char *elmo_classifier_static_path(const elmo_classifier *c); /* NULL if none */
 elmo_tokenizer elmo_classifier_tokenizer(const elmo_classifier *c);
-int elmo_classifier_max_tokens(const elmo_classifier *c); /* tokens kept per text (0 = all) */
+int elmo_classifier_max_tokens(const elmo_classifier *c); /* biLM tokens per text (0 = all) */
 /* The learned scalar mix: softmax weights (K) and gamma. */
 int elmo_classifier_mix(const elmo_classifier *c, float *s, float *gamma);
 
