@@ -231,7 +231,7 @@ static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
         {"--max-tokens", OPT_INT, &t->max_tokens, 0, 100000000,
          "the biLM reads the first N tokens of a text (0 = all)"},
         {"--bow-max-tokens", OPT_INT, &t->bow_max_tokens, 0, 100000000,
-         "the bag of words reads the first N tokens of a text [0 = all]"},
+         "the bag of words reads the first N tokens of a text (0 = all)"},
         {"--epochs", OPT_INT, &t->epochs, 1, 100000, "epochs"},
         {"--batch-size", OPT_INT, &t->batch, 1, 4096, "examples per Adam step"},
         {"--hidden", OPT_INT, &t->hidden, 0, 65536, "hidden units (0 = linear)"},
