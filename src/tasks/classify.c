@@ -678,7 +678,6 @@ static elmo_status compute_norm(elmo_classifier *c, const feat_store *f, size_t 
         c->norm[k] = (float)mu;
         c->norm[S * KD + k] = (float)(block / sqrt(var > 1e-12 ? var : 1e-12));
     }
-
     free(acc);
     return ELMO_OK;
 }
@@ -696,15 +695,18 @@ static elmo_status make_features(elmo_classifier *c, size_t n, const char *const
                                  const size_t *lens, int threads, prog_ctx *pc, feat_store *f,
                                  int build_vocab, int bow_max_terms) {
     memset(f, 0, sizeof *f);
-    elmo_tokenized tk, tb; /* the biLM's tokens; the bag of words' (tb = tk if the same) */
-    elmo_status s = elmo_tokenize_all(c->tok, n, texts, lens, c->max_tokens, &tk);
+    /* tk: the tokens the biLM reads (the bag of words' alone without ELMo features); tb: the
+     * bag of words' own, when it reads another number than the biLM */
+    elmo_tokenized tk, tb;
+    int first = has_elmo(c) ? c->max_tokens : c->bow_max_tokens;
+    elmo_status s = elmo_tokenize_all(c->tok, n, texts, lens, first, &tk);
     if (s) return s;
     for (size_t i = 0; i < n; i++)
         if (tk.seq[i].n == 0) {
             elmo_tokenized_free(&tk);
             return elmo_fail(ELMO_ERR_FORMAT, "text %zu has no tokens", i + 1);
         }
-    int own_tb = has_bow(c) && c->bow_max_tokens != c->max_tokens;
+    int own_tb = has_bow(c) && c->bow_max_tokens != first;
     if (own_tb)
         s = elmo_tokenize_all(c->tok, n, texts, lens, c->bow_max_tokens, &tb);
     else
