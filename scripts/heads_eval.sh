@@ -17,7 +17,7 @@ ELMO=${ELMO:-build/elmo}
 MODEL=${MODEL:-models/elmo-en-v3}
 OUT=${OUT:-data/heads-eval}
 TASKS=${TASKS:-sms brown spam}
-VARIANTS=${VARIANTS:-bow elmo:mean elmo:max elmo:mean+max elmo:attention elmo+bow:mean elmo+bow:max elmo+bow:mean+max elmo+bow:attention}
+VARIANTS=${VARIANTS:-bow elmo:mean elmo:max elmo:mean+max elmo:attention elmo:cnn elmo+bow:mean elmo+bow:max elmo+bow:mean+max elmo+bow:attention elmo+bow:cnn}
 mkdir -p "$OUT"
 [[ -f data/spamassassin.tsv ]] || ELMO=$ELMO scripts/prepare_data.sh
 /usr/bin/python3 scripts/clf_tasks.py "$ROOT" "$OUT/tasks"

@@ -40,6 +40,9 @@ static void test_pool_stats(void **state) {
     assert_int_equal(elmo_pool_n_stats(ELMO_POOL_ATTN), 0);
     assert_int_equal(elmo_pool_width(ELMO_POOL_MEANMAX, 7), 14);
     assert_int_equal(elmo_pool_parse("attention"), ELMO_POOL_ATTN);
+    assert_int_equal(elmo_pool_parse("cnn"), ELMO_POOL_CNN);
+    assert_int_equal(elmo_pool_n_stats(ELMO_POOL_CNN), 0);
+    assert_string_equal(elmo_pool_name(ELMO_POOL_CNN), "cnn");
     assert_int_equal(elmo_pool_parse("median"), -1);
     assert_float_equal(elmo_pool_from_bf16(elmo_pool_to_bf16(1.5f)), 1.5f, 0);
 }
@@ -88,6 +91,58 @@ static void test_attention_gradients(void **state) {
     assert_true(worst < 2e-2);
 }
 
+/* loss = r . out: dw, dgamma, dU, dc of CNN pooling against central differences (max over
+ * time and relu are piecewise linear: the seed gives peaks apart by more than the step) */
+enum { CK = 3, CN = 6, CD = 4 };
+static double cnn_loss(const float *layers, const float *w, float gamma, const float *U,
+                       const float *c, const float *r, int32_t *arg, float *out) {
+    float mixed[CN * CD], win[CN * 3 * CD], a[CN * CD];
+    elmo_cnn_pool_forward(CK, CN, CD, CD, layers, w, gamma, U, c, mixed, win, a, arg, out);
+    double l = 0;
+    for (int f = 0; f < CD; f++) l += (double)r[f] * out[f];
+    return l;
+}
+
+static void test_cnn_gradients(void **state) {
+    (void)state;
+    elmo_rng rg;
+    elmo_rng_seed(&rg, 12);
+    float layers[CK * CN * CD], w[CK], U[CD * 3 * CD], c[CD], r[CD], gamma = 1.3f;
+    for (int k = 0; k < CK * CN * CD; k++) layers[k] = (float)(2 * elmo_rng_uniform(&rg) - 1);
+    for (int k = 0; k < CK; k++) w[k] = (float)(elmo_rng_uniform(&rg) - 0.5);
+    for (int k = 0; k < CD * 3 * CD; k++) U[k] = (float)(elmo_rng_uniform(&rg) - 0.5);
+    for (int k = 0; k < CD; k++)
+        c[k] = (float)(elmo_rng_uniform(&rg) - 0.5), r[k] = (float)(2 * elmo_rng_uniform(&rg) - 1);
+    c[0] = -10; /* one filter never fires: relu gives it no gradient */
+    int32_t arg[CD];
+    float out[CD], mixed[CN * CD], dmixed[CN * CD], dw[CK] = {0}, dg = 0, dU[CD * 3 * CD] = {0},
+                                                    dc[CD] = {0};
+    cnn_loss(layers, w, gamma, U, c, r, arg, out);
+    assert_float_equal(out[0], 0, 0);
+    elmo_cnn_pool_backward(CK, CN, CD, CD, layers, w, gamma, U, arg, out, r, mixed, dmixed, dw, &dg,
+                           dU, dc);
+    const float h = 1e-3f;
+    double worst = 0;
+    int np = CK + 1 + CD * 3 * CD + CD;
+    for (int k = 0; k < np; k++) {
+        int u = k - CK - 1, v = u - CD * 3 * CD;
+        float *p = k < CK ? &w[k] : k == CK ? &gamma : v < 0 ? &U[u] : &c[v];
+        double an = k < CK ? dw[k] : k == CK ? dg : v < 0 ? dU[u] : dc[v];
+        float keep = *p, o2[CD];
+        int32_t a2[CD];
+        *p = keep + h;
+        double lp = cnn_loss(layers, w, gamma, U, c, r, a2, o2);
+        *p = keep - h;
+        double lm = cnn_loss(layers, w, gamma, U, c, r, a2, o2);
+        *p = keep;
+        double num = (lp - lm) / (2 * h), err = fabs(num - an) / fmax(1e-2, fabs(num));
+        worst = fmax(worst, err);
+    }
+    print_message("cnn pooling: worst relative gradient error %.2g over %d parameters\n", worst,
+                  np);
+    assert_true(worst < 2e-2);
+}
+
 static const char *spam_words[] = {"win",   "cash",  "prize", "free",
                                    "money", "claim", "offer", "urgent"};
 static const char *ham_words[] = {"rain", "sun",  "cloud", "weather",
@@ -133,8 +188,8 @@ static double cached_vs_slow(const char *clf) {
         float *layers = malloc(sizeof(float) * 3 * n * 32), x[64], slow[2];
         const char *const *tk[1] = {tok};
         assert_int_equal(elmo_embed(s, 1, tk, &n, &layers), ELMO_OK);
-        if (elmo_classifier_pooling(c) ==
-            ELMO_POOL_ATTN) /* the classifier keeps tokens in bfloat16 */
+        int pool = elmo_classifier_pooling(c);
+        if (pool == ELMO_POOL_ATTN || pool == ELMO_POOL_CNN) /* tokens kept in bfloat16 */
             for (int k = 0; k < 3 * n * 32; k++)
                 layers[k] = elmo_pool_from_bf16(elmo_pool_to_bf16(layers[k]));
         elmo_classifier_text_vector_slow(c, layers, n, x);
@@ -153,9 +208,9 @@ static void test_every_head(void **state) {
     REQUIRE_FIXTURES();
     const char *tsv = tmpfile_path("heads.tsv"), *clf = tmpfile_path("heads.clf");
     write_tsv(tsv, 80, 5);
-    const char *pools[] = {"mean", "max", "mean+max", "attention"};
+    const char *pools[] = {"mean", "max", "mean+max", "attention", "cnn"};
     for (int f = 0; f < 2; f++)
-        for (int p = 0; p < 4; p++)
+        for (int p = 0; p < 5; p++)
             for (int st = 0; st < 2; st++) {
                 const char *feat = f ? "elmo+bow" : "elmo";
                 /* tiny overfit: trained and tested on the same 80 texts */
@@ -312,10 +367,10 @@ static void test_bad_options(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_stats),  cmocka_unit_test(test_attention_gradients),
-        cmocka_unit_test(test_every_head),  cmocka_unit_test(test_version1_files),
-        cmocka_unit_test(test_ngrams),      cmocka_unit_test(test_bow_reads_whole_text),
-        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_pool_stats),           cmocka_unit_test(test_attention_gradients),
+        cmocka_unit_test(test_cnn_gradients),        cmocka_unit_test(test_every_head),
+        cmocka_unit_test(test_version1_files),       cmocka_unit_test(test_ngrams),
+        cmocka_unit_test(test_bow_reads_whole_text), cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,8 +214,9 @@ static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
          "elmo | bow (tf-idf baseline) | elmo+bow (both side by side; "
          "default " CLASSIFIER_DEFAULT_FEATURES ")"},
         {"--pooling", OPT_STR, &t->pooling, 0, 0,
-         "ELMo vectors over the tokens: mean | max | mean+max | attention "
-         "(default " CLASSIFIER_DEFAULT_POOLING ")"},
+         "ELMo vectors over the tokens: mean | max | mean+max | attention | cnn (a convolution "
+         "of width 3 over the mixed vectors, max over time) (default " CLASSIFIER_DEFAULT_POOLING
+         ")"},
         {"--standardize", OPT_STR, &t->standardize, 0, 0,
          "yes | no: ELMo features to zero mean and unit variance on the training texts "
          "(default " CLASSIFIER_DEFAULT_STANDARDIZE ")"},
@@ -267,7 +268,7 @@ static int train_options(const train_flags *t, elmo_classifier_options *o) {
     else if (strcmp(t->features, "elmo"))
         return cli_error(CMD, "--features must be elmo, bow or elmo+bow");
     if ((o->pooling = elmo_pool_parse(t->pooling)) < 0)
-        return cli_error(CMD, "--pooling must be mean, max, mean+max or attention, got '%s'",
+        return cli_error(CMD, "--pooling must be mean, max, mean+max, attention or cnn, got '%s'",
                          t->pooling);
     if (strcmp(t->standardize, "yes") && strcmp(t->standardize, "no"))
         return cli_error(CMD, "--standardize must be yes or no");

@@ -1,8 +1,9 @@
 /*
  * classify.c: the ELMo text classifier and its bag-of-words baseline (see classify.h).
  *
- * Parameters, in one block updated by Adam: w (K) and gamma (1) of the scalar mix and, for
- * attention pooling, its vector v (D) (ELMo features only), then the head (mlp.h). Shapes:
+ * Parameters, in one block updated by Adam: w (K) and gamma (1) of the scalar mix and the
+ * pooling's own (ELMo features only: attention's v (D), the CNN's U (D, 3 D) and c (D);
+ * pooling.h), then the head (mlp.h). Shapes:
  * n texts, K = L+1 layers, D = 2P, E the pooled width (D, or 2 D for mean+max), Ds the
  * static-vector size, the dense input E + Ds, and the head's input I = E + Ds (+ the number of
  * bag-of-words terms: then the input is one sparse row, the dense part first).
@@ -41,7 +42,7 @@ struct elmo_classifier {
     int pooling, P, E;                 /* pooling, statistics per text and width (pooling.h) */
     float *norm; /* standardisation: mean (S, K, D) then 1/sd (S, K, D); S = max(P, 1) */
     int K, D, Ds, in, hidden;
-    float *params; /* [w (K) | gamma | v (D) for attention | head] for ELMo, [head] for bow */
+    float *params; /* [w (K) | gamma | pooling's | head] for ELMo, [head] for bow */
     size_t n_params;
     elmo_mlp mlp;
     uint64_t bilm_fp, static_fp;
@@ -73,8 +74,12 @@ void elmo_classifier_options_default(elmo_classifier_options *o) {
 
 static float *mix_w(const elmo_classifier *c) { return c->params; }
 static float *mix_gamma(const elmo_classifier *c) { return c->params + c->K; }
-static float *attn_v(const elmo_classifier *c) { return c->params + c->K + 1; }
+static float *pool_params(const elmo_classifier *c) { return c->params + c->K + 1; }
 static int has_elmo(const elmo_classifier *c) { return c->features != ELMO_FEAT_BOW; }
+/* attention and the CNN read every token's layers (kept in bfloat16) */
+static int keeps_tokens(const elmo_classifier *c) {
+    return has_elmo(c) && (c->pooling == ELMO_POOL_ATTN || c->pooling == ELMO_POOL_CNN);
+}
 static size_t norm_count(const elmo_classifier *c) {
     return 2 * (size_t)(c->P ? c->P : 1) * c->K * c->D;
 }
@@ -82,7 +87,7 @@ static int has_bow(const elmo_classifier *c) { return c->features != ELMO_FEAT_E
 static int dense_width(const elmo_classifier *c) { return has_elmo(c) ? c->E + c->Ds : 0; }
 static size_t head_offset(const elmo_classifier *c) {
     if (!has_elmo(c)) return 0;
-    return (size_t)c->K + 1 + (c->pooling == ELMO_POOL_ATTN ? (size_t)c->D : 0);
+    return (size_t)c->K + 1 + elmo_pool_n_params(c->pooling, c->D);
 }
 
 /* Allocate the parameter block and bind the head. */
@@ -343,11 +348,11 @@ static elmo_status bow_features(const elmo_classifier *c, const elmo_tokenized *
     return ELMO_OK;
 }
 
-/* ---- ELMo features: per-layer statistics (n, P, K, D), or every token's layers (attention),
- * and static means (n, Ds) */
+/* ---- ELMo features: per-layer statistics (n, P, K, D), or every token's layers (attention,
+ * cnn), and static means (n, Ds) */
 typedef struct {
     float *stats;    /* (n, P, K, D) for mean, max, mean+max */
-    uint16_t *tok;   /* attention: text i's layers (K, n_i, D) in bfloat16 at tok_off[i] K D */
+    uint16_t *tok;   /* attention, cnn: text i's layers (K, n_i, D) in bfloat16 at tok_off[i] K D */
     size_t *tok_off; /* (n + 1) */
     int max_n;       /* the longest text kept (tokens) */
     float *stat;     /* (n, Ds) */
@@ -373,7 +378,7 @@ static void emit_features(size_t i, const float *layers, int n, void *user) {
     const elmo_classifier *c = e->c;
     size_t KD = (size_t)c->K * c->D;
     if (n == 0) return;
-    if (c->pooling == ELMO_POOL_ATTN) {
+    if (keeps_tokens(c)) {
         uint16_t *dst = e->f->tok + e->f->tok_off[i] * KD;
         for (size_t k = 0; k < (size_t)n * KD; k++) dst[k] = elmo_pool_to_bf16(layers[k]);
     } else {
@@ -391,11 +396,12 @@ static void on_embed_progress(size_t done, size_t total, void *u) {
     if (p->fn) p->fn("embed", done, total, 0, p->user);
 }
 
-/* Room for the ELMo features of the tokenized texts (attention: within the token budget). */
+/* Room for the ELMo features of the tokenized texts (attention, cnn: within the token
+ * budget). */
 static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_tokenized *tk,
                                        feat_store *f) {
     size_t n = tk->count, KD = (size_t)c->K * c->D;
-    if (c->pooling != ELMO_POOL_ATTN) {
+    if (!keeps_tokens(c)) {
         f->stats = elmo_alloc(sizeof(float) * n * c->P * KD);
         if (!f->stats)
             return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the features of %zu texts", n);
@@ -410,11 +416,11 @@ static elmo_status alloc_elmo_features(const elmo_classifier *c, const elmo_toke
     }
     double bytes = (double)f->tok_off[n] * KD * sizeof(uint16_t);
     if (bytes > (double)ELMO_CLASSIFIER_TOKEN_BUDGET)
-        return elmo_fail(
-            ELMO_ERR_ARG,
-            "attention pooling keeps every token's layers: %zu texts of %zu tokens need "
-            "%.0f MiB, over the %zu MiB budget; give a smaller --max-tokens",
-            n, f->tok_off[n], bytes / 1048576.0, ELMO_CLASSIFIER_TOKEN_BUDGET >> 20);
+        return elmo_fail(ELMO_ERR_ARG,
+                         "%s pooling keeps every token's layers: %zu texts of %zu tokens need "
+                         "%.0f MiB, over the %zu MiB budget; give a smaller --max-tokens",
+                         elmo_pool_name(c->pooling), n, f->tok_off[n], bytes / 1048576.0,
+                         ELMO_CLASSIFIER_TOKEN_BUDGET >> 20);
     f->tok = elmo_alloc(sizeof(uint16_t) * (f->tok_off[n] ? f->tok_off[n] : 1) * KD);
     if (!f->tok)
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory for the token layers of %zu texts", n);
@@ -460,6 +466,8 @@ typedef struct {
     float *x, *dx; /* (B, E + Ds): the dense input (the whole input without bow) */
     float *h, *z, *dh, *dmix;
     float *tl, *mixed, *alpha, *dmixed; /* attention: (K, T, D), (T, D), (T), (T, D) */
+    float *win, *act;                   /* cnn: windows (T, 3 D), activations (T, D) */
+    int32_t *arg;                       /* cnn: each text's peak token per filter (B, D) */
     int max_b;
 } batch_ws;
 
@@ -493,12 +501,16 @@ static void gather_stat(batch_ws *w, const size_t *idx, int B, int p) {
 static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
     const elmo_classifier *c = w->c;
     int D = c->D, dn = dense_width(c);
-    if (c->pooling == ELMO_POOL_ATTN) {
-        for (int b = 0; b < B; b++) {
-            int n = load_tokens(w, idx[b]);
-            elmo_attn_pool_forward(c->K, n, D, w->tl, mix_w(c), *mix_gamma(c), attn_v(c), w->mixed,
-                                   w->alpha, w->x + (size_t)b * dn);
-        }
+    for (int b = 0; keeps_tokens(c) && b < B; b++) {
+        int n = load_tokens(w, idx[b]);
+        float *out = w->x + (size_t)b * dn;
+        if (c->pooling == ELMO_POOL_ATTN)
+            elmo_attn_pool_forward(c->K, n, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
+                                   w->mixed, w->alpha, out);
+        else
+            elmo_cnn_pool_forward(c->K, n, D, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
+                                  pool_params(c) + (size_t)3 * D * D, w->mixed, w->win, w->act,
+                                  w->arg + (size_t)b * D, out);
     }
     for (int p = 0; p < c->P; p++) {
         gather_stat(w, idx, B, p);
@@ -513,18 +525,24 @@ static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
                    sizeof(float) * c->Ds);
 }
 
-/* Given dx (B, E + Ds), the gradients of the scalar mix (and of v) into g. */
+/* Given dx (B, E + Ds), the gradients of the scalar mix (and of the pooling's own
+ * parameters) into g. x (B, E + Ds) still holds the forward's inputs. */
 static void pooling_backward(batch_ws *w, const size_t *idx, int B, float *g) {
     const elmo_classifier *c = w->c;
     int D = c->D, dn = dense_width(c);
-    if (c->pooling == ELMO_POOL_ATTN) {
-        for (int b = 0; b < B; b++) { /* the forward again (cheaper than keeping it) */
-            int n = load_tokens(w, idx[b]);
-            elmo_attn_pool_forward(c->K, n, D, w->tl, mix_w(c), *mix_gamma(c), attn_v(c), w->mixed,
-                                   w->alpha, w->dmix);
-            elmo_attn_pool_backward(c->K, n, D, w->tl, mix_w(c), *mix_gamma(c), attn_v(c), w->mixed,
-                                    w->alpha, w->dx + (size_t)b * dn, w->dmixed, g, g + c->K,
-                                    g + c->K + 1);
+    float *gp = g + c->K + 1; /* the pooling's own */
+    for (int b = 0; keeps_tokens(c) && b < B; b++) {
+        int n = load_tokens(w, idx[b]);
+        const float *dout = w->dx + (size_t)b * dn;
+        if (c->pooling == ELMO_POOL_ATTN) { /* the forward again (cheaper than keeping it) */
+            elmo_attn_pool_forward(c->K, n, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
+                                   w->mixed, w->alpha, w->dmix);
+            elmo_attn_pool_backward(c->K, n, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
+                                    w->mixed, w->alpha, dout, w->dmixed, g, g + c->K, gp);
+        } else {
+            elmo_cnn_pool_backward(c->K, n, D, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
+                                   w->arg + (size_t)b * D, w->x + (size_t)b * dn, dout, w->mixed,
+                                   w->dmixed, g, g + c->K, gp, gp + (size_t)3 * D * D);
         }
     }
     for (int p = 0; p < c->P; p++) {
@@ -585,13 +603,19 @@ static elmo_status ws_alloc(batch_ws *w, const elmo_classifier *c, const feat_st
     w->dh = malloc(sizeof(float) * (size_t)max_b * (c->hidden ? c->hidden : 1));
     w->z = malloc(sizeof(float) * (size_t)max_b * (C > 2 ? C : 2));
     w->dmix = malloc(sizeof(float) * (size_t)max_b * D);
-    if (c->pooling == ELMO_POOL_ATTN && has_elmo(c)) {
+    if (keeps_tokens(c)) {
         w->tl = malloc(sizeof(float) * (size_t)c->K * T * D);
         w->mixed = malloc(sizeof(float) * T * D);
         w->alpha = malloc(sizeof(float) * T);
         w->dmixed = malloc(sizeof(float) * T * D);
         if (!w->tl || !w->mixed || !w->alpha || !w->dmixed)
             return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    }
+    if (keeps_tokens(c) && c->pooling == ELMO_POOL_CNN) {
+        w->win = malloc(sizeof(float) * T * 3 * D);
+        w->act = malloc(sizeof(float) * T * D);
+        w->arg = malloc(sizeof(int32_t) * (size_t)max_b * D);
+        if (!w->win || !w->act || !w->arg) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
     }
     if (!w->layers || !w->x || !w->dx || !w->h || !w->dh || !w->z || !w->dmix)
         return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
@@ -601,6 +625,7 @@ static elmo_status ws_alloc(batch_ws *w, const elmo_classifier *c, const feat_st
 static void ws_free(batch_ws *w) {
     free(w->layers), free(w->x), free(w->dx), free(w->h), free(w->dh), free(w->z), free(w->dmix);
     free(w->tl), free(w->mixed), free(w->alpha), free(w->dmixed);
+    free(w->win), free(w->act), free(w->arg);
 }
 
 /* Forward (and backward into g when labels != NULL) of a batch; probs (B, classes) when
@@ -776,7 +801,7 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
     if (n == 0) return elmo_fail(ELMO_ERR_ARG, "no training examples");
     if (o->features != ELMO_FEAT_BOW && !bilm)
         return elmo_fail(ELMO_ERR_ARG, "ELMo features need a biLM");
-    if (o->pooling < ELMO_POOL_MEAN || o->pooling > ELMO_POOL_ATTN)
+    if (o->pooling < ELMO_POOL_MEAN || o->pooling > ELMO_POOL_CNN)
         return elmo_fail(ELMO_ERR_ARG, "unknown pooling %d", o->pooling);
     elmo_classifier *c = calloc(1, sizeof *c);
     if (!c) return elmo_fail(ELMO_ERR_NOMEM, "out of memory");
@@ -806,7 +831,11 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
         elmo_rng r;
         elmo_rng_seed(&r, o->seed);
         elmo_mlp_init(&c->mlp, &r);
-        if (has_elmo(c)) *mix_gamma(c) = 1.0f; /* w = 0: equal weights; v = 0: the mean */
+        if (has_elmo(c)) *mix_gamma(c) = 1.0f;          /* w = 0: equal weights; v = 0: the mean */
+        if (has_elmo(c) && c->pooling == ELMO_POOL_CNN) /* U Glorot-uniform, c = 0 */
+            for (size_t k = 0, nu = (size_t)3 * c->D * c->D; k < nu; k++)
+                pool_params(c)[k] =
+                    (float)((2 * elmo_rng_uniform(&r) - 1) * sqrt(6.0 / (4.0 * c->D)));
         g = elmo_calloc(c->n_params, sizeof(float));
         m1 = elmo_calloc(c->n_params, sizeof(float));
         m2 = elmo_calloc(c->n_params, sizeof(float));
@@ -1075,8 +1104,25 @@ void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *lay
                         (tmp[(j * n + t) * D + d] - c->norm[k]) * c->norm[S * KD + k];
                 }
         if (c->pooling == ELMO_POOL_ATTN) {
-            elmo_attn_pool_forward(c->K, n, D, tmp, mix_w(c), *mix_gamma(c), attn_v(c), mixed,
+            elmo_attn_pool_forward(c->K, n, D, tmp, mix_w(c), *mix_gamma(c), pool_params(c), mixed,
                                    alpha, x);
+            break;
+        }
+        if (c->pooling == ELMO_POOL_CNN) { /* the convolution as plain sums, window by window */
+            elmo_scalar_mix(c->K, n, D, tmp, NULL, mix_w(c), *mix_gamma(c), 0, mixed);
+            const float *U = pool_params(c), *cb = U + (size_t)3 * D * D;
+            for (int f = 0; f < D; f++) {
+                double best = -INFINITY;
+                for (int t = 0; t < n; t++) {
+                    double a = 0;
+                    for (int s = -1; s <= 1; s++)
+                        for (int d = 0; t + s >= 0 && t + s < n && d < D; d++)
+                            a += (double)U[((size_t)f * 3 + s + 1) * D + d] *
+                                 mixed[(size_t)(t + s) * D + d];
+                    best = a > best ? a : best;
+                }
+                x[f] = (float)fmax(best + cb[f], 0.0);
+            }
             break;
         }
         int is_mean = c->pooling == ELMO_POOL_MEAN || (c->pooling == ELMO_POOL_MEANMAX && p == 0);
