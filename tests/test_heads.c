@@ -4,8 +4,8 @@
  * and the elmo+bow concatenation trained end to end with the fixture biLM (a tiny overfit
  * case, the file round trip, the cached statistics against the token-level definition, with
  * and without standardisation), the bag of words' word and character n-grams, the bag of
- * words reading past the biLM's --max-tokens, and classifier files of version 1 still loading
- * with the same predictions.
+ * words reading past the biLM's --max-tokens, prediction a chunk of texts at a time, and
+ * classifier files of version 1 still loading with the same predictions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -243,6 +243,53 @@ static void test_every_head(void **state) {
             }
 }
 
+/* Prediction featurizes a chunk of texts at a time, so that the token layers attention and
+ * the CNN keep stay bounded however many texts are given: 2,500 texts (three chunks) score
+ * exactly as each text alone does, and a text without tokens in the third chunk is named by
+ * its place in the whole input. */
+static void test_predict_in_chunks(void **state) {
+    (void)state;
+    REQUIRE_FIXTURES();
+    const char *tsv = tmpfile_path("chunk.tsv"), *clf = tmpfile_path("chunk.clf");
+    write_tsv(tsv, 40, 7);
+    snprintf(g_args, sizeof g_args,
+             "classify train --train '%s' --format tsv --model '%s' --features elmo --pooling cnn "
+             "--epochs 5 --hidden 8 --output '%s'",
+             tsv, fixture_model_dir(), clf);
+    char *err = NULL;
+    if (run_elmo(g_args, NULL, &err)) fail_msg("cnn: %s", err);
+    free(err);
+    elmo_classifier *c;
+    elmo_model *m;
+    assert_int_equal(elmo_classifier_load(clf, &c), ELMO_OK);
+    assert_int_equal(elmo_model_load_dir(fixture_model_dir(), &m), ELMO_OK);
+    assert_int_equal(elmo_classifier_attach(c, m, NULL), ELMO_OK);
+    enum { N = 2500 };
+    const char *pool[] = {"win free cash prize", "rain and cold wind today with snow",
+                          "urgent offer", "sun"};
+    const char **texts = malloc(sizeof(char *) * N);
+    size_t *lens = malloc(sizeof(size_t) * N);
+    float *probs = malloc(sizeof(float) * 2 * N), alone[4][2];
+    for (int i = 0; i < N; i++) texts[i] = pool[i % 4], lens[i] = strlen(pool[i % 4]);
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(elmo_classifier_predict(c, texts + k, lens + k, 1, alone[k], NULL, NULL),
+                         ELMO_OK);
+    assert_int_equal(elmo_classifier_predict(c, texts, lens, N, probs, NULL, NULL), ELMO_OK);
+    int same = 0;
+    for (int i = 0; i < N; i++)
+        same += probs[2 * i] == alone[i % 4][0] && probs[2 * i + 1] == alone[i % 4][1];
+    print_message("%d of %d texts score as alone\n", same, N);
+    assert_int_equal(same, N);
+    texts[2100] = "   ", lens[2100] = 3;
+    assert_int_equal(elmo_classifier_predict(c, texts, lens, N, probs, NULL, NULL),
+                     ELMO_ERR_FORMAT);
+    print_message("%s\n", elmo_last_error());
+    assert_non_null(strstr(elmo_last_error(), "text 2101 has no tokens"));
+    free(texts), free(lens), free(probs);
+    elmo_model_free(m);
+    elmo_classifier_free(c);
+}
+
 /* Files written by the version-1 code (tests/data, trained on tests/data/tiny.tsv with the
  * fixture biLM) load and predict as they did. */
 static void test_version1_files(void **state) {
@@ -367,10 +414,11 @@ static void test_bad_options(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_stats),           cmocka_unit_test(test_attention_gradients),
-        cmocka_unit_test(test_cnn_gradients),        cmocka_unit_test(test_every_head),
-        cmocka_unit_test(test_version1_files),       cmocka_unit_test(test_ngrams),
-        cmocka_unit_test(test_bow_reads_whole_text), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_pool_stats),    cmocka_unit_test(test_attention_gradients),
+        cmocka_unit_test(test_cnn_gradients), cmocka_unit_test(test_predict_in_chunks),
+        cmocka_unit_test(test_every_head),    cmocka_unit_test(test_version1_files),
+        cmocka_unit_test(test_ngrams),        cmocka_unit_test(test_bow_reads_whole_text),
+        cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

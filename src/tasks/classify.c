@@ -389,11 +389,13 @@ static void emit_features(size_t i, const float *layers, int n, void *user) {
 typedef struct {
     elmo_classifier_progress fn;
     void *user;
+    size_t base, total; /* prediction a chunk at a time: the texts before it, and all (0: the
+                         * embedding's own count) */
 } prog_ctx;
 
 static void on_embed_progress(size_t done, size_t total, void *u) {
     prog_ctx *p = u;
-    if (p->fn) p->fn("embed", done, total, 0, p->user);
+    if (p->fn) p->fn("embed", p->base + done, p->total ? p->total : total, 0, p->user);
 }
 
 /* Room for the ELMo features of the tokenized texts (attention, cnn: within the token
@@ -729,7 +731,7 @@ static elmo_status make_features(elmo_classifier *c, size_t n, const char *const
     for (size_t i = 0; i < n; i++)
         if (tk.seq[i].n == 0) {
             elmo_tokenized_free(&tk);
-            return elmo_fail(ELMO_ERR_FORMAT, "text %zu has no tokens", i + 1);
+            return elmo_fail(ELMO_ERR_FORMAT, "text %zu has no tokens", pc->base + i + 1);
         }
     int own_tb = has_bow(c) && c->bow_max_tokens != first;
     if (own_tb)
@@ -817,7 +819,7 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
         if (y[i] < 0 || y[i] >= n_classes)
             s = elmo_fail(ELMO_ERR_ARG, "example %zu: label out of range", i + 1);
     }
-    prog_ctx pc = {progress, user};
+    prog_ctx pc = {progress, user, 0, 0};
     feat_store fs = {0};
     if (!s) s = make_features(c, n, texts, lens, o->threads, &pc, &fs, 1, o->bow_max_terms);
     if (!s && has_bow(c)) c->in = dense_width(c) + c->n_terms;
@@ -891,27 +893,34 @@ elmo_status elmo_classifier_predict(elmo_classifier *c, const char *const *texts
         return elmo_fail(ELMO_ERR_STATE, "the classifier has no biLM attached");
     if (c->Ds && !c->sv)
         return elmo_fail(ELMO_ERR_STATE, "the classifier needs its static vectors");
-    prog_ctx pc = {progress, user};
-    feat_store fs;
-    elmo_status s = make_features(c, n, texts, lens, 2, &pc, &fs, 0, 0);
-    batch_ws w;
+    /* a chunk of texts at a time: features, then the head in batches; the kept token layers
+     * of attention and CNN pooling stay within the budget however many texts there are (the
+     * results do not depend on the batching) */
+    enum { CHUNK = 1024, BATCH = 256 };
+    prog_ctx pc = {progress, user, 0, n};
     bow_batch bb = {0};
-    size_t idx[256];
-    int wsok = 0;
-    if (!s && !(s = ws_alloc(&w, c, &fs, 256))) wsok = 1;
-    bb.ptr = malloc(sizeof(int64_t) * 257);
-    if (!s && !bb.ptr) s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
-    if (!s) {
-        for (size_t b0 = 0; b0 < n; b0 += 256) {
-            int B = n - b0 < 256 ? (int)(n - b0) : 256;
-            for (int b = 0; b < B; b++) idx[b] = b0 + b;
-            double l;
-            if ((s = run_batch(&w, idx, B, NULL, NULL, probs + b0 * c->n_classes, &bb, &l))) break;
+    size_t idx[BATCH];
+    elmo_status s = ELMO_OK;
+    if (!(bb.ptr = malloc(sizeof(int64_t) * (BATCH + 1))))
+        s = elmo_fail(ELMO_ERR_NOMEM, "out of memory");
+    for (size_t c0 = 0; !s && c0 < n; c0 += CHUNK) {
+        size_t m = n - c0 < CHUNK ? n - c0 : CHUNK;
+        feat_store fs;
+        batch_ws w;
+        pc.base = c0;
+        if ((s = make_features(c, m, texts + c0, lens + c0, 2, &pc, &fs, 0, 0))) break;
+        if (!(s = ws_alloc(&w, c, &fs, BATCH))) {
+            for (size_t b0 = 0; !s && b0 < m; b0 += BATCH) {
+                int B = m - b0 < BATCH ? (int)(m - b0) : BATCH;
+                for (int b = 0; b < B; b++) idx[b] = b0 + b;
+                double l;
+                s = run_batch(&w, idx, B, NULL, NULL, probs + (c0 + b0) * c->n_classes, &bb, &l);
+            }
         }
+        ws_free(&w);
+        feat_free(&fs);
     }
-    if (wsok) ws_free(&w);
     free(bb.ptr), free(bb.idx), free(bb.val);
-    feat_free(&fs);
     return s;
 }
 
