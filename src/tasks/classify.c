@@ -75,6 +75,8 @@ void elmo_classifier_options_default(elmo_classifier_options *o) {
 static float *mix_w(const elmo_classifier *c) { return c->params; }
 static float *mix_gamma(const elmo_classifier *c) { return c->params + c->K; }
 static float *pool_params(const elmo_classifier *c) { return c->params + c->K + 1; }
+/* the CNN's U (D, 3 D) is pool_params; its bias c (D) follows */
+static size_t cnn_bias_offset(const elmo_classifier *c) { return (size_t)3 * c->D * c->D; }
 static int has_elmo(const elmo_classifier *c) { return c->features != ELMO_FEAT_BOW; }
 /* attention and the CNN read every token's layers (kept in bfloat16) */
 static int keeps_tokens(const elmo_classifier *c) {
@@ -511,7 +513,7 @@ static void batch_inputs(batch_ws *w, const size_t *idx, int B) {
                                    w->mixed, w->alpha, out);
         else
             elmo_cnn_pool_forward(c->K, n, D, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
-                                  pool_params(c) + (size_t)3 * D * D, w->mixed, w->win, w->act,
+                                  pool_params(c) + cnn_bias_offset(c), w->mixed, w->win, w->act,
                                   w->arg + (size_t)b * D, out);
     }
     for (int p = 0; p < c->P; p++) {
@@ -544,7 +546,7 @@ static void pooling_backward(batch_ws *w, const size_t *idx, int B, float *g) {
         } else {
             elmo_cnn_pool_backward(c->K, n, D, D, w->tl, mix_w(c), *mix_gamma(c), pool_params(c),
                                    w->arg + (size_t)b * D, w->x + (size_t)b * dn, dout, w->mixed,
-                                   w->dmixed, g, g + c->K, gp, gp + (size_t)3 * D * D);
+                                   w->dmixed, g, g + c->K, gp, gp + cnn_bias_offset(c));
         }
     }
     for (int p = 0; p < c->P; p++) {
@@ -835,9 +837,7 @@ elmo_status elmo_classifier_train(const elmo_classifier_options *o, elmo_model *
         elmo_mlp_init(&c->mlp, &r);
         if (has_elmo(c)) *mix_gamma(c) = 1.0f;          /* w = 0: equal weights; v = 0: the mean */
         if (has_elmo(c) && c->pooling == ELMO_POOL_CNN) /* U Glorot-uniform, c = 0 */
-            for (size_t k = 0, nu = (size_t)3 * c->D * c->D; k < nu; k++)
-                pool_params(c)[k] =
-                    (float)((2 * elmo_rng_uniform(&r) - 1) * sqrt(6.0 / (4.0 * c->D)));
+            elmo_glorot_init(&r, pool_params(c), 3 * c->D, c->D);
         g = elmo_calloc(c->n_params, sizeof(float));
         m1 = elmo_calloc(c->n_params, sizeof(float));
         m2 = elmo_calloc(c->n_params, sizeof(float));
@@ -1119,7 +1119,7 @@ void elmo_classifier_text_vector_slow(const elmo_classifier *c, const float *lay
         }
         if (c->pooling == ELMO_POOL_CNN) { /* the convolution as plain sums, window by window */
             elmo_scalar_mix(c->K, n, D, tmp, NULL, mix_w(c), *mix_gamma(c), 0, mixed);
-            const float *U = pool_params(c), *cb = U + (size_t)3 * D * D;
+            const float *U = pool_params(c), *cb = U + cnn_bias_offset(c);
             for (int f = 0; f < D; f++) {
                 double best = -INFINITY;
                 for (int t = 0; t < n; t++) {

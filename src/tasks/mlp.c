@@ -36,7 +36,7 @@ void elmo_mlp_bind(elmo_mlp *m, int in, int hidden, int classes, float *mem) {
     m->b2 = p;
 }
 
-static void glorot(elmo_rng *r, float *w, int fan_in, int fan_out) {
+void elmo_glorot_init(elmo_rng *r, float *w, int fan_in, int fan_out) {
     double lim = sqrt(6.0 / (fan_in + fan_out));
     for (size_t k = 0; k < (size_t)fan_in * fan_out; k++)
         w[k] = (float)((2 * elmo_rng_uniform(r) - 1) * lim);
@@ -44,8 +44,8 @@ static void glorot(elmo_rng *r, float *w, int fan_in, int fan_out) {
 
 void elmo_mlp_init(elmo_mlp *m, elmo_rng *r) {
     memset(m->mem, 0, sizeof(float) * m->n);
-    if (m->hidden > 0) glorot(r, m->W1, m->in, m->hidden);
-    glorot(r, m->W2, m->hidden > 0 ? m->hidden : m->in, m->out);
+    if (m->hidden > 0) elmo_glorot_init(r, m->W1, m->in, m->hidden);
+    elmo_glorot_init(r, m->W2, m->hidden > 0 ? m->hidden : m->in, m->out);
 }
 
 /* y (N, O) = x W (I, O) + b for dense or sparse x */

@@ -40,6 +40,8 @@ typedef struct {
 size_t elmo_mlp_count(int in, int hidden, int out);
 /* Bind the views into mem (elmo_mlp_count floats). */
 void elmo_mlp_bind(elmo_mlp *m, int in, int hidden, int classes, float *mem);
+/* w (fan_in x fan_out floats) Glorot-uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)). */
+void elmo_glorot_init(elmo_rng *r, float *w, int fan_in, int fan_out);
 /* Glorot-uniform weights, zero biases. */
 void elmo_mlp_init(elmo_mlp *m, elmo_rng *r);
 
