@@ -34,19 +34,28 @@ int cli_lib_error(const char *cmd, elmo_status s) {
     return cli_error(cmd, "%s", msg && *msg ? msg : elmo_status_name(s));
 }
 
+/* " [X]": the option's initial value as its default, or "" when the help text already states
+ * the default ("(default X)" or a trailing "[X]"; for some options the initial value is a
+ * sentinel: 0 or -1 = "from the model's options"). */
+static void format_default(const cli_opt *o, char *out, size_t size) {
+    size_t n = o->help ? strlen(o->help) : 0;
+    out[0] = 0;
+    if (n && (strstr(o->help, "(default ") || o->help[n - 1] == ']')) return;
+    switch (o->type) {
+        case OPT_STR:
+            if (*(const char **)o->ptr) snprintf(out, size, " [%s]", *(const char **)o->ptr);
+            break;
+        case OPT_INT: snprintf(out, size, " [%d]", *(int *)o->ptr); break;
+        case OPT_FLOAT: snprintf(out, size, " [%g]", *(double *)o->ptr); break;
+        default: break;
+    }
+}
+
 void cli_usage(const char *cmd, const char *usage, const cli_opt *opts) {
     fprintf(stderr, "usage: elmo %s %s\n", cmd, usage);
     for (const cli_opt *o = opts; o->name; o++) {
-        char dflt[64] = "";
-        switch (o->type) {
-            case OPT_STR:
-                if (*(const char **)o->ptr)
-                    snprintf(dflt, sizeof dflt, " [%s]", *(const char **)o->ptr);
-                break;
-            case OPT_INT: snprintf(dflt, sizeof dflt, " [%d]", *(int *)o->ptr); break;
-            case OPT_FLOAT: snprintf(dflt, sizeof dflt, " [%g]", *(double *)o->ptr); break;
-            default: break;
-        }
+        char dflt[64];
+        format_default(o, dflt, sizeof dflt);
         fprintf(stderr, "  %-22s %s%s\n", o->name, o->help ? o->help : "", dflt);
     }
 }

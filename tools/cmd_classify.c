@@ -211,8 +211,7 @@ static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
         FORMAT_OPTS(t->f),
         {"--tokenize", OPT_STR, &t->tokenize, 0, 0, "whitespace | simple (splits punctuation off)"},
         {"--features", OPT_STR, &t->features, 0, 0,
-         "elmo | bow (tf-idf baseline) | elmo+bow (both side by side; "
-         "default " CLASSIFIER_DEFAULT_FEATURES ")"},
+         "elmo | bow (tf-idf baseline) | elmo+bow (both side by side)"},
         {"--pooling", OPT_STR, &t->pooling, 0, 0,
          "ELMo vectors over the tokens: mean | max | mean+max | attention | cnn (a convolution "
          "of width 3 over the mixed vectors, max over time) (default " CLASSIFIER_DEFAULT_POOLING
