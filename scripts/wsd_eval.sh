@@ -3,7 +3,8 @@
 # sentences (Debian wordnet-base; evaluation data only, never trained on): per layer (0 = the
 # context-free token layer, 1..L the LSTM layers) and for the average of the layers, the
 # fraction of uses whose nearest neighbour (cosine, leave-one-out among the other uses of the
-# same word and part of speech) has the same sense; and the chance level.
+# same word and part of speech) has the same sense; the chance level; and a reference without
+# a biLM (bag_of_context: the tf-idf vector of the sentence's other words).
 # Environment: MODEL (models/elmo-en-v3), WORDNET (/usr/share/wordnet), BUILD (build),
 # OUT (data/wsd-eval).
 set -euo pipefail
