@@ -1,7 +1,9 @@
 /* make_seeds.c: writes the generated binary seeds of the fuzz corpus (small files of the
  * tiny architecture of fuzz_common.h):
  *   weights/tiny.hdf5           random weights (elmo_random_model_write, FUZZ_TINY_SEED)
- *   classifier/bow.clf, classifier/elmo.clf   classifiers (bag of words; ELMo features of that model)
+ *   classifier/bow.clf, elmo.clf, elmo_attention.clf, elmo_bow_cnn.clf   classifiers (bag of
+ *                               words; ELMo features of that model, mean, attention and CNN
+ *                               pooling; standardised or not; word and character n-grams)
  *   tagger/mix.tagger, tagger/token.tagger
  *   checkpoint/step1.bin, checkpoint/step2.bin   training checkpoints (fuzz_train_setup)
  * Usage: make_seeds fuzz/corpus */
@@ -59,21 +61,37 @@ int main(int argc, char **argv) {
     elmo_classifier_item items[6];
     for (int i = 0; i < 6; i++)
         items[i] = (elmo_classifier_item){texts[i], strlen(texts[i]), i % 2 == 0};
-    for (int feat = 0; feat < 2; feat++) {
+    /* every section and setting a classifier file can carry: the bag of words with n-grams,
+     * the standardisation statistics, attention's vector, the CNN's weights */
+    static const struct {
+        int features, pooling, standardize, word_ngrams, char_lo, char_hi;
+        const char *name;
+    } clf[] = {
+        {ELMO_FEAT_BOW, ELMO_POOL_MEAN, 0, 1, 0, 0, "bow.clf"},
+        {ELMO_FEAT_ELMO, ELMO_POOL_MEAN, 1, 1, 0, 0, "elmo.clf"},
+        {ELMO_FEAT_ELMO, ELMO_POOL_ATTN, 0, 1, 0, 0, "elmo_attention.clf"},
+        {ELMO_FEAT_ELMO_BOW, ELMO_POOL_CNN, 1, 2, 2, 3, "elmo_bow_cnn.clf"},
+    };
+    for (size_t v = 0; v < sizeof clf / sizeof clf[0]; v++) {
         elmo_classifier_options o;
         elmo_classifier_options_default(&o);
-        o.features = feat ? ELMO_FEAT_ELMO : ELMO_FEAT_BOW;
+        o.features = clf[v].features;
+        o.pooling = clf[v].pooling;
+        o.standardize = clf[v].standardize;
+        o.word_ngrams = clf[v].word_ngrams;
+        o.char_lo = clf[v].char_lo, o.char_hi = clf[v].char_hi;
         o.hidden = 3;
         o.epochs = 1;
         o.threads = 1;
         o.bow_max_terms = 20;
+        int elmo = o.features != ELMO_FEAT_BOW;
         elmo_classifier *c;
-        if (elmo_classifier_train(&o, feat ? m : NULL, feat ? dir : NULL, NULL, NULL, labels, 2,
+        if (elmo_classifier_train(&o, elmo ? m : NULL, elmo ? dir : NULL, NULL, NULL, labels, 2,
                                   items, 6, NULL, NULL, &c))
             die("classifier");
         const char *p = fuzz_path("seed.clf");
         if (elmo_classifier_save(c, p)) die("classifier save");
-        copy(p, "classifier", feat ? "elmo.clf" : "bow.clf");
+        copy(p, "classifier", clf[v].name);
         elmo_classifier_free(c);
     }
 
