@@ -34,13 +34,12 @@ int cli_lib_error(const char *cmd, elmo_status s) {
     return cli_error(cmd, "%s", msg && *msg ? msg : elmo_status_name(s));
 }
 
-/* " [X]": the option's initial value as its default, or "" when the help text already states
- * the default ("(default X)" or a trailing "[X]"; for some options the initial value is a
- * sentinel: 0 or -1 = "from the model's options"). */
+/* " [X]": the option's initial value as its default, or "" when the help text states the
+ * default itself, "(default X)": options whose initial value is a sentinel (0 or -1 = "from
+ * the model's options"). */
 static void format_default(const cli_opt *o, char *out, size_t size) {
-    size_t n = o->help ? strlen(o->help) : 0;
     out[0] = 0;
-    if (n && (strstr(o->help, "(default ") || o->help[n - 1] == ']')) return;
+    if (o->help && strstr(o->help, "(default ")) return;
     switch (o->type) {
         case OPT_STR:
             if (*(const char **)o->ptr) snprintf(out, size, " [%s]", *(const char **)o->ptr);

@@ -214,18 +214,16 @@ static int parse_train_flags(int argc, char **argv, train_flags *t, int *done) {
          "elmo | bow (tf-idf baseline) | elmo+bow (both side by side)"},
         {"--pooling", OPT_STR, &t->pooling, 0, 0,
          "ELMo vectors over the tokens: mean | max | mean+max | attention | cnn (a convolution "
-         "of width 3 over the mixed vectors, max over time) (default " CLASSIFIER_DEFAULT_POOLING
-         ")"},
+         "of width 3 over the mixed vectors, max over time)"},
         {"--standardize", OPT_STR, &t->standardize, 0, 0,
-         "yes | no: ELMo features to zero mean and unit variance on the training texts "
-         "(default " CLASSIFIER_DEFAULT_STANDARDIZE ")"},
+         "yes | no: ELMo features to zero mean and unit variance on the training texts"},
         {"--model", OPT_STR, &t->model, 0, 0, "biLM directory (default: the embedded model)"},
         {"--precision", OPT_STR, &g_precision, 0, 0, CLI_PRECISION_HELP},
-        {"--ngrams", OPT_INT, &t->word_ngrams, 1, 3, "bag of words: word n-grams 1..N [1]"},
+        {"--ngrams", OPT_INT, &t->word_ngrams, 1, 3, "bag of words: word n-grams 1..N"},
         {"--char-ngrams", OPT_STR, &t->char_ngrams, 0, 0,
          "bag of words: also the character LO-HI-grams of every token (e.g. 2-5)"},
         {"--max-terms", OPT_INT, &t->max_terms, 1, 10000000,
-         "bag of words: the terms of highest document frequency kept [50000]"},
+         "bag of words: the terms of highest document frequency kept"},
         {"--static-vectors", OPT_STR, &t->sv_path, 0, 0,
          "GloVe / word2vec text vectors to concatenate"},
         {"--max-tokens", OPT_INT, &t->max_tokens, 0, 100000000,
